@@ -1,0 +1,5 @@
+"""``python -m monitor.cli`` runs the ``driftwatch`` command."""
+
+from monitor.cli.main import main
+
+main()

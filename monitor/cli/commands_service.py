@@ -1,0 +1,50 @@
+"""Service commands: ``init`` and ``ingest``."""
+
+from __future__ import annotations
+
+import threading
+from typing import Annotated
+
+import typer
+
+from monitor.cli.main import app, err, install_stop_signals, load_context_config
+from monitor.ingest.consumer import IngestService
+from monitor.store.engine import create_store_engine, redact_url
+from monitor.store.schema import require_schema, upgrade_schema
+
+
+@app.command()
+def init() -> None:
+    """Create or upgrade the schema in the configured store."""
+    config = load_context_config()
+    engine = create_store_engine(config.store)
+    before, after = upgrade_schema(engine)
+    where = redact_url(config.store)
+    if before == after:
+        typer.echo(f"schema of {where} is up to date (revision {after})")
+    elif before is None:
+        typer.echo(f"created the driftwatch schema in {where} (revision {after})")
+    else:
+        typer.echo(f"upgraded {where} from revision {before} to {after}")
+
+
+@app.command()
+def ingest(
+    until_idle: Annotated[
+        float | None,
+        typer.Option(help="Exit after this many seconds without messages (for batch jobs and tests)."),
+    ] = None,
+) -> None:
+    """Consume the predictions and labels topics into the store (exactly once)."""
+    config = load_context_config()
+    engine = create_store_engine(config.store)
+    require_schema(engine)
+    stop = threading.Event()
+    install_stop_signals(stop)
+    stats = IngestService(config=config, engine=engine).run(stop, until_idle=until_idle)
+    err.print(
+        f"ingested {stats.messages} messages: {stats.predictions} predictions, {stats.labels} labels, "
+        f"{stats.dead_letters} dead letters, {stats.duplicates} duplicates ignored",
+        highlight=False,
+        soft_wrap=True,
+    )

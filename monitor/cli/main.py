@@ -1,0 +1,89 @@
+"""The ``driftwatch`` command line.
+
+Every command loads and validates the config first; a bad config, store URL or
+input prints one clear message and exits with code 2, and nothing starts.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from monitor import __version__
+from monitor.config import DriftwatchConfig, load_config
+from monitor.errors import DriftwatchError
+from monitor.logs import configure_logging
+
+__all__ = ["app", "main", "load_context_config", "install_stop_signals"]
+
+app = typer.Typer(
+    name="driftwatch",
+    help="Keeps machine-learning models healthy in production.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+
+_state: dict[str, Path | None] = {"config": None}
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"driftwatch {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", "-c", help="Config file (default: $DRIFTWATCH_CONFIG, then ./driftwatch.yaml)."),
+    ] = None,
+    log_level: Annotated[str | None, typer.Option("--log-level", help="DEBUG, INFO, WARNING, ERROR")] = None,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True)] = False,
+) -> None:
+    _state["config"] = config
+    configure_logging(log_level)
+
+
+def load_context_config() -> DriftwatchConfig:
+    """The config chosen by ``--config`` / ``DRIFTWATCH_CONFIG`` / ``./driftwatch.yaml``."""
+    return load_config(_state["config"])
+
+
+def install_stop_signals(stop: threading.Event) -> None:
+    """SIGTERM and SIGINT ask the service to finish its batch and exit 0."""
+
+    def _handler(signum: int, _frame: FrameType | None) -> None:
+        if stop.is_set():  # a second Ctrl-C means "now"
+            raise SystemExit(130)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _handler)
+    signal.signal(signal.SIGINT, _handler)
+
+
+def _register_commands() -> None:
+    # Imported here so each command module can import `app` helpers from this one.
+    from monitor.cli import commands_service  # noqa: F401
+
+
+def main() -> None:
+    """Console-script entry point: DriftwatchError → one clear message, exit code 2.
+
+    Usage errors exit 2 through click's standalone mode.
+    """
+    _register_commands()
+    try:
+        app()
+    except DriftwatchError as exc:
+        err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
+        sys.exit(2)

@@ -1,0 +1,8 @@
+"""Configuration: ``driftwatch.yaml`` loaded, substituted and strictly validated."""
+
+from monitor.config.conditions import Condition, parse_condition
+from monitor.config.durations import parse_duration
+from monitor.config.loader import load_config
+from monitor.config.models import DriftwatchConfig, ModelConfig
+
+__all__ = ["Condition", "DriftwatchConfig", "ModelConfig", "load_config", "parse_condition", "parse_duration"]

@@ -1,0 +1,172 @@
+"""Load ``driftwatch.yaml``: YAML with line numbers, ``${VAR}`` substitution,
+``DRIFTWATCH_*`` environment overrides, then strict validation.
+
+Every problem becomes one :class:`~monitor.errors.ConfigError` that names the key,
+the file line and what to do; nothing starts with a bad config.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from monitor.config.models import DriftwatchConfig
+from monitor.errors import ConfigError
+
+__all__ = ["load_config", "config_from_mapping", "resolve_config_path", "DEFAULT_CONFIG_FILE"]
+
+DEFAULT_CONFIG_FILE = "driftwatch.yaml"
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_ENV_PREFIX = "DRIFTWATCH_"
+_NOT_OVERRIDES = {"DRIFTWATCH_CONFIG", "DRIFTWATCH_CACHE", "DRIFTWATCH_KAFKA_DIR", "DRIFTWATCH_PG_DIR"}
+
+Path_ = tuple[str | int, ...]
+
+
+def resolve_config_path(explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    """``--config`` wins, then ``$DRIFTWATCH_CONFIG``, then ``./driftwatch.yaml`` if present."""
+    if explicit:
+        return Path(explicit)
+    from_env = os.environ.get("DRIFTWATCH_CONFIG")
+    if from_env:
+        return Path(from_env)
+    default = Path(DEFAULT_CONFIG_FILE)
+    return default if default.exists() else None
+
+
+def load_config(path: str | os.PathLike[str] | None = None, *, environ: Mapping[str, str] | None = None) -> DriftwatchConfig:
+    """Read, substitute, override and validate the configuration.
+
+    With no file (none given, none in the environment, none in the working
+    directory) the defaults apply, plus ``DRIFTWATCH_*`` overrides.
+    """
+    env = os.environ if environ is None else environ
+    resolved = resolve_config_path(path) if environ is None else (Path(path) if path else None)
+    if resolved is None:
+        return config_from_mapping({}, environ=env, source="<defaults>", lines={})
+    if not resolved.exists():
+        raise ConfigError(f"config file {resolved} does not exist; create it (see README: Configuration) "
+                          "or point --config / DRIFTWATCH_CONFIG at it")
+    text = resolved.read_text(encoding="utf-8")
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{resolved}:{mark.line + 1}" if mark is not None else str(resolved)
+        raise ConfigError(f"{where}: not valid YAML ({getattr(exc, 'problem', exc)}); fix the syntax") from exc
+    if root is None:
+        return config_from_mapping({}, environ=env, source=str(resolved), lines={})
+    lines: dict[Path_, int] = {}
+    data = _to_python(root, (), lines)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{resolved}:1: the config must be a mapping of sections (store, kafka, models, alerts)")
+    return config_from_mapping(data, environ=env, source=str(resolved), lines=lines)
+
+
+def config_from_mapping(
+    data: Mapping[str, Any],
+    *,
+    environ: Mapping[str, str],
+    source: str = "<mapping>",
+    lines: Mapping[Path_, int] | None = None,
+) -> DriftwatchConfig:
+    line_of = dict(lines or {})
+    substituted = _substitute(dict(data), (), environ, source, line_of)
+    _apply_env_overrides(substituted, environ)
+    try:
+        return DriftwatchConfig.model_validate(substituted)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, source, line_of)) from None
+
+
+def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> Any:
+    lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = key_node.value
+            if key in result:
+                raise ConfigError(f"line {key_node.start_mark.line + 1}: key {key!r} appears twice; keep one")
+            result[key] = _to_python(value_node, (*path, key), lines)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_to_python(item, (*path, index), lines) for index, item in enumerate(node.value)]
+    loader = yaml.SafeLoader("")
+    return loader.construct_object(node, deep=True)
+
+
+def _substitute(value: Any, path: Path_, env: Mapping[str, str], source: str, lines: Mapping[Path_, int]) -> Any:
+    if isinstance(value, dict):
+        return {key: _substitute(item, (*path, key), env, source, lines) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_substitute(item, (*path, index), env, source, lines) for index, item in enumerate(value)]
+    if not isinstance(value, str) or "${" not in value:
+        return value
+
+    def replace(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in env:
+            return env[name]
+        if default is not None:
+            return default
+        raise ConfigError(
+            f"{_where(source, lines, path)}: {_dotted(path)} uses ${{{name}}} but the environment variable "
+            f"{name} is not set; export it or write ${{{name}:-default}}"
+        )
+
+    return _VAR.sub(replace, value)
+
+
+def _apply_env_overrides(data: dict[str, Any], env: Mapping[str, str]) -> None:
+    """``DRIFTWATCH_STORE`` → store; ``DRIFTWATCH_KAFKA__BOOTSTRAP_SERVERS`` → kafka.bootstrap_servers."""
+    for name, raw in env.items():
+        if not name.startswith(_ENV_PREFIX) or name in _NOT_OVERRIDES:
+            continue
+        parts = [part.lower() for part in name[len(_ENV_PREFIX):].split("__") if part]
+        if not parts or parts[0] not in DriftwatchConfig.model_fields:
+            continue
+        target: dict[str, Any] = data
+        for part in parts[:-1]:
+            nested = target.setdefault(part, {})
+            if not isinstance(nested, dict):
+                break
+            target = nested
+        else:
+            target[parts[-1]] = raw  # pydantic coerces "5000" / "true" to the field type
+
+
+def _dotted(path: tuple[Any, ...]) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def _where(source: str, lines: Mapping[Path_, int], path: tuple[Any, ...]) -> str:
+    probe = tuple(path)
+    while probe and probe not in lines:
+        probe = probe[:-1]
+    line = lines.get(probe)
+    return f"{source}:{line}" if line else source
+
+
+def _describe(exc: ValidationError, source: str, lines: Mapping[Path_, int]) -> str:
+    problems = []
+    for error in exc.errors():
+        loc = tuple(part for part in error["loc"] if part not in ("slack", "email", "webhook")
+                    and not (isinstance(part, str) and part.startswith("function-")))
+        message = error["msg"].removeprefix("Value error, ")
+        if error["type"] == "extra_forbidden":
+            message = f"unknown key {loc[-1]!r}; remove it or check its spelling (see README: Configuration)"
+        elif error["type"] == "missing":
+            message = "is required but missing; add it"
+        elif error["type"] == "union_tag_invalid":
+            message = "channel type must be one of slack, email, webhook"
+        problems.append(f"{_where(source, lines, loc)}: {_dotted(loc)}: {message}")
+    return "invalid configuration:\n  " + "\n  ".join(problems)

@@ -1,0 +1,278 @@
+"""The shape of ``driftwatch.yaml``: strict pydantic models with defaults.
+
+Unknown keys are rejected everywhere; cross-references (rule → model, metric,
+feature, channel) are checked in :class:`DriftwatchConfig`.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from monitor.config.conditions import Condition, parse_condition
+from monitor.config.durations import Duration
+from monitor.metrics.names import ALL_METRICS, FEATURE_METRICS
+
+__all__ = [
+    "StrictModel",
+    "KafkaConfig",
+    "IngestConfig",
+    "ScheduleConfig",
+    "FeatureConfig",
+    "ReferenceConfig",
+    "DriftConfig",
+    "ModelConfig",
+    "AlertRule",
+    "SlackChannelConfig",
+    "EmailChannelConfig",
+    "WebhookChannelConfig",
+    "ChannelConfig",
+    "AlertsConfig",
+    "DashboardConfig",
+    "DriftwatchConfig",
+    "MODEL_NAME_PATTERN",
+]
+
+MODEL_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+DRIFT_METHODS = frozenset(
+    {
+        "auto", "ks", "chisquare", "z", "psi", "wasserstein", "jensenshannon", "kl_div", "hellinger",
+        "anderson", "cramer_von_mises", "mannw", "t_test", "energy_distance", "empirical_mmd", "TVD",
+        "fisher_exact", "g_test", "epps_singleton",
+    }
+)
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class KafkaConfig(StrictModel):
+    bootstrap_servers: str = "127.0.0.1:9092"
+    predictions_topic: str = "predictions"
+    labels_topic: str = "labels"
+    group_id: str = "driftwatch"
+    client_id: str = "driftwatch"
+    auto_offset_reset: Literal["earliest", "latest"] = "earliest"
+    # How soon the group notices a dead member (and hands its partitions over).
+    session_timeout: Duration = timedelta(seconds=10)
+
+
+class IngestConfig(StrictModel):
+    batch_size: Annotated[int, Field(ge=1, le=1_000_000)] = 5000
+    batch_max_wait: Duration = timedelta(seconds=1)
+    max_message_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
+    reject_unknown_models: bool = True
+
+
+class ScheduleConfig(StrictModel):
+    interval: Duration = timedelta(minutes=1)
+
+
+class FeatureConfig(StrictModel):
+    type: Literal["numeric", "categorical"]
+    min: float | None = None
+    max: float | None = None
+    values: list[str | int | float | bool] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> FeatureConfig:
+        if self.type == "categorical" and (self.min is not None or self.max is not None):
+            raise ValueError("min/max apply to numeric features only; remove them or set type: numeric")
+        if self.type == "numeric" and self.values is not None:
+            raise ValueError("values apply to categorical features only; remove it or set type: categorical")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+        return self
+
+
+class ReferenceWindow(StrictModel):
+    start: datetime
+    end: datetime
+
+    @model_validator(mode="after")
+    def _check(self) -> ReferenceWindow:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ValueError("reference window start and end need a time zone, e.g. 2026-01-01T00:00Z")
+        if self.end <= self.start:
+            raise ValueError("reference window end must be after start")
+        return self
+
+
+class ReferenceConfig(StrictModel):
+    file: str | None = None
+    window: ReferenceWindow | None = None
+    first: Annotated[int, Field(ge=10)] | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ReferenceConfig:
+        chosen = [name for name in ("file", "window", "first") if getattr(self, name) is not None]
+        if len(chosen) != 1:
+            raise ValueError("set exactly one of reference.file, reference.window or reference.first")
+        return self
+
+
+class FeatureDriftOverride(StrictModel):
+    method: str = "auto"
+    threshold: float | None = None
+
+    @field_validator("method")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in DRIFT_METHODS:
+            raise ValueError(f"unknown drift method {value!r}; use one of {sorted(DRIFT_METHODS)}")
+        return value
+
+
+class DriftConfig(FeatureDriftOverride):
+    per_feature: dict[str, FeatureDriftOverride] = Field(default_factory=dict)
+    drift_share: Annotated[float, Field(gt=0, le=1)] = 0.5
+
+
+class ModelConfig(StrictModel):
+    task: Literal["binary_classification", "multiclass_classification", "regression"]
+    positive_label: str | int | float | bool | None = None
+    window: Duration = timedelta(hours=1)
+    features: dict[str, FeatureConfig] = Field(default_factory=dict)
+    reference: ReferenceConfig | None = None
+    drift: DriftConfig = Field(default_factory=DriftConfig)
+
+    @model_validator(mode="after")
+    def _check(self) -> ModelConfig:
+        if self.task == "binary_classification" and self.positive_label is None:
+            raise ValueError("binary_classification needs positive_label (the class that counts as positive)")
+        unknown = set(self.drift.per_feature) - set(self.features)
+        if unknown and self.features:
+            raise ValueError(f"drift.per_feature names unknown features {sorted(unknown)}; add them under features")
+        if timedelta(days=1) % self.window != timedelta() and self.window % timedelta(days=1) != timedelta():
+            raise ValueError("window must divide a day (e.g. 5m, 15m, 1h, 6h) or be whole days, "
+                             "so windows stay aligned to UTC")
+        return self
+
+
+class AlertRule(StrictModel):
+    name: str
+    model: str = "*"
+    metric: str
+    feature: str | None = None
+    when: str
+    for_: Annotated[int, Field(ge=1, alias="for")] = 1
+    severity: Literal["info", "warning", "critical"] = "warning"
+    channels: list[str] = Field(default_factory=list)
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, value: str) -> str:
+        if value not in ALL_METRICS:
+            raise ValueError(f"unknown metric {value!r}; use one of the names in DESIGN.md, e.g. dataset_drift_share")
+        return value
+
+    @field_validator("when")
+    @classmethod
+    def _parse_when(cls, value: str) -> str:
+        parse_condition(value)
+        return value
+
+    @property
+    def condition(self) -> Condition:
+        return parse_condition(self.when)
+
+
+class SlackChannelConfig(StrictModel):
+    type: Literal["slack"]
+    webhook_url: SecretStr
+    timeout: Duration = timedelta(seconds=10)
+
+
+class EmailChannelConfig(StrictModel):
+    type: Literal["email"]
+    smtp_host: str
+    smtp_port: int = 587
+    starttls: bool = False
+    ssl: bool = False
+    username: str | None = None
+    password: SecretStr | None = None
+    sender: str
+    to: Annotated[list[str], Field(min_length=1)]
+    timeout: Duration = timedelta(seconds=10)
+
+
+class WebhookChannelConfig(StrictModel):
+    type: Literal["webhook"]
+    url: str
+    secret: SecretStr | None = None
+    body_template: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    timeout: Duration = timedelta(seconds=10)
+
+
+ChannelConfig = Annotated[
+    SlackChannelConfig | EmailChannelConfig | WebhookChannelConfig, Field(discriminator="type")
+]
+
+
+class AlertsConfig(StrictModel):
+    rules: list[AlertRule] = Field(default_factory=list)
+    repeat_interval: Duration = timedelta(hours=4)
+    send_resolved: bool = True
+    channels: dict[str, ChannelConfig] = Field(default_factory=dict)
+    max_delivery_time: Duration = timedelta(hours=24)
+
+
+class DashboardConfig(StrictModel):
+    base_url: str = "http://127.0.0.1:8501"
+
+
+class DriftwatchConfig(StrictModel):
+    store: str = "sqlite:///driftwatch.db"
+    kafka: KafkaConfig = Field(default_factory=KafkaConfig)
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    models: dict[str, ModelConfig] = Field(default_factory=dict)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    dashboard: DashboardConfig = Field(default_factory=DashboardConfig)
+
+    @field_validator("models")
+    @classmethod
+    def _model_names(cls, value: dict[str, ModelConfig]) -> dict[str, ModelConfig]:
+        for name in value:
+            if not MODEL_NAME_PATTERN.match(name):
+                raise ValueError(f"model name {name!r} must match [A-Za-z0-9_.-]{{1,64}}")
+        return value
+
+    @model_validator(mode="after")
+    def _check_rule_references(self) -> DriftwatchConfig:
+        names = set()
+        for rule in self.alerts.rules:
+            if rule.name in names:
+                raise ValueError(f"alerts.rules: two rules are named {rule.name!r}; rule names must be unique")
+            names.add(rule.name)
+            if rule.model != "*" and rule.model not in self.models:
+                raise ValueError(f"alerts.rules[{rule.name}].model: no model {rule.model!r} under models "
+                                 f"(known: {sorted(self.models)}); fix the name or use '*'")
+            for channel in rule.channels:
+                if channel not in self.alerts.channels:
+                    raise ValueError(f"alerts.rules[{rule.name}].channels: no channel {channel!r} under "
+                                     f"alerts.channels (known: {sorted(self.alerts.channels)})")
+            if rule.feature is not None and rule.metric not in FEATURE_METRICS:
+                raise ValueError(f"alerts.rules[{rule.name}].feature: metric {rule.metric!r} has no features; "
+                                 "remove feature or pick a per-feature metric")
+            if rule.feature not in (None, "*") and rule.metric != "class_share" and rule.model != "*":
+                features = self.models[rule.model].features
+                if features and rule.feature not in features:
+                    raise ValueError(f"alerts.rules[{rule.name}].feature: model {rule.model!r} has no feature "
+                                     f"{rule.feature!r} (known: {sorted(features)})")
+        return self
+
+    def model(self, name: str) -> ModelConfig:
+        try:
+            return self.models[name]
+        except KeyError:
+            from monitor.errors import ConfigError
+
+            raise ConfigError(f"no model {name!r} in the config (known: {sorted(self.models)})") from None

@@ -1,0 +1,275 @@
+"""The ingestion loop: Kafka → decode → one durable batch → commit offsets.
+
+Exactly-once storage comes from two rules together: offsets are committed to
+Kafka only after the batch's transaction has committed, and every write is
+idempotent (see :mod:`monitor.store.ingest_writer`). A crash at any instant
+therefore replays at most the uncommitted batch, and the replay changes nothing.
+
+Outages pause work instead of losing it: while the store is down the consumer
+pauses its partitions (staying in the group) and retries the same batch with
+backoff; while the broker is down kafka-python reconnects and commits are
+retried. A SIGTERM/SIGINT finishes the batch in hand, commits, and returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.errors import CommitFailedError, KafkaError
+from kafka.structs import OffsetAndMetadata
+from sqlalchemy import Engine
+
+from monitor.config.models import DriftwatchConfig
+from monitor.errors import BrokerUnavailableError, StoreError, StoreUnavailableError
+from monitor.ingest.decode import MessageDecoder
+from monitor.ingest.records import DeadLetterRecord, Decoded, LabelRecord, Origin, PredictionRecord
+from monitor.logs import fields
+from monitor.store.ingest_writer import IngestWriter, WriteResult
+
+__all__ = ["IngestService", "IngestStats", "build_consumer"]
+
+log = logging.getLogger("driftwatch.ingest")
+
+
+@dataclass
+class IngestStats:
+    batches: int = 0
+    messages: int = 0
+    predictions: int = 0
+    duplicates: int = 0
+    labels: int = 0
+    dead_letters: int = 0
+    store_outages: int = 0
+    commit_failures: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    def rate(self) -> float:
+        elapsed = time.monotonic() - self.started
+        return self.messages / elapsed if elapsed > 0 else 0.0
+
+
+def build_consumer(config: DriftwatchConfig) -> KafkaConsumer:
+    """A consumer in the configured group, with auto-commit off."""
+    kafka = config.kafka
+    try:
+        return KafkaConsumer(
+            kafka.predictions_topic,
+            kafka.labels_topic,
+            bootstrap_servers=kafka.bootstrap_servers.split(","),
+            group_id=kafka.group_id,
+            client_id=kafka.client_id,
+            enable_auto_commit=False,
+            auto_offset_reset=kafka.auto_offset_reset,
+            max_poll_records=config.ingest.batch_size,
+            # Oversized messages must still reach us, to be dead-lettered with a reason.
+            max_partition_fetch_bytes=max(1_048_576, 2 * config.ingest.max_message_bytes),
+            fetch_max_bytes=max(52_428_800, 4 * config.ingest.max_message_bytes),
+            request_timeout_ms=30_000,
+            session_timeout_ms=int(kafka.session_timeout.total_seconds() * 1000),
+            heartbeat_interval_ms=max(1000, int(kafka.session_timeout.total_seconds() * 1000) // 3),
+            reconnect_backoff_max_ms=2_000,
+        )
+    except KafkaError as exc:
+        raise BrokerUnavailableError(
+            f"cannot reach Kafka at {kafka.bootstrap_servers} ({exc}); start the broker or fix "
+            "kafka.bootstrap_servers (env DRIFTWATCH_KAFKA__BOOTSTRAP_SERVERS)"
+        ) from exc
+
+
+class IngestService:
+    """Consumes both topics into the store until ``stop`` is set."""
+
+    def __init__(
+        self,
+        *,
+        config: DriftwatchConfig,
+        engine: Engine,
+        consumer_factory: Callable[[DriftwatchConfig], KafkaConsumer] = build_consumer,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.config = config
+        self.writer = IngestWriter(engine)
+        self.decoder = MessageDecoder(
+            predictions_topic=config.kafka.predictions_topic,
+            labels_topic=config.kafka.labels_topic,
+            max_bytes=config.ingest.max_message_bytes,
+            known_models=config.models.keys() if (config.models and config.ingest.reject_unknown_models) else None,
+        )
+        self.consumer_factory = consumer_factory
+        self.clock = clock
+        self.stats = IngestStats()
+
+    def run(self, stop: threading.Event, *, until_idle: float | None = None) -> IngestStats:
+        """Consume until ``stop`` is set (or, with ``until_idle``, after that many idle seconds)."""
+        consumer = self.consumer_factory(self.config)
+        log.info("ingestion started", extra=fields(
+            bootstrap=self.config.kafka.bootstrap_servers, group=self.config.kafka.group_id,
+            topics=f"{self.config.kafka.predictions_topic},{self.config.kafka.labels_topic}",
+            batch_size=self.config.ingest.batch_size))
+        idle_since = time.monotonic()
+        try:
+            while not stop.is_set():
+                records = self._collect(consumer, stop)
+                if not records:
+                    if until_idle is not None and time.monotonic() - idle_since >= until_idle:
+                        break
+                    continue
+                idle_since = time.monotonic()
+                if not self._store(consumer, records, stop):
+                    break  # stopped during a store outage: nothing committed, all replays later
+                self._commit(consumer, records, stop)
+        finally:
+            consumer.close(autocommit=False)
+            log.info("ingestion stopped", extra=fields(**self._summary()))
+        return self.stats
+
+    # -- steps -------------------------------------------------------------------------
+
+    def _collect(self, consumer: KafkaConsumer, stop: threading.Event) -> list[Any]:
+        batch_size = self.config.ingest.batch_size
+        deadline = time.monotonic() + self.config.ingest.batch_max_wait.total_seconds()
+        records: list[Any] = []
+        while len(records) < batch_size and not stop.is_set():
+            remaining_ms = int((deadline - time.monotonic()) * 1000)
+            if remaining_ms <= 0:
+                break
+            polled = consumer.poll(timeout_ms=min(remaining_ms, 500), max_records=batch_size - len(records))
+            for partition_records in polled.values():
+                records.extend(partition_records)
+        return records
+
+    def _decode(self, records: Sequence[Any]) -> tuple[list[PredictionRecord], list[LabelRecord],
+                                                       list[DeadLetterRecord]]:
+        predictions: list[PredictionRecord] = []
+        labels: list[LabelRecord] = []
+        letters: list[DeadLetterRecord] = []
+        decode = self.decoder.decode
+        for record in records:
+            item: Decoded = decode(record.value, Origin(record.topic, record.partition, record.offset),
+                                   record.timestamp)
+            if type(item) is PredictionRecord:
+                predictions.append(item)
+            elif type(item) is LabelRecord:
+                labels.append(item)
+            else:
+                letters.append(item)  # type: ignore[arg-type]
+        return predictions, labels, letters
+
+    def _store(self, consumer: KafkaConsumer, records: Sequence[Any], stop: threading.Event) -> bool:
+        predictions, labels, letters = self._decode(records)
+        outage_started: float | None = None
+        delay = 0.5
+        while True:
+            try:
+                result = self._write(predictions, labels, letters)
+                break
+            except StoreUnavailableError as exc:
+                if outage_started is None:
+                    outage_started = time.monotonic()
+                    self.stats.store_outages += 1
+                    log.warning("store unavailable, ingestion paused", extra=fields(error=str(exc)))
+                    consumer.pause(*consumer.assignment())
+                if stop.is_set():
+                    log.warning("stopping during a store outage; the uncommitted batch will be re-read on restart",
+                                extra=fields(messages=len(records)))
+                    return False
+                # Polling a paused consumer returns nothing but keeps the group membership alive.
+                consumer.poll(timeout_ms=int(delay * 1000))
+                delay = min(delay * 2, 5.0)
+        if outage_started is not None:
+            consumer.resume(*consumer.paused())
+            log.warning("store available again, ingestion resumed",
+                        extra=fields(outage_s=round(time.monotonic() - outage_started, 1)))
+        self._account(len(records), result)
+        return True
+
+    def _write(self, predictions: list[PredictionRecord], labels: list[LabelRecord],
+               letters: list[DeadLetterRecord]) -> WriteResult:
+        at = self.clock()
+        try:
+            return self.writer.write(predictions, labels, letters, ingested_at=at)
+        except StoreUnavailableError:
+            raise
+        except StoreError as exc:
+            # A row the store refuses must not block the stream: write one by one and
+            # dead-letter exactly the rows that fail, with the store's reason.
+            log.error("store rejected a batch; retrying row by row", extra=fields(error=str(exc)))
+            return self._write_row_by_row(predictions, labels, letters, at)
+
+    def _write_row_by_row(self, predictions: list[PredictionRecord], labels: list[LabelRecord],
+                          letters: list[DeadLetterRecord], at: datetime) -> WriteResult:
+        totals = [0, 0, 0, 0]
+        rejected: list[DeadLetterRecord] = []
+        singles: list[tuple[list[PredictionRecord], list[LabelRecord], list[DeadLetterRecord]]] = (
+            [([p], [], []) for p in predictions] + [([], [lab], []) for lab in labels] + [([], [], [d]) for d in letters]
+        )
+        for batch in singles:
+            try:
+                part = self.writer.write(*batch, ingested_at=at)
+            except StoreUnavailableError:
+                raise
+            except StoreError as exc:
+                record = (batch[0] or batch[1] or batch[2])[0]
+                rejected.append(DeadLetterRecord(origin=record.origin, raw=repr(record).encode()[:65536],
+                                                 raw_size=0, reason=f"the store rejected this record: {exc}",
+                                                 model=getattr(record, "model", None)))
+                continue
+            for index, value in enumerate((part.predictions_stored, part.predictions_duplicate,
+                                           part.labels_stored, part.dead_letters_stored)):
+                totals[index] += value
+        if rejected:
+            totals[3] += self.writer.write([], [], rejected, ingested_at=at).dead_letters_stored
+        return WriteResult(*totals)
+
+    def _commit(self, consumer: KafkaConsumer, records: Sequence[Any], stop: threading.Event) -> None:
+        offsets: dict[TopicPartition, OffsetAndMetadata] = {}
+        for record in records:
+            partition = TopicPartition(record.topic, record.partition)
+            current = offsets.get(partition)
+            if current is None or record.offset + 1 > current.offset:
+                offsets[partition] = OffsetAndMetadata(record.offset + 1, "", -1)
+        delay = 0.5
+        while True:
+            try:
+                consumer.commit(offsets=offsets, timeout_ms=10_000)
+                return
+            except CommitFailedError as exc:
+                # The group rebalanced: another member re-reads these messages, and the
+                # idempotent writes make that replay harmless.
+                self.stats.commit_failures += 1
+                log.warning("offset commit rejected after a rebalance; the batch will be replayed harmlessly",
+                            extra=fields(error=str(exc)))
+                return
+            except KafkaError as exc:
+                self.stats.commit_failures += 1
+                log.warning("offset commit failed, retrying", extra=fields(error=repr(exc)))
+                if stop.is_set() and self.stats.commit_failures > 20:
+                    return
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    def _account(self, messages: int, result: WriteResult) -> None:
+        stats = self.stats
+        stats.batches += 1
+        stats.messages += messages
+        stats.predictions += result.predictions_stored
+        stats.duplicates += result.predictions_duplicate
+        stats.labels += result.labels_stored
+        stats.dead_letters += result.dead_letters_stored
+        log.info("batch stored", extra=fields(
+            messages=messages, predictions=result.predictions_stored, duplicates=result.predictions_duplicate,
+            labels=result.labels_stored, dead_letters=result.dead_letters_stored,
+            total=stats.messages, rate_per_s=round(stats.rate())))
+
+    def _summary(self) -> dict[str, Any]:
+        stats = self.stats
+        return {"batches": stats.batches, "messages": stats.messages, "predictions": stats.predictions,
+                "duplicates": stats.duplicates, "labels": stats.labels, "dead_letters": stats.dead_letters,
+                "store_outages": stats.store_outages, "commit_failures": stats.commit_failures}

@@ -1,0 +1,308 @@
+"""Decode and validate one Kafka message against the message contract.
+
+Pure: bytes in, a :class:`PredictionRecord`, :class:`LabelRecord` or
+:class:`DeadLetterRecord` out. Hand-written checks rather than a pydantic model per
+message, because this runs for every event (tens of thousands a second) and every
+rejection needs a reason a person can act on.
+
+>>> origin = Origin("predictions", 0, 7)
+>>> decode_label(b'{"prediction_id": "p1", "model": "fraud", "label": 1, '
+...              b'"timestamp": "2026-01-01T00:00:00Z"}', origin).label
+'1'
+>>> decode_prediction(b'{"model": "fraud"}', origin).reason
+"missing required field 'prediction_id'; every prediction needs prediction_id, model, model_version, \
+timestamp, features, prediction"
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Collection
+from datetime import UTC, datetime
+from typing import Any, NoReturn
+
+from monitor.ingest.records import DeadLetterRecord, Decoded, LabelRecord, Origin, PredictionRecord
+
+__all__ = ["MessageDecoder", "decode_prediction", "decode_label", "DEFAULT_MAX_BYTES"]
+
+DEFAULT_MAX_BYTES = 1_048_576
+_MODEL = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_PREDICTION_FIELDS = ("prediction_id", "model", "model_version", "timestamp", "features", "prediction")
+_KNOWN_PREDICTION = frozenset(
+    (*_PREDICTION_FIELDS, "score", "probabilities", "latency_ms", "status", "error")
+)
+_LABEL_FIELDS = ("prediction_id", "model", "label")
+_EPOCH_2000_MS = 946_684_800_000
+_EPOCH_9999_MS = 253_402_300_799_000
+
+
+class _Invalid(Exception):
+    """A message broke the contract; ``args[0]`` is the reason shown to people."""
+
+
+def _fail(reason: str) -> NoReturn:
+    raise _Invalid(reason)
+
+
+def _reject_constant(name: str) -> NoReturn:
+    _fail(f"{name} is not allowed in JSON; send null for a missing value")
+
+
+def _parse_json(raw: bytes, max_bytes: int) -> dict[str, Any]:
+    if len(raw) > max_bytes:
+        _fail(f"message is {len(raw)} bytes, over the {max_bytes}-byte limit; "
+              "send fewer or shorter features, or raise ingest.max_message_bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        _fail(f"message is not UTF-8 (byte {exc.start}: {raw[exc.start:exc.start + 1]!r}); encode JSON as UTF-8")
+    try:
+        data = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        _fail(f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
+    except RecursionError:
+        _fail("JSON is nested too deeply; features must be a flat object of numbers, strings, booleans or null")
+    if not isinstance(data, dict):
+        _fail(f"message must be a JSON object, got {_json_type(data)}")
+    if "\\u" in text:
+        _check_escapes(text, data)
+    return data
+
+
+def _check_escapes(text: str, data: dict[str, Any]) -> None:
+    """Reject what JSON can escape but a database cannot store."""
+    if "\\u0000" in text:
+        _fail("message contains a NUL character (\\u0000), which the store cannot keep; remove it")
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        _fail("message contains an unpaired UTF-16 surrogate escape (\\ud800-\\udfff); send valid Unicode")
+
+
+def _json_type(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def _string(data: dict[str, Any], name: str, max_len: int) -> str:
+    value = data[name]
+    if not isinstance(value, str):
+        _fail(f"field {name!r} must be a string, got {_json_type(value)}")
+    if not 1 <= len(value) <= max_len:
+        _fail(f"field {name!r} must be 1 to {max_len} characters, got {len(value)}")
+    return value
+
+
+def _model(data: dict[str, Any]) -> str:
+    value = data["model"]
+    if not isinstance(value, str) or not _MODEL.match(value):
+        _fail(f"field 'model' must match [A-Za-z0-9_.-]{{1,64}}, got {str(value)[:80]!r}")
+    return value
+
+
+def _number(value: object, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        _fail(f"field {name!r} must be a number, got {_json_type(value)}")
+    number = float(value)
+    if not math.isfinite(number):
+        _fail(f"field {name!r} must be a finite number")
+    return number
+
+
+def _timestamp(value: object, name: str = "timestamp") -> datetime:
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            _fail(f"field {name!r} is not ISO-8601 ({value[:40]!r}); send e.g. 2026-01-01T12:00:00Z "
+                  "or epoch milliseconds")
+        if parsed.tzinfo is None:
+            _fail(f"field {name!r} has no time zone ({value[:40]!r}); add Z or +00:00")
+        return parsed.astimezone(UTC)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        _fail(f"field {name!r} must be an ISO-8601 string or epoch milliseconds, got {_json_type(value)}")
+    if not math.isfinite(value) or not _EPOCH_2000_MS <= value <= _EPOCH_9999_MS:
+        hint = " (it looks like seconds; multiply by 1000)" if 946_684_800 <= value <= 253_402_300_799 else ""
+        _fail(f"field {name!r} = {value} is not epoch milliseconds between 2000 and 9999{hint}")
+    return datetime.fromtimestamp(value / 1000, tz=UTC)
+
+
+def _value_text(value: object, name: str) -> tuple[str, float | None]:
+    """A prediction or label as text, plus its numeric value when it is a number."""
+    if isinstance(value, str):
+        if not value:
+            _fail(f"field {name!r} is an empty string; send the class label or value")
+        if len(value) > 256:
+            _fail(f"field {name!r} is {len(value)} characters; class labels may be at most 256")
+        return value, None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        _fail(f"field {name!r} must be a number or a string, got {_json_type(value)}")
+    number = _number(value, name)
+    text = str(int(number)) if number.is_integer() and abs(number) < 2**53 else repr(number)
+    return text, number
+
+
+def _features(value: object) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        _fail(f"field 'features' must be an object of name → value, got {_json_type(value)}")
+    for name, item in value.items():
+        if item is None or isinstance(item, bool | str):
+            continue
+        if isinstance(item, int | float):
+            if not math.isfinite(item):
+                _fail(f"feature {name[:80]!r} is not a finite number; send null for a missing value")
+            continue
+        _fail(f"feature {name[:80]!r} must be a number, string, boolean or null, got {_json_type(item)}")
+    return value
+
+
+def _probabilities(value: object) -> dict[str, float]:
+    if not isinstance(value, dict):
+        _fail(f"field 'probabilities' must be an object of class → probability, got {_json_type(value)}")
+    result = {}
+    for name, item in value.items():
+        number = _number(item, f"probabilities.{name[:40]}")
+        if not 0.0 <= number <= 1.0:
+            _fail(f"probability of class {name[:40]!r} is {number}, outside [0, 1]")
+        result[name] = number
+    return result
+
+
+def _require(data: dict[str, Any], fields: tuple[str, ...], kind: str) -> None:
+    for name in fields:
+        if name not in data:
+            _fail(f"missing required field {name!r}; every {kind} needs {', '.join(fields)}")
+
+
+def _parse_prediction(data: dict[str, Any], origin: Origin) -> PredictionRecord:
+    _require(data, _PREDICTION_FIELDS, "prediction")
+    model = _model(data)
+    prediction, prediction_numeric = _value_text(data["prediction"], "prediction")
+    score = data.get("score")
+    if score is not None:
+        score = _number(score, "score")
+        if not 0.0 <= score <= 1.0:
+            _fail(f"field 'score' is {score}, outside [0, 1]; send the positive-class probability")
+    probabilities = data.get("probabilities")
+    latency = data.get("latency_ms")
+    if latency is not None:
+        latency = _number(latency, "latency_ms")
+        if latency < 0:
+            _fail(f"field 'latency_ms' is {latency}; serving latency cannot be negative")
+    status = data.get("status", "ok")
+    if status is None:
+        status = "ok"
+    if status not in ("ok", "error"):
+        _fail(f"field 'status' must be \"ok\" or \"error\", got {str(status)[:40]!r}")
+    error = data.get("error")
+    if error is not None and not isinstance(error, str):
+        _fail(f"field 'error' must be a string, got {_json_type(error)}")
+    extra = {key: value for key, value in data.items() if key not in _KNOWN_PREDICTION} or None
+    return PredictionRecord(
+        model=model,
+        model_version=_string(data, "model_version", 64),
+        prediction_id=_string(data, "prediction_id", 128),
+        event_time=_timestamp(data["timestamp"]),
+        features=_features(data["features"]),
+        prediction=prediction,
+        prediction_numeric=prediction_numeric,
+        score=score,
+        probabilities=None if probabilities is None else _probabilities(probabilities),
+        latency_ms=latency,
+        status=status,
+        error=error[:4000] if error else None,
+        extra=extra,
+        origin=origin,
+    )
+
+
+def _parse_label(data: dict[str, Any], origin: Origin, fallback_time: datetime | None) -> LabelRecord:
+    _require(data, _LABEL_FIELDS, "label")
+    model = _model(data)
+    label, label_numeric = _value_text(data["label"], "label")
+    if data.get("timestamp") is not None:
+        event_time = _timestamp(data["timestamp"])
+    elif fallback_time is not None:
+        event_time = fallback_time
+    else:
+        _fail("missing field 'timestamp'; send when the outcome was observed (ISO-8601 or epoch ms)")
+    return LabelRecord(
+        model=model,
+        prediction_id=_string(data, "prediction_id", 128),
+        label=label,
+        label_numeric=label_numeric,
+        event_time=event_time,
+        origin=origin,
+    )
+
+
+def _dead(raw: bytes, origin: Origin, reason: str, max_bytes: int, data: object = None) -> DeadLetterRecord:
+    model = None
+    if isinstance(data, dict) and isinstance(data.get("model"), str) and _MODEL.match(data["model"]):
+        model = data["model"]
+    return DeadLetterRecord(origin=origin, raw=raw[:max_bytes], raw_size=len(raw), reason=reason, model=model)
+
+
+class MessageDecoder:
+    """Decodes messages of the predictions and labels topics.
+
+    ``known_models``: when given, a message for any other model is a dead letter
+    (most often a typo in the serving app's config).
+    """
+
+    def __init__(
+        self,
+        *,
+        predictions_topic: str = "predictions",
+        labels_topic: str = "labels",
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        known_models: Collection[str] | None = None,
+    ) -> None:
+        if max_bytes < 1:
+            raise ValueError(f"max_bytes must be positive, got {max_bytes}")
+        self.predictions_topic = predictions_topic
+        self.labels_topic = labels_topic
+        self.max_bytes = max_bytes
+        self.known_models = frozenset(known_models) if known_models else None
+
+    def decode(self, raw: bytes | None, origin: Origin, kafka_timestamp_ms: int | None = None) -> Decoded:
+        if raw is None:
+            return _dead(b"", origin, "empty message (null value, a tombstone?); send one JSON object per message",
+                         self.max_bytes)
+        data: object = None
+        try:
+            data = _parse_json(raw, self.max_bytes)
+            if origin.topic == self.labels_topic:
+                fallback = (datetime.fromtimestamp(kafka_timestamp_ms / 1000, tz=UTC)
+                            if kafka_timestamp_ms and kafka_timestamp_ms > 0 else None)
+                record: Decoded = _parse_label(data, origin, fallback)
+            else:
+                record = _parse_prediction(data, origin)
+        except _Invalid as exc:
+            return _dead(raw, origin, str(exc), self.max_bytes, data)
+        except (OverflowError, ValueError) as exc:
+            return _dead(raw, origin, f"a number is out of range ({exc}); send finite 64-bit numbers",
+                         self.max_bytes, data)
+        if self.known_models is not None and record.model not in self.known_models:
+            return _dead(raw, origin, f"model {record.model!r} is not configured; add it under models: in "
+                         f"driftwatch.yaml (known: {', '.join(sorted(self.known_models))})", self.max_bytes, data)
+        return record
+
+
+def decode_prediction(raw: bytes, origin: Origin, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Decoded:
+    return MessageDecoder(max_bytes=max_bytes, predictions_topic=origin.topic).decode(raw, origin)
+
+
+def decode_label(raw: bytes, origin: Origin, *, max_bytes: int = DEFAULT_MAX_BYTES) -> Decoded:
+    return MessageDecoder(max_bytes=max_bytes, labels_topic=origin.topic).decode(raw, origin)

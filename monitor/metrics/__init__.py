@@ -1,0 +1,1 @@
+"""Pure statistics over plain arrays and dataframes: no store, Kafka or clock."""

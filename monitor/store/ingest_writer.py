@@ -1,0 +1,243 @@
+"""Durable, idempotent batch writes of decoded messages.
+
+One batch (predictions, labels, dead letters) is written in ONE transaction, so
+the consumer can commit its Kafka offsets once :meth:`IngestWriter.write` returns:
+
+- predictions: insert, ignore (model, prediction_id) already stored — a replayed
+  message is a no-op;
+- labels: upsert on (model, prediction_id); the newest event time wins, an equal
+  time with a different label replaces it, a replay changes nothing;
+- dead letters: insert, ignore (topic, partition, offset) already stored.
+
+PostgreSQL uses COPY into a temporary table and one INSERT … SELECT (fast);
+SQLite uses executemany on the raw connection.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
+
+from monitor.errors import StoreError, StoreUnavailableError
+from monitor.ingest.records import DeadLetterRecord, LabelRecord, PredictionRecord
+from monitor.store.engine import redact_url
+from monitor.store.tables import dead_letters
+
+__all__ = ["IngestWriter", "WriteResult", "translate_db_error"]
+
+_PREDICTION_COLUMNS = (
+    "model", "model_version", "prediction_id", "event_time", "features", "prediction", "prediction_numeric",
+    "score", "probabilities", "latency_ms", "status", "error", "extra", "kafka_topic", "kafka_partition",
+    "kafka_offset", "ingested_at",
+)
+_LABEL_COLUMNS = (
+    "model", "prediction_id", "label", "label_numeric", "event_time", "kafka_topic", "kafka_partition",
+    "kafka_offset", "ingested_at",
+)
+_PG_TEMP_TABLES = """
+CREATE TEMP TABLE IF NOT EXISTS _dw_predictions (
+    model varchar(64), model_version varchar(64), prediction_id varchar(128), event_time timestamptz,
+    features jsonb, prediction text, prediction_numeric double precision, score double precision,
+    probabilities jsonb, latency_ms double precision, status varchar(8), error text, extra jsonb,
+    kafka_topic varchar(255), kafka_partition integer, kafka_offset bigint, ingested_at timestamptz
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS _dw_labels (
+    model varchar(64), prediction_id varchar(128), label text, label_numeric double precision,
+    event_time timestamptz, kafka_topic varchar(255), kafka_partition integer, kafka_offset bigint,
+    ingested_at timestamptz
+) ON COMMIT DELETE ROWS;
+"""
+_P_COLS = ", ".join(_PREDICTION_COLUMNS)
+_L_COLS = ", ".join(_LABEL_COLUMNS)
+_LABEL_UPDATE = (
+    "label = excluded.label, label_numeric = excluded.label_numeric, event_time = excluded.event_time, "
+    "kafka_topic = excluded.kafka_topic, kafka_partition = excluded.kafka_partition, "
+    "kafka_offset = excluded.kafka_offset, ingested_at = excluded.ingested_at "
+    "WHERE excluded.event_time > labels.event_time "
+    "OR (excluded.event_time = labels.event_time AND excluded.label <> labels.label)"
+)
+_SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    predictions_stored: int
+    predictions_duplicate: int
+    labels_stored: int
+    dead_letters_stored: int
+
+
+def translate_db_error(exc: BaseException, engine: Engine) -> StoreError:
+    """Map a driver error to 'retry later' (unavailable) or 'this batch is bad'."""
+    where = redact_url(str(engine.url))
+    unavailable = isinstance(exc, OperationalError | InterfaceError | DisconnectionError) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    )
+    detail = getattr(exc, "orig", None) or exc
+    if unavailable:
+        return StoreUnavailableError(f"store {where} is unavailable ({str(detail).strip()[:300]}); will retry")
+    return StoreError(f"store {where} rejected the batch: {str(detail).strip()[:500]}")
+
+
+def _latest_labels(labels: Sequence[LabelRecord]) -> list[LabelRecord]:
+    """One label per (model, prediction_id): newest event time, then latest offset."""
+    latest: dict[tuple[str, str], LabelRecord] = {}
+    for label in labels:
+        key = (label.model, label.prediction_id)
+        current = latest.get(key)
+        if current is None or (label.event_time, label.origin.offset) >= (current.event_time, current.origin.offset):
+            latest[key] = label
+    return list(latest.values())
+
+
+class IngestWriter:
+    """Writes batches for the consumer; see the module docstring for semantics."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._postgres = engine.dialect.name == "postgresql"
+
+    def write(
+        self,
+        predictions: Sequence[PredictionRecord],
+        labels: Sequence[LabelRecord],
+        letters: Sequence[DeadLetterRecord],
+        *,
+        ingested_at: datetime,
+    ) -> WriteResult:
+        """Write everything in one transaction or nothing; raise StoreError subclasses."""
+        unique_labels = _latest_labels(labels)
+        try:
+            with self.engine.begin() as connection:
+                if self._postgres:
+                    stored = self._pg_predictions(connection, predictions, ingested_at)
+                    labelled = self._pg_labels(connection, unique_labels, ingested_at)
+                else:
+                    stored = self._sqlite_predictions(connection, predictions, ingested_at)
+                    labelled = self._sqlite_labels(connection, unique_labels, ingested_at)
+                dead = self._dead_letters(connection, letters, ingested_at)
+        except (DBAPIError, DisconnectionError) as exc:
+            raise translate_db_error(exc, self.engine) from exc
+        return WriteResult(stored, len(predictions) - stored, labelled, dead)
+
+    # -- PostgreSQL --------------------------------------------------------------
+
+    def _pg_cursor(self, connection: Connection) -> Any:
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        cursor = driver.cursor()
+        cursor.execute(_PG_TEMP_TABLES)
+        return cursor
+
+    def _pg_predictions(self, connection: Connection, rows: Sequence[PredictionRecord], at: datetime) -> int:
+        if not rows:
+            return 0
+        cursor = self._pg_cursor(connection)
+        with cursor.copy(f"COPY _dw_predictions ({_P_COLS}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(_prediction_values(row, at, json.dumps(row.features)))
+        cursor.execute(
+            f"INSERT INTO predictions ({_P_COLS}) SELECT {_P_COLS} FROM _dw_predictions "
+            "ON CONFLICT (model, prediction_id) DO NOTHING"
+        )
+        return int(cursor.rowcount)
+
+    def _pg_labels(self, connection: Connection, rows: Sequence[LabelRecord], at: datetime) -> int:
+        if not rows:
+            return 0
+        cursor = self._pg_cursor(connection)
+        with cursor.copy(f"COPY _dw_labels ({_L_COLS}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(_label_values(row, at))
+        cursor.execute(
+            f"INSERT INTO labels ({_L_COLS}) SELECT {_L_COLS} FROM _dw_labels "
+            f"ON CONFLICT (model, prediction_id) DO UPDATE SET {_LABEL_UPDATE}"
+        )
+        return int(cursor.rowcount)
+
+    # -- SQLite --------------------------------------------------------------------
+
+    def _sqlite_predictions(self, connection: Connection, rows: Sequence[PredictionRecord], at: datetime) -> int:
+        if not rows:
+            return 0
+        stamp = at.strftime(_SQLITE_TIME)
+        values = [_prediction_values(row, stamp, json.dumps(row.features), sqlite=True) for row in rows]
+        placeholders = ", ".join("?" for _ in _PREDICTION_COLUMNS)
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        before = connection.connection.driver_connection.total_changes  # type: ignore[union-attr]
+        cursor.executemany(
+            f"INSERT INTO predictions ({_P_COLS}) VALUES ({placeholders}) "
+            "ON CONFLICT (model, prediction_id) DO NOTHING",
+            values,
+        )
+        return int(connection.connection.driver_connection.total_changes - before)  # type: ignore[union-attr]
+
+    def _sqlite_labels(self, connection: Connection, rows: Sequence[LabelRecord], at: datetime) -> int:
+        if not rows:
+            return 0
+        stamp = at.strftime(_SQLITE_TIME)
+        values = [_label_values(row, stamp, sqlite=True) for row in rows]
+        placeholders = ", ".join("?" for _ in _LABEL_COLUMNS)
+        driver = connection.connection.driver_connection
+        before = driver.total_changes  # type: ignore[union-attr]
+        driver.cursor().executemany(  # type: ignore[union-attr]
+            f"INSERT INTO labels ({_L_COLS}) VALUES ({placeholders}) "
+            f"ON CONFLICT (model, prediction_id) DO UPDATE SET {_LABEL_UPDATE}",
+            values,
+        )
+        return int(driver.total_changes - before)  # type: ignore[union-attr]
+
+    # -- both ------------------------------------------------------------------------
+
+    def _dead_letters(self, connection: Connection, rows: Sequence[DeadLetterRecord], at: datetime) -> int:
+        if not rows:
+            return 0
+        insert = pg_insert if self._postgres else sqlite_insert
+        statement = insert(dead_letters).on_conflict_do_nothing(index_elements=["topic", "partition", "offset"])
+        result = connection.execute(
+            statement,
+            [
+                {
+                    "topic": row.origin.topic,
+                    "partition": row.origin.partition,
+                    "offset": row.origin.offset,
+                    "model": row.model,
+                    "raw": row.raw,
+                    "raw_size": row.raw_size,
+                    "reason": row.reason,
+                    "received_at": at,
+                }
+                for row in rows
+            ],
+        )
+        return max(int(result.rowcount), 0)
+
+
+def _time(value: datetime, sqlite: bool) -> Any:
+    return value.strftime(_SQLITE_TIME) if sqlite else value
+
+
+def _prediction_values(row: PredictionRecord, at: Any, features: str, *, sqlite: bool = False) -> tuple[Any, ...]:
+    return (
+        row.model, row.model_version, row.prediction_id, _time(row.event_time, sqlite), features, row.prediction,
+        row.prediction_numeric, row.score,
+        None if row.probabilities is None else json.dumps(row.probabilities),
+        row.latency_ms, row.status, row.error,
+        None if row.extra is None else json.dumps(row.extra),
+        row.origin.topic, row.origin.partition, row.origin.offset, at,
+    )
+
+
+def _label_values(row: LabelRecord, at: Any, *, sqlite: bool = False) -> tuple[Any, ...]:
+    return (
+        row.model, row.prediction_id, row.label, row.label_numeric, _time(row.event_time, sqlite),
+        row.origin.topic, row.origin.partition, row.origin.offset, at,
+    )

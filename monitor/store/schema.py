@@ -1,0 +1,83 @@
+"""Creating and upgrading the schema (Alembic), and rendering it as plain SQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, inspect
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.schema import CreateIndex, CreateTable
+
+from monitor.errors import StoreError, StoreUnavailableError
+from monitor.store.engine import redact_url
+from monitor.store.tables import metadata
+from monitor.store.views import VIEWS
+
+__all__ = ["upgrade_schema", "current_revision", "head_revision", "render_schema_sql", "require_schema"]
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def _alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    except OperationalError as exc:
+        raise StoreUnavailableError(f"cannot reach the store {redact_url(str(engine.url))}: {exc.orig}") from exc
+
+
+def upgrade_schema(engine: Engine) -> tuple[str | None, str]:
+    """Create or upgrade the schema to the newest revision; return (before, after)."""
+    before = current_revision(engine)
+    config = _alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+    return before, head_revision()
+
+
+def require_schema(engine: Engine) -> None:
+    """Fail with a clear message unless the store is at the newest revision."""
+    current = current_revision(engine)
+    head = head_revision()
+    if current is None and not inspect(engine).has_table("predictions"):
+        raise StoreError(f"the store {redact_url(str(engine.url))} has no driftwatch schema; run `driftwatch init`")
+    if current != head:
+        raise StoreError(
+            f"the store schema is at revision {current}, this driftwatch needs {head}; run `driftwatch init` to upgrade"
+        )
+
+
+def render_schema_sql(dialect_name: str = "postgresql") -> str:
+    """The DDL of every table, index and view, as ``sql/schema*.sql`` holds it."""
+    dialect: Dialect = postgresql.dialect() if dialect_name == "postgresql" else sqlite.dialect()
+    parts = [
+        f"-- driftwatch schema for {dialect_name}, generated from monitor/store/tables.py.",
+        "-- Do not edit: run `python -m monitor.store.render_sql` after changing the tables.",
+        "",
+    ]
+    for table in metadata.sorted_tables:
+        parts.append(str(CreateTable(table).compile(dialect=dialect)).strip() + ";\n")
+        for index in sorted(table.indexes, key=lambda item: str(item.name)):
+            parts.append(str(CreateIndex(index).compile(dialect=dialect)).strip() + ";\n")
+    for name, body in VIEWS.items():
+        parts.append(f"CREATE VIEW {name} AS{body.rstrip()};\n")
+    return "\n".join(parts)

@@ -1,0 +1,243 @@
+"""WebhookChannel against a real HTTP server: body, signature, idempotency, templates."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request
+
+from alerts.channels import WebhookChannel, verify_signature
+from alerts.errors import ChannelConfigError, PayloadError
+from alerts.notification import Notification
+
+from .conftest import HOSTILE
+
+MakeNotification = Callable[..., Notification]
+SECRET = "whsec-7f3a-not-for-logs"
+TEMPLATES_DOC = Path(__file__).parents[3] / "alerts" / "channels" / "webhook_templates.md"
+
+
+def reference_verify(secret: str, request: Request) -> bool:
+    """Written from the spec, independent of driftwatch: HMAC-SHA256 of "<ts>.<body>"."""
+    timestamp = request.headers["X-Driftwatch-Timestamp"]
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + request.get_data(), hashlib.sha256)
+    return hmac.compare_digest("sha256=" + mac.hexdigest(), request.headers["X-Driftwatch-Signature"])
+
+
+def post(httpserver: HTTPServer, notification: Notification, **kwargs: Any) -> Request:
+    httpserver.expect_oneshot_request("/hooks/retrain", method="POST").respond_with_data("", status=204)
+    channel = WebhookChannel(name="retrain-fraud", url=httpserver.url_for("/hooks/retrain"), **kwargs)
+
+    receipt = channel.deliver(notification)
+
+    assert (receipt.status, receipt.summary) == (204, "HTTP 204")
+    request, _ = httpserver.log[-1]
+    return request
+
+
+def documented_template(marker: str) -> str:
+    blocks: list[str] = re.findall(r"```jinja\n(.*?)```", TEMPLATES_DOC.read_text(encoding="utf-8"), re.DOTALL)
+    matching = [block for block in blocks if marker in block]
+    assert len(matching) == 1, f"webhook_templates.md has no single jinja block with {marker!r}"
+    return matching[0]
+
+
+def test_default_body_is_the_notification_plus_type(
+    httpserver: HTTPServer, make_notification: MakeNotification
+) -> None:
+    notification = make_notification(feature="amount")
+    request = post(httpserver, notification)
+
+    assert request.headers["Content-Type"] == "application/json"
+    assert json.loads(request.get_data()) == {"type": "driftwatch.alert", **notification.to_dict()}
+    assert "X-Driftwatch-Signature" not in request.headers  # no secret configured
+    assert abs(int(request.headers["X-Driftwatch-Timestamp"]) - time.time()) < 60
+
+
+def test_signature_verifies_with_a_reference_verifier_and_verify_signature(
+    httpserver: HTTPServer, make_notification: MakeNotification
+) -> None:
+    request = post(httpserver, make_notification(), secret=SECRET)
+    body = request.get_data()
+    timestamp = request.headers["X-Driftwatch-Timestamp"]
+    signature = request.headers["X-Driftwatch-Signature"]
+
+    assert re.fullmatch(r"sha256=[0-9a-f]{64}", signature)
+    assert reference_verify(SECRET, request)
+    assert verify_signature(SECRET, timestamp, body, signature)
+    assert verify_signature(SECRET.encode(), int(timestamp), body.decode(), signature)
+
+
+def test_tampering_replay_and_wrong_secret_fail_verification(
+    httpserver: HTTPServer, make_notification: MakeNotification
+) -> None:
+    request = post(httpserver, make_notification(), secret=SECRET)
+    body = request.get_data()
+    timestamp = request.headers["X-Driftwatch-Timestamp"]
+    signature = request.headers["X-Driftwatch-Signature"]
+
+    assert not verify_signature(SECRET, timestamp, body.replace(b"0.42", b"0.05"), signature)
+    assert not verify_signature(SECRET, str(int(timestamp) + 1), body, signature)
+    assert not verify_signature("another-secret", timestamp, body, signature)
+    assert not verify_signature(SECRET, timestamp, body, signature.replace("sha256=", "sha1="))
+    assert not verify_signature(SECRET, timestamp, body, "garbage")
+    assert not verify_signature(SECRET, "not-a-number", body, signature)
+    replayed_at = int(timestamp) + 301
+    assert not verify_signature(SECRET, timestamp, body, signature, now=replayed_at)
+    assert verify_signature(SECRET, timestamp, body, signature, now=replayed_at, tolerance_s=400)
+
+
+def test_idempotency_key_is_the_same_on_every_delivery_of_a_notification(
+    httpserver: HTTPServer, make_notification: MakeNotification
+) -> None:
+    notification = make_notification()
+    first = post(httpserver, notification, secret=SECRET)
+    second = post(httpserver, notification, secret=SECRET)
+
+    assert first.headers["Idempotency-Key"] == second.headers["Idempotency-Key"]
+    assert first.headers["Idempotency-Key"] == notification.idempotency_key
+    assert first.get_data() == second.get_data()
+
+
+def test_custom_headers_are_sent(httpserver: HTTPServer, make_notification: MakeNotification) -> None:
+    request = post(
+        httpserver, make_notification(),
+        headers={"Authorization": "Bearer ghp_token123", "X-GitHub-Api-Version": "2022-11-28"},
+    )
+
+    assert request.headers["Authorization"] == "Bearer ghp_token123"
+    assert request.headers["X-GitHub-Api-Version"] == "2022-11-28"
+
+
+def test_airflow_template_from_the_docs_renders_a_dag_run_request(
+    httpserver: HTTPServer, make_notification: MakeNotification
+) -> None:
+    notification = make_notification(feature="amount", metric="feature_drift_score")
+    request = post(httpserver, notification, secret=SECRET, body_template=documented_template("dag_run_id"))
+
+    assert json.loads(request.get_data()) == {
+        "dag_run_id": "driftwatch__fraud-data-drift.fraud.2026-03-01T10.firing",
+        "conf": {
+            "event": "firing",
+            "model": "fraud",
+            "model_version": "2026.02.1",
+            "rule": "fraud-data-drift",
+            "metric": "feature_drift_score",
+            "feature": "amount",
+            "value": 0.42,
+            "condition": "> 0.3",
+            "severity": "critical",
+            "window_start": "2026-03-01T10:00:00Z",
+            "window_end": "2026-03-01T11:00:00Z",
+            "details": {"drifted_features": ["amount", "country"], "drift_share_threshold": 0.5},
+            "dashboard_url": "https://driftwatch.example.com/model?name=fraud",
+        },
+    }
+    assert reference_verify(SECRET, request)  # the signature covers the templated body
+
+
+def test_github_template_from_the_docs_renders_a_repository_dispatch(
+    httpserver: HTTPServer, make_notification: MakeNotification
+) -> None:
+    notification = make_notification()
+    request = post(httpserver, notification, body_template=documented_template("event_type"))
+
+    body = json.loads(request.get_data())
+    assert body == {
+        "event_type": "driftwatch-retrain",
+        "client_payload": {
+            "model": "fraud",
+            "model_version": "2026.02.1",
+            "event": "firing",
+            "idempotency_key": notification.idempotency_key,
+            "alert": notification.to_dict(),
+        },
+    }
+    assert len(body["client_payload"]) <= 10  # GitHub's limit on top-level keys
+
+
+def test_tojson_keeps_hostile_names_inside_their_strings(
+    httpserver: HTTPServer, make_notification: MakeNotification
+) -> None:
+    nasty = HOSTILE + '", "injected": true, "x": "\\'
+    request = post(
+        httpserver, make_notification(feature=nasty),
+        body_template='{"feature": {{ feature | tojson }}, "channel": {{ channel | tojson }}}',
+    )
+
+    assert json.loads(request.get_data()) == {"feature": nasty, "channel": "retrain-fraud"}
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        ('{"model": "{{ model }}", }', r"body_template output is not valid JSON .*near: .*\| tojson"),
+        ('{"model": {{ modell | tojson }}}', r"failed to render \(UndefinedError: 'modell' is undefined\)"),
+        ('{"x": {{ "".__class__.__mro__ | tojson }}}', r"failed to render \(SecurityError"),
+        ('{"value": NaN}', "not valid JSON"),
+    ],
+)
+def test_a_broken_template_fails_without_sending_and_is_not_retryable(
+    httpserver: HTTPServer, make_notification: MakeNotification, template: str, message: str
+) -> None:
+    channel = WebhookChannel(name="retrain-fraud", url=httpserver.url_for("/hooks/retrain"), body_template=template)
+
+    with pytest.raises(PayloadError, match=message) as caught:
+        channel.deliver(make_notification())
+
+    assert caught.value.retryable is False
+    assert caught.value.channel == "retrain-fraud"
+    assert "retrain-fraud" in str(caught.value)
+    assert httpserver.log == []
+
+
+def test_template_syntax_errors_are_config_errors_naming_the_line() -> None:
+    with pytest.raises(ChannelConfigError, match=r"channel 'retrain-fraud': body_template line 2: .*fix the Jinja2"):
+        WebhookChannel(name="retrain-fraud", url="https://ci.example.com/hook", body_template='{\n {{ model | }\n}')
+
+
+@pytest.mark.parametrize(
+    ("headers", "message"),
+    [
+        ({"Idempotency-Key": "x"}, "header 'Idempotency-Key' is set by driftwatch"),
+        ({"x-driftwatch-signature": "x"}, "is set by driftwatch"),
+        ({"Bad Header": "x"}, "header name 'Bad Header' is not valid"),
+        ({"X-Token": "a\r\nInjected: 1"}, "header 'X-Token' must be a one-line string"),
+    ],
+)
+def test_invalid_headers_are_refused(headers: dict[str, str], message: str) -> None:
+    with pytest.raises(ChannelConfigError, match=message):
+        WebhookChannel(name="retrain-fraud", url="https://ci.example.com/hook", headers=headers)
+
+
+def test_empty_secret_is_refused() -> None:
+    with pytest.raises(ChannelConfigError, match="secret must be a non-empty string"):
+        WebhookChannel(name="retrain-fraud", url="https://ci.example.com/hook", secret="")
+
+
+def test_repr_hides_secret_header_values_and_url_path(make_notification: MakeNotification) -> None:
+    channel = WebhookChannel(
+        name="retrain-fraud",
+        url="https://ci.example.com/hooks/retrain?token=qs-token-99",
+        secret=SECRET,
+        headers={"Authorization": "Bearer ghp_token123"},
+        body_template='{"m": {{ model | tojson }}}',
+    )
+    text = repr(channel)
+
+    assert text == (
+        "WebhookChannel(name='retrain-fraud', url='https://ci.example.com/…', signed=True, "
+        "templated=True, headers=['Authorization'], timeout=10.0)"
+    )
+    for secret in (SECRET, "ghp_token123", "qs-token-99"):
+        assert secret not in text
+        assert secret not in json.dumps(make_notification().to_dict())
