@@ -73,7 +73,7 @@ def install_stop_signals(stop: threading.Event) -> None:
 
 def _register_commands() -> None:
     # Imported here so each command module can import `app` helpers from this one.
-    from monitor.cli import commands_service  # noqa: F401
+    from monitor.cli import commands_dashboard, commands_service, commands_simulate  # noqa: F401
 
 
 def main() -> None:

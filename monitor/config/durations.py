@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, PlainSerializer
 
-__all__ = ["parse_duration", "format_duration", "Duration"]
+__all__ = ["parse_duration", "format_duration", "Duration", "Offset"]
 
 _UNITS = {
     "ms": timedelta(milliseconds=1),
@@ -21,7 +21,7 @@ _UNITS = {
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 
 
-def parse_duration(text: object) -> timedelta:
+def parse_duration(text: object, *, allow_zero: bool = False) -> timedelta:
     """Parse ``1h30m``-style text (or a timedelta, or seconds as a number).
 
     >>> parse_duration("1h30m")
@@ -34,7 +34,7 @@ def parse_duration(text: object) -> timedelta:
     if isinstance(text, bool):
         raise ValueError(f"{text!r} is not a duration; write e.g. 30s, 5m, 1h, 7d")
     if isinstance(text, int | float):
-        if text <= 0:
+        if text < 0 or (text == 0 and not allow_zero):
             raise ValueError(f"a duration must be positive, got {text}")
         return timedelta(seconds=float(text))
     if not isinstance(text, str):
@@ -45,7 +45,7 @@ def parse_duration(text: object) -> timedelta:
     total = timedelta()
     for number, unit in _PART.findall(compact):
         total += float(number) * _UNITS[unit]
-    if total <= timedelta():
+    if total < timedelta() or (total == timedelta() and not allow_zero):
         raise ValueError(f"a duration must be positive, got {text!r}")
     return total
 
@@ -62,6 +62,17 @@ def format_duration(value: timedelta) -> str:
 def _validate(value: Any) -> timedelta:
     return parse_duration(value)
 
+
+def _validate_offset(value: Any) -> timedelta:
+    return parse_duration(value, allow_zero=True)
+
+
+Offset = Annotated[
+    timedelta,
+    BeforeValidator(_validate_offset),
+    PlainSerializer(format_duration, return_type=str),
+]
+"""Like :data:`Duration` but zero is allowed (an offset from a start)."""
 
 Duration = Annotated[
     timedelta,

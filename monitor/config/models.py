@@ -59,6 +59,9 @@ class KafkaConfig(StrictModel):
     auto_offset_reset: Literal["earliest", "latest"] = "earliest"
     # How soon the group notices a dead member (and hands its partitions over).
     session_timeout: Duration = timedelta(seconds=10)
+    # Static membership: a restarted process with the same id takes its partitions
+    # back at once, without a rebalance (set one distinct id per ingest process).
+    group_instance_id: str | None = None
 
 
 class IngestConfig(StrictModel):

@@ -65,6 +65,7 @@ def build_consumer(config: DriftwatchConfig) -> KafkaConsumer:
             bootstrap_servers=kafka.bootstrap_servers.split(","),
             group_id=kafka.group_id,
             client_id=kafka.client_id,
+            group_instance_id=kafka.group_instance_id,
             enable_auto_commit=False,
             auto_offset_reset=kafka.auto_offset_reset,
             max_poll_records=config.ingest.batch_size,

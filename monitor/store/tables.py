@@ -44,6 +44,7 @@ __all__ = [
     "metric_values",
     "window_state",
     "alerts",
+    "alert_evaluations",
     "notifications",
     "silences",
     "job_runs",
@@ -232,7 +233,7 @@ alerts = Table(
     Column("severity", String(16), nullable=False),
     Column("state", String(16), nullable=False),
     Column("condition", String(128), nullable=False),
-    Column("consecutive", Integer, nullable=False, server_default=false()),
+    Column("consecutive", Integer, nullable=False, server_default="0"),
     Column("started_at", UTCDateTime(), nullable=False, comment="first breach (event time of its window)"),
     Column("fired_at", UTCDateTime()),
     Column("resolved_at", UTCDateTime()),
@@ -245,6 +246,18 @@ alerts = Table(
     Index(None, "rule", "model", "feature", "state"),
 )
 
+alert_evaluations = Table(
+    "alert_evaluations",
+    metadata,
+    _id(),
+    Column("rule", String(255), nullable=False),
+    Column("model", String(64), nullable=False),
+    Column("last_window_start", UTCDateTime(), comment="newest window this rule has evaluated for this model"),
+    Column("last_window_end", UTCDateTime()),
+    Column("evaluated_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("rule", "model"),
+)
+
 notifications = Table(
     "notifications",
     metadata,
@@ -255,7 +268,7 @@ notifications = Table(
     Column("payload", JSONType, nullable=False),
     Column("idempotency_key", String(128), nullable=False),
     Column("status", String(16), nullable=False, server_default="pending"),
-    Column("attempts", Integer, nullable=False, server_default=false()),
+    Column("attempts", Integer, nullable=False, server_default="0"),
     Column("next_attempt_at", UTCDateTime()),
     Column("delivered_at", UTCDateTime()),
     Column("last_error", Text),

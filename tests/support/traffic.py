@@ -86,6 +86,7 @@ def write_config(path: Path, *, store: str, bootstrap: str, topics: dict[str, st
             "labels_topic": topics["labels"],
             "group_id": topics["group"],
             "session_timeout": "6s",
+            "group_instance_id": "ingest-1",
         },
         "ingest": {"batch_size": batch_size, "batch_max_wait": batch_max_wait},
         "models": models if models is not None else {

@@ -88,6 +88,7 @@ def _categorical() -> dict[str, Callable[[], SamplePair]]:
             _letters(22, 1500, twelve), _letters(23, 800, twelve, list(np.arange(1, 13) / 78))
         ),
         "binary_equal_size": lambda: SamplePair(_letters(24, 300, "yn"), _letters(25, 300, "yn", [0.6, 0.4])),
+        "binary_tiny": lambda: SamplePair(_letters(36, 40, "yn"), _letters(37, 40, "yn", [0.7, 0.3])),
         "binary_unequal_size": lambda: SamplePair(_letters(26, 300, "yn"), _letters(28, 200, "yn")),
         "four_equal_size": lambda: SamplePair(_letters(29, 400, "wxyz"), _letters(30, 400, "wxyz")),
         "with_missing": _categorical_missing,

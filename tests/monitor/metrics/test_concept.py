@@ -19,12 +19,17 @@ WINDOW = 500
 FLIP_AT = 2_500  # row of the stream where the label relationship flips (a window boundary)
 
 
-def concept_points(task: str, window: tuple[Any, Any], reference: tuple[Any, Any] | None,
-                   **options: Any) -> dict[str, Any]:
+def concept_points(
+    task: str, window: tuple[Any, Any], reference: tuple[Any, Any] | None, **options: Any
+) -> dict[str, Any]:
     points = compute_concept_drift(
-        task=task, window_predictions=window[0], window_labels=window[1],
+        task=task,
+        window_predictions=window[0],
+        window_labels=window[1],
         reference_predictions=None if reference is None else reference[0],
-        reference_labels=None if reference is None else reference[1], **options)
+        reference_labels=None if reference is None else reference[1],
+        **options,
+    )
     assert [p.metric for p in points] == ["label_drift_score", "performance_drop", "concept_drift"]
     return {metric: point for (metric, _), point in check_points(points).items()}
 
@@ -51,8 +56,7 @@ def test_two_proportion_z_test_rejects_impossible_counts(counts: tuple[int, int,
 
 def test_classification_known_answer() -> None:
     # Reference: 90 of 100 right; window: 60 of 100 right (all predictions 1).
-    got = concept_points("binary_classification", ([1] * 100, [1] * 60 + [0] * 40),
-                         ([1] * 100, [1] * 90 + [0] * 10))
+    got = concept_points("binary_classification", ([1] * 100, [1] * 60 + [0] * 40), ([1] * 100, [1] * 90 + [0] * 10))
     drop = got["performance_drop"]
     assert drop.value == pytest.approx(0.3)
     assert (drop.details["reference_value"], drop.details["window_value"]) == (0.9, 0.6)
@@ -67,8 +71,9 @@ def test_classification_known_answer() -> None:
 
 def test_label_drift_chi_square_by_hand() -> None:
     # Table [[50, 50], [80, 20]]: expected 65/35 per row, chi2 = 2 (15²/65 + 15²/35), 1 dof.
-    got = concept_points("binary_classification", ([0] * 100, ["a"] * 80 + ["b"] * 20),
-                         ([0] * 100, ["a"] * 50 + ["b"] * 50))
+    got = concept_points(
+        "binary_classification", ([0] * 100, ["a"] * 80 + ["b"] * 20), ([0] * 100, ["a"] * 50 + ["b"] * 50)
+    )
     label = got["label_drift_score"]
     chi2 = 2 * (15**2 / 65 + 15**2 / 35)
     assert label.details["test"] == "chi2_contingency"
@@ -78,8 +83,9 @@ def test_label_drift_chi_square_by_hand() -> None:
 
 
 def test_label_drift_with_a_new_class_and_a_single_class() -> None:
-    new_class = concept_points("multiclass_classification", (["a"] * 10, ["a"] * 5 + ["z"] * 5),
-                               (["a"] * 10, ["a"] * 10))["label_drift_score"]
+    new_class = concept_points(
+        "multiclass_classification", (["a"] * 10, ["a"] * 5 + ["z"] * 5), (["a"] * 10, ["a"] * 10)
+    )["label_drift_score"]
     assert new_class.details["n_classes"] == 2 and new_class.is_breach is True
     same = concept_points("multiclass_classification", (["a"] * 3, ["a"] * 3), (["a"] * 5, ["a"] * 5))
     assert same["label_drift_score"].value == 1.0 and same["label_drift_score"].is_breach is False
@@ -146,8 +152,13 @@ def test_reference_without_labels_says_the_fix() -> None:
 
 
 def test_reference_without_predictions_still_has_label_drift() -> None:
-    points = compute_concept_drift(task="binary_classification", window_predictions=[1, 0], window_labels=[1, 0],
-                                   reference_predictions=None, reference_labels=[1, 0])
+    points = compute_concept_drift(
+        task="binary_classification",
+        window_predictions=[1, 0],
+        window_labels=[1, 0],
+        reference_predictions=None,
+        reference_labels=[1, 0],
+    )
     got = {p.metric: p for p in points}
     assert got["label_drift_score"].value == 1.0
     assert "add a prediction column" in got["concept_drift"].details["reason"]
@@ -167,13 +178,23 @@ def test_single_labelled_row_in_window() -> None:
 
 @pytest.mark.parametrize(
     ("options", "fix"),
-    [({"alpha": 0.0}, "use e.g. 0.05"), ({"alpha": 1.5}, "between 0 and 1"), ({"alpha": math.nan}, "between"),
-     ({"min_drop": -0.1}, "use 0.0 for any drop"), ({"min_drop": math.inf}, "finite"),
-     ({"task": "ranking"}, "set models.<model>.task")],
+    [
+        ({"alpha": 0.0}, "use e.g. 0.05"),
+        ({"alpha": 1.5}, "between 0 and 1"),
+        ({"alpha": math.nan}, "between"),
+        ({"min_drop": -0.1}, "use 0.0 for any drop"),
+        ({"min_drop": math.inf}, "finite"),
+        ({"task": "ranking"}, "set models.<model>.task"),
+    ],
 )
 def test_invalid_parameters_say_the_fix(options: dict[str, Any], fix: str) -> None:
-    arguments: dict[str, Any] = {"task": "binary_classification", "window_predictions": [1],
-                                 "window_labels": [1], "reference_predictions": [1], "reference_labels": [1]}
+    arguments: dict[str, Any] = {
+        "task": "binary_classification",
+        "window_predictions": [1],
+        "window_labels": [1],
+        "reference_predictions": [1],
+        "reference_labels": [1],
+    }
     with pytest.raises(MetricError, match=fix):
         compute_concept_drift(**{**arguments, **options})
 

@@ -20,8 +20,13 @@ def test_percentiles_of_one_to_hundred_use_linear_interpolation() -> None:
     # Position (n - 1) * p / 100 = 49.5, 94.05, 98.01 in the sorted 1..100.
     got = values(compute_latency(np.random.default_rng(7).permutation(np.arange(1, 101))))
     assert got == pytest.approx(
-        {"latency_p50_ms": 50.5, "latency_p95_ms": 95.05, "latency_p99_ms": 99.01,
-         "latency_mean_ms": 50.5, "latency_max_ms": 100.0},
+        {
+            "latency_p50_ms": 50.5,
+            "latency_p95_ms": 95.05,
+            "latency_p99_ms": 99.01,
+            "latency_mean_ms": 50.5,
+            "latency_max_ms": 100.0,
+        },
         rel=1e-12,
     )
 
@@ -30,8 +35,13 @@ def test_percentiles_of_four_values_by_hand() -> None:
     # Positions 1.5, 2.85, 2.97 between 10, 20, 30, 40.
     got = values(compute_latency([40, 10, 30, 20]))
     assert got == pytest.approx(
-        {"latency_p50_ms": 25.0, "latency_p95_ms": 38.5, "latency_p99_ms": 39.7,
-         "latency_mean_ms": 25.0, "latency_max_ms": 40.0},
+        {
+            "latency_p50_ms": 25.0,
+            "latency_p95_ms": 38.5,
+            "latency_p99_ms": 39.7,
+            "latency_mean_ms": 25.0,
+            "latency_max_ms": 40.0,
+        },
         rel=1e-12,
     )
 

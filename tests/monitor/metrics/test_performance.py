@@ -36,11 +36,18 @@ def test_binary_metrics_from_a_fixed_confusion_matrix() -> None:
     predictions, labels = confusion(tp=30, fp=10, fn=20, tn=40)
     got = values(compute_performance(predictions, labels, **BINARY))
     # precision 30/40, recall 30/50, f1 = 2*30 / (60 + 10 + 20) = 2/3.
-    assert got == pytest.approx({
-        "label_count": 100.0, "label_coverage": 1.0, "accuracy": 0.7,
-        "precision": 0.75, "recall": 0.6, "f1": 2 / 3,
-        "roc_auc": math.nan,
-    }, nan_ok=True)
+    assert got == pytest.approx(
+        {
+            "label_count": 100.0,
+            "label_coverage": 1.0,
+            "accuracy": 0.7,
+            "precision": 0.75,
+            "recall": 0.6,
+            "f1": 2 / 3,
+            "roc_auc": math.nan,
+        },
+        nan_ok=True,
+    )
 
 
 def test_binary_details_carry_the_confusion_matrix() -> None:

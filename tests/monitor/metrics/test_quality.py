@@ -41,8 +41,12 @@ def test_numeric_feature_known_answer() -> None:
     assert got["type_mismatch_share"].value == pytest.approx(2 / 6)
     assert got["out_of_range_share"].value == 0.5
     assert got["out_of_range_share"].details == {
-        "min": 0.0, "max": 10.0, "min_source": "config", "max_source": "config",
-        "n_checked": 4, "n_out_of_range": 2,
+        "min": 0.0,
+        "max": 10.0,
+        "min_source": "config",
+        "max_source": "config",
+        "n_checked": 4,
+        "n_out_of_range": 2,
     }
     assert all(p.feature == "amount" for p in got.values())
 
@@ -61,16 +65,22 @@ def test_categorical_feature_known_answer() -> None:
 
 
 def test_compute_quality_covers_every_declared_feature_in_order() -> None:
-    frame = pd.DataFrame({
-        "amount": pd.Series([5, -1, None, "x", True, 15, 10], dtype=object),
-        "country": pd.Series(["DE", "FR", 1, None, True, "XX", "DE"], dtype=object),
-        "undeclared": range(7),
-    })
+    frame = pd.DataFrame(
+        {
+            "amount": pd.Series([5, -1, None, "x", True, 15, 10], dtype=object),
+            "country": pd.Series(["DE", "FR", 1, None, True, "XX", "DE"], dtype=object),
+            "undeclared": range(7),
+        }
+    )
     points = compute_quality(frame, {"amount": AMOUNT, "country": COUNTRY})
     keyed = check_points(points)
     assert [(p.metric, p.feature) for p in points] == [
-        ("missing_share", "amount"), ("type_mismatch_share", "amount"), ("out_of_range_share", "amount"),
-        ("missing_share", "country"), ("type_mismatch_share", "country"), ("unseen_category_share", "country"),
+        ("missing_share", "amount"),
+        ("type_mismatch_share", "amount"),
+        ("out_of_range_share", "amount"),
+        ("missing_share", "country"),
+        ("type_mismatch_share", "country"),
+        ("unseen_category_share", "country"),
     ]
     assert keyed[("unseen_category_share", "country")].value == pytest.approx(2 / 6)
 
@@ -97,8 +107,9 @@ def test_range_without_config_or_reference_is_nan_with_the_fix() -> None:
 
 def test_categories_fall_back_to_the_reference() -> None:
     spec = FeatureSpec(type="categorical")
-    got = by_metric(compute_feature_quality(["DE", "IT", "IT", "FR"], spec, feature="c",
-                                            reference=pd.Series(["DE", "FR", None])))
+    got = by_metric(
+        compute_feature_quality(["DE", "IT", "IT", "FR"], spec, feature="c", reference=pd.Series(["DE", "FR", None]))
+    )
     assert got["unseen_category_share"].value == 0.5
     assert got["unseen_category_share"].details["categories_source"] == "reference"
     assert got["unseen_category_share"].details["examples"] == {"IT": 2}
@@ -107,14 +118,16 @@ def test_categories_fall_back_to_the_reference() -> None:
 def test_categories_compare_canonically_with_a_typed_reference() -> None:
     # A parquet reference stores the codes as int64; the window sends "2" and 3.0.
     spec = FeatureSpec(type="categorical")
-    got = by_metric(compute_feature_quality(["2", 3.0, "4"], spec, feature="c",
-                                            reference=pd.Series([1, 2, 3], dtype="int64")))
+    got = by_metric(
+        compute_feature_quality(["2", 3.0, "4"], spec, feature="c", reference=pd.Series([1, 2, 3], dtype="int64"))
+    )
     assert got["unseen_category_share"].value == pytest.approx(1 / 3)
 
 
 def test_no_known_categories_is_nan_with_the_fix() -> None:
-    got = by_metric(compute_feature_quality(["a"], FeatureSpec(type="categorical"), feature="c",
-                                            reference=pd.Series([None, None])))
+    got = by_metric(
+        compute_feature_quality(["a"], FeatureSpec(type="categorical"), feature="c", reference=pd.Series([None, None]))
+    )
     assert math.isnan(got["unseen_category_share"].value)
     assert "list values" in got["unseen_category_share"].details["reason"]
 
@@ -184,7 +197,8 @@ def test_typed_columns_match_raw_object_columns(typed: pd.Series[Any], raw: list
     raw_series = pd.Series(raw, dtype=object)
     for spec in (AMOUNT, COUNTRY):
         assert compute_feature_quality(typed, spec, feature="f") == compute_feature_quality(
-            raw_series, spec, feature="f")
+            raw_series, spec, feature="f"
+        )
     assert value_kinds(typed).tolist() == value_kinds(raw_series).tolist()
 
 

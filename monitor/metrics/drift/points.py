@@ -1,0 +1,80 @@
+"""Drift results as the metric points DESIGN.md names (``metric_values`` rows).
+
+``feature_drift_score`` and ``feature_drift`` per feature, ``dataset_drift_share``
+and ``dataset_drift`` per window. Details are strict JSON (NaN and infinities become
+null there: PostgreSQL JSONB rejects them); a NaN value carries ``details["reason"]``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from monitor.metrics.drift.dataset import DatasetDriftResult
+from monitor.metrics.drift.feature import FeatureDriftResult
+from monitor.metrics.point import MetricPoint
+
+__all__ = ["to_metric_points"]
+
+
+def to_metric_points(result: DatasetDriftResult) -> list[MetricPoint]:
+    """Two points per feature, then ``dataset_drift_share`` and ``dataset_drift``."""
+    points: list[MetricPoint] = []
+    for feature in result.features:
+        points.extend(_feature_points(feature))
+    summary = {
+        "number_of_drifted": result.number_of_drifted,
+        "number_of_features": result.number_of_features,
+        "drift_share_threshold": result.drift_share_threshold,
+    }
+    points.append(
+        MetricPoint(
+            metric="dataset_drift_share",
+            value=result.drift_share,
+            threshold=result.drift_share_threshold,
+            is_breach=result.dataset_drift,
+            details=summary,
+        )
+    )
+    points.append(
+        MetricPoint(
+            metric="dataset_drift",
+            value=1.0 if result.dataset_drift else 0.0,
+            is_breach=result.dataset_drift,
+            details={**summary, "drift_share": result.drift_share},
+        )
+    )
+    return points
+
+
+def _feature_points(feature: FeatureDriftResult) -> list[MetricPoint]:
+    details = _json_ready({**feature.details, "feature_type": feature.feature_type})
+    # Without a score we do not know whether the feature drifted: the 0/1 point is
+    # NaN too, with the same reason (the dataset share counts it as not drifted).
+    verdict = math.nan if math.isnan(feature.score) else float(feature.drifted)
+    return [
+        MetricPoint(
+            metric="feature_drift_score",
+            value=feature.score,
+            feature=feature.feature,
+            threshold=feature.threshold,
+            is_breach=feature.drifted,
+            details=details,
+        ),
+        MetricPoint(
+            metric="feature_drift",
+            value=verdict,
+            feature=feature.feature,
+            is_breach=feature.drifted,
+            details=details,
+        ),
+    ]
+
+
+def _json_ready(details: Mapping[str, Any]) -> dict[str, Any]:
+    # Strict JSON has no NaN or Infinity (a chi-square statistic is infinite when a
+    # category is new): such numbers become null.
+    return {
+        key: None if isinstance(value, float) and not math.isfinite(value) else value for key, value in details.items()
+    }

@@ -1,0 +1,1 @@
+"""Traffic simulator for demos and end-to-end tests."""

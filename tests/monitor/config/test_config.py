@@ -1,0 +1,162 @@
+"""Config loading: defaults, substitution, overrides, and one clear error per mistake."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from monitor.config import load_config, parse_condition, parse_duration
+from monitor.errors import ConfigError
+
+GOOD = """\
+store: sqlite:///x.db
+kafka:
+  bootstrap_servers: ${BROKER:-127.0.0.1:9092}
+schedule:
+  interval: 30s
+models:
+  fraud:
+    task: binary_classification
+    positive_label: 1
+    window: 1h
+    features:
+      amount:  {type: numeric, min: 0}
+      country: {type: categorical, values: [DE, FR, US]}
+    reference:
+      file: data/fraud_reference.parquet
+    drift:
+      method: auto
+      per_feature: {amount: {method: psi, threshold: 0.2}}
+      drift_share: 0.5
+alerts:
+  rules:
+    - name: fraud-data-drift
+      model: fraud
+      metric: dataset_drift_share
+      when: "> 0.3"
+      for: 2
+      severity: critical
+      channels: [ml-team, retrain-fraud]
+  repeat_interval: 4h
+  channels:
+    ml-team: {type: slack, webhook_url: "${SLACK_WEBHOOK_URL}"}
+    retrain-fraud: {type: webhook, url: "https://ci.example.com/hooks/retrain", secret: "${RETRAIN_SECRET}"}
+"""
+ENV = {"SLACK_WEBHOOK_URL": "https://hooks.slack.example/T1/B2/xyz", "RETRAIN_SECRET": "s3cret"}
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "driftwatch.yaml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def test_the_design_example_loads_with_defaults_and_substitution(tmp_path):
+    config = load_config(_write(tmp_path, GOOD), environ=ENV)
+    assert config.kafka.bootstrap_servers == "127.0.0.1:9092"
+    assert config.kafka.predictions_topic == "predictions"
+    assert config.schedule.interval == timedelta(seconds=30)
+    assert config.models["fraud"].drift.per_feature["amount"].method == "psi"
+    rule = config.alerts.rules[0]
+    assert (rule.for_, rule.severity, rule.condition.holds(0.31), rule.condition.holds(0.3)) == (2, "critical",
+                                                                                                True, False)
+    slack = config.alerts.channels["ml-team"]
+    assert slack.webhook_url.get_secret_value() == ENV["SLACK_WEBHOOK_URL"]  # type: ignore[union-attr]
+    assert "xyz" not in repr(config)
+
+
+def test_environment_overrides_any_value(tmp_path):
+    env = {**ENV, "DRIFTWATCH_STORE": "postgresql+psycopg://u@db/x", "DRIFTWATCH_KAFKA__GROUP_ID": "g2",
+           "DRIFTWATCH_INGEST__BATCH_SIZE": "123", "BROKER": "10.0.0.1:9092"}
+    config = load_config(_write(tmp_path, GOOD), environ=env)
+    assert (config.store, config.kafka.group_id, config.ingest.batch_size) == ("postgresql+psycopg://u@db/x", "g2",
+                                                                                123)
+    assert config.kafka.bootstrap_servers == "10.0.0.1:9092"
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (("  interval: 30s", "  interval: 30 seconds"), ["driftwatch.yaml:5", "schedule.interval", "30 seconds",
+                                                          "ms, s, m, h, d, w"]),
+        (("  bootstrap_servers:", "  bootstrap_server:"), ["driftwatch.yaml:3", "unknown key 'bootstrap_server'"]),
+        (("channels: [ml-team, retrain-fraud]", "channels: [ml-team, pager]"), ["no channel 'pager'"]),
+        (("      model: fraud", "      model: fruad"), ["no model 'fruad'", "known: ['fraud']"]),
+        (("metric: dataset_drift_share", "metric: drift_share"), ["driftwatch.yaml:24", "unknown metric"]),
+        (('when: "> 0.3"', 'when: "bigger than 0.3"'), ["not understood", "outside [a, b]"]),
+        (("task: binary_classification", "task: ranking"), ["models.fraud.task", "binary_classification"]),
+        (("    positive_label: 1\n", ""), ["needs positive_label"]),
+        (("method: psi", "method: magic"), ["unknown drift method 'magic'"]),
+        (("{type: slack,", "{type: teams,"), ["channel type must be one of slack, email, webhook"]),
+        (("window: 1h", "window: 7m"), ["window must divide a day"]),
+        (("    reference:\n      file: data/fraud_reference.parquet\n", "    reference: {}\n"),
+         ["exactly one of reference.file"]),
+        (("  repeat_interval: 4h", "  repeat_interval: -4h"), ["alerts.repeat_interval"]),
+    ],
+)
+def test_each_mistake_gives_one_clear_error(tmp_path, change, expected):
+    old, new = change
+    assert old in GOOD
+    with pytest.raises(ConfigError) as caught:
+        load_config(_write(tmp_path, GOOD.replace(old, new, 1)), environ=ENV)
+    message = str(caught.value)
+    for fragment in expected:
+        assert fragment in message, message
+
+
+def test_missing_environment_variable_names_key_and_line(tmp_path):
+    with pytest.raises(ConfigError) as caught:
+        load_config(_write(tmp_path, GOOD), environ={"SLACK_WEBHOOK_URL": "x"})
+    assert "driftwatch.yaml:32" in str(caught.value)
+    assert "alerts.channels.retrain-fraud.secret uses ${RETRAIN_SECRET}" in str(caught.value)
+
+
+def test_yaml_syntax_error_and_duplicate_keys(tmp_path):
+    with pytest.raises(ConfigError, match=r"driftwatch.yaml:3: not valid YAML"):
+        load_config(_write(tmp_path, "store: x\nkafka: [1, 2\n"), environ={})
+    with pytest.raises(ConfigError, match="key 'store' appears twice"):
+        load_config(_write(tmp_path, "store: a\nstore: b\n"), environ={})
+
+
+def test_durations_and_conditions():
+    assert parse_duration("1h30m") == timedelta(minutes=90)
+    assert parse_duration("2w") == timedelta(days=14)
+    for bad in ("", "5", "1x", "-5m", "0s", True):
+        with pytest.raises(ValueError):
+            parse_duration(bad)
+    assert parse_condition("outside [0.1, 0.9]").holds(0.95)
+    assert not parse_condition("outside [0.1, 0.9]").holds(0.5)
+    assert parse_condition("!= 0").holds(1) and not parse_condition(">= 1").holds(float("nan"))
+    with pytest.raises(ValueError, match="reversed"):
+        parse_condition("outside [1, 0]")
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("kafka:\n  bootstrap_servers: [\n", "not valid YAML"),
+        ("models:\n  fraud:\n    task: regression\n    windw: 1h\n", "unknown key 'windw'"),
+        ("store: mysql://x/y\n", "store backend 'mysql' is not supported"),
+        ("store: '::not a url'\n", "is not valid"),
+        ("alerts:\n  channels:\n    x: {type: webhook, url: '${NOPE}'}\n", "NOPE is not set"),
+    ],
+)
+def test_cli_exits_2_with_one_message(tmp_path, text, fragment):
+    path = _write(tmp_path, text)
+    result = subprocess.run([sys.executable, "-m", "monitor.cli", "--config", str(path), "init"],
+                            capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert fragment in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_missing_config_file(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "monitor.cli", "--config", str(tmp_path / "nope.yaml"), "init"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "does not exist" in result.stderr

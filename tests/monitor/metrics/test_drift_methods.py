@@ -1,0 +1,112 @@
+"""Every drift method against Evidently 0.7.23 itself, column by column.
+
+For each method and each sample pair: the same score (1e-9 relative; NaN where
+Evidently's is NaN), the same verdict, threshold and display name; where Evidently
+raises instead of answering, our score is NaN with a reason and no drift.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from monitor.metrics.drift import DRIFT_METHODS, FeatureType, compute_feature_drift, get_method
+from monitor.metrics.drift.permutation_tests import EMPIRICAL_MMD_MAX_OBSERVATIONS
+
+from .drift_samples import CATEGORICAL_SAMPLES, NUMERIC_SAMPLES, SamplePair
+from .evidently_drift import assert_same_score, evidently_column_drift
+
+# Evidently's permutation tests cost seconds per column (pure-Python TVD loops; 100
+# copies of an n x n kernel for MMD); these pairs cover their branches.
+_PERMUTATION_TEST_SAMPLES = {
+    "TVD": {"unseen_small", "constant_same", "empty_current"},  # and binary_tiny in the threshold test
+    "empirical_mmd": {
+        "normal_small",
+        "few_values_int",
+        "tiny",
+        "constant_same",
+        "constant_different",
+        "single_values",
+        "empty_current",
+    },
+}
+
+
+def _cases() -> list[object]:
+    cases: list[object] = []
+    for method in DRIFT_METHODS.values():
+        for feature_type, samples in (("numeric", NUMERIC_SAMPLES), ("categorical", CATEGORICAL_SAMPLES)):
+            if feature_type not in method.feature_types:
+                continue
+            for name, build in samples.items():
+                if name not in _PERMUTATION_TEST_SAMPLES.get(method.name, {name}):
+                    continue
+                cases.append(pytest.param(method.name, feature_type, build, id=f"{method.name}-{name}"))
+    return cases
+
+
+@pytest.mark.parametrize(("method", "feature_type", "build"), _cases())
+def test_method_matches_evidently(method: str, feature_type: FeatureType, build: Callable[[], SamplePair]) -> None:
+    pair = build()
+    ours = compute_feature_drift(pair.reference, pair.current, feature="f", feature_type=feature_type, method=method)
+    assert ours.method == method
+    try:
+        theirs = evidently_column_drift(pair.reference, pair.current, feature_type=feature_type, method=method)
+    except (ValueError, ZeroDivisionError, IndexError) as refusal:
+        assert math.isnan(ours.score), f"Evidently refused ({refusal}) but we scored {ours.score}"
+        assert ours.details["reason"]
+        assert ours.drifted is False
+        return
+    assert_same_score(ours.score, theirs.score)
+    assert ours.drifted == theirs.drifted
+    assert ours.threshold == theirs.threshold
+    assert get_method(method).display_name == theirs.display_name
+    if math.isnan(ours.score):
+        assert ours.details["reason"]
+
+
+@pytest.mark.parametrize("method", ["ks", "psi", "wasserstein", "jensenshannon", "t_test", "ed", "anderson"])
+@pytest.mark.parametrize("threshold", [0.0, 0.012, 0.5])
+def test_custom_threshold_matches_evidently(method: str, threshold: float) -> None:
+    pair = NUMERIC_SAMPLES["normal_small"]()
+    ours = compute_feature_drift(
+        pair.reference, pair.current, feature="f", feature_type="numeric", method=method, threshold=threshold
+    )
+    theirs = evidently_column_drift(
+        pair.reference, pair.current, feature_type="numeric", method=method, threshold=threshold
+    )
+    assert_same_score(ours.score, theirs.score)
+    assert (ours.threshold, ours.drifted) == (threshold, theirs.drifted)
+
+
+@pytest.mark.parametrize("method", sorted(DRIFT_METHODS))
+def test_threshold_equal_to_score_follows_evidentlys_comparison(method: str) -> None:
+    # At threshold == score only the inclusive rules (<=, >=) report drift.
+    drift_method = get_method(method)
+    feature_type = drift_method.feature_types[0]
+    pair = NUMERIC_SAMPLES["tiny"]() if feature_type == "numeric" else CATEGORICAL_SAMPLES["binary_tiny"]()
+    first = compute_feature_drift(pair.reference, pair.current, feature="f", feature_type=feature_type, method=method)
+    at = compute_feature_drift(
+        pair.reference, pair.current, feature="f", feature_type=feature_type, method=method, threshold=first.score
+    )
+    theirs = evidently_column_drift(
+        pair.reference, pair.current, feature_type=feature_type, method=method, threshold=first.score
+    )
+    assert at.drifted == theirs.drifted == (drift_method.drift_rule in ("<=", ">="))
+
+
+def test_empirical_mmd_refuses_a_kernel_matrix_too_big_for_memory() -> None:
+    pair = NUMERIC_SAMPLES["ties_large"]()
+    big = compute_feature_drift(
+        np.concatenate((pair.reference, pair.reference)),
+        pair.current,
+        feature="f",
+        feature_type="numeric",
+        method="empirical_mmd",
+    )
+    assert len(pair.reference) * 2 + len(pair.current) > EMPIRICAL_MMD_MAX_OBSERVATIONS
+    assert math.isnan(big.score) and big.drifted is False
+    assert "kernel matrix" in big.details["reason"] and "subsample" in big.details["reason"]

@@ -1,0 +1,96 @@
+"""The simulated stream: seeded, valid by contract, and faults exactly where scheduled."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from monitor.ingest.decode import MessageDecoder
+from monitor.ingest.records import DeadLetterRecord, LabelRecord, Origin, PredictionRecord
+from monitor.simulate.scenario import Scenario
+from monitor.simulate.stream import StreamSettings, generate
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+SCENARIO = Scenario.model_validate({
+    "seed": 3,
+    "events": [
+        {"kind": "covariate_drift", "model": "fraud", "at": "2h", "features": ["amount"], "shift": 2.0},
+        {"kind": "latency_spike", "model": "demand", "at": "1h", "duration": "30m", "factor": 10},
+        {"kind": "error_burst", "model": "fraud", "at": "3h", "duration": "30m", "rate": 0.5},
+        {"kind": "malformed", "at": "0s", "duration": "10m", "rate": 0.1},
+        {"kind": "new_version", "model": "fraud", "at": "3h30m", "version": "v2"},
+    ],
+})
+SETTINGS = StreamSettings(models=("fraud", "demand"), rate=10, speedup=360, start=START,
+                          label_delay_median=timedelta(minutes=10))
+
+
+def _decoded(items):
+    decoder = MessageDecoder(known_models={"fraud", "demand"})
+    return [(item, decoder.decode(item.value, Origin(item.topic, 0, 0))) for item in items]
+
+
+@pytest.fixture(scope="module")
+def stream():
+    return _decoded(list(generate(SETTINGS, SCENARIO, duration_s=4 * 3600 / 360)))
+
+
+def test_reproducible_with_a_seed():
+    first = [item.value for item in generate(SETTINGS, SCENARIO, count=300)]
+    second = [item.value for item in generate(SETTINGS, SCENARIO, count=300)]
+    assert first == second
+
+
+def test_every_valid_message_meets_the_contract_and_every_malformed_one_is_rejected(stream):
+    for item, record in stream:
+        if item.valid:
+            assert isinstance(record, PredictionRecord | LabelRecord), record
+        else:
+            assert isinstance(record, DeadLetterRecord)
+            assert item.event_time - START < timedelta(minutes=10)
+    assert sum(1 for item, _ in stream if not item.valid) >= 2
+
+
+def test_faults_happen_exactly_when_scheduled(stream):
+    predictions = [r for item, r in stream if isinstance(r, PredictionRecord)]
+
+    def offset(record):
+        return record.event_time - START
+
+    fraud_before = [r.features["amount"] for r in predictions if r.model == "fraud" and offset(r) < timedelta(hours=2)]
+    fraud_after = [r.features["amount"] for r in predictions if r.model == "fraud" and offset(r) >= timedelta(hours=2)]
+    assert statistics.median(fraud_after) > 4 * statistics.median(fraud_before)
+
+    spike = [r.latency_ms for r in predictions if r.model == "demand"
+             and timedelta(hours=1) <= offset(r) < timedelta(hours=1, minutes=30)]
+    calm = [r.latency_ms for r in predictions if r.model == "demand" and offset(r) < timedelta(hours=1)]
+    assert statistics.median(spike) > 5 * statistics.median(calm)
+
+    burst = [r.status for r in predictions if r.model == "fraud"
+             and timedelta(hours=3) <= offset(r) < timedelta(hours=3, minutes=30)]
+    assert 0.3 < burst.count("error") / len(burst) < 0.7
+    assert all(r.status == "ok" for r in predictions if r.model == "demand")
+
+    versions = {(r.model_version, offset(r) >= timedelta(hours=3, minutes=30)) for r in predictions
+                if r.model == "fraud"}
+    assert versions == {("v1", False), ("v2", True)}
+
+
+def test_labels_follow_their_prediction_with_partial_coverage(stream):
+    predictions = {r.prediction_id: r for _, r in stream if isinstance(r, PredictionRecord)}
+    labels = [r for _, r in stream if isinstance(r, LabelRecord)]
+    assert 0.6 < len(labels) / len(predictions) < 0.9
+    for label in labels:
+        assert label.event_time > predictions[label.prediction_id].event_time
+    # Labels are emitted in due order, after their prediction.
+    order = [json.loads(item.value)["prediction_id"] for item, _ in stream if item.valid]
+    seen: set[str] = set()
+    for item, record in stream:
+        if isinstance(record, PredictionRecord):
+            seen.add(record.prediction_id)
+        elif isinstance(record, LabelRecord):
+            assert record.prediction_id in seen
+    assert order
