@@ -10,6 +10,7 @@ once) and an HMAC signature checked exactly as a receiver should check it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import hmac
 import json
@@ -31,7 +32,7 @@ def make_handler(secret: str | None, log: Path | None) -> type[BaseHTTPRequestHa
     seen: set[str] = set()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             key = self.headers.get("Idempotency-Key", "")
             verified = secret is None or signature_ok(secret, self.headers.get("X-Driftwatch-Timestamp", ""), body,
@@ -60,12 +61,12 @@ def make_handler(secret: str | None, log: Path | None) -> type[BaseHTTPRequestHa
                   f"{payload.get('rule', '') if isinstance(payload, dict) else ''} "
                   f"model={payload.get('model', '') if isinstance(payload, dict) else ''}", flush=True)
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             self.send_response(200)
             self.end_headers()
             self.wfile.write(b"ok")
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - silence default access log
+        def log_message(self, format: str, *args: object) -> None:
             return
 
     return Handler
@@ -80,10 +81,8 @@ def main() -> int:
     args = parser.parse_args()
     server = ThreadingHTTPServer((args.host, args.port), make_handler(args.secret, args.log))
     print(f"webhook receiver listening on http://{args.host}:{args.port}/", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

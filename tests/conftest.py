@@ -90,3 +90,12 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("DRIFTWATCH_") and name not in ("DRIFTWATCH_CACHE",):
             monkeypatch.delenv(name)
+
+
+@pytest.fixture(autouse=True)
+def _no_orphan_processes() -> Iterator[None]:
+    """Child processes a test started never outlive it, even when it fails."""
+    yield
+    from tests.support.traffic import kill_live_processes
+
+    kill_live_processes()

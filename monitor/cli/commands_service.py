@@ -2,15 +2,39 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Annotated
 
 import typer
+from sqlalchemy import Engine
 
 from monitor.cli.main import app, err, install_stop_signals, load_context_config
+from monitor.errors import StoreUnavailableError
 from monitor.ingest.consumer import IngestService
+from monitor.logs import fields
 from monitor.store.engine import create_store_engine, redact_url
 from monitor.store.schema import require_schema, upgrade_schema
+
+log = logging.getLogger("driftwatch.service")
+
+
+def wait_for_store(engine: Engine, stop: threading.Event) -> bool:
+    """Check the schema, waiting (with a log line) while the store is unreachable.
+
+    A service started while its database restarts should wait, not crash-loop.
+    Returns False if asked to stop while waiting.
+    """
+    delay = 1.0
+    while True:
+        try:
+            require_schema(engine)
+            return True
+        except StoreUnavailableError as exc:
+            log.warning("store unavailable at startup, waiting", extra=fields(error=str(exc), retry_in_s=delay))
+            if stop.wait(delay):
+                return False
+            delay = min(delay * 2, 15.0)
 
 
 @app.command()
@@ -38,9 +62,10 @@ def ingest(
     """Consume the predictions and labels topics into the store (exactly once)."""
     config = load_context_config()
     engine = create_store_engine(config.store)
-    require_schema(engine)
     stop = threading.Event()
     install_stop_signals(stop)
+    if not wait_for_store(engine, stop):
+        return
     stats = IngestService(config=config, engine=engine).run(stop, until_idle=until_idle)
     err.print(
         f"ingested {stats.messages} messages: {stats.predictions} predictions, {stats.labels} labels, "

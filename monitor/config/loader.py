@@ -40,7 +40,9 @@ def resolve_config_path(explicit: str | os.PathLike[str] | None = None) -> Path 
     return default if default.exists() else None
 
 
-def load_config(path: str | os.PathLike[str] | None = None, *, environ: Mapping[str, str] | None = None) -> DriftwatchConfig:
+def load_config(
+    path: str | os.PathLike[str] | None = None, *, environ: Mapping[str, str] | None = None
+) -> DriftwatchConfig:
     """Read, substitute, override and validate the configuration.
 
     With no file (none given, none in the environment, none in the working

@@ -59,9 +59,7 @@ def build_consumer(config: DriftwatchConfig) -> KafkaConsumer:
     """A consumer in the configured group, with auto-commit off."""
     kafka = config.kafka
     try:
-        return KafkaConsumer(
-            kafka.predictions_topic,
-            kafka.labels_topic,
+        consumer = KafkaConsumer(
             bootstrap_servers=kafka.bootstrap_servers.split(","),
             group_id=kafka.group_id,
             client_id=kafka.client_id,
@@ -77,6 +75,18 @@ def build_consumer(config: DriftwatchConfig) -> KafkaConsumer:
             heartbeat_interval_ms=max(1000, int(kafka.session_timeout.total_seconds() * 1000) // 3),
             reconnect_backoff_max_ms=2_000,
         )
+        # Fetch the topics' metadata BEFORE joining the group: a member that becomes
+        # the group leader without it assigns no partitions at all (and stays idle).
+        topics = [kafka.predictions_topic, kafka.labels_topic]
+        deadline = time.monotonic() + 30
+        while not all(consumer.partitions_for_topic(t) for t in topics):
+            if time.monotonic() > deadline:
+                log.warning("a topic does not exist yet; subscribing anyway (create it with the partitions you "
+                            "want, or enable auto-creation)", extra=fields(topics=",".join(topics)))
+                break
+            time.sleep(0.5)
+        consumer.subscribe(topics)
+        return consumer
     except KafkaError as exc:
         raise BrokerUnavailableError(
             f"cannot reach Kafka at {kafka.bootstrap_servers} ({exc}); start the broker or fix "
@@ -209,7 +219,9 @@ class IngestService:
         totals = [0, 0, 0, 0]
         rejected: list[DeadLetterRecord] = []
         singles: list[tuple[list[PredictionRecord], list[LabelRecord], list[DeadLetterRecord]]] = (
-            [([p], [], []) for p in predictions] + [([], [lab], []) for lab in labels] + [([], [], [d]) for d in letters]
+            [([p], [], []) for p in predictions]
+            + [([], [lab], []) for lab in labels]
+            + [([], [], [d]) for d in letters]
         )
         for batch in singles:
             try:

@@ -68,7 +68,7 @@ def require_schema(engine: Engine) -> None:
 
 def render_schema_sql(dialect_name: str = "postgresql") -> str:
     """The DDL of every table, index and view, as ``sql/schema*.sql`` holds it."""
-    dialect: Dialect = postgresql.dialect() if dialect_name == "postgresql" else sqlite.dialect()
+    dialect: Dialect = postgresql.dialect() if dialect_name == "postgresql" else sqlite.dialect()  # type: ignore[no-untyped-call]
     parts = [
         f"-- driftwatch schema for {dialect_name}, generated from monitor/store/tables.py.",
         "-- Do not edit: run `python -m monitor.store.render_sql` after changing the tables.",

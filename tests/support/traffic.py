@@ -97,21 +97,35 @@ def write_config(path: Path, *, store: str, bootstrap: str, topics: dict[str, st
     return path
 
 
+LIVE_PROCESSES: list[subprocess.Popen[bytes]] = []
+
+
+def kill_live_processes() -> None:
+    """Kill every child a test started (called after each test, pass or fail)."""
+    while LIVE_PROCESSES:
+        proc = LIVE_PROCESSES.pop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=30)
+
+
 class IngestProcess:
     """``driftwatch ingest`` as a real child process (so it can be SIGKILLed)."""
 
-    def __init__(self, config: Path, log: Path) -> None:
+    def __init__(self, config: Path, log: Path, command: str = "ingest") -> None:
         self.config = config
         self.log = log
+        self.command = command
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, *extra: str) -> None:
         env = {**os.environ, "DRIFTWATCH_CONFIG": str(self.config), "PYTHONUNBUFFERED": "1"}
         handle = self.log.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "monitor.cli", "ingest", *extra],
+            [sys.executable, "-m", "monitor.cli", self.command, *extra],
             stdout=handle, stderr=subprocess.STDOUT, env=env,
         )
+        LIVE_PROCESSES.append(self.proc)
 
     def kill(self) -> None:
         assert self.proc is not None
@@ -159,6 +173,6 @@ def wait_for_count(engine: Engine, table: Any, expected: int, timeout: float) ->
 
 __all__ = [
     "BASE_TIME", "prediction_message", "label_message", "create_topics", "producer", "send_json", "write_config",
-    "IngestProcess", "stored_prediction_ids", "count_rows", "wait_for_count", "predictions", "labels",
+    "IngestProcess", "kill_live_processes", "LIVE_PROCESSES", "stored_prediction_ids", "count_rows", "wait_for_count", "predictions", "labels",
     "dead_letters",
 ]

@@ -88,7 +88,7 @@ def test_labels_follow_their_prediction_with_partial_coverage(stream):
     # Labels are emitted in due order, after their prediction.
     order = [json.loads(item.value)["prediction_id"] for item, _ in stream if item.valid]
     seen: set[str] = set()
-    for item, record in stream:
+    for _item, record in stream:
         if isinstance(record, PredictionRecord):
             seen.add(record.prediction_id)
         elif isinstance(record, LabelRecord):
