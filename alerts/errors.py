@@ -6,6 +6,7 @@
     └── AlertsError
         ├── NotificationError        a Notification was built or loaded with bad fields
         ├── ChannelConfigError       a channel's config is invalid (also a ConfigError)
+        ├── SilenceError             a silence was asked for with bad values, or is unknown
         └── DeliveryError            one delivery attempt failed; ``retryable`` says
             ├── DeliveryTimeout          whether the dispatcher may try again
             ├── DeliveryConnectionError
@@ -30,6 +31,7 @@ __all__ = [
     "DeliveryTimeout",
     "NotificationError",
     "PayloadError",
+    "SilenceError",
 ]
 
 RESPONSE_BODY_LIMIT = 2048
@@ -48,6 +50,10 @@ class NotificationError(AlertsError):
 
 class ChannelConfigError(AlertsError, ConfigError):
     """A notification channel is configured wrongly; the message names channel and key."""
+
+
+class SilenceError(AlertsError):
+    """A silence was created with invalid values, or the silence asked for does not exist."""
 
 
 class DeliveryError(AlertsError):

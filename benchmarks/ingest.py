@@ -61,7 +61,7 @@ def produce(bootstrap: str, topic: str, total: int, partitions: int) -> float:
     admin.create_topics([NewTopic(topic, partitions, 1), NewTopic(topic + "-labels", 1, 1)])
     admin.close()
     producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=50, batch_size=1_048_576,
-                             compression_type=None, acks=1, buffer_memory=128 * 1024 * 1024)
+                             compression_type=None, acks=1)
     rng = random.Random(7)
     started = time.perf_counter()
     for index in range(total):

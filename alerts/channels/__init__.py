@@ -9,7 +9,7 @@ SlackChannel(name='ml-team', webhook_url='https://hooks.slack.com/…', timeout=
 """
 
 from alerts.channels.base import Channel, DeliveryReceipt
-from alerts.channels.config import build_channel
+from alerts.channels.config import build_channel, build_channels
 from alerts.channels.email import EmailChannel
 from alerts.channels.slack import SlackChannel
 from alerts.channels.webhook import WebhookChannel, verify_signature
@@ -21,5 +21,6 @@ __all__ = [
     "SlackChannel",
     "WebhookChannel",
     "build_channel",
+    "build_channels",
     "verify_signature",
 ]

@@ -75,6 +75,13 @@ def _register_commands() -> None:
     # Imported here so each command module can import `app` helpers from this one.
     from monitor.cli import commands_dashboard, commands_service, commands_simulate  # noqa: F401
 
+    # `driftwatch alerts ...` lives with the alerting package; monitor never imports
+    # alerts at module level, only the CLI wires the two together here.
+    from alerts.cli import alerts_app
+
+    if not any(group.name == "alerts" for group in app.registered_groups):
+        app.add_typer(alerts_app, name="alerts")
+
 
 def main() -> None:
     """Console-script entry point: DriftwatchError → one clear message, exit code 2.

@@ -1,5 +1,6 @@
 """Fixtures for the channel tests: notifications, a self-signed TLS certificate and
-real servers (pytest-httpserver for HTTP, aiosmtpd for SMTP)."""
+odd sockets. The real SMTP server fixture (``start_smtp``) lives in
+``tests/alerts/conftest.py``; pytest-httpserver provides ``httpserver``."""
 
 from __future__ import annotations
 
@@ -7,14 +8,12 @@ import ipaddress
 import socket
 import ssl
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -23,15 +22,6 @@ from cryptography.x509.oid import NameOID
 from alerts.notification import Notification
 
 HOSTILE = "<!channel> <@U1> <http://evil|click>"
-SMTP_USER = "alerts"
-SMTP_PASSWORD = "pw-Zq81-never-in-mail"
-
-
-@pytest.fixture(autouse=True)
-def _no_proxy_for_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
-    # urllib honours *_PROXY variables; the test servers are on loopback.
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
 
 
 @pytest.fixture
@@ -131,89 +121,3 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
         )
     )
     return files
-
-
-@dataclass
-class Received:
-    """One message the SMTP server accepted, with what the session looked like."""
-
-    mail_from: str
-    rcpt_tos: list[str]
-    content: bytes
-    tls: bool
-    authenticated: bool
-
-
-@dataclass
-class RecordingHandler:
-    """aiosmtpd handler that keeps accepted messages; replies can be overridden."""
-
-    received: list[Received] = field(default_factory=list)
-    rcpt_replies: dict[str, str] = field(default_factory=dict)
-    data_reply: str | None = None
-    auth_calls: list[tuple[str, bytes, bytes]] = field(default_factory=list)
-
-    async def handle_RCPT(
-        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
-    ) -> str:
-        if address in self.rcpt_replies:
-            return self.rcpt_replies[address]
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        if self.data_reply is not None:
-            return self.data_reply
-        assert envelope.mail_from is not None and isinstance(envelope.original_content, bytes)
-        self.received.append(
-            Received(
-                mail_from=envelope.mail_from,
-                rcpt_tos=list(envelope.rcpt_tos),
-                content=envelope.original_content,
-                # session.ssl is only set by STARTTLS; implicit TLS shows on the transport.
-                tls=session.ssl is not None
-                or (server.transport is not None and server.transport.get_extra_info("ssl_object") is not None),
-                authenticated=bool(session.authenticated),
-            )
-        )
-        return "250 Message accepted for delivery"
-
-    def authenticate(
-        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
-    ) -> AuthResult:
-        assert isinstance(auth_data, LoginPassword)
-        self.auth_calls.append((mechanism, auth_data.login, auth_data.password))
-        ok = auth_data.login == SMTP_USER.encode() and auth_data.password == SMTP_PASSWORD.encode()
-        return AuthResult(success=ok, handled=False)
-
-
-@dataclass
-class SmtpServer:
-    handler: RecordingHandler
-    port: int
-
-
-@pytest.fixture
-def start_smtp() -> Iterator[Callable[..., SmtpServer]]:
-    """Start a real aiosmtpd server on loopback; keywords go to aiosmtpd's SMTP
-    (tls_context, require_starttls, authenticator=True, ...) or to the Controller
-    (ssl_context for implicit TLS). Every server is stopped after the test."""
-    controllers: list[Controller] = []
-
-    def start(**kwargs: Any) -> SmtpServer:
-        handler = RecordingHandler()
-        if kwargs.pop("authenticator", False):
-            kwargs["authenticator"] = handler.authenticate
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
-        controller = Controller(
-            handler, hostname="127.0.0.1", port=port, server_hostname="localhost", **kwargs
-        )
-        controller.start()
-        controllers.append(controller)
-        return SmtpServer(handler=handler, port=port)
-
-    yield start
-    for controller in controllers:
-        controller.stop()

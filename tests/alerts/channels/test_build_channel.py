@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from alerts.channels import Channel, EmailChannel, SlackChannel, WebhookChannel, build_channel
+from alerts.channels.config import build_channels
 from alerts.errors import (
     RESPONSE_BODY_LIMIT,
     AlertsError,
@@ -18,6 +19,7 @@ from alerts.errors import (
     DeliveryTimeout,
     PayloadError,
 )
+from monitor.config.loader import config_from_mapping
 from monitor.errors import ConfigError, DriftwatchError
 
 EMAIL: dict[str, Any] = {
@@ -41,6 +43,32 @@ def test_builds_each_channel_type_from_design_md_style_config() -> None:
     assert all(isinstance(channel, Channel) for channel in (slack, email, webhook))
 
 
+def test_builds_channels_from_the_validated_driftwatch_config() -> None:
+    config = config_from_mapping(
+        {"alerts": {"channels": {
+            "ml-team": {"type": "slack", "webhook_url": "${SLACK_WEBHOOK_URL}", "timeout": "30s"},
+            "oncall": {**EMAIL, "password": "${SMTP_PASSWORD}"},
+            "retrain": {"type": "webhook", "url": "https://ci.example.com/hook", "secret": "${RETRAIN_SECRET}"},
+        }}},
+        environ={
+            "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T/B/SECRETPATH",
+            "SMTP_PASSWORD": "pw-from-env",
+            "RETRAIN_SECRET": "rs-from-env",
+        },
+    )
+
+    channels = build_channels(config.alerts)
+
+    assert sorted(channels) == ["ml-team", "oncall", "retrain"]
+    assert isinstance(channels["ml-team"], SlackChannel) and "timeout=30.0" in repr(channels["ml-team"])
+    assert isinstance(channels["oncall"], EmailChannel) and isinstance(channels["retrain"], WebhookChannel)
+    # The SecretStr values reach the channels (unwrapped) but never their repr.
+    shown = " ".join(repr(channel) for channel in channels.values())
+    assert "SECRETPATH" not in shown and "pw-from-env" not in shown and "rs-from-env" not in shown
+    assert "signed=True" in repr(channels["retrain"]) and "password='***'" in repr(channels["oncall"])
+    assert build_channel("ml-team", config.alerts.channels["ml-team"]).name == "ml-team"
+
+
 def test_string_values_from_the_environment_are_coerced() -> None:
     channel = build_channel("oncall", {**EMAIL, "smtp_port": "587", "starttls": "true"})
 
@@ -59,7 +87,7 @@ def test_string_values_from_the_environment_are_coerced() -> None:
         ({"type": "slack"}, r"channel 'c': missing key 'webhook_url'"),
         ({**EMAIL, "smtp_hots": "x"}, r"unknown key 'smtp_hots'"),
         ({**EMAIL, "to": "ml-oncall@example.com"}, r"key 'to': Input should be a valid list"),
-        ({**EMAIL, "timeout": -1}, r"key 'timeout': Input should be greater than 0"),
+        ({**EMAIL, "timeout": -1}, r"key 'timeout': a duration must be positive, got -1"),
         ({"type": "webhook", "url": "https://x", "headers": {"A": 1}}, r"key 'headers.A'"),
         ({"type": "webhook", "url": "https://x", "body_template": "{{ x"}, r"body_template line 1"),
         ({**EMAIL, "starttls": False}, r"need starttls: true or ssl: true"),

@@ -19,8 +19,9 @@ from alerts.errors import (
     DeliveryTimeout,
 )
 from alerts.notification import Notification
+from tests.alerts.smtp_server import SMTP_PASSWORD, SMTP_USER, Received, SmtpServer
 
-from .conftest import HOSTILE, SMTP_PASSWORD, SMTP_USER, Received, SmtpServer, TlsFiles
+from .conftest import HOSTILE, TlsFiles
 
 MakeNotification = Callable[..., Notification]
 StartSmtp = Callable[..., SmtpServer]

@@ -1,0 +1,113 @@
+"""Rule evaluation: does one complete window breach one rule? (pure, no I/O)
+
+A rule names a metric, a model (or ``*``) and a feature: ``null`` means the
+model-level point (``feature IS NULL``), a name means that feature's point, and
+``*`` means every feature of the metric, each as its own alert series. The input is
+the metric points of one complete window, by model version (a window may hold
+several versions during a rollout); the output is one :class:`Observation` per
+series: breached or not, and the value that decided it.
+
+>>> from monitor.config.models import AlertRule
+>>> from monitor.metrics.point import MetricPoint
+>>> rule = AlertRule(name="drift", model="fraud", metric="feature_drift_score",
+...                  feature="*", when="> 0.2")
+>>> points = {"v1": [MetricPoint("feature_drift_score", 0.31, feature="amount"),
+...                  MetricPoint("feature_drift_score", 0.05, feature="country")]}
+>>> [(o.feature, o.breach, o.value) for o in evaluate_rule(rule, points)]
+[('amount', True, 0.31), ('country', False, 0.05)]
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from monitor.config.models import AlertRule
+from monitor.metrics.point import MetricPoint
+
+__all__ = ["ANY", "Observation", "evaluate_rule", "no_data", "rule_applies_to"]
+
+ANY = "*"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Observation:
+    """What one window says about one alert series (rule, model, feature).
+
+    ``value`` is NaN and ``model_version`` None when the window had no point for
+    the series; no data never breaches. ``details`` are the point's details (test
+    used, p-value, drifted features ...), passed on to the notification.
+    """
+
+    feature: str | None
+    breach: bool
+    value: float
+    model_version: str | None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+def rule_applies_to(rule: AlertRule, model: str) -> bool:
+    """True when ``rule`` watches ``model`` (its own model, or ``*``)."""
+    return rule.model in (ANY, model)
+
+
+def no_data(feature: str | None) -> Observation:
+    """The observation of a series that has no point in the window."""
+    return Observation(feature=feature, breach=False, value=math.nan, model_version=None)
+
+
+def evaluate_rule(rule: AlertRule, points: Mapping[str, Sequence[MetricPoint]]) -> list[Observation]:
+    """One observation per series of ``rule`` that has a point in this window.
+
+    ``points`` maps each model version to the points of one complete window.
+    When several versions have a point for the same series, the series breaches
+    if any of them does, and the observation reports the breaching version (the
+    one furthest past the threshold); otherwise the newest version (by name). Series
+    without any point are not returned: the caller decides what silence means
+    (:func:`no_data`). Results are ordered by feature, model-level first.
+    """
+    condition = rule.condition
+    candidates: dict[str | None, list[tuple[str, MetricPoint]]] = {}
+    for version, version_points in points.items():
+        for point in version_points:
+            if point.metric != rule.metric or not _selected(rule, point.feature):
+                continue
+            candidates.setdefault(point.feature, []).append((version, point))
+    observations = []
+    for feature, found in candidates.items():
+        judged = [(condition.holds(_number(point.value)), version, point) for version, point in found]
+        breaching = [item for item in judged if item[0]]
+        if breaching:
+            # The worst offender is the most useful one to show a person.
+            chosen = max(breaching, key=lambda item: (_distance(item[2], condition.low), item[1]))
+        else:
+            chosen = max(judged, key=lambda item: item[1])
+        breach, version, point = chosen
+        observations.append(
+            Observation(
+                feature=feature,
+                breach=breach,
+                value=_number(point.value),
+                model_version=version,
+                details=dict(point.details),
+            )
+        )
+    return sorted(observations, key=lambda item: (item.feature is not None, item.feature or ""))
+
+
+def _selected(rule: AlertRule, feature: str | None) -> bool:
+    if rule.feature is None:
+        return feature is None
+    if rule.feature == ANY:
+        return feature is not None
+    return feature == rule.feature
+
+
+def _number(value: float | None) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _distance(point: MetricPoint, threshold: float) -> float:
+    return abs(_number(point.value) - threshold)

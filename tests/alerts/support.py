@@ -1,0 +1,177 @@
+"""Helpers for the alerts tests: configs, metric windows in the store, and an HTTP
+receiver that records what it got and answers as scripted."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pytest_httpserver import HTTPServer
+from sqlalchemy import Engine, Row, and_, delete, select
+from werkzeug import Request, Response
+
+from monitor.config.loader import config_from_mapping
+from monitor.config.models import DriftwatchConfig
+from monitor.store.tables import alerts, metric_values, notifications
+
+HOUR = timedelta(hours=1)
+T0 = datetime(2026, 3, 2, 0, 0, tzinfo=UTC)
+DASHBOARD = "https://dw.example.com"
+
+MODELS: dict[str, Any] = {
+    "fraud": {
+        "task": "binary_classification", "positive_label": 1, "window": "1h",
+        "features": {"amount": {"type": "numeric", "min": 0}, "country": {"type": "categorical"}},
+    },
+    "churn": {"task": "regression", "window": "1h"},
+}
+
+
+def make_config(
+    *, rules: Sequence[Mapping[str, Any]], channels: Mapping[str, Any], **alerts_settings: Any
+) -> DriftwatchConfig:
+    """A validated config as `driftwatch.yaml` would give it."""
+    data = {
+        "models": MODELS,
+        "alerts": {"rules": list(rules), "channels": dict(channels), **alerts_settings},
+        "dashboard": {"base_url": DASHBOARD},
+    }
+    return config_from_mapping(data, environ={})
+
+
+def drift_rule(**overrides: Any) -> dict[str, Any]:
+    rule = {
+        "name": "fraud-data-drift", "model": "fraud", "metric": "dataset_drift_share", "feature": None,
+        "when": "> 0.3", "for": 2, "severity": "critical", "channels": ["hook"],
+    }
+    rule.update(overrides)
+    return rule
+
+
+def window(hour: int) -> tuple[datetime, datetime]:
+    return T0 + hour * HOUR, T0 + (hour + 1) * HOUR
+
+
+def write_window(
+    engine: Engine,
+    hour: int,
+    values: Mapping[tuple[str, str | None], float | None],
+    *,
+    model: str = "fraud",
+    version: str = "v1",
+    partial: bool = False,
+    details: Mapping[str, Any] | None = None,
+) -> tuple[datetime, datetime]:
+    """Save (or recompute: replace) metric points of window ``hour`` as the scheduler does."""
+    start, end = window(hour)
+    with engine.begin() as connection:
+        for (metric, feature), value in values.items():
+            same = and_(
+                metric_values.c.model == model, metric_values.c.model_version == version,
+                metric_values.c.window_start == start, metric_values.c.metric == metric,
+                metric_values.c.feature.is_(None) if feature is None else metric_values.c.feature == feature,
+            )
+            connection.execute(delete(metric_values).where(same))
+            connection.execute(metric_values.insert().values(
+                model=model, model_version=version, window_start=start, window_end=end, metric=metric,
+                feature=feature, value=value, threshold=None, is_breach=None, is_partial=partial,
+                details=dict(details or {"method": "test"}), computed_at=end,
+            ))
+    return start, end
+
+
+def drift(engine: Engine, hour: int, share: float | None, **kwargs: Any) -> tuple[datetime, datetime]:
+    return write_window(engine, hour, {("dataset_drift_share", None): share}, **kwargs)
+
+
+def notification_rows(engine: Engine) -> list[Row[Any]]:
+    with engine.connect() as connection:
+        return list(connection.execute(select(notifications).order_by(notifications.c.id)).all())
+
+
+def alert_rows(engine: Engine) -> list[Row[Any]]:
+    with engine.connect() as connection:
+        return list(connection.execute(select(alerts).order_by(alerts.c.id)).all())
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request the receiver got, and what it answered."""
+
+    key: str | None
+    body: dict[str, Any]
+    status: int
+    headers: dict[str, str]
+
+    @property
+    def event(self) -> str:
+        return str(self.body.get("event"))
+
+    @property
+    def window_start(self) -> str:
+        return str(self.body.get("window_start"))
+
+
+@dataclass
+class Receiver:
+    """Records every request to ``path``; answers the next of ``script`` (status,
+    headers, delay) or ``default``."""
+
+    server: HTTPServer
+    path: str
+    default: int = 200
+    script: list[tuple[int, dict[str, str], float]] = field(default_factory=list)
+    calls: list[Call] = field(default_factory=list)
+    arrivals: int = 0  # requests that reached the handler (counted before any delay)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.server.expect_request(self.path).respond_with_handler(self._handle)
+
+    @property
+    def url(self) -> str:
+        return self.server.url_for(self.path)
+
+    def answer(self, *statuses: int, headers: Mapping[str, str] | None = None, delay: float = 0.0) -> None:
+        with self._lock:
+            self.script.extend((status, dict(headers or {}), delay) for status in statuses)
+
+    def _handle(self, request: Request) -> Response:
+        with self._lock:
+            self.arrivals += 1
+            status, headers, delay = self.script.pop(0) if self.script else (self.default, {}, 0.0)
+        if delay:
+            time.sleep(delay)
+        raw = request.get_data()
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = {"raw": raw.decode("utf-8", "replace")}
+        with self._lock:
+            self.calls.append(Call(request.headers.get("Idempotency-Key"), body, status, dict(request.headers)))
+        return Response("ok" if status < 300 else f"failure {status}", status=status, headers=headers)
+
+    def delivered(self) -> list[Call]:
+        """Requests answered 2xx, in order."""
+        with self._lock:
+            return [call for call in self.calls if 200 <= call.status < 300]
+
+    def events(self) -> list[tuple[str, str]]:
+        return [(call.event, call.window_start) for call in self.delivered()]
+
+    def accepted_per_key(self) -> Counter[str | None]:
+        return Counter(call.key for call in self.delivered())
+
+    def attempts_per_key(self) -> Counter[str | None]:
+        with self._lock:
+            return Counter(call.key for call in self.calls)
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
