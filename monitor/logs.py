@@ -59,3 +59,4 @@ def configure_logging(level: str | None = None) -> None:
     # kafka-python is chatty at INFO (every connection); its warnings still show.
     logging.getLogger("kafka").setLevel(logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)

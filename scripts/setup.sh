@@ -20,6 +20,7 @@ if [[ $DEMO_ONLY == 0 ]]; then
   command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
   command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
   command -v runuser >/dev/null 2>&1 || need_apt+=(util-linux)
+  command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)  # validates docker-compose.yml
 fi
 "$PYTHON" -c "import venv, ensurepip" >/dev/null 2>&1 || need_apt+=(python3-venv)
 

@@ -208,6 +208,7 @@ CREATE TABLE reference_data (
 	score FLOAT, 
 	label TEXT, 
 	label_numeric FLOAT, 
+	prediction_id VARCHAR(128), 
 	CONSTRAINT pk_reference_data PRIMARY KEY (id), 
 	CONSTRAINT uq_reference_data_reference_set_id_row_index UNIQUE (reference_set_id, row_index), 
 	CONSTRAINT fk_reference_data_reference_set_id_reference_sets FOREIGN KEY(reference_set_id) REFERENCES reference_sets (id) ON DELETE CASCADE

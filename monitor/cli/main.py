@@ -73,7 +73,13 @@ def install_stop_signals(stop: threading.Event) -> None:
 
 def _register_commands() -> None:
     # Imported here so each command module can import `app` helpers from this one.
-    from monitor.cli import commands_dashboard, commands_service, commands_simulate  # noqa: F401
+    from monitor.cli import (  # noqa: F401
+        commands_compute,
+        commands_dashboard,
+        commands_run,
+        commands_service,
+        commands_simulate,
+    )
 
     # `driftwatch alerts ...` lives with the alerting package; monitor never imports
     # alerts at module level, only the CLI wires the two together here.

@@ -172,6 +172,7 @@ reference_data = Table(
     Column("score", Float),
     Column("label", Text),
     Column("label_numeric", Float),
+    Column("prediction_id", String(128), comment="the stored prediction this row was copied from"),
     UniqueConstraint("reference_set_id", "row_index"),
 )
 

@@ -27,6 +27,8 @@ def to_metric_points(result: DatasetDriftResult) -> list[MetricPoint]:
         "number_of_drifted": result.number_of_drifted,
         "number_of_features": result.number_of_features,
         "drift_share_threshold": result.drift_share_threshold,
+        # Named here so an alert on the dataset metric can say which features to look at.
+        "drifted_features": sorted(feature.feature for feature in result.features if feature.drifted),
     }
     points.append(
         MetricPoint(

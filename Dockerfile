@@ -1,0 +1,26 @@
+# syntax=docker/dockerfile:1
+# driftwatch service image: multi-stage, slim, non-root, pinned base.
+FROM python:3.11.11-slim-bookworm AS build
+WORKDIR /src
+RUN python -m venv /opt/driftwatch
+ENV PATH=/opt/driftwatch/bin:$PATH
+COPY pyproject.toml README.md ./
+COPY monitor ./monitor
+COPY alerts ./alerts
+COPY dashboard ./dashboard
+RUN pip install --no-cache-dir --upgrade pip && pip install --no-cache-dir .
+
+FROM python:3.11.11-slim-bookworm
+RUN groupadd --system driftwatch && useradd --system --gid driftwatch --home /var/lib/driftwatch \
+    --create-home driftwatch
+COPY --from=build /opt/driftwatch /opt/driftwatch
+ENV PATH=/opt/driftwatch/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    DRIFTWATCH_CONFIG=/etc/driftwatch/driftwatch.yaml
+WORKDIR /var/lib/driftwatch
+USER driftwatch
+EXPOSE 8501
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import sys; from monitor.config import load_config; from monitor.store.engine import create_store_engine; from monitor.store.schema import require_schema; require_schema(create_store_engine(load_config().store))"]
+ENTRYPOINT ["driftwatch"]
+CMD ["run"]

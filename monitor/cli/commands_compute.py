@@ -1,0 +1,155 @@
+"""Computation commands: ``schedule``, ``compute`` and the offline ``drift`` check."""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from monitor.cli.main import app, err, install_stop_signals, load_context_config
+from monitor.errors import InputFileError
+from monitor.store.engine import create_store_engine
+from monitor.store.schema import require_schema
+
+if TYPE_CHECKING:
+    from monitor.jobs.compute_window import WindowOutcome
+    from monitor.jobs.offline_drift import OfflineDriftReport
+    from monitor.store.window_state import WindowKey
+
+# The statistics (scipy, pandas) load inside the commands that need them, so every
+# other command starts fast.
+
+out = Console()
+DEFAULT_DRIFT_SHARE = 0.5  # = monitor.metrics.drift.DEFAULT_DRIFT_SHARE (a test keeps them equal)
+
+
+@app.command()
+def schedule() -> None:
+    """Compute every due window every schedule.interval, until SIGTERM (no ingestion)."""
+    from monitor.jobs.scheduler import run_schedule
+
+    config = load_context_config()
+    engine = create_store_engine(config.store)
+    require_schema(engine)
+    stop = threading.Event()
+    install_stop_signals(stop)
+    run_schedule(config, engine, stop)
+
+
+def _moment(text: str | None, option: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise InputFileError(f"{option} {text!r} is not an ISO-8601 time; write e.g. 2026-03-01T00:00Z") from exc
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+@app.command()
+def compute(
+    model: Annotated[str, typer.Option("--model", "-m", help="The model whose windows to compute.")],
+    from_: Annotated[str | None, typer.Option("--from", help="First event time (ISO-8601; UTC if no zone).")] = None,
+    to: Annotated[str | None, typer.Option("--to", help="End of the range, exclusive (ISO-8601).")] = None,
+) -> None:
+    """Compute (or recompute) the model's windows now, replacing their metric rows."""
+    from monitor.jobs.scheduler import WindowScheduler
+
+    config = load_context_config()
+    config.model(model)
+    start, end = _moment(from_, "--from"), _moment(to, "--to")
+    if start is not None and end is not None and end <= start:
+        raise InputFileError(f"--to ({end.isoformat()}) must be after --from ({start.isoformat()})")
+    engine = create_store_engine(config.store)
+    require_schema(engine)
+    scheduler = WindowScheduler(config=config, engine=engine)
+    stop = threading.Event()
+    install_stop_signals(stop)
+    threading.Thread(target=lambda: (stop.wait(), scheduler.stop()), daemon=True).start()
+    outcomes: list[WindowOutcome] = []
+    busy: list[WindowKey] = []
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, transient=False) as progress:
+        task = progress.add_task(f"computing {model}", total=None)
+
+        def planned(total: int) -> None:
+            progress.update(task, total=total)
+
+        def done(outcome: WindowOutcome | None, key: WindowKey) -> None:
+            if outcome is None:
+                busy.append(key)
+            else:
+                outcomes.append(outcome)
+            progress.update(task, advance=1, description=f"{model} {key.model_version} {key.start:%Y-%m-%d %H:%M}")
+
+        scheduler.backfill(model, start=start, end=end, on_plan=planned, on_window=done)
+    failed = [outcome for outcome in outcomes if outcome.status == "failed"]
+    degraded = [outcome for outcome in outcomes if outcome.status == "degraded"]
+    err.print(f"{len(outcomes) - len(failed)} windows computed ({len(degraded)} with notes), {len(failed)} failed, "
+              f"{len(busy)} busy in another scheduler", highlight=False)
+    for outcome in failed[:10]:
+        err.print(f"  failed {outcome.job.key.model_version} {outcome.job.key.start.isoformat()}: {outcome.error}",
+                  highlight=False, markup=False)
+    for outcome in degraded[:10]:
+        err.print(f"  note {outcome.job.key.model_version} {outcome.job.key.start.isoformat()}: "
+                  f"{'; '.join(outcome.notes)}", highlight=False, markup=False)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _names(text: str | None) -> list[str]:
+    return [name.strip() for name in (text or "").split(",") if name.strip()]
+
+
+def _score(value: float) -> str:
+    return "n/a" if math.isnan(value) else f"{value:.6g}"
+
+
+def _print_table(report: OfflineDriftReport) -> None:
+    table = Table(title="Feature drift", header_style="bold")
+    for column in ("feature", "type", "method", "score", "threshold", "drifted"):
+        table.add_column(column, justify="right" if column in ("score", "threshold") else "left")
+    for feature in report.result.features:
+        table.add_row(feature.feature, feature.feature_type, feature.method, _score(feature.score),
+                      f"{feature.threshold:g}", "[red]yes[/]" if feature.drifted else "no")
+    out.print(table)
+    result = report.result
+    verdict = "[bold red]dataset drift[/]" if result.dataset_drift else "[bold green]no dataset drift[/]"
+    out.print(f"{verdict}: {result.number_of_drifted} of {result.number_of_features} features drifted "
+              f"(share {result.drift_share:.2f}, threshold {result.drift_share_threshold:g})")
+
+
+@app.command()
+def drift(
+    reference: Annotated[Path, typer.Argument(help="Baseline data (parquet or csv).")],
+    current: Annotated[Path, typer.Argument(help="Data to check (parquet or csv), same columns.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    method: Annotated[str, typer.Option(help="Drift method for every feature (Evidently key), or auto.")] = "auto",
+    threshold: Annotated[float | None, typer.Option(help="Threshold for every feature (method default).")] = None,
+    categorical: Annotated[str | None, typer.Option(help="Columns to treat as categorical, comma-separated.")] = None,
+    numerical: Annotated[str | None, typer.Option(help="Columns to treat as numerical, comma-separated.")] = None,
+    drift_share: Annotated[float, typer.Option(help="Share of drifted features that makes the dataset drift.")] = (
+        DEFAULT_DRIFT_SHARE
+    ),
+) -> None:
+    """Offline drift check of two files (no store needed).
+
+    Exits 1 when the dataset drifts, 0 when it does not, 2 on bad input.
+    """
+    from monitor.jobs.offline_drift import check_drift_files
+
+    report = check_drift_files(reference, current, method=method, threshold=threshold,
+                               categorical=_names(categorical), numerical=_names(numerical), drift_share=drift_share)
+    if as_json:
+        typer.echo(json.dumps(report.to_json(), allow_nan=False))
+    else:
+        _print_table(report)
+    raise typer.Exit(1 if report.dataset_drift else 0)

@@ -1,0 +1,79 @@
+"""``driftwatch run``: ingestion, the window scheduler and alert dispatch in one process.
+
+Each part runs in its own thread and shares one stop event: SIGTERM/SIGINT let the
+ingester finish and commit its batch, the scheduler finish its window, and the
+dispatcher record its delivery, then the process exits 0. If a part dies, the
+others are stopped too and the exit code is 1, so a supervisor restarts the whole.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from monitor.cli.commands_service import wait_for_store
+from monitor.cli.main import app, err, install_stop_signals, load_context_config
+from monitor.ingest.consumer import IngestService
+from monitor.jobs.scheduler import run_schedule
+from monitor.logs import fields
+from monitor.store.engine import create_store_engine
+
+log = logging.getLogger("driftwatch.run")
+
+
+def _supervised(name: str, target: Callable[[], object], stop: threading.Event, failures: list[str]) -> threading.Thread:
+    def body() -> None:
+        try:
+            target()
+        except BaseException as exc:
+            log.exception("service part failed; stopping the others", extra=fields(part=name))
+            failures.append(f"{name}: {exc}")
+            stop.set()
+
+    return threading.Thread(target=body, name=f"driftwatch-{name}", daemon=True)
+
+
+@app.command()
+def run() -> None:
+    """Run the service: ingestion + scheduler + alert dispatch."""
+    # Imported here: monitor's modules never import alerts; only this wiring does.
+    from alerts.evaluation import evaluate_window
+    from alerts.service import AlertService
+
+    config = load_context_config()
+    engine = create_store_engine(config.store)
+    stop = threading.Event()
+    install_stop_signals(stop)
+    if not wait_for_store(engine, stop):
+        return
+
+    def on_window_computed(model: str, version: str, start: datetime, end: datetime, partial: bool) -> None:
+        if partial:
+            return  # partial windows never fire alerts
+        try:
+            evaluate_window(engine, config, model=model, model_version=version, window_start=start,
+                            window_end=end, now=datetime.now(UTC))
+        except Exception:
+            # The alert service's periodic evaluate_due catches this window up later.
+            log.exception("alert evaluation failed; it will be retried", extra=fields(model=model))
+
+    failures: list[str] = []
+    parts = [
+        _supervised("ingest", lambda: IngestService(config=config, engine=engine).run(stop), stop, failures),
+        _supervised("scheduler", lambda: run_schedule(config, engine, stop, on_window_computed), stop, failures),
+        _supervised("alerts", lambda: AlertService(engine, config).run(stop), stop, failures),
+    ]
+    for part in parts:
+        part.start()
+    log.info("driftwatch running", extra=fields(models=",".join(config.models) or "-",
+                                                 rules=len(config.alerts.rules)))
+    stop.wait()
+    for part in parts:
+        part.join(timeout=120)
+    if failures:
+        err.print("driftwatch stopped because a part failed: " + "; ".join(failures), highlight=False,
+                  soft_wrap=True)
+        raise SystemExit(1)
+    log.info("driftwatch stopped cleanly")

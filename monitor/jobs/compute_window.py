@@ -1,0 +1,103 @@
+"""The job that computes one window: load → compute → save.
+
+The caller (the scheduler, or ``driftwatch compute``) holds the window's claim.
+The job reads the window's predictions, labels and dead letters, gets the model
+version's baseline, computes every metric group, and saves the rows, the window's
+state and the job run in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+
+from monitor.config.models import ModelConfig
+from monitor.jobs.reference import ReferenceProvider, feature_types_of
+from monitor.jobs.window_metrics import WindowInput, compute_window_metrics
+from monitor.logs import fields
+from monitor.store.metric_writer import JobRun, save_window_result
+from monitor.store.window_reader import load_window
+from monitor.store.window_state import WindowKey
+
+__all__ = ["Trigger", "WindowJob", "WindowOutcome", "compute_window", "TRIGGERS"]
+
+log = logging.getLogger(__name__)
+
+Trigger = str
+TRIGGERS = ("schedule", "late-data", "partial", "backfill")
+
+
+@dataclass(frozen=True, slots=True)
+class WindowJob:
+    """A window to compute and why: a window that is due (``schedule``), whose data
+    changed (``late-data``), the current incomplete window (``partial``), or one
+    asked for on the command line (``backfill``)."""
+
+    key: WindowKey
+    trigger: Trigger
+    is_partial: bool
+
+
+@dataclass(frozen=True, slots=True)
+class WindowOutcome:
+    """How a window job ended; ``status`` as recorded in ``job_runs``."""
+
+    job: WindowJob
+    status: str  # succeeded | degraded | failed
+    metrics_written: int = 0
+    notes: tuple[str, ...] = ()
+    error: str | None = None
+    seconds: float = 0.0
+
+
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def compute_window(
+    engine: Engine,
+    job: WindowJob,
+    *,
+    model_config: ModelConfig,
+    references: ReferenceProvider,
+    worker: str,
+    now: datetime,
+    clock: Callable[[], datetime] = _wall_clock,
+) -> WindowOutcome:
+    """Compute and save one claimed window; raises on store errors (the caller records them)."""
+    started_at, started = clock(), time.perf_counter()
+    key = job.key
+
+    data = load_window(engine, model=key.model, model_version=key.model_version, start=key.start, end=key.end,
+                       feature_types=feature_types_of(model_config))
+    lookup = references.get(key.model, model_config, key.model_version, now=now)
+
+    metrics = compute_window_metrics(WindowInput(
+        model=key.model, model_version=key.model_version, config=model_config, rows=data.rows,
+        dead_letter_count=data.dead_letter_count,
+        reference=lookup.reference.rows if lookup.reference is not None else None,
+        reference_reason=lookup.reason,
+    ))
+    notes = list(metrics.notes)
+    if lookup.problem and lookup.reason:
+        notes.insert(0, lookup.reason)
+    status = "degraded" if notes else "succeeded"
+
+    finished_at = clock()
+    written = save_window_result(
+        engine, key, metrics.points, worker=worker, is_partial=job.is_partial, watermark=data.watermark,
+        computed_at=finished_at,
+        run=JobRun(model=key.model, model_version=key.model_version, window_start=key.start, window_end=key.end,
+                   trigger=job.trigger, started_at=started_at, finished_at=finished_at, status=status,
+                   error="; ".join(notes) or None, worker=worker),
+    )
+    seconds = time.perf_counter() - started
+    log.info("window computed", extra=fields(model=key.model, version=key.model_version,
+                                              window=key.start.isoformat(), trigger=job.trigger, rows=len(data.rows),
+                                              metrics=written, status=status, seconds=round(seconds, 3)))
+    return WindowOutcome(job=job, status=status, metrics_written=written, notes=tuple(notes), seconds=seconds)

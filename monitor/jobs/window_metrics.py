@@ -1,0 +1,254 @@
+"""Every metric of one window, from its columns and its baseline.
+
+Pure assembly of the statistics in :mod:`monitor.metrics` (no store, no clock):
+traffic and serving errors, latency, data quality per feature, dead letters, data
+drift per feature and for the dataset, the output distribution and prediction
+drift, performance, label drift and concept drift. Which columns each group gets
+follows the model's task: classification compares classes as text, regression
+compares numbers.
+
+A metric that cannot be computed is a NaN point with ``details["reason"]``. A group
+that fails outright (a bug, or a config the statistic rejects) does not stop the
+others: its error becomes a note that the job records in ``job_runs``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from monitor.config.models import ModelConfig
+from monitor.logs import fields
+from monitor.metrics.categories import category_keys
+from monitor.metrics.concept import compute_concept_drift
+from monitor.metrics.drift import (
+    compute_dataset_drift,
+    compute_feature_drift,
+    infer_feature_type,
+    to_metric_points,
+)
+from monitor.metrics.features import FeatureSpec, coerce_features
+from monitor.metrics.latency import compute_latency
+from monitor.metrics.output import compute_output
+from monitor.metrics.performance import compute_performance
+from monitor.metrics.point import MetricPoint
+from monitor.metrics.quality import compute_quality
+from monitor.metrics.traffic import compute_traffic
+from monitor.store.stored_rows import StoredRows
+
+__all__ = ["WindowInput", "WindowMetrics", "compute_window_metrics", "feature_specs"]
+
+log = logging.getLogger(__name__)
+
+_EMPTY = "empty window: no predictions"
+_MAX_REFERENCE_CLASSES = 100
+
+
+@dataclass(frozen=True, slots=True)
+class WindowInput:
+    """What one window's computation needs; ``reference_reason`` explains a missing baseline."""
+
+    model: str
+    model_version: str
+    config: ModelConfig
+    rows: StoredRows
+    dead_letter_count: int
+    reference: StoredRows | None
+    reference_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WindowMetrics:
+    """The window's points, and notes for the operator (recorded in ``job_runs``)."""
+
+    points: tuple[MetricPoint, ...]
+    notes: tuple[str, ...]
+
+
+def _nan(metric: str, reason: str, feature: str | None = None, **details: Any) -> MetricPoint:
+    return MetricPoint(metric, math.nan, feature=feature, details={"reason": reason, **details})
+
+
+def feature_specs(inputs: WindowInput) -> tuple[dict[str, FeatureSpec], list[str]]:
+    """The features to check, and notes about features the config and the events disagree on.
+
+    Declared features come from the config. A model that declares none is checked
+    on the columns of its reference (else of the window), typed by their values.
+    """
+    config, rows = inputs.config, inputs.rows
+    notes: list[str] = []
+    if config.features:
+        specs = {
+            name: FeatureSpec(type=feature.type, min=feature.min, max=feature.max, values=feature.values)
+            for name, feature in config.features.items()
+        }
+        undeclared = sorted(str(name) for name in rows.features.columns if name not in specs)
+        if undeclared:
+            notes.append(f"events carry features not in the config, ignored: {', '.join(undeclared[:20])}; "
+                         f"declare them under models.{inputs.model}.features or stop sending them")
+        absent = sorted(name for name in specs if name not in rows.features.columns)
+        if absent and len(rows) > 0:
+            notes.append(f"configured features with no value in any event of the window (absent or null): {', '.join(absent[:20])}")
+        return specs, notes
+    source = inputs.reference.features if inputs.reference is not None else rows.features
+    specs = {}
+    for name in source.columns:
+        try:
+            specs[str(name)] = FeatureSpec(type=infer_feature_type(source[name], feature=str(name)))
+        except Exception as exc:  # noqa: BLE001 - an untypable column is skipped, and said so
+            notes.append(f"feature {name!r} skipped: {exc}")
+    return specs, notes
+
+
+def _per_feature_options(config: ModelConfig) -> dict[str, dict[str, Any]]:
+    options: dict[str, dict[str, Any]] = {}
+    for name, override in config.drift.per_feature.items():
+        chosen: dict[str, Any] = {}
+        # A per-feature entry that only sets a threshold keeps the model's method.
+        if "method" in override.model_fields_set:
+            chosen["method"] = override.method
+        if override.threshold is not None:
+            chosen["threshold"] = override.threshold
+        options[name] = chosen
+    return options
+
+
+def _data_drift(inputs: WindowInput, specs: dict[str, FeatureSpec]) -> list[MetricPoint]:
+    reason: str | None = None
+    if not specs:
+        reason = f"model {inputs.model!r} has no features to compare; list them under models.{inputs.model}.features"
+    elif len(inputs.rows) == 0:
+        reason = _EMPTY
+    elif inputs.reference is None:
+        reason = inputs.reference_reason or "no reference"
+    if reason is not None:
+        points = []
+        for name in specs:
+            points += [_nan("feature_drift_score", reason, name), _nan("feature_drift", reason, name)]
+        return [*points, _nan("dataset_drift_share", reason), _nan("dataset_drift", reason)]
+    assert inputs.reference is not None
+    config = inputs.config
+    per_feature = {name: options for name, options in _per_feature_options(config).items() if name in specs}
+    result = compute_dataset_drift(
+        coerce_features(inputs.reference.features, specs),
+        coerce_features(inputs.rows.features, specs),
+        feature_types={name: spec.type for name, spec in specs.items()},
+        method=config.drift.method,
+        threshold=config.drift.threshold,
+        per_feature=per_feature,
+        drift_share=config.drift.drift_share,
+    )
+    return to_metric_points(result)
+
+
+def _is_classification(config: ModelConfig) -> bool:
+    return config.task != "regression"
+
+
+def _predictions(config: ModelConfig, rows: StoredRows) -> pd.Series[Any]:
+    return rows.outputs["prediction"] if _is_classification(config) else rows.outputs["prediction_numeric"]
+
+
+def _labels(config: ModelConfig, rows: StoredRows) -> pd.Series[Any]:
+    return rows.outputs["label"] if _is_classification(config) else rows.outputs["label_numeric"]
+
+
+def _scores(rows: StoredRows) -> pd.Series[Any] | None:
+    scores = rows.outputs["score"]
+    return scores if bool(scores.notna().any()) else None
+
+
+def _reference_classes(inputs: WindowInput) -> list[str]:
+    if inputs.reference is None or not _is_classification(inputs.config):
+        return []
+    keys = category_keys(inputs.reference.outputs["prediction"], name="reference predictions").dropna()
+    return sorted(str(name) for name in keys.value_counts().head(_MAX_REFERENCE_CLASSES).index)
+
+
+def _prediction_drift(inputs: WindowInput) -> MetricPoint:
+    if inputs.reference is None:
+        return _nan("prediction_drift_score", inputs.reference_reason or "no reference")
+    classification = _is_classification(inputs.config)
+    reference = _predictions(inputs.config, inputs.reference)
+    current = _predictions(inputs.config, inputs.rows)
+    if not bool(reference.notna().any()):
+        return _nan("prediction_drift_score", "the reference has no predictions; add a prediction column "
+                                              "to the reference file")
+    if classification:
+        reference = category_keys(reference, name="reference predictions")
+        current = category_keys(current, name="predictions")
+    result = compute_feature_drift(
+        reference, current, feature="prediction", feature_type="categorical" if classification else "numeric",
+    )
+    return MetricPoint(
+        "prediction_drift_score", result.score, threshold=result.threshold, is_breach=result.drifted,
+        details={**result.details, "feature_type": result.feature_type},
+    )
+
+
+def _output(inputs: WindowInput) -> list[MetricPoint]:
+    config = inputs.config
+    points = compute_output(
+        _predictions(config, inputs.rows), task=config.task, positive_label=config.positive_label,
+        scores=_scores(inputs.rows), classes=_reference_classes(inputs),
+    )
+    return [*points, _prediction_drift(inputs)]
+
+
+def _performance(inputs: WindowInput) -> list[MetricPoint]:
+    config = inputs.config
+    return compute_performance(
+        _predictions(config, inputs.rows), _labels(config, inputs.rows), task=config.task,
+        positive_label=config.positive_label, scores=_scores(inputs.rows),
+    )
+
+
+def _concept(inputs: WindowInput) -> list[MetricPoint]:
+    config = inputs.config
+    if inputs.reference is None:
+        reason = inputs.reference_reason or "no reference"
+        return [_nan("label_drift_score", reason), _nan("performance_drop", reason), _nan("concept_drift", reason)]
+    reference = inputs.reference
+    has_labels = bool(reference.outputs["label"].notna().any())
+    has_predictions = bool(reference.outputs["prediction"].notna().any())
+    return compute_concept_drift(
+        task=config.task,
+        window_predictions=_predictions(config, inputs.rows),
+        window_labels=_labels(config, inputs.rows),
+        reference_predictions=_predictions(config, reference) if has_predictions else None,
+        reference_labels=_labels(config, reference) if has_labels else None,
+    )
+
+
+def compute_window_metrics(inputs: WindowInput) -> WindowMetrics:
+    """All metric points of one window (see the module docstring)."""
+    specs, notes = feature_specs(inputs)
+    outputs = inputs.rows.outputs
+    reference_features = inputs.reference.features if inputs.reference is not None else None
+    groups: list[tuple[str, Callable[[], list[MetricPoint]]]] = [
+        ("traffic", lambda: compute_traffic(outputs["status"])),
+        ("latency", lambda: compute_latency(outputs["latency_ms"])),
+        ("data quality", lambda: compute_quality(inputs.rows.features, specs, reference=reference_features)),
+        ("dead letters", lambda: [MetricPoint(
+            "dead_letter_count", float(inputs.dead_letter_count),
+            details={"scope": "model", "note": "dead letters carry no model version; counted by received_at"},
+        )]),
+        ("data drift", lambda: _data_drift(inputs, specs)),
+        ("output", lambda: _output(inputs)),
+        ("performance", lambda: _performance(inputs)),
+        ("concept drift", lambda: _concept(inputs)),
+    ]
+    points: list[MetricPoint] = []
+    for group, compute in groups:
+        try:
+            points.extend(compute())
+        except Exception as exc:
+            log.exception("metric group failed", extra=fields(model=inputs.model, version=inputs.model_version,
+                                                              group=group))
+            notes.append(f"{group} metrics failed: {type(exc).__name__}: {exc}")
+    return WindowMetrics(points=tuple(points), notes=tuple(notes))

@@ -1,0 +1,100 @@
+"""``driftwatch compute`` and ``driftwatch schedule`` as real processes on a real store."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+
+import yaml
+
+from monitor.cli import commands_compute
+from monitor.metrics import drift
+from monitor.store.engine import create_store_engine
+from monitor.store.schema import upgrade_schema
+from monitor.store.tables import window_state
+from tests.monitor.jobs.store_data import (
+    DAY,
+    FRAUD_MODEL,
+    HOUR,
+    count,
+    fraud_traffic,
+    insert_predictions,
+    metric,
+    runs,
+    value,
+)
+
+
+def _config(tmp_path: Path, store: str) -> Path:
+    path = tmp_path / "driftwatch.yaml"
+    path.write_text(yaml.safe_dump({"store": store, "schedule": {"interval": "1s"}, "models": {"fraud": FRAUD_MODEL}}))
+    return path
+
+
+def _cli(config: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DRIFTWATCH_CONFIG": str(config), "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "monitor.cli", *args], capture_output=True, text=True, env=env,
+                          timeout=timeout, check=False)
+
+
+def test_compute_backfills_a_range_and_recomputes_on_demand(engine, store_url, tmp_path):
+    insert_predictions(engine, fraud_traffic(DAY, 4, 30), ingested_at=DAY + 4 * HOUR)
+    config = _config(tmp_path, store_url)
+    result = _cli(config, "compute", "--model", "fraud", "--from", "2026-03-02T01:00Z", "--to", "2026-03-02T03:00")
+    assert result.returncode == 0, result.stderr
+    assert "2 windows computed" in result.stderr and "0 failed" in result.stderr
+    assert [(run.window_start, run.trigger) for run in runs(engine)] == [(DAY + HOUR, "backfill"),
+                                                                          (DAY + 2 * HOUR, "backfill")]
+    assert value(metric(engine, "prediction_count", window_start=DAY + HOUR)) == 30
+
+    # Without a range: every window with data, again (replacing, not duplicating, rows).
+    result = _cli(config, "compute", "--model", "fraud")
+    assert result.returncode == 0, result.stderr
+    assert "4 windows computed" in result.stderr
+    assert Counter(run.window_start for run in runs(engine)) == {DAY: 1, DAY + HOUR: 2, DAY + 2 * HOUR: 2,
+                                                                 DAY + 3 * HOUR: 1}
+    assert value(metric(engine, "prediction_count", window_start=DAY + HOUR)) == 30
+
+
+def test_compute_rejects_bad_input(tmp_path):
+    config = _config(tmp_path, f"sqlite:///{tmp_path / 'x.db'}")
+    upgrade_schema(create_store_engine(f"sqlite:///{tmp_path / 'x.db'}"))
+    result = _cli(config, "compute", "--model", "nope")
+    assert result.returncode == 2 and "no model 'nope'" in result.stderr
+    result = _cli(config, "compute", "--model", "fraud", "--from", "yesterday")
+    assert result.returncode == 2 and "not an ISO-8601 time" in result.stderr
+    result = _cli(config, "compute", "--model", "fraud", "--from", "2026-03-02", "--to", "2026-03-01")
+    assert result.returncode == 2 and "must be after --from" in result.stderr
+
+
+def test_schedule_computes_due_windows_until_sigterm(tmp_path):
+    url = f"sqlite:///{tmp_path / 'driftwatch.db'}"
+    engine = create_store_engine(url)
+    upgrade_schema(engine)
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - 3 * HOUR
+    insert_predictions(engine, fraud_traffic(start, 3, 30), ingested_at=datetime.now(UTC))
+    env = {**os.environ, "DRIFTWATCH_CONFIG": str(_config(tmp_path, url))}
+    process = subprocess.Popen([sys.executable, "-m", "monitor.cli", "schedule"], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and count(engine, window_state) < 4:
+            time.sleep(0.5)
+        assert count(engine, window_state) == 4  # three complete hours and the current one
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=60)
+    assert process.returncode == 0, output
+    assert "scheduler stopped" in output
+    assert value(metric(engine, "prediction_count", window_start=start + HOUR)) == 30
+    assert {run.status for run in runs(engine)} == {"succeeded"}
+
+
+def test_cli_default_drift_share_matches_the_statistics():
+    assert commands_compute.DEFAULT_DRIFT_SHARE == drift.DEFAULT_DRIFT_SHARE
