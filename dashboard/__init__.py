@@ -1,1 +1,7 @@
-"""dashboard."""
+"""The driftwatch dashboard: a read-only Streamlit app over the store.
+
+``app.py`` is the entry point (``driftwatch dashboard`` runs it); the pages live in
+``pages/``. Everything that decides what to show (health, drift strength, chart
+frames, time ranges, links) is a pure function in its own module so it can be
+tested without Streamlit; ``queries.py`` is the only module that reads the store.
+"""

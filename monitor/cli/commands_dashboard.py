@@ -54,7 +54,7 @@ def dashboard(
     """Start the Streamlit dashboard on the configured store (read-only)."""
     config = load_context_config()
     environment = {**os.environ, "DRIFTWATCH_STORE": config.store}
-    err.print(f"dashboard on http://{host}:{port} reading {redact_url(config.store)}", highlight=False)
+    err.print(f"dashboard on http://{host}:{port} reading {redact_url(config.store)}", highlight=False, soft_wrap=True)
     # A new session: Ctrl-C reaches the child once, through us, not twice.
     child = subprocess.Popen(dashboard_command(host, port), env=environment, start_new_session=True)
 

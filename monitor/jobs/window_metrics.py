@@ -93,7 +93,8 @@ def feature_specs(inputs: WindowInput) -> tuple[dict[str, FeatureSpec], list[str
                          f"declare them under models.{inputs.model}.features or stop sending them")
         absent = sorted(name for name in specs if name not in rows.features.columns)
         if absent and len(rows) > 0:
-            notes.append(f"configured features with no value in any event of the window (absent or null): {', '.join(absent[:20])}")
+            notes.append("configured features with no value in any event of the window (absent or null): "
+                         f"{', '.join(absent[:20])}")
         return specs, notes
     source = inputs.reference.features if inputs.reference is not None else rows.features
     specs = {}

@@ -1,0 +1,133 @@
+"""Streamlit pieces every page shares: the store guard, the selectors, banners.
+
+Selections are *sticky*: the model chosen on one page is preselected on the next
+(Streamlit forgets a widget's state when its page is not shown, so the choice is
+kept under a separate session key).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import queries
+from dashboard.frames import current_models, default_model
+from dashboard.health import HealthStatus
+from dashboard.settings import resolve_store_url
+from dashboard.store import check_store
+from dashboard.time_ranges import AROUND_WINDOW, PRESETS, TimeRange, resolve_range
+from monitor.errors import DriftwatchError
+from monitor.store.engine import redact_url
+
+__all__ = [
+    "health_banner",
+    "models_or_stop",
+    "now_utc",
+    "pick_model",
+    "pick_range",
+    "pick_version",
+    "show_error",
+    "store_url_or_stop",
+]
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+def show_error(exc: BaseException) -> None:
+    st.error(f"**The dashboard cannot read the store.** {exc}", icon=":material/database_off:")
+
+
+def store_url_or_stop() -> str:
+    """The store URL, after checking it answers and has the schema; else an error and stop."""
+    try:
+        url = resolve_store_url()
+        check_store(url)
+    except DriftwatchError as exc:
+        show_error(exc)
+        st.stop()
+    return url
+
+
+def models_or_stop(url: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(model_windows, current_models); an empty store shows a notice and stops."""
+    windows = queries.model_windows(url)
+    if windows.empty:
+        st.info(
+            f"No computed windows in {redact_url(url)} yet. Once `driftwatch run` (or `driftwatch compute`) "
+            "has computed the first window of a model, its vitals appear here.",
+            icon=":material/hourglass_empty:",
+        )
+        st.stop()
+    return windows, current_models(windows)
+
+
+def _sticky_select(
+    label: str,
+    options: Sequence[Any],
+    *,
+    key: str,
+    sticky: str,
+    override: Any = None,
+    default: Any = None,
+    format_func: Callable[[Any], str] = str,
+    help: str | None = None,
+) -> Any:
+    if override is not None and override in options:
+        st.session_state[key] = override
+    elif st.session_state.get(key) not in options:
+        preferred = st.session_state.get(sticky)
+        fallback = default if default in options else options[0]
+        st.session_state[key] = preferred if preferred in options else fallback
+    value = st.selectbox(label, options, key=key, format_func=format_func, help=help)
+    st.session_state[sticky] = value
+    return value
+
+
+def pick_model(url: str, models: pd.DataFrame, *, key: str, override: str | None = None) -> str:
+    """The model selector; without a previous choice it starts at the model with the worst open alert."""
+    names = list(models["model"])
+    return str(_sticky_select("Model", names, key=key, sticky="dw.model", override=override,
+                              default=default_model(names, queries.alert_list(url))))
+
+
+def pick_version(windows: pd.DataFrame, model: str, *, key: str, override: str | None = None) -> str:
+    """Versions of ``model``, newest window first; the current one is preselected."""
+    versions = list(windows[windows["model"] == model].sort_values("last_window", ascending=False)["model_version"])
+    current = versions[0]
+    chosen = _sticky_select(
+        "Version",
+        versions,
+        key=key,
+        sticky=f"dw.version.{model}",
+        override=override,
+        format_func=lambda v: f"{v} (current)" if v == current else str(v),
+    )
+    return str(chosen)
+
+
+def pick_range(*, key: str, latest_end: datetime, default: str = "Last 7 days",
+               window: datetime | None = None) -> tuple[str, TimeRange]:
+    """The time-range selector; with a linked ``window`` it offers (and picks) the range around it."""
+    options = ([AROUND_WINDOW] if window is not None else []) + list(PRESETS)
+    new_link = window is not None and st.session_state.get(f"{key}.window") != window
+    st.session_state[f"{key}.window"] = window
+    label = _sticky_select("Time range", options, key=key, sticky=f"dw.range.{key}",
+                           override=AROUND_WINDOW if new_link else None, default=default,
+                           help="Ranges end at the newest window in the store (times in UTC).")
+    return str(label), resolve_range(str(label), latest_end=latest_end, window=window)
+
+
+def health_banner(model: str, status: HealthStatus) -> None:
+    text = f"**{model}** is **{status.health.value}**: {status.summary}"
+    if status.health.value == "red":
+        st.error(text, icon=":material/error:")
+    elif status.health.value == "amber":
+        st.warning(text, icon=":material/warning:")
+    else:
+        st.success(text, icon=":material/check_circle:")

@@ -1,0 +1,157 @@
+"""How numbers and times read on the dashboard: units, percentages, UTC, ages."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+
+import pandas as pd
+
+__all__ = ["METRIC_LABELS", "breach_mark", "cell_style", "format_age", "format_time", "format_value", "is_share",
+           "metric_label"]
+
+METRIC_LABELS: dict[str, str] = {
+    "prediction_count": "Predictions",
+    "latency_p50_ms": "Latency p50",
+    "latency_p95_ms": "Latency p95",
+    "latency_p99_ms": "Latency p99",
+    "latency_mean_ms": "Latency mean",
+    "latency_max_ms": "Latency max",
+    "error_rate": "Error rate",
+    "missing_share": "Missing",
+    "out_of_range_share": "Out of range",
+    "unseen_category_share": "Unseen category",
+    "type_mismatch_share": "Type mismatch",
+    "dead_letter_count": "Dead letters",
+    "feature_drift_score": "Drift score",
+    "feature_drift": "Drifted",
+    "dataset_drift_share": "Drift share",
+    "dataset_drift": "Dataset drift",
+    "prediction_drift_score": "Prediction drift",
+    "positive_rate": "Positive rate",
+    "class_share": "Class share",
+    "prediction_mean": "Prediction mean",
+    "score_mean": "Score mean",
+    "accuracy": "Accuracy",
+    "precision": "Precision",
+    "recall": "Recall",
+    "f1": "F1",
+    "roc_auc": "ROC AUC",
+    "mae": "MAE",
+    "rmse": "RMSE",
+    "mape": "MAPE",
+    "r2": "R²",
+    "label_count": "Labels",
+    "label_coverage": "Label coverage",
+    "label_drift_score": "Label drift",
+    "performance_drop": "Performance drop",
+    "concept_drift": "Concept drift",
+}
+_SHARES = {"error_rate", "missing_share", "out_of_range_share", "unseen_category_share", "type_mismatch_share",
+           "dataset_drift_share", "positive_rate", "class_share", "label_coverage"}
+_COUNTS = {"prediction_count", "label_count", "dead_letter_count"}
+
+
+def metric_label(metric: str) -> str:
+    """>>> metric_label("latency_p95_ms"), metric_label("my_custom_metric")
+    ('Latency p95', 'my_custom_metric')
+    """
+    return METRIC_LABELS.get(metric, metric)
+
+
+def is_share(metric: str) -> bool:
+    return metric in _SHARES
+
+
+def format_value(metric: str, value: float | None) -> str:
+    """A metric value with its unit.
+
+    >>> format_value("error_rate", 0.0123), format_value("latency_p95_ms", 312.4)
+    ('1.23%', '312 ms')
+    >>> format_value("prediction_count", 1234.0), format_value("accuracy", 0.9171), format_value("f1", None)
+    ('1,234', '0.917', '—')
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    if metric in _SHARES:
+        return f"{value:.2%}"
+    if metric.endswith("_ms"):
+        return f"{value:,.0f} ms"
+    if metric in _COUNTS:
+        return f"{value:,.0f}"
+    return f"{value:.3g}"
+
+
+def format_time(value: datetime | pd.Timestamp | None) -> str:
+    """>>> format_time(pd.Timestamp("2026-01-15T10:00Z"))
+    '2026-01-15 10:00 UTC'
+    """
+    if value is None or pd.isna(value):
+        return "—"
+    return str(pd.Timestamp(value).tz_convert("UTC").strftime("%Y-%m-%d %H:%M UTC"))
+
+
+def format_age(value: datetime | pd.Timestamp | None, now: datetime) -> str:
+    """How long ago, roughly.
+
+    >>> now = pd.Timestamp("2026-01-15T12:00Z").to_pydatetime()
+    >>> format_age(pd.Timestamp("2026-01-15T11:58Z"), now), format_age(pd.Timestamp("2026-01-15T09:00Z"), now)
+    ('2 min ago', '3 h ago')
+    >>> format_age(pd.Timestamp("2026-01-10T12:00Z"), now)
+    '5 days ago'
+    """
+    if value is None or pd.isna(value):
+        return "never"
+    seconds = (pd.Timestamp(now) - pd.Timestamp(value)).total_seconds()
+    if seconds < 0:
+        return "in the future"
+    if seconds < 90:
+        return "just now"
+    if seconds < 5400:
+        return f"{round(seconds / 60)} min ago"
+    if seconds < 2 * 86400:
+        return f"{round(seconds / 3600)} h ago"
+    return f"{round(seconds / 86400)} days ago"
+
+
+def breach_mark(value: object) -> str:
+    """The table cell of an ``is_breach`` value (True, False, None, numpy bool).
+
+    >>> breach_mark(True), breach_mark(None), breach_mark(False)
+    ('yes', '', '')
+    """
+    return "yes" if value is not None and not pd.isna(value) and bool(value) else ""
+
+
+_CELL_COLOURS = {
+    "red": ("#ffebee", "#b71c1c"),
+    "critical": ("#ffebee", "#b71c1c"),
+    "firing": ("#ffebee", "#b71c1c"),
+    "failed": ("#ffebee", "#b71c1c"),
+    "yes": ("#ffebee", "#b71c1c"),
+    "amber": ("#fff3e0", "#e65100"),
+    "warning": ("#fff3e0", "#e65100"),
+    "pending": ("#fff3e0", "#e65100"),
+    "green": ("#e8f5e9", "#1b5e20"),
+    "delivered": ("#e8f5e9", "#1b5e20"),
+    "resolved": ("#e8f5e9", "#1b5e20"),
+    "info": ("#e3f2fd", "#0d47a1"),
+    "silenced": ("#eceff1", "#455a64"),
+}
+
+
+def cell_style(value: object) -> str:
+    """CSS for a status word in a table cell (health, severity, state, delivery, breach).
+
+    Colours instead of emoji: they read at a glance and need no emoji font.
+
+    >>> cell_style("critical")
+    'background-color: #ffebee; color: #b71c1c; font-weight: 600'
+    >>> cell_style("firing (silenced)"), cell_style(3.5)
+    ('background-color: #eceff1; color: #455a64; font-weight: 600', '')
+    """
+    if not isinstance(value, str) or not value:
+        return ""
+    word = "silenced" if "silenced" in value else value.split()[0].lower()
+    colours = _CELL_COLOURS.get(word)
+    return "" if colours is None else f"background-color: {colours[0]}; color: {colours[1]}; font-weight: 600"

@@ -1,0 +1,176 @@
+"""Alerts page: firing, pending, silenced and resolved alerts; their notifications."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import queries
+from dashboard.charts import alert_timeline_chart
+from dashboard.controls import now_utc, store_url_or_stop
+from dashboard.formatting import cell_style, format_time
+from dashboard.frames import active_silence
+from dashboard.time_ranges import model_page_query
+
+TIME = st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm", timezone="UTC")
+
+
+def group_alerts(alerts: pd.DataFrame, silences: pd.DataFrame, now: datetime) -> dict[str, pd.DataFrame]:
+    """Firing, pending, silenced (open and covered by an active silence) and resolved."""
+    frame = alerts.assign(silence=active_silence(alerts, silences, now))
+    is_open = frame["state"].isin(["pending", "firing"])
+    silenced = is_open & frame["silence"].notna()
+    return {
+        "Firing": frame[(frame["state"] == "firing") & ~silenced],
+        "Pending": frame[(frame["state"] == "pending") & ~silenced],
+        "Silenced": frame[silenced],
+        "Resolved": frame[frame["state"] == "resolved"],
+    }
+
+
+def alert_table(frame: pd.DataFrame, *, silenced: bool = False) -> pd.DataFrame:
+    table = pd.DataFrame(
+        {
+            "ID": frame["id"],
+            "Severity": frame["severity"],
+            "State": frame["state"],
+            "Rule": frame["rule"],
+            "Model": frame["model"],
+            "Version": frame["model_version"],
+            "Metric": frame["metric"] + frame["feature"].map(lambda f: "" if pd.isna(f) else f" · {f}"),
+            "Condition": frame["condition"],
+            "Last value": frame["last_value"],
+            "First breach": frame["started_at"],
+            "Fired": frame["fired_at"],
+            "Resolved": frame["resolved_at"],
+            "Silence": frame["silence"],
+            "Last window": [
+                "model?" + model_page_query(row.model, None if pd.isna(row.model_version) else row.model_version,
+                                            None if pd.isna(row.last_window_start) else row.last_window_start)
+                for row in frame.itertuples()
+            ],
+        }
+    ).reset_index(drop=True)
+    return table if silenced else table.drop(columns="Silence")
+
+
+ALERT_COLUMNS = {
+    "Last value": st.column_config.NumberColumn(format="%.4g"),
+    "First breach": TIME,
+    "Fired": TIME,
+    "Resolved": TIME,
+    "Last window": st.column_config.LinkColumn("Last window", display_text="open ↗",
+                                               help="The model page at the alert's last window."),
+}
+
+
+def notification_table(notes: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "Alert": notes["alert_id"],
+            "Rule": notes["rule"],
+            "Model": notes["model"],
+            "Channel": notes["channel"],
+            "Event": notes["event"],
+            "Status": notes["status"],
+            "Attempts": notes["attempts"],
+            "Created": notes["created_at"],
+            "Delivered": notes["delivered_at"],
+            "Next attempt": notes["next_attempt_at"],
+            "Last error": notes["last_error"],
+        }
+    ).reset_index(drop=True)
+
+
+NOTIFICATION_COLUMNS = {"Created": TIME, "Delivered": TIME, "Next attempt": TIME,
+                        "Last error": st.column_config.TextColumn(width="large")}
+
+
+def alert_history(url: str, alerts: pd.DataFrame) -> None:
+    st.subheader("Alert history")
+    ordered = alerts.assign(
+        state_rank=alerts["state"].map({"firing": 0, "pending": 1}).fillna(2),
+        severity_rank=alerts["severity"].map({"critical": 0, "warning": 1}).fillna(2),
+    ).sort_values(["state_rank", "severity_rank", "started_at"], ascending=[True, True, False])
+    labels = {int(row.id): f"#{row.id} {row.rule} · {row.model} ({row.state}, {row.severity})"
+              for row in ordered.itertuples()}
+    chosen = st.selectbox("Alert", list(labels), format_func=lambda key: labels[key], key="alerts.detail")
+    alert = alerts[alerts["id"] == chosen].iloc[0]
+    events = [("first breach (window start)", alert["started_at"]), ("fired", alert["fired_at"]),
+              ("last notified", alert["last_notified_at"]), ("resolved", alert["resolved_at"])]
+    st.markdown("  \n".join(f"**{name}**: {format_time(when)}" for name, when in events if pd.notna(when)))
+    st.caption(f"Condition `{alert['metric']} {alert['condition']}`, last value {alert['last_value']:.4g} in window "
+               f"{format_time(alert['last_window_start'])}." if pd.notna(alert["last_value"]) else "")
+    notes = queries.notification_list(url, int(chosen))
+    if notes.empty:
+        st.caption("No notifications for this alert.")
+    else:
+        show_notifications(notes)
+
+
+def show_notifications(notes: pd.DataFrame) -> None:
+    st.dataframe(notification_table(notes).style.map(cell_style, subset=["Status"]), hide_index=True,
+                 width="stretch", column_config=NOTIFICATION_COLUMNS)
+
+
+def render() -> None:
+    url = store_url_or_stop()
+    st.title("Alerts")
+    alerts = queries.alert_list(url)
+    silences = queries.silence_list(url)
+    now = now_utc()
+    if alerts.empty:
+        st.success("No alerts have been raised yet.", icon=":material/check_circle:")
+    else:
+        models = sorted(alerts["model"].unique())
+        chosen = st.multiselect("Models", models, default=models, key="alerts.models")
+        alerts = alerts[alerts["model"].isin(chosen)]
+        groups = group_alerts(alerts, silences, now)
+        counts = st.columns(5)
+        firing = groups["Firing"]
+        counts[0].metric("Firing", len(firing), help="Firing and not silenced.")
+        counts[1].metric("Critical firing", int((firing["severity"] == "critical").sum()))
+        counts[2].metric("Pending", len(groups["Pending"]), help="Breaching, not yet for the rule's `for` windows.")
+        counts[3].metric("Silenced", len(groups["Silenced"]))
+        counts[4].metric("Resolved", len(groups["Resolved"]))
+        tabs = st.tabs([f"{name} ({len(frame)})" for name, frame in groups.items()])
+        for tab, (name, frame) in zip(tabs, groups.items(), strict=True):
+            with tab:
+                if frame.empty:
+                    st.caption(f"No {name.lower()} alerts.")
+                else:
+                    table = alert_table(frame, silenced=name == "Silenced")
+                    st.dataframe(table.style.map(cell_style, subset=["Severity", "State"]),
+                                 hide_index=True, width="stretch", column_config=ALERT_COLUMNS)
+        if not alerts.empty:
+            st.subheader("Timeline")
+            st.vega_lite_chart(spec=alert_timeline_chart(alerts, now), width="stretch")
+            alert_history(url, alerts)
+
+    st.subheader("Notifications")
+    notes = queries.notification_list(url)
+    if notes.empty:
+        st.caption("No notifications sent yet.")
+    else:
+        delivery = notes.pivot_table(index="channel", columns="status", values="id", aggfunc="count", fill_value=0)
+        st.markdown("**Delivery by channel** (notifications per status)")
+        st.dataframe(delivery, width="stretch")
+        show_notifications(notes)
+
+    st.subheader("Silences")
+    if silences.empty:
+        st.caption("No silences.")
+    else:
+        active = (silences["starts_at"] <= now) & (silences["ends_at"] > now)
+        st.dataframe(
+            silences.assign(active=active)[["active", "rule", "model", "feature", "starts_at", "ends_at", "comment",
+                                            "created_by"]],
+            hide_index=True,
+            width="stretch",
+            column_config={"starts_at": TIME, "ends_at": TIME},
+        )
+
+
+render()

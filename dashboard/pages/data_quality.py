@@ -1,0 +1,132 @@
+"""Data-quality page: dead letters by reason, and per-feature quality shares over time."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import queries
+from dashboard.charts import time_series_chart
+from dashboard.controls import now_utc, pick_model, pick_range, pick_version, store_url_or_stop
+from dashboard.formatting import cell_style, format_age, format_time, metric_label
+from dashboard.frames import current_models
+
+QUALITY = ("missing_share", "out_of_range_share", "unseen_category_share", "type_mismatch_share")
+TOP_FEATURES = 8
+TIME = st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm", timezone="UTC")
+
+
+def dead_letters(url: str) -> None:
+    st.subheader("Dead letters")
+    reasons = queries.dead_letter_reasons(url)
+    if reasons.empty:
+        st.success("No dead letters: every message so far was valid.", icon=":material/check_circle:")
+        return
+    columns = st.columns(3)
+    columns[0].metric("Dead letters", f"{int(reasons['count'].sum()):,}")
+    columns[1].metric("Distinct reasons", len(reasons))
+    newest = reasons["last_seen"].max()
+    columns[2].metric("Newest", format_age(newest, now_utc()), help=format_time(newest))
+    st.markdown("**By reason**")
+    st.dataframe(
+        reasons.rename(columns={"reason": "Reason", "topic": "Topic", "count": "Count", "last_seen": "Last seen",
+                                "first_seen": "First seen"}),
+        hide_index=True,
+        width="stretch",
+        column_config={"Last seen": TIME, "First seen": TIME, "Reason": st.column_config.TextColumn(width="large")},
+    )
+    st.markdown("**Latest samples**")
+    samples = queries.dead_letter_samples(url)
+    st.dataframe(
+        samples.rename(columns={"received_at": "Received", "topic": "Topic", "partition": "Partition",
+                                "offset": "Offset", "model": "Model", "reason": "Reason", "raw_size": "Bytes",
+                                "raw": "Message (start)"}),
+        hide_index=True,
+        width="stretch",
+        column_config={"Received": TIME, "Message (start)": st.column_config.TextColumn(width="large")},
+    )
+
+
+def quality_rows(series: pd.DataFrame) -> pd.DataFrame:
+    return series[series["metric"].isin(QUALITY) & series["is_partial"].ne(True) & series["feature"].notna()]
+
+
+def latest_quality(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per feature, the quality shares of the newest complete window (and whether any breached)."""
+    if rows.empty:
+        return pd.DataFrame()
+    newest = rows[rows["window_start"] == rows["window_start"].max()]
+    table = newest.pivot_table(index="feature", columns="metric", values="value", aggfunc="max")
+    table = table.reindex(columns=[m for m in QUALITY if m in table.columns])
+    breached = newest.groupby("feature")["is_breach"].agg(lambda s: bool(s.eq(True).any()))
+    table.insert(0, "breach", breached.map(lambda b: "yes" if b else ""))
+    table = table.sort_values(by=[c for c in QUALITY if c in table.columns], ascending=False)
+    return table.rename(columns={m: metric_label(m) for m in QUALITY}).reset_index().rename(
+        columns={"feature": "Feature", "breach": "Breach"})
+
+
+def quality_charts(rows: pd.DataFrame) -> None:
+    shown = 0
+    grid = st.columns(2)
+    for metric in QUALITY:
+        part = rows[rows["metric"] == metric].dropna(subset=["value"])
+        peaks = part.groupby("feature")["value"].max()
+        top = peaks[peaks > 0].sort_values(ascending=False).head(TOP_FEATURES).index
+        if not len(top):
+            continue
+        frame = part[part["feature"].isin(top)].rename(columns={"feature": "series"})[
+            ["window_start", "window_end", "value", "series"]]
+        threshold = part["threshold"].dropna()
+        with grid[shown % 2]:
+            st.markdown(f"**{metric_label(metric)}** (share of rows; {len(top)} features with any)")
+            spec = time_series_chart(frame, y_title="share of rows", value_format=".1%", height=200,
+                                     threshold=float(threshold.iloc[-1]) if len(threshold) else None)
+            st.vega_lite_chart(spec=spec, width="stretch")
+        shown += 1
+    if not shown:
+        st.success("No missing, out-of-range, unseen or mistyped values in this range.", icon=":material/check_circle:")
+
+
+def render() -> None:
+    url = store_url_or_stop()
+    st.title("Data quality")
+    dead_letters(url)
+
+    st.subheader("Feature quality")
+    windows = queries.model_windows(url)
+    if windows.empty:
+        st.info("No computed windows yet: feature quality appears once the first window is computed.")
+        return
+    models = current_models(windows)
+    controls = st.columns([2, 2, 3], vertical_alignment="bottom")
+    with controls[0]:
+        model = pick_model(url, models, key="quality.model")
+    with controls[1]:
+        version = pick_version(windows, model, key="quality.version")
+    info = windows[(windows["model"] == model) & (windows["model_version"] == version)].iloc[0]
+    with controls[2]:
+        _label, span = pick_range(key="quality.range", latest_end=info["last_window_end"].to_pydatetime())
+    series = queries.metric_series(url, (model,), (*QUALITY, "dead_letter_count"), span.start, span.end, version)
+    rows = quality_rows(series)
+    table = latest_quality(rows)
+    if table.empty:
+        st.info(f"No data-quality metrics for {model} {version} in this range.")
+        return
+    st.markdown(f"**Newest complete window** ({format_time(rows['window_start'].max())})")
+    st.dataframe(
+        table.style.map(cell_style, subset=["Breach"]),
+        hide_index=True,
+        width="stretch",
+        column_config={metric_label(m): st.column_config.ProgressColumn(min_value=0.0, max_value=1.0,
+                                                                        format="percent") for m in QUALITY},
+    )
+    quality_charts(rows)
+    letters = series[(series["metric"] == "dead_letter_count") & series["is_partial"].ne(True)]
+    if len(letters) and letters["value"].max() > 0:
+        st.markdown(f"**Dead letters per window attributed to {model}**")
+        frame = letters.assign(series="dead letters")[["window_start", "window_end", "value", "series"]]
+        spec = time_series_chart(frame, y_title="messages", value_format=",.0f", height=180, counts=True)
+        st.vega_lite_chart(spec=spec, width="stretch")
+
+
+render()

@@ -1,0 +1,150 @@
+"""Drift page: which features drift, since when, and how their distribution moved."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import queries
+from dashboard.charts import distribution_chart, drift_heatmap_chart
+from dashboard.controls import models_or_stop, pick_model, pick_range, pick_version, store_url_or_stop
+from dashboard.distributions import compare_distributions
+from dashboard.drift_strength import STRENGTH_RULE
+from dashboard.formatting import breach_mark, cell_style, format_time, format_value, metric_label
+from dashboard.frames import drift_heatmap, rank_features
+
+QUALITY = ("missing_share", "out_of_range_share", "unseen_category_share", "type_mismatch_share")
+
+
+def summary(url: str, model: str, version: str, ranking: pd.DataFrame, newest: pd.Timestamp) -> None:
+    points = queries.latest_points(url, queries.pairs([model], [newest]))
+    points = points[(points["model_version"] == version) & points["feature"].isna()]
+    share = points.loc[points["metric"] == "dataset_drift_share"]
+    drifted = points.loc[points["metric"] == "dataset_drift", "value"]
+    columns = st.columns(4)
+    columns[0].metric("Dataset drift", "yes" if len(drifted) and drifted.iloc[0] >= 1 else "no",
+                      help="The share of drifting features reached the drift_share threshold.")
+    share_value = share["value"].iloc[0] if len(share) else None
+    columns[1].metric("Drift share", format_value("dataset_drift_share", share_value),
+                      help="Share of features that drift in the newest complete window.")
+    columns[2].metric("Drifting features", f"{int(ranking['drifted'].sum())} of {len(ranking)}")
+    top = ranking.iloc[0] if len(ranking) else None
+    columns[3].metric("Strongest", "—" if top is None else str(top["feature"]),
+                      help="Feature with the highest drift strength in the newest complete window.")
+
+
+def ranking_table(ranking: pd.DataFrame) -> None:
+    st.dataframe(
+        ranking.rename(columns={"feature": "Feature", "method": "Test", "score": "Score", "threshold": "Threshold",
+                                "strength": "Strength", "drifted": "Drifting now",
+                                "windows_drifted": "Windows drifted", "windows": "Windows",
+                                "max_strength": "Max strength"}),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "Score": st.column_config.NumberColumn(format="%.4g"),
+            "Threshold": st.column_config.NumberColumn(format="%.4g"),
+            "Strength": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.2f",
+                                                        help="0.5 = at the threshold"),
+            "Max strength": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.2f"),
+        },
+    )
+
+
+def feature_detail(url: str, model: str, version: str, heat: pd.DataFrame, ranking: pd.DataFrame) -> None:
+    st.subheader("Feature detail")
+    left, right = st.columns(2)
+    features = list(ranking["feature"])
+    with left:
+        feature = st.selectbox("Feature", features, key="drift.feature",
+                               help="Features ranked by drift, strongest first.")
+    rows = heat[heat["feature"] == feature].sort_values("window_start", ascending=False)
+    with right:
+        start = st.selectbox("Window", list(rows["window_start"]), key=f"drift.window.{feature}",
+                             format_func=format_time)
+    window = rows[rows["window_start"] == start].iloc[0]
+    points = queries.feature_points(url, model, version, start.to_pydatetime(), feature)
+    score_row = points[points["metric"] == "feature_drift_score"]
+    details = score_row["details"].iloc[0] if len(score_row) and isinstance(score_row["details"].iloc[0], dict) else {}
+    p_value = details.get("p_value")
+    columns = st.columns(5)
+    columns[0].metric("Test", str(details.get("method") or window["method"] or "—"))
+    columns[1].metric("Score", "n/a" if pd.isna(window["score"]) else f"{window['score']:.4g}")
+    columns[2].metric("Threshold", "—" if pd.isna(window["threshold"]) else f"{window['threshold']:.4g}")
+    columns[3].metric("p-value", "—" if p_value is None else f"{p_value:.4g}")
+    columns[4].metric("Drifted", "yes" if breach_mark(window["drifted"]) else "no",
+                      help=f"Drift strength {window['strength']:.2f} (0.5 = at the threshold)"
+                      if pd.notna(window["strength"]) else None)
+    if details.get("reason"):
+        st.warning(f"Score not computable: {details['reason']}")
+    counts = ", ".join(f"{key}: {details[key]}" for key in ("n_reference", "n_current", "feature_type")
+                       if key in details)
+    if counts:
+        st.caption(counts)
+
+    chart_column, quality_column = st.columns([3, 2])
+    with chart_column:
+        st.markdown(f"**{feature}: reference vs current window**")
+        source, reference = queries.reference_values(url, model, version, feature)
+        current = queries.current_values(url, model, version, start.to_pydatetime(),
+                                         window["window_end"].to_pydatetime(), feature)
+        distribution = compare_distributions(reference, current)
+        if distribution.kind == "empty":
+            st.info("No reference rows and no stored predictions for this window, so no distribution to show.")
+        else:
+            st.vega_lite_chart(spec=distribution_chart(distribution.frame, distribution.kind), width="stretch")
+            st.caption(
+                f"Reference: {distribution.n_reference} values ({source or 'no reference set'}); current: "
+                f"{distribution.n_current} values sampled from the window's predictions. Missing: "
+                f"{distribution.missing_reference} / {distribution.missing_current}."
+            )
+    with quality_column:
+        st.markdown(f"**{feature}: data quality in this window**")
+        quality = points[points["metric"].isin(QUALITY)].sort_values("metric", key=lambda m: m.map(QUALITY.index))
+        if quality.empty:
+            st.caption("No data-quality metrics for this feature and window.")
+        else:
+            st.dataframe(
+                pd.DataFrame({
+                    "Check": [metric_label(m) for m in quality["metric"]],
+                    "Share": [format_value(m, v) for m, v in zip(quality["metric"], quality["value"], strict=True)],
+                    "Threshold": [format_value(m, t) if pd.notna(t) else "" for m, t in
+                                  zip(quality["metric"], quality["threshold"], strict=True)],
+                    "Breach": quality["is_breach"].map(breach_mark),
+                }).style.map(cell_style, subset=["Breach"]),
+                hide_index=True,
+                width="stretch",
+            )
+
+
+def render() -> None:
+    url = store_url_or_stop()
+    windows, models = models_or_stop(url)
+    st.title("Data drift")
+    controls = st.columns([2, 2, 3], vertical_alignment="bottom")
+    with controls[0]:
+        model = pick_model(url, models, key="drift.model")
+    with controls[1]:
+        version = pick_version(windows, model, key="drift.version")
+    info = windows[(windows["model"] == model) & (windows["model_version"] == version)].iloc[0]
+    with controls[2]:
+        _label, span = pick_range(key="drift.range", latest_end=info["last_window_end"].to_pydatetime(),
+                                  default="Last 24 hours")
+    heat = drift_heatmap(queries.drift_scores(url, model, version, span.start, span.end))
+    heat = heat[heat["is_partial"].ne(True)] if len(heat) else heat
+    if heat.empty:
+        st.info(f"No drift scores for {model} {version} in this range. Drift needs a reference set for the model "
+                "(models.<name>.reference in the config) and at least one computed window.")
+        return
+    ranking = rank_features(heat)
+    summary(url, model, version, ranking, heat["window_start"].max())
+
+    st.subheader("Drift strength by feature and window")
+    st.caption(STRENGTH_RULE)
+    st.vega_lite_chart(spec=drift_heatmap_chart(heat, list(ranking["feature"])), width="stretch")
+    st.subheader("Features ranked by drift")
+    ranking_table(ranking)
+    feature_detail(url, model, version, heat, ranking)
+
+
+render()

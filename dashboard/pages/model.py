@@ -1,0 +1,219 @@
+"""Model page (``/model?model=M&version=V&window=ISO``): one model's vitals over time.
+
+Alert notifications link here; the ``window`` parameter selects the range around
+that window and highlights it on every chart.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import queries
+from dashboard.charts import time_series_chart
+from dashboard.controls import (
+    health_banner,
+    models_or_stop,
+    now_utc,
+    pick_model,
+    pick_range,
+    pick_version,
+    store_url_or_stop,
+)
+from dashboard.formatting import (
+    METRIC_LABELS,
+    breach_mark,
+    cell_style,
+    format_age,
+    format_time,
+    format_value,
+    metric_label,
+)
+from dashboard.frames import alert_markers, flagged_windows, latest_threshold, metric_frame
+from dashboard.health import assess_models
+from dashboard.settings import AUTO_REFRESH
+from dashboard.time_ranges import AROUND_WINDOW, TimeRange, parse_window
+
+OUTPUT = ("positive_rate", "class_share", "prediction_mean", "score_mean")
+PERFORMANCE = ("accuracy", "precision", "recall", "f1", "roc_auc", "mae", "rmse", "mape", "r2")
+METRICS = (
+    "prediction_count", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "error_rate", *OUTPUT,
+    "prediction_drift_score", "dataset_drift_share", *PERFORMANCE, "label_count", "label_coverage",
+    "performance_drop", "concept_drift",
+)
+HEADLINE = ("prediction_count", "latency_p95_ms", "error_rate", "dataset_drift_share", "accuracy", "label_coverage")
+
+
+def chart(series: pd.DataFrame, metrics: tuple[str, ...], title: str, *, y_title: str, value_format: str,
+          markers: pd.DataFrame, highlight: tuple[datetime, datetime] | None, threshold_of: str | None = None,
+          empty: str = "No values in this range.") -> None:
+    st.markdown(f"**{title}**")
+    frame = metric_frame(series, metrics, labels=METRIC_LABELS)
+    if frame.empty:
+        st.caption(empty)
+        return
+    threshold = latest_threshold(series, threshold_of) if threshold_of else None
+    spec = time_series_chart(frame, y_title=y_title, value_format=value_format, threshold=threshold, markers=markers,
+                             highlight=highlight)
+    st.vega_lite_chart(spec=spec, width="stretch")
+
+
+def headline(points: pd.DataFrame, previous: pd.DataFrame) -> None:
+    columns = st.columns(len(HEADLINE))
+    for column, metric in zip(columns, HEADLINE, strict=True):
+        now = points.loc[points["metric"] == metric, "value"]
+        before = previous.loc[previous["metric"] == metric, "value"]
+        value = float(now.iloc[0]) if len(now) and pd.notna(now.iloc[0]) else None
+        delta = None
+        if value is not None and len(before) and pd.notna(before.iloc[0]) and value != float(before.iloc[0]):
+            delta = format_value(metric, value - float(before.iloc[0]))
+        column.metric(metric_label(metric), format_value(metric, value), delta=delta,
+                      delta_color="off" if metric in ("prediction_count", "label_coverage") else "inverse")
+
+
+def window_table(points: pd.DataFrame) -> pd.DataFrame:
+    """Model-level values of one window, breaches first."""
+    model_level = points[points["feature"].isna()].assign(
+        breach_first=lambda f: ~f["is_breach"].eq(True)).sort_values(["breach_first", "metric"])
+    return pd.DataFrame(
+        {
+            "Metric": model_level["metric"].map(metric_label),
+            "Value": [format_value(m, v) for m, v in zip(model_level["metric"], model_level["value"], strict=True)],
+            "Threshold": [format_value(m, t) if pd.notna(t) else "" for m, t in
+                          zip(model_level["metric"], model_level["threshold"], strict=True)],
+            "Breach": model_level["is_breach"].map(breach_mark),
+        }
+    ).reset_index(drop=True)
+
+
+def vitals(url: str, model: str, version: str, span: TimeRange, window: datetime | None) -> None:
+    windows = queries.model_windows(url)
+    info = windows[(windows["model"] == model) & (windows["model_version"] == version)].iloc[0]
+    series = queries.metric_series(url, (model,), METRICS, span.start, span.end, version)
+    alerts = queries.alert_list(url, model)
+    complete = info["last_complete_window"]
+    all_latest = windows[windows["model"] == model]["last_complete_window"].max()
+    health_points = queries.latest_points(url, queries.pairs([model], [all_latest])) if pd.notna(all_latest) else (
+        pd.DataFrame(columns=["model", "metric", "value", "is_breach"]))
+    open_alerts = alerts[alerts["state"].isin(["pending", "firing"])]
+    health_banner(model, assess_models([model], open_alerts, health_points)[model])
+
+    focus = pd.Timestamp(window) if window is not None else complete
+    focus_points = pd.DataFrame(columns=["model_version", "metric", "feature", "value", "threshold", "is_breach"])
+    previous = focus_points
+    if pd.notna(focus):
+        focus_points = queries.latest_points(url, queries.pairs([model], [focus]))
+        focus_points = focus_points[(focus_points["model_version"] == version) & focus_points["feature"].isna()]
+        previous = queries.latest_points(url, queries.pairs([model], [focus - (info["last_window_end"] -
+                                                                                info["last_window"])]))
+        previous = previous[(previous["model_version"] == version) & previous["feature"].isna()]
+    label = "linked window" if window is not None else "newest complete window"
+    st.caption(f"Headline: {label} {format_time(focus)} ({format_age(focus, now_utc())}); deltas against the "
+               "window before. Times in UTC.")
+    headline(focus_points, previous)
+    if info["last_window"] != complete:
+        partial = series[(series["metric"] == "prediction_count") & series["is_partial"].eq(True)]
+        so_far = f": {format_value('prediction_count', partial['value'].iloc[-1])} predictions so far" if len(
+            partial) else ""
+        st.caption(f"Current window {format_time(info['last_window'])} is still filling{so_far}; charts show "
+                   "complete windows.")
+
+    markers = alert_markers(alerts[alerts["model_version"].isna() | (alerts["model_version"] == version)],
+                            span.start, span.end)
+    highlight = (window, window + (info["last_window_end"] - info["last_window"])) if window is not None else None
+    st.caption("On every chart: dashed red = the metric's threshold; vertical lines = alerts of this version "
+               "(orange: first breach, red: fired, green: resolved); yellow band = the linked window.")
+    left, right = st.columns(2)
+    with left:
+        chart(series, ("prediction_count",), "Traffic", y_title="predictions / window", value_format=",.0f",
+              markers=markers, highlight=highlight)
+        chart(series, ("error_rate",), "Serving error rate", y_title="error rate", value_format=".1%",
+              markers=markers, highlight=highlight, threshold_of="error_rate")
+        chart(series, ("prediction_drift_score", "dataset_drift_share"), "Prediction drift and dataset drift share",
+              y_title="score / share", value_format=".2f", markers=markers, highlight=highlight,
+              threshold_of="dataset_drift_share")
+    with right:
+        chart(series, ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms"), "Latency", y_title="ms",
+              value_format=",.0f", markers=markers, highlight=highlight, threshold_of="latency_p95_ms")
+        chart(series, OUTPUT, "Output", y_title="share / mean", value_format=".3g", markers=markers,
+              highlight=highlight)
+        has_labels = metric_frame(series, PERFORMANCE).shape[0] > 0
+        if has_labels:
+            concept = flagged_windows(series, "concept_drift", "concept drift")
+            chart(series, PERFORMANCE, "Performance (purple: concept drift)", y_title="score", value_format=".3f",
+                  markers=pd.concat([markers, concept], ignore_index=True), highlight=highlight)
+        else:
+            st.markdown("**Performance**")
+            st.info("No labels for this model in this range, so no performance metrics yet. They appear once "
+                    "labels arrive on the labels topic.", icon=":material/label_off:")
+    if has_labels:
+        left, right = st.columns(2)
+        with left:
+            chart(series, ("label_coverage",), "Label coverage", y_title="share labelled", value_format=".0%",
+                  markers=markers, highlight=highlight)
+        with right:
+            chart(series, ("performance_drop",), "Performance drop against the reference", y_title="drop",
+                  value_format=".3f", markers=markers, highlight=highlight, threshold_of="performance_drop")
+
+    st.subheader(f"Window {format_time(focus)}")
+    if focus_points.empty:
+        st.caption("No metrics for this window.")
+    else:
+        st.dataframe(window_table(focus_points).style.map(cell_style, subset=["Breach"]), hide_index=True,
+                     width="stretch")
+    st.subheader("Alerts of this model")
+    if alerts.empty:
+        st.caption("No alerts.")
+    else:
+        st.dataframe(
+            alerts[["state", "severity", "rule", "metric", "feature", "condition", "last_value", "started_at",
+                    "fired_at", "resolved_at"]],
+            hide_index=True, width="stretch",
+            column_config={c: st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm", timezone="UTC")
+                           for c in ("started_at", "fired_at", "resolved_at")},
+        )
+
+
+def render() -> None:
+    url = store_url_or_stop()
+    windows, models = models_or_stop(url)
+    params = st.query_params
+    link = (params.get("model"), params.get("version"), params.get("window"))
+    new_link = any(link) and st.session_state.get("dw.model_link") != link
+    if new_link:
+        st.session_state["dw.model_link"] = link
+    linked_window = parse_window(link[2])
+
+    st.title("Model vitals")
+    controls = st.columns([2, 2, 3, 2], vertical_alignment="bottom")
+    with controls[0]:
+        model = pick_model(url, models, key="model_page.model", override=link[0] if new_link else None)
+    with controls[1]:
+        version = pick_version(windows, model, key="model_page.version", override=link[1] if new_link else None)
+    info = windows[(windows["model"] == model) & (windows["model_version"] == version)].iloc[0]
+    window = linked_window if link[0] in (None, model) else None
+    with controls[2]:
+        label, span = pick_range(key="model_page.range", latest_end=info["last_window_end"].to_pydatetime(),
+                                 window=window)
+    with controls[3]:
+        auto = st.toggle("Auto-refresh", key="model_page.auto",
+                         help=f"Redraw the charts every {int(AUTO_REFRESH.total_seconds())} s.")
+    if label != AROUND_WINDOW:
+        window = None
+    # Keep the URL a shareable link to what is shown, and remember it as applied so the
+    # next run does not mistake our own parameters for a new deep link.
+    wanted = {"model": model, "version": version, **({"window": link[2]} if window is not None and link[2] else {})}
+    if dict(params) != wanted:
+        params.from_dict(wanted)
+    st.session_state["dw.model_link"] = (wanted["model"], wanted["version"], wanted.get("window"))
+
+    @st.fragment(run_every=AUTO_REFRESH if auto else None)
+    def live() -> None:
+        vitals(url, model, version, span, window)
+
+    live()
+
+
+render()

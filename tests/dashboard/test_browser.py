@@ -1,0 +1,105 @@
+"""The dashboard in a real browser: ``driftwatch dashboard`` + headless Chromium (Selenium).
+
+Needs Debian's ``chromium`` and ``chromium-driver`` packages (``apt-get install -y
+chromium chromium-driver``). Every page is loaded from a fresh session, checked for
+its key elements and for the absence of a Streamlit exception, and screenshotted;
+the SQLite run writes ``docs/screenshots/*.png``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support.ui import WebDriverWait
+from sqlalchemy import Engine
+
+from alerts.outbox import dashboard_url
+from tests.dashboard.browser import WIDTH, chromium_missing, css, headless_chromium, open_page
+from tests.dashboard.seed import known_spec, seed_store
+from tests.dashboard.server import DashboardProcess
+
+pytestmark = pytest.mark.browser
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+if (reason := chromium_missing()) is not None:
+    pytest.skip(reason, allow_module_level=True)
+
+
+@pytest.fixture
+def browser() -> Iterator[WebDriver]:
+    with headless_chromium() as driver:
+        yield driver
+
+
+@pytest.fixture
+def live_store(engine: Engine) -> datetime:
+    """The known scenario, ending in the current hour so the dashboard looks live."""
+    end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    return seed_store(engine, known_spec(end=end)).latest_complete
+
+
+def screenshot(driver: WebDriver, name: str, save: bool) -> None:
+    height = driver.execute_script(
+        "const main = document.querySelector('[data-testid=\"stMain\"]');"
+        "return Math.max(main.scrollHeight, document.body.scrollHeight);"
+    )
+    driver.set_window_size(WIDTH, min(int(height) + 40, 4200))
+    time.sleep(1.5)
+    assert not css(driver, '[data-testid="stException"]')
+    if save:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        assert driver.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
+    driver.set_window_size(WIDTH, 1000)
+
+
+def test_every_page_in_a_real_browser(engine: Engine, store_url: str, live_store: datetime, tmp_path: Path,
+                                      browser: WebDriver) -> None:
+    save = store_url.startswith("sqlite")
+    server = DashboardProcess(store_url, tmp_path).start()
+    try:
+        page = open_page(browser, server.base_url + "/", "Model health")
+        assert "Open alerts (3)" in page and "fraud-data-drift" in page
+        badges = [b.text.split()[-1] for b in css(browser, "span.stMarkdownBadge")]
+        assert badges == ["red", "amber", "green"]
+        assert len(css(browser, '[data-testid="stMetric"]')) == 15
+        screenshot(browser, "overview", save)
+
+        # Exactly the link an alert notification carries.
+        link = dashboard_url(server.base_url, model="fraud", model_version="v2", window_start=live_store)
+        page = open_page(browser, link, "Model vitals")
+        assert "fraud is red" in page
+        assert "Headline: linked window" in page
+        assert len(css(browser, '[data-testid="stVegaLiteChart"]')) >= 7
+        assert "window=" in browser.current_url  # the URL stays a link to this view
+        screenshot(browser, "model", save)
+
+        page = open_page(browser, server.base_url + "/drift", "Data drift")
+        assert "Drift strength by feature and window" in page and "Features ranked by drift" in page
+        assert "2 of 4" in page and "chisquare" in page
+        screenshot(browser, "drift", save)
+
+        page = open_page(browser, server.base_url + "/alerts", "Alerts")
+        for expected in ("Firing (1)", "Pending (1)", "Silenced (1)", "Resolved (1)", "Notifications", "Silences"):
+            assert expected in page
+        screenshot(browser, "alerts", save)
+
+        page = open_page(browser, server.base_url + "/data_quality", "Data quality")
+        for expected in ("Dead letters", "12", "By reason", "Latest samples", "Feature quality", "Missing"):
+            assert expected in page
+        assert len(css(browser, '[data-testid="stDataFrame"]')) == 3  # reasons, samples, newest window
+        screenshot(browser, "data_quality", save)
+
+        # The sidebar navigation works within one session too.
+        browser.find_element(By.CSS_SELECTOR, '[data-testid="stSidebarNav"] a[href$="/model"]').click()
+        WebDriverWait(browser, 120).until(
+            lambda d: "Model vitals" in [h.text for h in d.find_elements(By.CSS_SELECTOR, "h1")])
+        assert not css(browser, '[data-testid="stException"]')
+    finally:
+        code = server.stop()
+    assert code == 0, server.output()

@@ -1,0 +1,255 @@
+"""Every dashboard page, run with streamlit.testing against a seeded SQLite and PostgreSQL store.
+
+The seeded scenario (tests/dashboard/seed.py, ``known_spec``): windows are hourly,
+the newest complete one starts 2026-01-15 10:00 UTC (index 46, so ``i % 24 == 22``),
+the one after it is partial. fraud (v1 then v2, labels) drifts in its last 3 windows
+and has a firing critical alert: red. churn has a pending latency alert and a p95 of
+300 ms over 250: amber. price (regression, no labels) is green.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from urllib.parse import parse_qsl, urlsplit
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from alerts.outbox import dashboard_url
+from tests.dashboard.conftest import chart_of, charts
+from tests.dashboard.seed import SeedResult
+
+pytestmark = pytest.mark.usefixtures("seeded")
+OpenApp = Callable[..., AppTest]
+
+
+def metrics(at: AppTest) -> list[tuple[str, str]]:
+    return [(m.label, m.value) for m in at.metric]
+
+
+def ok(at: AppTest) -> AppTest:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error or all("is **red**" in e.value for e in at.error), [e.value for e in at.error]
+    return at
+
+
+# ---- overview ----------------------------------------------------------------------------------------------------
+
+def test_overview_shows_open_alerts_first_with_links_to_their_window(open_app: OpenApp) -> None:
+    at = ok(open_app())
+    alerts = at.dataframe[0].value
+    assert list(alerts["Rule"]) == ["fraud-data-drift", "fraud-missing-f01", "churn-latency"]
+    assert list(alerts["Severity"]) == ["critical", "warning", "warning"]
+    assert list(alerts["State"]) == ["firing", "firing (silenced)", "pending"]
+    assert alerts["Window"][0] == "model?model=fraud&version=v2&window=2026-01-15T10%3A00%3A00%2B00%3A00"
+    assert at.subheader[0].value == "Open alerts (3)"
+
+
+def test_overview_health_badges_and_latest_values_per_model(open_app: OpenApp) -> None:
+    at = ok(open_app())
+    badges = [m.value for m in at.markdown if "-badge[" in m.value]
+    assert badges == [":red-badge[:material/error: red]", ":orange-badge[:material/warning: amber]",
+                      ":green-badge[:material/check_circle: green]"]
+    links = at.get("page_link")
+    assert [link.proto.query_string for link in links] == ["model=fraud&version=v2", "model=churn&version=v1",
+                                                           "model=price&version=v1"]
+    values = metrics(at)
+    assert values[:5] == [("Predictions", "720"), ("p95 latency", "126 ms"), ("Error rate", "1.00%"),
+                          ("Drift share", "50.00%"), ("Accuracy", "0.85")]
+    assert values[5:10] == [("Predictions", "820"), ("p95 latency", "300 ms"), ("Error rate", "1.10%"),
+                            ("Drift share", "0.00%"), ("Accuracy", "0.92")]
+    assert values[10:] == [("Predictions", "920"), ("p95 latency", "156 ms"), ("Error rate", "1.20%"),
+                           ("Drift share", "0.00%"), ("Accuracy", "—")]
+    assert "no labels yet" in [c.value for c in at.caption]
+
+
+def test_overview_sparklines_hold_the_last_windows_of_the_current_version(open_app: OpenApp) -> None:
+    at = ok(open_app())
+    traffic = list(at.metric[0].proto.chart_data)
+    # fraud switched to v2 at window 24, so its v2 sparkline covers windows 24..46.
+    assert traffic == [500.0 + 10 * (i % 24) for i in range(24, 47)]
+    churn_latency = list(at.metric[6].proto.chart_data)
+    assert len(churn_latency) == 47 and churn_latency[-1] == 300.0
+
+
+def test_overview_table_view_explains_each_status(open_app: OpenApp) -> None:
+    table = ok(open_app()).dataframe[1].value
+    assert list(table["Health"]) == ["red", "amber", "green"]
+    assert list(table["Labels"]) == ["80%", "80%", "no labels"]
+    assert "critical alert firing: fraud-data-drift" in table["Why"][0]
+    assert "dataset drift in the latest window" in table["Why"][0]
+    assert table["Why"][1] == "warning alert pending: churn-latency; over threshold: latency_p95_ms"
+    assert table["Why"][2] == "all vitals within thresholds"
+    assert pd.isna(table["Accuracy"][2])
+
+
+# ---- model page --------------------------------------------------------------------------------------------------
+
+ALERT_LINK = {"model": "fraud", "version": "v2", "window": "2026-01-15T10:00:00+00:00"}
+
+
+def test_alert_deep_link_opens_the_model_at_its_window(open_app: OpenApp) -> None:
+    at = ok(open_app("model", ALERT_LINK))
+    assert [s.value for s in at.selectbox] == ["fraud", "v2", "Around the linked window (±1 day)"]
+    assert "**fraud** is **red**" in at.error[0].value
+    assert metrics(at)[:4] == [("Predictions", "720"), ("Latency p95", "126 ms"), ("Error rate", "1.00%"),
+                               ("Drift share", "50.00%")]
+    window = at.dataframe[0].value
+    assert list(window.loc[window["Breach"] == "yes", "Metric"]) == [
+        "Concept drift", "Dataset drift", "Drift share", "Performance drop", "Prediction drift"]
+    assert at.query_params["window"] == "2026-01-15T10:00:00+00:00"
+    assert at.subheader[0].value == "Window 2026-01-15 10:00 UTC"
+
+
+def test_model_charts_carry_series_threshold_alert_markers_and_the_linked_window(open_app: OpenApp) -> None:
+    at = ok(open_app("model", ALERT_LINK))
+    traffic = chart_of(at, "Predictions")
+    series = traffic.frame_with("series")
+    assert set(series["series"]) == {"Predictions"}
+    # ±1 day around 10:00 on v2 (windows 24..46): 09:00 on the 14th is v1, 10:00 on the 14th is v2.
+    assert series["window_start"].min() == pd.Timestamp("2026-01-14 12:00", tz="UTC")
+    assert series.set_index("window_start")["value"][pd.Timestamp("2026-01-15 10:00", tz="UTC")] == 720.0
+    band = traffic.frame_with("start")
+    assert band["start"][0] == pd.Timestamp("2026-01-15 10:00", tz="UTC")
+    markers = pd.concat([frame for frame in traffic.data if "event" in frame.columns])
+    assert ("alert started", "fraud-data-drift") in set(zip(markers["event"], markers["rule"], strict=True))
+    latency = chart_of(at, "Latency p95")
+    assert set(latency.frame_with("series")["series"]) == {"Latency p50", "Latency p95", "Latency p99"}
+    assert latency.frame_with("threshold")["threshold"][0] == 250.0
+    performance = chart_of(at, "Accuracy")
+    concept = pd.concat([frame for frame in performance.data if "event" in frame.columns])
+    assert sorted(concept.loc[concept["event"] == "concept drift", "time"].dt.hour) == [8, 9, 10]
+
+
+def test_model_without_labels_says_so_instead_of_performance(open_app: OpenApp) -> None:
+    at = ok(open_app("model", {"model": "price"}))
+    assert at.selectbox[0].value == "price"
+    assert at.success[0].value.startswith("**price** is **green**")
+    assert any("No labels for this model" in info.value for info in at.info)
+    titles = [m.value for m in at.markdown]
+    assert "**Performance**" in titles and "**Label coverage**" not in titles
+    output = chart_of(at, "Prediction mean")
+    assert output.frame_with("series")["value"].iloc[-1] == 100.0 + 22
+
+
+def test_model_page_selectors_keep_the_url_shareable_and_auto_refresh_runs(open_app: OpenApp) -> None:
+    at = ok(open_app("model"))
+    assert at.selectbox[0].value == "fraud"  # the model with the worst open alert comes first
+    at.selectbox[0].set_value("churn").run()
+    assert at.query_params == {"model": "churn", "version": "v1"}
+    assert "**churn** is **amber**" in at.warning[0].value
+    at.toggle[0].set_value(True).run()
+    ok(at)
+    classes = chart_of(at, "a")
+    assert set(classes.frame_with("series")["series"]) == {"a", "b", "c"}
+
+
+def test_the_link_alert_notifications_carry_opens_the_alert_window(open_app: OpenApp) -> None:
+    url = dashboard_url("https://dash.example.com", model="fraud", model_version="v2",
+                        window_start=datetime(2026, 1, 15, 9, tzinfo=UTC))
+    parsed = urlsplit(url)
+    assert parsed.path == "/model"
+    at = ok(open_app("model", dict(parse_qsl(parsed.query))))
+    assert [s.value for s in at.selectbox] == ["fraud", "v2", "Around the linked window (±1 day)"]
+    assert at.subheader[0].value == "Window 2026-01-15 09:00 UTC"
+    band = chart_of(at, "Predictions").frame_with("start")
+    assert band["start"][0] == pd.Timestamp("2026-01-15 09:00", tz="UTC")
+
+
+def test_deep_link_tolerates_a_plus_decoded_as_space(open_app: OpenApp) -> None:
+    at = ok(open_app("model", {"model": "fraud", "version": "v2", "window": "2026-01-15T09:00:00 00:00"}))
+    assert at.subheader[0].value == "Window 2026-01-15 09:00 UTC"
+    assert ("Drift share", "50.00%") in metrics(at)
+
+
+# ---- drift page --------------------------------------------------------------------------------------------------
+
+def test_drift_page_summary_ranking_and_heatmap(open_app: OpenApp, seeded: SeedResult) -> None:
+    at = ok(open_app("drift"))
+    assert [s.value for s in at.selectbox[:3]] == ["fraud", "v2", "Last 24 hours"]
+    assert metrics(at)[:4] == [("Dataset drift", "yes"), ("Drift share", "50.00%"), ("Drifting features", "2 of 4"),
+                               ("Strongest", "country")]
+    ranking = at.dataframe[0].value
+    assert list(ranking["Feature"]) == ["country", "f00", "f01", "f02"]
+    assert list(ranking["Test"]) == ["chisquare", "ks", "psi", "wasserstein"]
+    assert list(ranking["Windows drifted"]) == [3, 3, 0, 0]
+    assert ranking["Strength"][0] == 1.0
+    heat = charts(at)[0].frame_with("strength")
+    assert len(heat) == 4 * 23  # complete windows of the last 24 hours
+    newest = heat[heat["window_start"] == pd.Timestamp(seeded.latest_complete)].set_index("feature")
+    assert newest.loc["f00", "strength"] == 1.0 and bool(newest.loc["f00", "drifted"])
+    # psi and wasserstein 0.042 against 0.1 read 0.21; ks p = 0.52 against 0.05 reads log(0.52)/log(0.05)/2.
+    assert newest.loc["f01", "strength"] == pytest.approx(0.21)
+    assert newest.loc["f02", "strength"] == pytest.approx(0.21)
+    assert ranking.set_index("Feature").loc["f01", "Strength"] == pytest.approx(0.21)
+
+
+def test_drift_feature_detail_shows_test_and_distributions(open_app: OpenApp) -> None:
+    at = ok(open_app("drift"))
+    assert at.selectbox[3].value == "country"
+    assert metrics(at)[4:] == [("Test", "chisquare"), ("Score", "0.001"), ("Threshold", "0.05"), ("p-value", "0.001"),
+                               ("Drifted", "yes")]
+    categories = charts(at)[1].frame_with("category")
+    shares = categories.pivot_table(index="category", columns="sample", values="share")
+    assert shares["reference"].sum() == pytest.approx(1.0) and shares["current"].sum() == pytest.approx(1.0)
+    assert shares.loc["US", "current"] > shares.loc["US", "reference"]  # the drift moved traffic to US
+    quality = at.dataframe[1].value
+    assert list(quality["Check"]) == ["Missing", "Out of range", "Unseen category", "Type mismatch"]
+    assert quality.set_index("Check").loc["Unseen category", "Breach"] == "yes"
+
+    at.selectbox[3].set_value("f00").run()
+    ok(at)
+    histogram = charts(at)[1].frame_with("bin_start")
+    assert histogram.groupby("sample")["share"].sum().round(6).to_dict() == {"current": 1.0, "reference": 1.0}
+    assert ("Test", "ks") in metrics(at)
+
+
+# ---- alerts page -------------------------------------------------------------------------------------------------
+
+def test_alerts_page_groups_alerts_by_state(open_app: OpenApp) -> None:
+    at = ok(open_app("alerts"))
+    assert metrics(at) == [("Firing", "1"), ("Critical firing", "1"), ("Pending", "1"), ("Silenced", "1"),
+                           ("Resolved", "1")]
+    assert [tab.label for tab in at.tabs] == ["Firing (1)", "Pending (1)", "Silenced (1)", "Resolved (1)"]
+    tables = [frame.value for frame in at.dataframe]
+    assert list(tables[0]["Rule"]) == ["fraud-data-drift"]
+    assert list(tables[1]["Rule"]) == ["churn-latency"]
+    assert list(tables[2]["Silence"]) == ["upstream fix for f01 is deploying"]
+    assert list(tables[3]["Rule"]) == ["fraud-latency"]
+    timeline = charts(at)[0].frame_with("label")
+    assert sorted(timeline["label"]) == ["churn · churn-latency", "fraud · fraud-data-drift",
+                                         "fraud · fraud-latency", "fraud · fraud-missing-f01"]
+
+
+def test_alerts_page_shows_notifications_and_their_delivery(open_app: OpenApp) -> None:
+    at = ok(open_app("alerts"))
+    assert at.selectbox[0].value == 1  # the firing critical alert is preselected
+    history = at.dataframe[4].value
+    assert sorted(history["Status"]) == ["delivered", "failed", "pending"]
+    failed = history[history["Status"] == "failed"].iloc[0]
+    assert failed["Channel"] == "retrain-fraud" and failed["Attempts"] == 5 and "HTTP 500" in failed["Last error"]
+    delivery = at.dataframe[5].value
+    assert delivery.loc["ml-team"].to_dict() == {"delivered": 3, "failed": 0, "pending": 1, "silenced": 1}
+    assert delivery.loc["retrain-fraud", "failed"] == 1
+    assert len(at.dataframe[6].value) == 6
+    silences = at.dataframe[7].value
+    assert bool(silences["active"][0]) and silences["rule"][0] == "fraud-missing-f01"
+
+
+# ---- data quality page -------------------------------------------------------------------------------------------
+
+def test_data_quality_page_groups_dead_letters_and_shows_feature_shares(open_app: OpenApp) -> None:
+    at = ok(open_app("data_quality"))
+    assert metrics(at)[:2] == [("Dead letters", "12"), ("Distinct reasons", "3")]
+    reasons = at.dataframe[0].value
+    assert list(reasons["Count"]) == [6, 4, 2]
+    assert reasons["Reason"][1] == "missing required field 'model_version'"
+    samples = at.dataframe[1].value
+    assert len(samples) == 12 and samples["Message (start)"][0] == "{not json"
+    newest = at.dataframe[2].value.set_index("Feature")
+    assert newest.loc["f01", "Breach"] == "yes" and newest.loc["f01", "Missing"] == 0.2
+    assert newest.loc["country", "Unseen category"] == 0.3
+    missing = chart_of(at, "f01")
+    assert missing.frame_with("threshold")["threshold"][0] == 0.1
