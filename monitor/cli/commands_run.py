@@ -23,7 +23,9 @@ from monitor.store.engine import create_store_engine
 log = logging.getLogger("driftwatch.run")
 
 
-def _supervised(name: str, target: Callable[[], object], stop: threading.Event, failures: list[str]) -> threading.Thread:
+def _supervised(
+    name: str, target: Callable[[], object], stop: threading.Event, failures: list[str]
+) -> threading.Thread:
     def body() -> None:
         try:
             target()

@@ -73,6 +73,9 @@ def install_stop_signals(stop: threading.Event) -> None:
 
 def _register_commands() -> None:
     # Imported here so each command module can import `app` helpers from this one.
+    # `driftwatch alerts ...` lives with the alerting package; monitor never imports
+    # alerts at module level, only the CLI wires the two together here.
+    from alerts.cli import alerts_app
     from monitor.cli import (  # noqa: F401
         commands_compute,
         commands_dashboard,
@@ -80,10 +83,6 @@ def _register_commands() -> None:
         commands_service,
         commands_simulate,
     )
-
-    # `driftwatch alerts ...` lives with the alerting package; monitor never imports
-    # alerts at module level, only the CLI wires the two together here.
-    from alerts.cli import alerts_app
 
     if not any(group.name == "alerts" for group in app.registered_groups):
         app.add_typer(alerts_app, name="alerts")

@@ -173,6 +173,6 @@ def wait_for_count(engine: Engine, table: Any, expected: int, timeout: float) ->
 
 __all__ = [
     "BASE_TIME", "prediction_message", "label_message", "create_topics", "producer", "send_json", "write_config",
-    "IngestProcess", "kill_live_processes", "LIVE_PROCESSES", "stored_prediction_ids", "count_rows", "wait_for_count", "predictions", "labels",
-    "dead_letters",
+    "IngestProcess", "kill_live_processes", "LIVE_PROCESSES", "stored_prediction_ids", "count_rows",
+    "wait_for_count", "predictions", "labels", "dead_letters",
 ]
