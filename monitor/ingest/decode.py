@@ -154,16 +154,18 @@ def _value_text(value: object, name: str) -> tuple[str, float | None]:
 
 
 def _features(value: object) -> dict[str, Any]:
-    if not isinstance(value, dict):
+    if type(value) is not dict:
         _fail(f"field 'features' must be an object of name → value, got {_json_type(value)}")
+    # Exact type checks: json.loads only ever produces these types, and this loop runs
+    # for every feature of every message.
+    isfinite = math.isfinite
     for name, item in value.items():
-        if item is None or isinstance(item, bool | str):
-            continue
-        if isinstance(item, int | float):
-            if not math.isfinite(item):
+        kind = type(item)
+        if kind is float:
+            if not isfinite(item):
                 _fail(f"feature {name[:80]!r} is not a finite number; send null for a missing value")
-            continue
-        _fail(f"feature {name[:80]!r} must be a number, string, boolean or null, got {_json_type(item)}")
+        elif kind is not str and kind is not int and kind is not bool and item is not None:
+            _fail(f"feature {name[:80]!r} must be a number, string, boolean or null, got {_json_type(item)}")
     return value
 
 
