@@ -139,7 +139,9 @@ def test_injected_drift_fires_one_signed_retraining_call(backend, kafka_broker, 
     body = next(body for at, h, body in receiver.calls if h["Idempotency-Key"] == headers["Idempotency-Key"])
     assert _signature_ok(headers, body)
     assert payload["model"] == "fraud" and payload["severity"] == "critical"
-    assert set(payload["details"]["drifted_features"]) == {"amount", "country"}
+    # The injected features, plus at most one chance false positive (each test allows ~5%).
+    named = set(payload["details"]["drifted_features"])
+    assert {"amount", "country"} <= named and len(named) <= 3, named
     assert datetime.fromisoformat(payload["window_start"]).timestamp() >= injected_at
     delay = received_at - injected_at
     print(f"\n[{backend}] detection delay, injection → webhook received: {delay:.1f} s "
