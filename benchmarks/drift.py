@@ -155,6 +155,11 @@ def populate(url: str, workdir: Path, rows: int, reference_rows: int) -> Path:
 # -- the two sides, each in its own process --------------------------------------------------
 
 
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # every thread of this process
+    return usage.ru_utime + usage.ru_stime
+
+
 def _peak_mb() -> float:
     """This process's peak resident memory (VmHWM; ru_maxrss would include the parent's before exec)."""
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -175,16 +180,17 @@ def run_ours(url: str, reference_file: Path) -> dict[str, Any]:
     config = model_config(reference_file)
     key = WindowKey(MODEL, VERSION, START, START + WINDOW)
     now = START + WINDOW + timedelta(minutes=1)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _cpu_seconds()
     assert claim_window(engine, key, worker="benchmark", now=now, lease=timedelta(hours=1)) is not None
     outcome = compute_window(engine, WindowJob(key, "backfill", False), model_config=config,
                              references=ReferenceProvider(engine), worker="benchmark", now=now)
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu
     with engine.connect() as connection:
         rows = list(connection.execute(select(metric_values).where(
             metric_values.c.model == MODEL, metric_values.c.metric == "feature_drift_score")))
     return {
-        "seconds": seconds, "peak_rss_mb": _peak_mb(), "status": outcome.status, "notes": list(outcome.notes),
+        "seconds": seconds, "cpu_seconds": cpu, "peak_rss_mb": _peak_mb(), "status": outcome.status,
+        "notes": list(outcome.notes),
         "metrics_written": outcome.metrics_written,
         "verdicts": {row.feature: bool(row.is_breach) for row in rows},
         "methods": {row.feature: row.details["method"] for row in rows},
@@ -214,14 +220,14 @@ def run_evidently(url: str, reference_file: Path) -> dict[str, Any]:
     del window, lookup
     load_seconds = time.perf_counter() - started
     definition = DataDefinition(numerical_columns=NUMERIC, categorical_columns=CATEGORICAL)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _cpu_seconds()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         snapshot = Report([DataDriftPreset()], include_tests=True).run(
             Dataset.from_pandas(current, data_definition=definition),
             Dataset.from_pandas(reference, data_definition=definition),
         ).dict()
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu
     scores, methods, verdicts = {}, {}, {}
     for metric in snapshot["metrics"]:
         config_ = metric["config"]
@@ -231,7 +237,8 @@ def run_evidently(url: str, reference_file: Path) -> dict[str, Any]:
     for test in snapshot["tests"]:
         if test["name"].startswith("Value Drift for column "):
             verdicts[test["name"].removeprefix("Value Drift for column ")] = test["status"] == "FAIL"
-    return {"seconds": seconds, "load_seconds": load_seconds, "peak_rss_mb": _peak_mb(), "verdicts": verdicts,
+    return {"seconds": seconds, "cpu_seconds": cpu, "load_seconds": load_seconds, "peak_rss_mb": _peak_mb(),
+            "verdicts": verdicts,
             "methods": methods, "scores": scores}
 
 
@@ -255,10 +262,11 @@ def benchmark(backend: str, url: str, workdir: Path, rows: int, reference_rows: 
         ready.touch()
         print(f"[{backend}] stored {rows:,} predictions in {time.perf_counter() - started:.0f}s", flush=True)
     ours = _child("ours", url, reference_file)
-    print(f"[{backend}] driftwatch {ours['seconds']:.2f}s, peak {ours['peak_rss_mb']:.0f} MB", flush=True)
+    print(f"[{backend}] driftwatch {ours['seconds']:.2f}s ({ours['cpu_seconds']:.1f}s CPU), "
+          f"peak {ours['peak_rss_mb']:.0f} MB", flush=True)
     theirs = _child("evidently", url, reference_file)
-    print(f"[{backend}] evidently {theirs['seconds']:.2f}s (+{theirs['load_seconds']:.2f}s load), "
-          f"peak {theirs['peak_rss_mb']:.0f} MB", flush=True)
+    print(f"[{backend}] evidently {theirs['seconds']:.2f}s ({theirs['cpu_seconds']:.1f}s CPU; "
+          f"+{theirs['load_seconds']:.2f}s load), peak {theirs['peak_rss_mb']:.0f} MB", flush=True)
     features = sorted(theirs["verdicts"])
     differing = [name for name in features if ours["verdicts"].get(name) != theirs["verdicts"][name]]
     score_gap = max(abs(ours["scores"][name] - theirs["scores"][name]) / max(abs(theirs["scores"][name]), 1e-300)
@@ -272,6 +280,9 @@ def benchmark(backend: str, url: str, workdir: Path, rows: int, reference_rows: 
         "evidently_seconds": theirs["seconds"],
         "evidently_load_seconds": theirs["load_seconds"],
         "speedup": theirs["seconds"] / ours["seconds"],
+        "driftwatch_cpu_seconds": ours["cpu_seconds"],
+        "evidently_cpu_seconds": theirs["cpu_seconds"],
+        "cpu_speedup": theirs["cpu_seconds"] / ours["cpu_seconds"],
         "driftwatch_peak_rss_mb": ours["peak_rss_mb"],
         "evidently_peak_rss_mb": theirs["peak_rss_mb"],
         "verdicts_identical": not differing,
@@ -285,13 +296,14 @@ def benchmark(backend: str, url: str, workdir: Path, rows: int, reference_rows: 
 
 
 def _print_table(results: list[dict[str, Any]]) -> None:
-    header = (f"{'backend':<11}{'driftwatch s':>13}{'evidently s':>13}{'speedup':>9}{'dw peak MB':>12}"
-              f"{'ev peak MB':>12}{'verdicts':>10}")
+    header = (f"{'backend':<11}{'driftwatch s':>13}{'evidently s':>13}{'speedup':>9}{'CPU speedup':>12}"
+              f"{'dw peak MB':>12}{'ev peak MB':>12}{'verdicts':>10}")
     print(header)
     print("-" * len(header))
     for r in results:
         print(f"{r['backend']:<11}{r['driftwatch_seconds']:>13.2f}{r['evidently_seconds']:>13.2f}"
-              f"{r['speedup']:>8.1f}x{r['driftwatch_peak_rss_mb']:>12.0f}{r['evidently_peak_rss_mb']:>12.0f}"
+              f"{r['speedup']:>8.1f}x{r['cpu_speedup']:>11.1f}x"
+              f"{r['driftwatch_peak_rss_mb']:>12.0f}{r['evidently_peak_rss_mb']:>12.0f}"
               f"{'same' if r['verdicts_identical'] else 'DIFFER':>10}")
 
 

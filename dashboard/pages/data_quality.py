@@ -78,7 +78,8 @@ def quality_charts(rows: pd.DataFrame) -> None:
             ["window_start", "window_end", "value", "series"]]
         threshold = part["threshold"].dropna()
         with grid[shown % 2]:
-            st.markdown(f"**{metric_label(metric)}** (share of rows; {len(top)} features with any)")
+            noun = "feature" if len(top) == 1 else "features"
+            st.markdown(f"**{metric_label(metric)}** (share of rows; {len(top)} {noun} with any)")
             spec = time_series_chart(frame, y_title="share of rows", value_format=".1%", height=200,
                                      threshold=float(threshold.iloc[-1]) if len(threshold) else None)
             st.vega_lite_chart(spec=spec, width="stretch")

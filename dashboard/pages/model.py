@@ -88,57 +88,56 @@ def window_table(points: pd.DataFrame) -> pd.DataFrame:
     ).reset_index(drop=True)
 
 
-def vitals(url: str, model: str, version: str, span: TimeRange, window: datetime | None) -> None:
-    windows = queries.model_windows(url)
-    info = windows[(windows["model"] == model) & (windows["model_version"] == version)].iloc[0]
-    series = queries.metric_series(url, (model,), METRICS, span.start, span.end, version)
-    alerts = queries.alert_list(url, model)
-    complete = info["last_complete_window"]
-    all_latest = windows[windows["model"] == model]["last_complete_window"].max()
-    health_points = queries.latest_points(url, queries.pairs([model], [all_latest])) if pd.notna(all_latest) else (
-        pd.DataFrame(columns=["model", "metric", "value", "is_breach"]))
+def health_section(url: str, windows: pd.DataFrame, model: str, alerts: pd.DataFrame) -> None:
+    """The model's health over all its versions: open alerts and its newest complete window."""
+    newest = windows[windows["model"] == model]["last_complete_window"].max()
+    points = (queries.latest_points(url, queries.pairs([model], [newest])) if pd.notna(newest)
+              else pd.DataFrame(columns=["model", "metric", "feature", "value", "is_breach"]))
     open_alerts = alerts[alerts["state"].isin(["pending", "firing"])]
-    health_banner(model, assess_models([model], open_alerts, health_points)[model])
+    health_banner(model, assess_models([model], open_alerts, points)[model])
 
-    focus = pd.Timestamp(window) if window is not None else complete
-    focus_points = pd.DataFrame(columns=["model_version", "metric", "feature", "value", "threshold", "is_breach"])
-    previous = focus_points
-    if pd.notna(focus):
-        focus_points = queries.latest_points(url, queries.pairs([model], [focus]))
-        focus_points = focus_points[(focus_points["model_version"] == version) & focus_points["feature"].isna()]
-        previous = queries.latest_points(url, queries.pairs([model], [focus - (info["last_window_end"] -
-                                                                                info["last_window"])]))
-        previous = previous[(previous["model_version"] == version) & previous["feature"].isna()]
-    label = "linked window" if window is not None else "newest complete window"
+
+def window_points(url: str, model: str, version: str, start: pd.Timestamp) -> pd.DataFrame:
+    points = queries.latest_points(url, queries.pairs([model], [start]))
+    return points[(points["model_version"] == version) & points["feature"].isna()]
+
+
+def headline_section(url: str, model: str, version: str, info: pd.Series, focus: pd.Timestamp, linked: bool,
+                     series: pd.DataFrame) -> pd.DataFrame:
+    """Headline values of the focused window with deltas; returns that window's points."""
+    empty = pd.DataFrame(columns=["model_version", "metric", "feature", "value", "threshold", "is_breach"])
+    width = info["last_window_end"] - info["last_window"]
+    focus_points = window_points(url, model, version, focus) if pd.notna(focus) else empty
+    previous = window_points(url, model, version, focus - width) if pd.notna(focus) else empty
+    label = "linked window" if linked else "newest complete window"
     st.caption(f"Headline: {label} {format_time(focus)} ({format_age(focus, now_utc())}); deltas against the "
                "window before. Times in UTC.")
     headline(focus_points, previous)
-    if info["last_window"] != complete:
+    if info["last_window"] != info["last_complete_window"]:
         partial = series[(series["metric"] == "prediction_count") & series["is_partial"].eq(True)]
-        so_far = f": {format_value('prediction_count', partial['value'].iloc[-1])} predictions so far" if len(
-            partial) else ""
+        so_far = (f": {format_value('prediction_count', partial['value'].iloc[-1])} predictions so far"
+                  if len(partial) else "")
         st.caption(f"Current window {format_time(info['last_window'])} is still filling{so_far}; charts show "
                    "complete windows.")
+    return focus_points
 
-    markers = alert_markers(alerts[alerts["model_version"].isna() | (alerts["model_version"] == version)],
-                            span.start, span.end)
-    highlight = (window, window + (info["last_window_end"] - info["last_window"])) if window is not None else None
+
+def chart_grid(series: pd.DataFrame, markers: pd.DataFrame, highlight: tuple[datetime, datetime] | None) -> None:
     st.caption("On every chart: dashed red = the metric's threshold; vertical lines = alerts of this version "
                "(orange: first breach, red: fired, green: resolved); yellow band = the linked window.")
+    overlays = {"markers": markers, "highlight": highlight}
     left, right = st.columns(2)
     with left:
         chart(series, ("prediction_count",), "Traffic", y_title="predictions / window", value_format=",.0f",
-              markers=markers, highlight=highlight)
+              **overlays)
         chart(series, ("error_rate",), "Serving error rate", y_title="error rate", value_format=".1%",
-              markers=markers, highlight=highlight, threshold_of="error_rate")
+              threshold_of="error_rate", **overlays)
         chart(series, ("prediction_drift_score", "dataset_drift_share"), "Prediction drift and dataset drift share",
-              y_title="score / share", value_format=".2f", markers=markers, highlight=highlight,
-              threshold_of="dataset_drift_share")
+              y_title="score / share", value_format=".2f", threshold_of="dataset_drift_share", **overlays)
     with right:
         chart(series, ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms"), "Latency", y_title="ms",
-              value_format=",.0f", markers=markers, highlight=highlight, threshold_of="latency_p95_ms")
-        chart(series, OUTPUT, "Output", y_title="share / mean", value_format=".3g", markers=markers,
-              highlight=highlight)
+              value_format=",.0f", threshold_of="latency_p95_ms", **overlays)
+        chart(series, OUTPUT, "Output", y_title="share / mean", value_format=".3g", **overlays)
         has_labels = metric_frame(series, PERFORMANCE).shape[0] > 0
         if has_labels:
             concept = flagged_windows(series, "concept_drift", "concept drift")
@@ -152,10 +151,24 @@ def vitals(url: str, model: str, version: str, span: TimeRange, window: datetime
         left, right = st.columns(2)
         with left:
             chart(series, ("label_coverage",), "Label coverage", y_title="share labelled", value_format=".0%",
-                  markers=markers, highlight=highlight)
+                  **overlays)
         with right:
             chart(series, ("performance_drop",), "Performance drop against the reference", y_title="drop",
-                  value_format=".3f", markers=markers, highlight=highlight, threshold_of="performance_drop")
+                  value_format=".3f", threshold_of="performance_drop", **overlays)
+
+
+def vitals(url: str, model: str, version: str, span: TimeRange, window: datetime | None) -> None:
+    windows = queries.model_windows(url)
+    info = windows[(windows["model"] == model) & (windows["model_version"] == version)].iloc[0]
+    series = queries.metric_series(url, (model,), METRICS, span.start, span.end, version)
+    alerts = queries.alert_list(url, model)
+    health_section(url, windows, model, alerts)
+    focus = pd.Timestamp(window) if window is not None else info["last_complete_window"]
+    focus_points = headline_section(url, model, version, info, focus, window is not None, series)
+    markers = alert_markers(alerts[alerts["model_version"].isna() | (alerts["model_version"] == version)],
+                            span.start, span.end)
+    highlight = (window, window + (info["last_window_end"] - info["last_window"])) if window is not None else None
+    chart_grid(series, markers, highlight)
 
     st.subheader(f"Window {format_time(focus)}")
     if focus_points.empty:

@@ -73,7 +73,12 @@ def compute(
     scheduler = WindowScheduler(config=config, engine=engine)
     stop = threading.Event()
     install_stop_signals(stop)
-    threading.Thread(target=lambda: (stop.wait(), scheduler.stop()), daemon=True).start()
+
+    def stop_when_asked() -> None:
+        stop.wait()
+        scheduler.stop()  # finish the current window, then return
+
+    threading.Thread(target=stop_when_asked, daemon=True).start()
     outcomes: list[WindowOutcome] = []
     busy: list[WindowKey] = []
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

@@ -26,7 +26,6 @@ from __future__ import annotations
 import logging
 import math
 import numbers
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -58,7 +57,6 @@ __all__ = [
     "ReferenceProvider",
     "feature_types_of",
     "records_from_frame",
-    "reference_classes",
     "reference_source",
 ]
 
@@ -73,12 +71,6 @@ class Reference:
 
     info: ReferenceSetInfo
     rows: StoredRows
-
-    def has_labels(self) -> bool:
-        return bool(self.rows.outputs["label"].notna().any())
-
-    def has_predictions(self) -> bool:
-        return bool(self.rows.outputs["prediction"].notna().any())
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,12 +228,3 @@ class ReferenceProvider:
         log.info("reference stored", extra=fields(model=model, version=version_key, source=source,
                                                   rows=info.row_count))
         return info
-
-
-def reference_classes(reference: Reference | None, limit: int = 100) -> list[str]:
-    """The reference's most frequent predicted classes (canonical strings)."""
-    if reference is None:
-        return []
-    column = reference.rows.outputs["prediction"].dropna()
-    counts: Mapping[Any, int] = column.value_counts().head(limit).to_dict()
-    return sorted(str(name) for name in counts)

@@ -5,9 +5,11 @@ Each :meth:`WindowScheduler.tick`, for every configured model:
 1. scan the store for data ingested since the last scan (on the first tick: all of
    it) — per model version and window, the newest ``ingested_at`` of predictions
    and of labels joined to them;
-2. list the candidate windows: those with new data, plus every window of each
-   version not yet known to be computed (catch-up after downtime, and empty windows
-   of the live version, so a traffic stop shows as ``prediction_count`` 0);
+2. list the candidate windows: those with new data (catch-up after downtime: on
+   the first tick every window with data is new), plus the recent windows (last 7
+   days, at most 1000) of each version not yet known to be computed — including
+   empty windows of the live version up to the clock, so a traffic stop shows as
+   ``prediction_count`` 0;
 3. for each candidate, oldest first, decide with :func:`monitor.jobs.due.due_trigger`
    whether it is due; claim it in ``window_state`` (so two schedulers never compute
    one window at once), check again that it is still due (the other scheduler may
@@ -123,12 +125,13 @@ class WindowScheduler:
             for model, model_config in self.config.models.items():
                 if self._stop.is_set():
                     break
+                started = self.clock()
                 try:
                     self._tick_model(model, model_config, now, report)
                 except Exception as exc:
                     log.exception("model tick failed", extra=fields(model=model))
                     report.model_errors[model] = f"{type(exc).__name__}: {exc}"
-                    self._record_failure(JobRun(model=model, trigger="schedule", started_at=now,
+                    self._record_failure(JobRun(model=model, trigger="schedule", started_at=started,
                                                 finished_at=self.clock(), status="failed",
                                                 error=report.model_errors[model], worker=self.worker))
         return report
@@ -177,6 +180,7 @@ class WindowScheduler:
         if not force and claimed.computed_at is not None and due_trigger(window, claimed, newest, now) is None:
             release_window(self.engine, key, worker=self.worker)  # computed meanwhile by another scheduler
             return None
+        started = self.clock()
         try:
             outcome = compute_window(self.engine, job, model_config=model_config, references=self.references,
                                      worker=self.worker, now=now, clock=self.clock)
@@ -186,7 +190,7 @@ class WindowScheduler:
             release_window(self.engine, key, worker=self.worker)
             error = f"{type(exc).__name__}: {exc}"
             self._record_failure(JobRun(model=key.model, model_version=key.model_version, window_start=key.start,
-                                        window_end=key.end, trigger=job.trigger, started_at=now,
+                                        window_end=key.end, trigger=job.trigger, started_at=started,
                                         finished_at=self.clock(), status="failed", error=error, worker=self.worker))
             outcome = WindowOutcome(job=job, status="failed", error=error)
             report.outcomes.append(outcome)

@@ -83,8 +83,9 @@ def parse_feature_objects(lines: Sequence[str], feature_types: Mapping[str, str]
 
 
 def _arrow_to_pandas(table: pa.Table) -> pd.DataFrame:
-    # split_blocks: one array per column, no copy into a consolidated 2-D block.
-    return cast(pd.DataFrame, table.to_pandas(split_blocks=True))
+    # split_blocks: one array per column, no copy into a consolidated 2-D block;
+    # strings become categoricals (few distinct values, one object each).
+    return cast(pd.DataFrame, table.to_pandas(split_blocks=True, strings_to_categorical=True))
 
 
 def combine_feature_chunks(chunks: Sequence[FeatureChunk], n_rows: int) -> pd.DataFrame:

@@ -236,7 +236,7 @@ def count_version_predictions(engine: Engine, *, model: str, model_version: str,
 
 _SQLITE_REFERENCE = """
 SELECT rd.features, rd.prediction, rd.prediction_numeric, rd.score, NULL, NULL,
-       COALESCE(rd.label, l.label), COALESCE(rd.label_numeric, l.label_numeric), NULL, NULL
+       COALESCE(rd.label, l.label), COALESCE(rd.label_numeric, l.label_numeric), NULL
 FROM reference_data rd
 LEFT JOIN labels l ON l.model = ? AND l.prediction_id = rd.prediction_id
 WHERE rd.reference_set_id = ?
@@ -244,7 +244,7 @@ ORDER BY rd.row_index
 """
 _PG_REFERENCE = """
 SELECT rd.features::text, rd.prediction, rd.prediction_numeric, rd.score, NULL, NULL,
-       COALESCE(rd.label, l.label), COALESCE(rd.label_numeric, l.label_numeric), NULL, NULL
+       COALESCE(rd.label, l.label), COALESCE(rd.label_numeric, l.label_numeric), NULL
 FROM reference_data rd
 LEFT JOIN labels l ON l.model = %s AND l.prediction_id = rd.prediction_id
 WHERE rd.reference_set_id = %s

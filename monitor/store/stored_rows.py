@@ -4,7 +4,7 @@ Statistics want columns, the store has rows. :func:`read_stored_rows` runs one
 query whose columns are, in this order::
 
     features (JSON text), prediction, prediction_numeric, score, latency_ms, status,
-    label, label_numeric, prediction_ingested_at (text), label_ingested_at (text)
+    label, label_numeric, ingested_at (text: the newer of the prediction's and its label's)
 
 on the raw DB-API cursor (SQLAlchemy's per-row Row objects cost more than the whole
 statistics for a million-row window), in chunks, so memory stays near the size of
@@ -13,13 +13,19 @@ the columns. On PostgreSQL a server-side cursor streams the rows.
 
 from __future__ import annotations
 
+import gc
 import itertools
-from collections.abc import Iterator, Mapping, Sequence
+import math
+from collections import deque
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from sqlalchemy import Connection
 
@@ -86,13 +92,64 @@ def parse_stored_time(text: str | None) -> datetime | None:
 
 
 def _outputs_frame(columns: Sequence[Sequence[Any]]) -> pd.DataFrame:
-    data: dict[str, Any] = {}
-    for name, values in zip(OUTPUT_COLUMNS, columns, strict=True):
+    codes: list[dict[Any, int]] = [{} for _ in OUTPUT_COLUMNS]
+    chunks = [_chunk_outputs(columns, codes)] if columns and len(columns[0]) else []
+    return _combine_outputs(chunks, codes, len(columns[0]) if columns else 0)
+
+
+def _floats(values: Sequence[Any]) -> npt.NDArray[np.float64]:
+    try:
+        return np.array(values, dtype=np.float64)
+    except TypeError:  # None among them
+        return np.array([math.nan if value is None else value for value in values], dtype=np.float64)
+
+
+def _chunk_outputs(columns: Sequence[Sequence[Any]], codes: Sequence[dict[Any, int]]) -> list[npt.NDArray[Any]]:
+    """One chunk's output columns, compact: float64 arrays, and category codes for text.
+
+    Text columns (classes, labels, "ok"/"error") have few distinct values: each gets a
+    code, shared across chunks through ``codes``.
+    """
+    parts: list[npt.NDArray[Any]] = []
+    for name, values, lookup in zip(OUTPUT_COLUMNS, columns, codes, strict=True):
         if name in _FLOAT_COLUMNS:
-            data[name] = pd.Series(values, dtype="float64")
+            parts.append(_floats(values))
         else:
-            data[name] = pd.Series(values, dtype=object)
-    return pd.DataFrame(data)
+            code = lookup.setdefault
+            parts.append(np.fromiter((code(value, len(lookup)) for value in values), dtype=np.int64,
+                                     count=len(values)))
+    return parts
+
+
+def _combine_outputs(chunks: Sequence[list[Any]], codes: Sequence[dict[Any, int]], n_rows: int) -> pd.DataFrame:
+    data: dict[str, Any] = {}
+    for index, name in enumerate(OUTPUT_COLUMNS):
+        parts = [chunk[index] for chunk in chunks]
+        joined = np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+        if name in _FLOAT_COLUMNS:
+            data[name] = pd.Series(joined, dtype="float64")
+            continue
+        values = list(codes[index])
+        # Categories are the non-missing values; a missing value gets code -1.
+        categories = [value for value in values if value is not None]
+        remap = np.array([categories.index(value) if value is not None else -1 for value in values] or [0],
+                         dtype=np.int64)
+        data[name] = pd.Series(pd.Categorical.from_codes(remap[joined] if parts else joined,
+                                                         categories=pd.Index(categories, dtype=object)))
+    return pd.DataFrame(data, index=pd.RangeIndex(n_rows))
+
+
+@contextmanager
+def _collection_paused() -> Iterator[None]:
+    # Millions of short-lived row tuples would trigger the cyclic collector again and
+    # again, each time walking every live object; rows hold no cycles.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _fetch_chunks(connection: Connection, sql: str, params: Sequence[Any]) -> Iterator[list[tuple[Any, ...]]]:
@@ -113,9 +170,8 @@ def _fetch_chunks(connection: Connection, sql: str, params: Sequence[Any]) -> It
         cursor.close()
 
 
-def _newest(values: Sequence[str | None]) -> str | None:
-    present = [value for value in values if value is not None]
-    return max(present) if present else None
+def _newest(values: Iterable[str | None]) -> str | None:
+    return max(filter(None, values), default=None)
 
 
 def read_stored_rows(
@@ -127,23 +183,30 @@ def read_stored_rows(
     The newest ingested-at text of the rows (predictions and labels) comes back as
     ``newest_ingested`` for the caller's data watermark.
     """
-    output_parts: list[list[Any]] = [[] for _ in OUTPUT_COLUMNS]
+    output_chunks: list[list[Any]] = []
+    codes: list[dict[Any, int]] = [{} for _ in OUTPUT_COLUMNS]
     newest: str | None = None
     n_rows = 0
-    pending: list[Future[FeatureChunk]] = []
-    # Parsing (pyarrow, GIL released) overlaps with fetching the next chunk.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="driftwatch-json") as parser:
+    feature_chunks: list[FeatureChunk] = []
+    pending: deque[Future[FeatureChunk]] = deque()
+    # Parsing (pyarrow, GIL released) overlaps with fetching the next chunk; at most
+    # two chunks of JSON text wait, so memory stays near the size of the columns.
+    with _collection_paused(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="driftwatch-json") as parser:
         for chunk in _fetch_chunks(connection, sql, params):
             columns = list(zip(*chunk, strict=True))
             del chunk
             n_rows += len(columns[0])
             pending.append(parser.submit(parse_feature_objects, columns[0], feature_types))
-            for index in range(len(OUTPUT_COLUMNS)):
-                output_parts[index].extend(columns[1 + index])
-            newest = _newest([newest, _newest(columns[-2]), _newest(columns[-1])])
-        feature_chunks = [future.result() for future in pending]
-    outputs = _outputs_frame(output_parts)
-    features = combine_feature_chunks(feature_chunks, n_rows)
+            output_chunks.append(_chunk_outputs(columns[1 : 1 + len(OUTPUT_COLUMNS)], codes))
+            newest = _newest([newest, _newest(columns[-1])])
+            del columns
+            while len(pending) > 2:
+                feature_chunks.append(pending.popleft().result())
+        feature_chunks.extend(future.result() for future in pending)
+        outputs = _combine_outputs(output_chunks, codes, n_rows)
+        del output_chunks
+        features = combine_feature_chunks(feature_chunks, n_rows)
+        del feature_chunks
     # A feature without a single value is treated as absent, whether its key was
     # missing or null (parsing with declared types cannot tell the two apart).
     present = [name for name in features.columns if bool(features[name].notna().any())]

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, select
 
 from monitor.store.stored_rows import StoredRows, bind_time, parse_stored_time, read_stored_rows
 from monitor.store.tables import dead_letters
@@ -22,7 +22,7 @@ __all__ = ["WindowRows", "load_window", "snapshot_connection"]
 
 _SQLITE_WINDOW = """
 SELECT p.features, p.prediction, p.prediction_numeric, p.score, p.latency_ms, p.status,
-       l.label, l.label_numeric, p.ingested_at, l.ingested_at
+       l.label, l.label_numeric, max(p.ingested_at, coalesce(l.ingested_at, ''))
 FROM predictions p
 LEFT JOIN labels l ON l.model = p.model AND l.prediction_id = p.prediction_id
 WHERE p.model = ? AND p.model_version = ? AND p.event_time >= ? AND p.event_time < ?
@@ -30,7 +30,7 @@ WHERE p.model = ? AND p.model_version = ? AND p.event_time >= ? AND p.event_time
 _PG_TIME = "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
 _PG_WINDOW = f"""
 SELECT p.features::text, p.prediction, p.prediction_numeric, p.score, p.latency_ms, p.status,
-       l.label, l.label_numeric, {_PG_TIME.format("p.ingested_at")}, {_PG_TIME.format("l.ingested_at")}
+       l.label, l.label_numeric, {_PG_TIME.format("greatest(p.ingested_at, l.ingested_at)")}
 FROM predictions p
 LEFT JOIN labels l ON l.model = p.model AND l.prediction_id = p.prediction_id
 WHERE p.model = %s AND p.model_version = %s AND p.event_time >= %s AND p.event_time < %s
@@ -46,7 +46,7 @@ class WindowRows:
     dead_letter_count: int
 
 
-def snapshot_connection(engine: Engine):  # type: ignore[no-untyped-def]
+def snapshot_connection(engine: Engine) -> Connection:
     """A connection whose transaction sees one snapshot on both backends.
 
     SQLite's WAL readers already see one snapshot per transaction; PostgreSQL needs

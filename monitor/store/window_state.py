@@ -15,10 +15,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, or_, select, update
+from sqlalchemy import Connection, Engine, Row, and_, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.sql.elements import ColumnElement
 
 from monitor.store.tables import window_state
 
@@ -45,7 +47,7 @@ class WindowState:
     claimed_until: datetime | None
 
 
-def _where(key: WindowKey):  # type: ignore[no-untyped-def]
+def _where(key: WindowKey) -> ColumnElement[bool]:
     return and_(
         window_state.c.model == key.model,
         window_state.c.model_version == key.model_version,
@@ -53,14 +55,14 @@ def _where(key: WindowKey):  # type: ignore[no-untyped-def]
     )
 
 
-def _state(row: object) -> WindowState:
+def _state(row: Row[Any]) -> WindowState:
     return WindowState(
-        key=WindowKey(row.model, row.model_version, row.window_start, row.window_end),  # type: ignore[attr-defined]
-        computed_at=row.computed_at,  # type: ignore[attr-defined]
-        data_watermark=row.data_watermark,  # type: ignore[attr-defined]
-        is_partial=bool(row.is_partial),  # type: ignore[attr-defined]
-        claimed_by=row.claimed_by,  # type: ignore[attr-defined]
-        claimed_until=row.claimed_until,  # type: ignore[attr-defined]
+        key=WindowKey(row.model, row.model_version, row.window_start, row.window_end),
+        computed_at=row.computed_at,
+        data_watermark=row.data_watermark,
+        is_partial=bool(row.is_partial),
+        claimed_by=row.claimed_by,
+        claimed_until=row.claimed_until,
     )
 
 
