@@ -22,7 +22,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
-from kafka.errors import CommitFailedError, KafkaError
+from kafka.errors import (
+    CommitFailedError,
+    IllegalGenerationError,
+    KafkaError,
+    RebalanceInProgressError,
+    UnknownMemberIdError,
+)
 from kafka.structs import OffsetAndMetadata
 from sqlalchemy import Engine
 
@@ -36,6 +42,9 @@ from monitor.store.ingest_writer import IngestWriter, WriteResult
 __all__ = ["IngestService", "IngestStats", "build_consumer"]
 
 log = logging.getLogger("driftwatch.ingest")
+
+# Commit errors that mean "this member's group generation is out of date".
+_MEMBERSHIP_ERRORS = (CommitFailedError, RebalanceInProgressError, IllegalGenerationError, UnknownMemberIdError)
 
 
 @dataclass
@@ -253,12 +262,14 @@ class IngestService:
             try:
                 consumer.commit(offsets=offsets, timeout_ms=10_000)
                 return
-            except CommitFailedError as exc:
-                # The group rebalanced: another member re-reads these messages, and the
-                # idempotent writes make that replay harmless.
+            except _MEMBERSHIP_ERRORS as exc:
+                # The group is rebalancing (or already has): only the next poll() can
+                # complete the rebalance, so retrying the commit here would spin forever.
+                # The batch is durable; whoever owns these partitions next re-reads it,
+                # and the idempotent writes make that replay harmless.
                 self.stats.commit_failures += 1
-                log.warning("offset commit rejected after a rebalance; the batch will be replayed harmlessly",
-                            extra=fields(error=str(exc)))
+                log.warning("offset commit rejected during a rebalance; the batch will be replayed harmlessly",
+                            extra=fields(error=type(exc).__name__))
                 return
             except KafkaError as exc:
                 self.stats.commit_failures += 1
