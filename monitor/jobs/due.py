@@ -45,7 +45,8 @@ def due_trigger(window: Window, state: WindowState | None, newest: datetime | No
     'partial'
     """
     complete = window.is_complete(now)
-    if state is None or state.computed_at is None:
+    # A state with another end is a window of a size the config no longer uses.
+    if state is None or state.computed_at is None or state.key.end != window.end:
         return "schedule" if complete else "partial"
     changed = newest is not None and (state.data_watermark is None or newest > state.data_watermark)
     if changed:

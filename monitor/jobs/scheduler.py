@@ -128,7 +128,7 @@ class WindowScheduler:
                 started = self.clock()
                 try:
                     self._tick_model(model, model_config, now, report)
-                except Exception as exc:
+                except Exception as exc:  # one model's failure never stops the others (logged, and recorded)
                     log.exception("model tick failed", extra=fields(model=model))
                     report.model_errors[model] = f"{type(exc).__name__}: {exc}"
                     self._record_failure(JobRun(model=model, trigger="schedule", started_at=started,
@@ -184,7 +184,7 @@ class WindowScheduler:
         try:
             outcome = compute_window(self.engine, job, model_config=model_config, references=self.references,
                                      worker=self.worker, now=now, clock=self.clock)
-        except Exception as exc:
+        except Exception as exc:  # recorded in job_runs; the next tick retries
             log.exception("window failed", extra=fields(model=key.model, version=key.model_version,
                                                          window=key.start.isoformat()))
             release_window(self.engine, key, worker=self.worker)
@@ -205,7 +205,7 @@ class WindowScheduler:
         key = job.key
         try:
             self.on_window_computed(key.model, key.model_version, key.start, key.end, job.is_partial)
-        except Exception:
+        except Exception:  # a hook failure must not stop the other windows (logged)
             log.exception("on_window_computed hook failed", extra=fields(model=key.model, version=key.model_version,
                                                                           window=key.start.isoformat()))
 
@@ -213,7 +213,7 @@ class WindowScheduler:
         try:
             with self.engine.connect().execution_options(sqlite_immediate=True) as connection, connection.begin():
                 record_job_run(connection, run)
-        except Exception:
+        except Exception:  # the store itself may be down; the log keeps the failure
             log.exception("cannot record the failed job run", extra=fields(model=run.model))
 
     # -- backfill ----------------------------------------------------------------------

@@ -20,7 +20,6 @@ and :mod:`monitor.metrics` reads each dtype correctly.
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeAlias, cast
@@ -29,7 +28,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.json as pa_json
 
-__all__ = ["FeatureChunk", "parse_feature_objects", "combine_feature_chunks"]
+__all__ = ["FeatureChunk", "combine_feature_chunks", "parse_feature_lines", "parse_feature_objects"]
 
 FeatureChunk: TypeAlias = "pa.Table | pd.DataFrame"
 """One parsed chunk: an Arrow table (fast paths) or a frame of Python values (fallback)."""
@@ -43,19 +42,20 @@ def _declared_schema(feature_types: Mapping[str, str]) -> pa.Schema | None:
     return pa.schema(fields) if fields else None
 
 
-def _read_arrow(text: bytes, schema: pa.Schema | None) -> pa.Table:
+def _read_arrow(text: pa.Buffer | bytes, schema: pa.Schema | None) -> pa.Table:
     parse_options = (
         pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer")
         if schema is not None
         else pa_json.ParseOptions()
     )
     table = pa_json.read_json(
-        io.BytesIO(text), read_options=pa_json.ReadOptions(block_size=_BLOCK_SIZE), parse_options=parse_options
+        pa.BufferReader(text), read_options=pa_json.ReadOptions(block_size=_BLOCK_SIZE), parse_options=parse_options
     )
     return cast(pa.Table, table)
 
 
-def _python_frame(lines: Sequence[str]) -> pd.DataFrame:
+def _python_frame(text: pa.Buffer | bytes, n_rows: int) -> pd.DataFrame:
+    lines = bytes(text).split(b"\n")[:n_rows]
     records = [json.loads(line) for line in lines]
     frame = pd.DataFrame.from_records(records) if records else pd.DataFrame()
     frame.index = pd.RangeIndex(len(lines))
@@ -68,18 +68,22 @@ def parse_feature_objects(lines: Sequence[str], feature_types: Mapping[str, str]
     ``feature_types`` maps declared features to ``"numeric"``/``"categorical"``; it
     only picks the fastest path, never changes a value. Undeclared keys are kept.
     """
-    if not lines:
+    return parse_feature_lines("\n".join(lines).encode("utf-8"), len(lines), feature_types)
+
+
+def parse_feature_lines(text: pa.Buffer | bytes, n_rows: int, feature_types: Mapping[str, str]) -> FeatureChunk:
+    """:func:`parse_feature_objects` for ``n_rows`` objects already joined by newlines."""
+    if n_rows == 0:
         return pd.DataFrame(index=pd.RangeIndex(0))
-    text = "\n".join(lines).encode("utf-8")
     schema = _declared_schema(feature_types)
     for attempt in (schema, None) if schema is not None else (None,):
         try:
             table = _read_arrow(text, attempt)
         except pa.ArrowInvalid:
             continue
-        if table.num_rows == len(lines):
+        if table.num_rows == n_rows:
             return cast(FeatureChunk, table)
-    return _python_frame(lines)
+    return _python_frame(text, n_rows)
 
 
 def _arrow_to_pandas(table: pa.Table) -> pd.DataFrame:

@@ -8,13 +8,13 @@ query whose columns are, in this order::
 
 on the raw DB-API cursor (SQLAlchemy's per-row Row objects cost more than the whole
 statistics for a million-row window), in chunks, so memory stays near the size of
-the columns. On PostgreSQL a server-side cursor streams the rows.
+the columns. On PostgreSQL the result streams through ``COPY`` and pyarrow's CSV
+reader (:mod:`monitor.store.postgres_rows`), without a Python object per row.
 """
 
 from __future__ import annotations
 
 import gc
-import itertools
 import math
 from collections import deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -27,9 +27,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import pyarrow as pa
 from sqlalchemy import Connection
 
 from monitor.store.feature_json import FeatureChunk, combine_feature_chunks, parse_feature_objects
+from monitor.store.postgres_rows import arrow_outputs_frame, read_postgres_rows
 
 __all__ = [
     "OUTPUT_COLUMNS",
@@ -43,9 +45,9 @@ __all__ = [
 
 OUTPUT_COLUMNS = ("prediction", "prediction_numeric", "score", "latency_ms", "status", "label", "label_numeric")
 _FLOAT_COLUMNS = frozenset({"prediction_numeric", "score", "latency_ms", "label_numeric"})
+_ARROW_OUTPUT_TYPES = {name: pa.float64() if name in _FLOAT_COLUMNS else pa.string() for name in OUTPUT_COLUMNS}
 SQLITE_TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 _CHUNK_ROWS = 50_000
-_cursor_names = itertools.count()
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,10 +157,7 @@ def _collection_paused() -> Iterator[None]:
 def _fetch_chunks(connection: Connection, sql: str, params: Sequence[Any]) -> Iterator[list[tuple[Any, ...]]]:
     driver = connection.connection.driver_connection
     assert driver is not None
-    if connection.dialect.name == "postgresql":
-        cursor = driver.cursor(name=f"driftwatch_rows_{next(_cursor_names)}")
-    else:
-        cursor = driver.cursor()
+    cursor = driver.cursor()
     try:
         cursor.execute(sql, params)
         while True:
@@ -174,15 +173,9 @@ def _newest(values: Iterable[str | None]) -> str | None:
     return max(filter(None, values), default=None)
 
 
-def read_stored_rows(
+def _read_sqlite_rows(
     connection: Connection, sql: str, params: Sequence[Any], feature_types: Mapping[str, str]
-) -> ReadResult:
-    """Run ``sql`` (columns as in the module docstring) and return its columns.
-
-    ``sql`` uses the driver's placeholders (``?`` on SQLite, ``%s`` on PostgreSQL).
-    The newest ingested-at text of the rows (predictions and labels) comes back as
-    ``newest_ingested`` for the caller's data watermark.
-    """
+) -> tuple[pd.DataFrame, pd.DataFrame, str | None]:
     output_chunks: list[list[Any]] = []
     codes: list[dict[Any, int]] = [{} for _ in OUTPUT_COLUMNS]
     newest: str | None = None
@@ -191,7 +184,7 @@ def read_stored_rows(
     pending: deque[Future[FeatureChunk]] = deque()
     # Parsing (pyarrow, GIL released) overlaps with fetching the next chunk; at most
     # two chunks of JSON text wait, so memory stays near the size of the columns.
-    with _collection_paused(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="driftwatch-json") as parser:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="driftwatch-json") as parser:
         for chunk in _fetch_chunks(connection, sql, params):
             columns = list(zip(*chunk, strict=True))
             del chunk
@@ -203,10 +196,29 @@ def read_stored_rows(
             while len(pending) > 2:
                 feature_chunks.append(pending.popleft().result())
         feature_chunks.extend(future.result() for future in pending)
-        outputs = _combine_outputs(output_chunks, codes, n_rows)
-        del output_chunks
-        features = combine_feature_chunks(feature_chunks, n_rows)
-        del feature_chunks
+    outputs = _combine_outputs(output_chunks, codes, n_rows)
+    del output_chunks
+    return outputs, combine_feature_chunks(feature_chunks, n_rows), newest
+
+
+def read_stored_rows(
+    connection: Connection, sql: str, params: Sequence[Any], feature_types: Mapping[str, str]
+) -> ReadResult:
+    """Run ``sql`` (columns as in the module docstring) and return its columns.
+
+    ``sql`` uses the driver's placeholders (``?`` on SQLite, ``%s`` on PostgreSQL).
+    The newest ingested-at text of the rows (predictions and labels) comes back as
+    ``newest_ingested`` for the caller's data watermark.
+    """
+    with _collection_paused():
+        if connection.dialect.name == "postgresql":
+            streamed = read_postgres_rows(connection, sql, params, output_types=_ARROW_OUTPUT_TYPES,
+                                          feature_types=feature_types)
+            outputs = arrow_outputs_frame(streamed.outputs, _FLOAT_COLUMNS)
+            features = combine_feature_chunks(streamed.features, streamed.n_rows)
+            newest = streamed.newest
+        else:
+            outputs, features, newest = _read_sqlite_rows(connection, sql, params, feature_types)
     # A feature without a single value is treated as absent, whether its key was
     # missing or null (parsing with declared types cannot tell the two apart).
     present = [name for name in features.columns if bool(features[name].notna().any())]

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 from monitor.metrics.column import ValueKind, value_kinds
-from monitor.store import stored_rows
+from monitor.store import postgres_rows, stored_rows
 from monitor.store.feature_json import combine_feature_chunks, parse_feature_objects
 from monitor.store.window_reader import load_window
 from tests.monitor.jobs.store_data import (
@@ -62,7 +62,9 @@ def test_every_parse_path_keeps_json_kinds():
 
 
 def test_load_window_reads_columns_labels_and_watermark(engine, monkeypatch):
-    monkeypatch.setattr(stored_rows, "_CHUNK_ROWS", 3)  # several chunks, one of them falls back to Python
+    # Several chunks on both stores, one of them falling back to Python values.
+    monkeypatch.setattr(stored_rows, "_CHUNK_ROWS", 3)
+    monkeypatch.setattr(postgres_rows, "_CHUNK_BYTES", 300)
     features = [*CLEAN, *MIXED, {"amount": 7.25, "country": "US", "extra": "x"}]
     rows = [
         Prediction(f"p{i}", DAY + timedelta(minutes=i), feature, prediction=i % 2, score=0.1 * i,
@@ -89,6 +91,21 @@ def test_load_window_reads_columns_labels_and_watermark(engine, monkeypatch):
     assert by_prediction["status"].tolist() == ["ok", "ok", "ok", "error", "ok", "ok"]
     assert [_normal(v) for v in by_prediction["amount"]] == [1.5, 2, None, "n/a", 3, 7.25]
     assert sorted(window.rows.features.columns) == ["amount", "country", "extra", "flag"]
+
+
+def test_text_with_separators_and_quotes_survives(engine, monkeypatch):
+    monkeypatch.setattr(postgres_rows, "_CHUNK_BYTES", 100)
+    odd = 'tab\there\nnewline \x01quote\x01 "double" \\ back, comma'
+    rows = [Prediction(f"p{i}", DAY + timedelta(minutes=i), {"country": odd if i % 2 else "DE", "amount": i},
+                       prediction=odd if i == 3 else "plain") for i in range(6)]
+    insert_predictions(engine, rows, ingested_at=DAY)
+    upsert_labels(engine, {"p3": odd}, ingested_at=DAY)
+    window = load_window(engine, model="fraud", model_version="v1", start=DAY, end=DAY + HOUR,
+                         feature_types=TYPES)
+    assert len(window.rows) == 6
+    assert sorted(map(str, window.rows.outputs["prediction"])) == [*["plain"] * 5, odd]
+    assert [value for value in window.rows.outputs["label"] if isinstance(value, str)] == [odd]
+    assert sorted(map(str, window.rows.features["country"])) == ["DE"] * 3 + [odd] * 3
 
 
 def test_an_empty_window(engine):

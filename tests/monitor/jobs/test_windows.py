@@ -92,6 +92,11 @@ def test_due_trigger(state, newest, now, expected):
     assert due_trigger(Window(T, T + H), state, newest, now) == expected
 
 
+def test_a_window_of_another_size_is_not_up_to_date():
+    # The config's window went from 1h to 15m: the 1h state at the same start does not count.
+    assert due_trigger(Window(T, T + timedelta(minutes=15)), _state(), None, T + 2 * H) == "schedule"
+
+
 def test_tracker_lists_catch_up_and_empty_windows_of_the_live_version():
     tracker = ModelTracker(size=H)
     base = window_index(T, H)
