@@ -112,7 +112,7 @@ def evaluate_due(engine: Engine, config: DriftwatchConfig, now: datetime) -> Eva
     with read_connection(engine, "find windows to evaluate") as connection:
         for model, rules in watched.items():
             if rules:
-                plan.extend(_windows_due(connection, model, rules, cursors))
+                plan.extend(_windows_due(connection, model, rules, cursors, now))
     for model, window_start, window_end, rules in plan:
         action = f"evaluate alerts of {model} window {window_start.isoformat()}"
         with write_transaction(engine, action) as connection:
@@ -136,6 +136,8 @@ def _evaluate(
     if points is None:
         return report
     for rule in rules:
+        if window_end + rule.delay > now:
+            continue  # judged later, by evaluate_due, once the rule's delay has passed
         cursor = lock_cursor(connection, rule=rule.name, model=model, now=now)
         if cursor.done(window_start):
             continue
@@ -230,10 +232,11 @@ def _models_with_points(connection: Connection) -> list[str]:
 
 
 def _windows_due(
-    connection: Connection, model: str, rules: Sequence[AlertRule], cursors: Mapping[tuple[str, str], Cursor]
+    connection: Connection, model: str, rules: Sequence[AlertRule], cursors: Mapping[tuple[str, str], Cursor],
+    now: datetime,
 ) -> list[tuple[str, datetime, datetime, list[AlertRule]]]:
     """The complete windows of ``model`` some rule still has to evaluate, oldest first,
-    each with the rules that have to."""
+    each with the rules that have to (a rule with a ``delay`` waits for it to pass)."""
     chosen = {rule.name: cursors[(rule.name, model)] for rule in rules}
     starts = [cursor.last_window_start for cursor in chosen.values()]
     partial = func.max(case((metric_values.c.is_partial, 1), else_=0))
@@ -249,7 +252,8 @@ def _windows_due(
     windows = [(row.window_start, row.window_end) for row in connection.execute(statement).all()]
     plan = []
     for index, (window_start, window_end) in enumerate(windows):
-        due = [rule for rule in rules if _is_due(chosen[rule.name], rule, windows, index)]
+        due = [rule for rule in rules
+               if window_end + rule.delay <= now and _is_due(chosen[rule.name], rule, windows, index)]
         if due:
             plan.append((model, window_start, window_end, due))
     return plan

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from monitor.config.conditions import Condition, parse_condition
-from monitor.config.durations import Duration
+from monitor.config.durations import Duration, Offset
 from monitor.metrics.names import ALL_METRICS, FEATURE_METRICS
 
 __all__ = [
@@ -165,6 +165,10 @@ class AlertRule(StrictModel):
     for_: Annotated[int, Field(ge=1, alias="for")] = 1
     severity: Literal["info", "warning", "critical"] = "warning"
     channels: list[str] = Field(default_factory=list)
+    # Judge a window only once it ended this long ago. For rules on label metrics
+    # (accuracy, performance_drop, concept_drift, ...): labels arrive late, and the
+    # window is recomputed as they do, so wait until most of them are in.
+    delay: Offset = timedelta(0)
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 

@@ -116,6 +116,37 @@ def test_recomputed_and_replayed_windows_never_count_twice(engine: Engine, recei
     assert receiver.events() == [("firing", iso(window(2)[0]))]
 
 
+def test_a_delayed_rule_judges_a_window_once_its_late_labels_are_in(engine: Engine, receiver: Receiver) -> None:
+    """Labels arrive hours late and the window is recomputed as they do: a rule with
+    ``delay`` judges the window once, after the delay, on the recomputed values."""
+    concept = {"name": "fraud-concept", "model": "fraud", "metric": "concept_drift", "when": "== 1", "for": 1,
+               "severity": "critical", "channels": ["hook"], "delay": "3h"}
+    config = make_config(rules=[drift_rule(), concept], channels={"hook": {"type": "webhook", "url": receiver.url}})
+    timeline = Timeline(engine, config)
+    dispatcher = timeline.dispatcher
+
+    # Window 0 is saved with hardly any labels: no significant drop yet.
+    timeline.step(0, {("dataset_drift_share", None): 0.0, ("concept_drift", None): 0.0})
+    assert receiver.delivered() == []
+    # Two hours later its labels are in and the recomputed window shows concept drift;
+    # the data-drift rule already judged window 0 and never looks again.
+    start, end = write_window(engine, 0, {("dataset_drift_share", None): 0.0, ("concept_drift", None): 1.0})
+    early = end + timedelta(hours=2)
+    evaluate_window(engine, config, model="fraud", model_version="v1", window_start=start, window_end=end,
+                    now=early)
+    evaluate_due(engine, config, early)
+    dispatcher.dispatch_once(early)
+    assert receiver.delivered() == []  # the delay has not passed: not judged yet
+
+    late = end + timedelta(hours=3)
+    evaluate_due(engine, config, late)
+    dispatcher.dispatch_once(late)
+    evaluate_due(engine, config, late + timedelta(minutes=1))  # judged once, never again
+    dispatcher.dispatch_once(late + timedelta(minutes=1))
+    assert [(call.body["rule"], call.event, call.window_start) for call in receiver.delivered()] == [
+        ("fraud-concept", "firing", iso(window(0)[0]))]
+
+
 def test_partial_windows_never_fire(engine: Engine, receiver: Receiver) -> None:
     config = make_config(rules=[drift_rule(**{"for": 1})], channels={"hook": {"type": "webhook", "url": receiver.url}})
     timeline = Timeline(engine, config)

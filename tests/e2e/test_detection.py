@@ -9,10 +9,6 @@ and resolves when it ends. The detection delay is printed.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
-import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +17,6 @@ import pytest
 import yaml
 from pytest_httpserver import HTTPServer
 from sqlalchemy import select
-from werkzeug import Request, Response
 
 from monitor.config.models import KafkaConfig
 from monitor.simulate.runner import simulate, write_reference_files
@@ -31,6 +26,7 @@ from monitor.store.engine import create_store_engine
 from monitor.store.schema import upgrade_schema
 from monitor.store.tables import metric_values
 from tests.support.traffic import IngestProcess, create_topics
+from tests.support.webhook import Receiver, signature_ok
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -66,34 +62,6 @@ def _config(tmp_path: Path, store: str, bootstrap: str, topics: dict[str, str], 
     path = tmp_path / "driftwatch.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
-
-
-class Receiver:
-    """Records every webhook call with its arrival time; verifies signatures independently."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[float, dict[str, str], bytes]] = []
-        self.lock = threading.Lock()
-
-    def __call__(self, request: Request) -> Response:
-        with self.lock:
-            self.calls.append((time.time(), dict(request.headers), request.get_data()))
-        return Response("{}", status=200, content_type="application/json")
-
-    def payloads(self, rule: str, event: str | None = None) -> list[tuple[float, dict[str, str], dict]]:
-        found = []
-        with self.lock:
-            for at, headers, body in self.calls:
-                payload = json.loads(body)
-                if payload.get("rule") == rule and (event is None or payload.get("event") == event):
-                    found.append((at, headers, payload))
-        return found
-
-
-def _signature_ok(headers: dict[str, str], body: bytes) -> bool:
-    timestamp = headers["X-Driftwatch-Timestamp"]
-    digest = hmac.new(SECRET.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(headers["X-Driftwatch-Signature"], f"sha256={digest}")
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
@@ -137,7 +105,7 @@ def test_injected_drift_fires_one_signed_retraining_call(backend, kafka_broker, 
     assert len({headers["Idempotency-Key"] for _, headers, _ in firing}) == 1
     received_at, headers, payload = firing[0]
     body = next(body for at, h, body in receiver.calls if h["Idempotency-Key"] == headers["Idempotency-Key"])
-    assert _signature_ok(headers, body)
+    assert signature_ok(headers, body, SECRET)
     assert payload["model"] == "fraud" and payload["severity"] == "critical"
     # The injected features, plus at most one chance false positive (each test allows ~5%).
     named = set(payload["details"]["drifted_features"])
