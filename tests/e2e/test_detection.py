@@ -10,58 +10,21 @@ and resolves when it ends. The detection delay is printed.
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import datetime
 
 import pytest
-import yaml
 from pytest_httpserver import HTTPServer
 from sqlalchemy import select
 
-from monitor.config.models import KafkaConfig
-from monitor.simulate.runner import simulate, write_reference_files
-from monitor.simulate.scenario import Scenario
-from monitor.simulate.stream import StreamSettings
 from monitor.store.engine import create_store_engine
-from monitor.store.schema import upgrade_schema
 from monitor.store.tables import metric_values
-from tests.support.traffic import IngestProcess, create_topics
-from tests.support.webhook import Receiver, signature_ok
+from tests.e2e.live import SECRET, start_live_service
+from tests.support.webhook import signature_ok
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
-SECRET = "e2e-secret"
 DRIFT_AT_S = 30
 SPIKE = (10, 20)
-
-
-def _config(tmp_path: Path, store: str, bootstrap: str, topics: dict[str, str], hook_url: str) -> Path:
-    from monitor.simulate.models import model_configs
-
-    models = model_configs(["fraud"], str(tmp_path / "reference"))
-    models["fraud"]["window"] = "10s"
-    config = {
-        "store": store,
-        "kafka": {"bootstrap_servers": bootstrap, "predictions_topic": topics["predictions"],
-                  "labels_topic": topics["labels"], "group_id": topics["group"], "session_timeout": "6s"},
-        "ingest": {"batch_size": 1000, "batch_max_wait": "200ms"},
-        "schedule": {"interval": "2s"},
-        "models": models,
-        "alerts": {
-            "rules": [
-                {"name": "fraud-data-drift", "model": "fraud", "metric": "dataset_drift_share", "when": "> 0.3",
-                 "for": 2, "severity": "critical", "channels": ["retrain"]},
-                {"name": "fraud-latency", "model": "fraud", "metric": "latency_p95_ms", "when": "> 120", "for": 1,
-                 "severity": "warning", "channels": ["retrain"]},
-            ],
-            "repeat_interval": "1h",
-            "send_resolved": True,
-            "channels": {"retrain": {"type": "webhook", "url": hook_url, "secret": SECRET}},
-        },
-    }
-    path = tmp_path / "driftwatch.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
@@ -69,37 +32,23 @@ def test_injected_drift_fires_one_signed_retraining_call(backend, kafka_broker, 
                                                          httpserver: HTTPServer):
     store = (f"sqlite:///{tmp_path / 'e2e.db'}" if backend == "sqlite"
              else request.getfixturevalue("postgres_server").create_database(f"e2e_{topic_names['group'][-8:]}"))
-    upgrade_schema(create_store_engine(store))
-    create_topics(kafka_broker.bootstrap, [topic_names["predictions"], topic_names["labels"]])
-    receiver = Receiver()
-    httpserver.expect_request("/retrain", method="POST").respond_with_handler(receiver)
-    write_reference_files(("fraud",), tmp_path / "reference", rows=3000)
-    config = _config(tmp_path, store, kafka_broker.bootstrap, topic_names, httpserver.url_for("/retrain"))
-    service = IngestProcess(config, tmp_path / "service.log", command="run")
-    service.start()
-
-    scenario = Scenario.model_validate({"seed": 5, "events": [
+    live = start_live_service(store=store, bootstrap=kafka_broker.bootstrap, topics=topic_names, tmp_path=tmp_path,
+                              httpserver=httpserver, rules=[
+        {"name": "fraud-data-drift", "metric": "dataset_drift_share", "when": "> 0.3", "for": 2,
+         "severity": "critical"},
+        {"name": "fraud-latency", "metric": "latency_p95_ms", "when": "> 120", "severity": "warning"},
+    ])
+    receiver = live.receiver
+    start_s = live.stream({"seed": 5, "events": [
         {"kind": "latency_spike", "model": "fraud", "at": f"{SPIKE[0]}s", "duration": f"{SPIKE[1] - SPIKE[0]}s",
          "factor": 10},
         {"kind": "covariate_drift", "model": "fraud", "at": f"{DRIFT_AT_S}s", "features": ["amount", "country"],
          "shift": 2.0},
-    ]})
-    # Start on a window boundary so the injections fall exactly at window starts.
-    now = time.time()
-    start_s = (int(now) // 10 + 1) * 10
-    time.sleep(start_s - now)
-    start = datetime.fromtimestamp(start_s, tz=UTC)
-    settings = StreamSettings(models=("fraud",), rate=150, start=start, label_coverage=0.0)
-    kafka = KafkaConfig(bootstrap_servers=kafka_broker.bootstrap, predictions_topic=topic_names["predictions"],
-                        labels_topic=topic_names["labels"])
-    simulate(kafka, settings, scenario, duration_s=DRIFT_AT_S + 45)
+    ]}, duration_s=DRIFT_AT_S + 45)
     injected_at = start_s + DRIFT_AT_S
 
-    deadline = time.time() + 90
-    while time.time() < deadline and not receiver.payloads("fraud-data-drift", "firing"):
-        time.sleep(0.5)
-    firing = receiver.payloads("fraud-data-drift", "firing")
-    assert firing, (tmp_path / "service.log").read_text()[-4000:]
+    firing = receiver.wait_for("fraud-data-drift", "firing", timeout=90)
+    assert firing, live.log_tail()
     time.sleep(5)  # nothing more may arrive for it
     firing = receiver.payloads("fraud-data-drift", "firing")
     assert len({headers["Idempotency-Key"] for _, headers, _ in firing}) == 1
@@ -132,4 +81,4 @@ def test_injected_drift_fires_one_signed_retraining_call(backend, kafka_broker, 
     # The latency spike fired its own rule, then resolved once it ended.
     assert receiver.payloads("fraud-latency", "firing")
     assert receiver.payloads("fraud-latency", "resolved")
-    assert service.terminate(timeout=120) == 0
+    assert live.process.terminate(timeout=120) == 0
