@@ -32,6 +32,7 @@ from alerts.notification import Notification
 from alerts.outbox import dashboard_url
 from alerts.silences import Silence, create_silence, expire_silence, list_silences
 from alerts.transactions import read_connection
+from monitor.cli.tables import print_table
 from monitor.config.durations import format_duration, parse_duration
 from monitor.config.models import DriftwatchConfig
 from monitor.errors import DriftwatchError
@@ -107,7 +108,7 @@ def list_command(
             str(alert.id), alert.rule, alert.model, alert.model_version or "—", alert.feature or "—",
             alert.state, alert.severity, value, alert.condition, format_time(alert.started_at), last,
         ))
-    out.print(table)
+    print_table(out, table)
 
 
 @alerts_app.command("silence")
@@ -156,7 +157,7 @@ def silences_command(
             str(silence.id), _scope(silence), format_time(silence.starts_at), format_time(silence.ends_at),
             silence.created_by or "—", silence.comment, "yes" if silence.is_active(now) else "no",
         ))
-    out.print(table)
+    print_table(out, table)
 
 
 @alerts_app.command("expire")

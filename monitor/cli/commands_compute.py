@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from monitor.cli.main import app, err, install_stop_signals, load_context_config
+from monitor.cli.tables import print_table
 from monitor.errors import InputFileError
 from monitor.store.engine import create_store_engine
 from monitor.store.schema import require_schema
@@ -125,7 +126,7 @@ def _print_table(report: OfflineDriftReport) -> None:
     for feature in report.result.features:
         table.add_row(feature.feature, feature.feature_type, feature.method, _score(feature.score),
                       f"{feature.threshold:g}", "[red]yes[/]" if feature.drifted else "no")
-    out.print(table)
+    print_table(out, table)
     result = report.result
     verdict = "[bold red]dataset drift[/]" if result.dataset_drift else "[bold green]no dataset drift[/]"
     out.print(f"{verdict}: {result.number_of_drifted} of {result.number_of_features} features drifted "

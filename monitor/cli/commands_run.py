@@ -15,8 +15,6 @@ from datetime import UTC, datetime
 
 from monitor.cli.commands_service import wait_for_store
 from monitor.cli.main import app, err, install_stop_signals, load_context_config
-from monitor.ingest.consumer import IngestService
-from monitor.jobs.scheduler import run_schedule
 from monitor.logs import fields
 from monitor.store.engine import create_store_engine
 
@@ -40,9 +38,12 @@ def _supervised(
 @app.command()
 def run() -> None:
     """Run the service: ingestion + scheduler + alert dispatch."""
-    # Imported here: monitor's modules never import alerts; only this wiring does.
+    # Imported here: monitor's modules never import alerts, only this wiring does; and
+    # the statistics stack (scipy, pandas) loads only for the command that needs it.
     from alerts.evaluation import evaluate_window
     from alerts.service import AlertService
+    from monitor.ingest.consumer import IngestService
+    from monitor.jobs.scheduler import run_schedule
 
     config = load_context_config()
     engine = create_store_engine(config.store)

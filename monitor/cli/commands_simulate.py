@@ -12,10 +12,7 @@ import typer
 from monitor.cli.main import app, err, install_stop_signals, load_context_config
 from monitor.config.durations import parse_duration
 from monitor.errors import ConfigError
-from monitor.simulate.runner import simulate as run_simulation
-from monitor.simulate.runner import write_reference_files
 from monitor.simulate.scenario import DEFAULT_SCENARIO, load_scenario
-from monitor.simulate.stream import StreamSettings
 
 
 def _duration(text: str | None, option: str) -> timedelta | None:
@@ -45,6 +42,11 @@ def simulate(
     seed: Annotated[int | None, typer.Option(help="Override the scenario's seed.")] = None,
 ) -> None:
     """Produce a realistic prediction + label stream to Kafka, with drift, latency spikes and errors injected."""
+    # Imported here: pandas loads only when a stream is actually simulated.
+    from monitor.simulate.runner import simulate as run_simulation
+    from monitor.simulate.runner import write_reference_files
+    from monitor.simulate.stream import StreamSettings
+
     config = load_context_config()
     chosen = tuple(name.strip() for name in models.split(",") if name.strip())
     plan = DEFAULT_SCENARIO if scenario is None else load_scenario(scenario)

@@ -6,6 +6,9 @@ input prints one clear message and exits with code 2, and nothing starts.
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 import signal
 import sys
 import threading
@@ -94,8 +97,30 @@ def main() -> None:
     Usage errors exit 2 through click's standalone mode.
     """
     _register_commands()
+    code: int | str | None = 0
     try:
         app()
     except DriftwatchError as exc:
         err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False, soft_wrap=True)
-        sys.exit(2)
+        code = 2
+    except SystemExit as exc:
+        code = exc.code
+    _exit(code)
+
+
+def _exit(code: int | str | None) -> None:
+    """Flush, then leave without interpreter teardown.
+
+    pyarrow's native thread pools can abort the process while Python tears down
+    (``terminate called without an active exception``, exit -6: apache/arrow#34314),
+    turning a finished command's exit code into a crash. Every command has finished
+    its work and stopped its own threads by now, so nothing is lost by skipping it.
+    """
+    if isinstance(code, str):
+        err.print(code, highlight=False, soft_wrap=True)
+        code = 1
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing to flush into
+            stream.flush()
+    os._exit(code or 0)

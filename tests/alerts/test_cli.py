@@ -35,7 +35,6 @@ def write_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store: str, ch
         "store": store, "models": MODELS, "alerts": {"rules": rules, "channels": channels},
     }))
     monkeypatch.setenv("DRIFTWATCH_CONFIG", str(path))
-    monkeypatch.setenv("COLUMNS", "200")
     return path
 
 
