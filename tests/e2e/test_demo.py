@@ -22,7 +22,7 @@ def _free_port() -> int:
 
 def test_demo_short_mode():
     env = {**os.environ, "DASHBOARD_PORT": str(_free_port()), "WEBHOOK_PORT": str(_free_port()), "RATE": "150"}
-    result = subprocess.run(["bash", "scripts/demo.sh", "--short", "75"], cwd=ROOT, env=env, capture_output=True,
+    result = subprocess.run(["bash", "scripts/demo.sh", "--short", "40"], cwd=ROOT, env=env, capture_output=True,
                             text=True, timeout=900)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-5000:]
