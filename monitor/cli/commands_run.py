@@ -72,7 +72,8 @@ def run() -> None:
         part.start()
     log.info("driftwatch running", extra=fields(models=",".join(config.models) or "-",
                                                  rules=len(config.alerts.rules)))
-    stop.wait()
+    while not stop.wait(1.0):  # short waits: a signal is never left unnoticed
+        pass
     for part in parts:
         part.join(timeout=120)
     if failures:

@@ -68,7 +68,9 @@ def install_stop_signals(stop: threading.Event) -> None:
     def _handler(signum: int, _frame: FrameType | None) -> None:
         if stop.is_set():  # a second Ctrl-C means "now"
             raise SystemExit(130)
-        stop.set()
+        # Set from another thread: the handler interrupts the main thread anywhere,
+        # possibly inside this very Event's lock (Event.set there would deadlock).
+        threading.Thread(target=stop.set, name="driftwatch-stop", daemon=True).start()
 
     signal.signal(signal.SIGTERM, _handler)
     signal.signal(signal.SIGINT, _handler)

@@ -303,7 +303,8 @@ def run_schedule(
                                                 interval=config.schedule.interval.total_seconds()))
     background.start()
     try:
-        stop_event.wait()
+        while not stop_event.wait(1.0):  # short waits: a signal is never left unnoticed
+            pass
     finally:
         scheduler.stop()
         background.shutdown(wait=True)

@@ -80,16 +80,23 @@ def test_schedule_computes_due_windows_until_sigterm(tmp_path):
     start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - 3 * HOUR
     insert_predictions(engine, fraud_traffic(start, 3, 30), ingested_at=datetime.now(UTC))
     env = {**os.environ, "DRIFTWATCH_CONFIG": str(_config(tmp_path, url))}
-    process = subprocess.Popen([sys.executable, "-m", "monitor.cli", "schedule"], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    log = tmp_path / "schedule.log"
+    with log.open("wb") as handle:  # a file, not a pipe: a full pipe would block the process
+        process = subprocess.Popen([sys.executable, "-m", "monitor.cli", "schedule"], env=env,
+                                   stdout=handle, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and count(engine, window_state) < 4:
             time.sleep(0.5)
-        assert count(engine, window_state) == 4  # three complete hours and the current one
+        assert count(engine, window_state) == 4, log.read_text()  # three complete hours and the current one
     finally:
         process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=60)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise AssertionError("schedule did not stop on SIGTERM:\n" + log.read_text()[-4000:]) from None
+    output = log.read_text()
     assert process.returncode == 0, output
     assert "scheduler stopped" in output
     assert value(metric(engine, "prediction_count", window_start=start + HOUR)) == 30
