@@ -64,7 +64,14 @@ def dashboard(
 
     previous = {signum: signal.signal(signum, forward) for signum in _FORWARDED}
     try:
-        code = child.wait()
+        while True:
+            # Short waits: a signal delivered to another thread of ours only runs its
+            # handler once the main thread wakes up.
+            try:
+                code = child.wait(timeout=1.0)
+                break
+            except subprocess.TimeoutExpired:
+                continue
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
