@@ -20,7 +20,7 @@ from sqlalchemy import select
 from monitor.store.engine import create_store_engine
 from monitor.store.tables import metric_values
 from tests.e2e.live import SECRET, start_live_service
-from tests.support.webhook import signature_ok
+from tests.support.webhook import the_signed_call
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -50,11 +50,7 @@ def test_concept_drift_fires_on_late_labels_and_an_error_burst_fires_and_resolve
     concept = receiver.wait_for("fraud-concept", "firing", timeout=90)
     assert concept, live.log_tail()
     time.sleep(5)  # nothing more may arrive for it
-    concept = receiver.payloads("fraud-concept", "firing")
-    assert len({headers["Idempotency-Key"] for _, headers, _ in concept}) == 1
-    received_at, headers, payload = concept[0]
-    body = next(body for _, h, body in receiver.calls if h["Idempotency-Key"] == headers["Idempotency-Key"])
-    assert signature_ok(headers, body, SECRET)
+    received_at, payload = the_signed_call(receiver, "fraud-concept", "firing", SECRET)
     assert payload["model"] == "fraud" and payload["severity"] == "critical"
     assert datetime.fromisoformat(payload["window_start"]).timestamp() >= injected_at
     print(f"\nconcept drift: injection → webhook received {received_at - injected_at:.1f} s "

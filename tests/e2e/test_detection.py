@@ -19,7 +19,7 @@ from sqlalchemy import select
 from monitor.store.engine import create_store_engine
 from monitor.store.tables import metric_values
 from tests.e2e.live import SECRET, start_live_service
-from tests.support.webhook import signature_ok
+from tests.support.webhook import the_signed_call
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -50,11 +50,7 @@ def test_injected_drift_fires_one_signed_retraining_call(backend, kafka_broker, 
     firing = receiver.wait_for("fraud-data-drift", "firing", timeout=90)
     assert firing, live.log_tail()
     time.sleep(5)  # nothing more may arrive for it
-    firing = receiver.payloads("fraud-data-drift", "firing")
-    assert len({headers["Idempotency-Key"] for _, headers, _ in firing}) == 1
-    received_at, headers, payload = firing[0]
-    body = next(body for at, h, body in receiver.calls if h["Idempotency-Key"] == headers["Idempotency-Key"])
-    assert signature_ok(headers, body, SECRET)
+    received_at, payload = the_signed_call(receiver, "fraud-data-drift", "firing", SECRET)
     assert payload["model"] == "fraud" and payload["severity"] == "critical"
     # The injected features, plus at most one chance false positive (each test allows ~5%).
     named = set(payload["details"]["drifted_features"])

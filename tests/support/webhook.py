@@ -11,7 +11,7 @@ import time
 
 from werkzeug import Request, Response
 
-__all__ = ["Receiver", "signature_ok"]
+__all__ = ["Receiver", "signature_ok", "the_signed_call"]
 
 
 class Receiver:
@@ -42,6 +42,17 @@ class Receiver:
         while time.time() < deadline and not self.payloads(rule, event):
             time.sleep(0.5)
         return self.payloads(rule, event)
+
+
+def the_signed_call(receiver: Receiver, rule: str, event: str, secret: str) -> tuple[float, dict]:
+    """(arrival time, payload) of the one notification for ``rule``/``event``: asserts
+    that all its calls share one Idempotency-Key and that it is correctly signed."""
+    calls = receiver.payloads(rule, event)
+    assert len({headers["Idempotency-Key"] for _, headers, _ in calls}) == 1
+    received_at, headers, payload = calls[0]
+    body = next(body for _, h, body in receiver.calls if h["Idempotency-Key"] == headers["Idempotency-Key"])
+    assert signature_ok(headers, body, secret)
+    return received_at, payload
 
 
 def signature_ok(headers: dict[str, str], body: bytes, secret: str) -> bool:
