@@ -35,43 +35,63 @@ def _member_config(base: Path, name: str, **kwargs) -> Path:
     return path
 
 
+def _poll_until(consumer, done, what: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not done() and time.monotonic() < deadline:
+        consumer.poll(timeout_ms=200)
+    assert done(), f"{what} ({consumer.assignment()})"
+
+
 def test_commit_during_a_rebalance_returns_instead_of_spinning(kafka_broker, engine, store_url, topic_names,
                                                                 tmp_path):
     """Regression: a commit refused with RebalanceInProgressError was retried forever
-    without polling, and only a poll can finish the rebalance — ingestion stalled."""
+    without polling, and only a poll can finish the rebalance — ingestion stalled.
+
+    The rebalance is held open for real: member b is in the group but stops polling, so
+    when member c joins, the broker keeps a's JoinGroup waiting for b (until b's
+    rebalance timeout, minutes away). a has records in hand and is mid-rebalance, as
+    when a batch is written while a member joins; no timing luck is needed."""
     create_topics(kafka_broker.bootstrap, [topic_names["predictions"], topic_names["labels"]], partitions=2)
     prod = producer(kafka_broker.bootstrap)
     send_json(prod, topic_names["predictions"], (prediction_message(i) for i in range(50)))
     prod.flush()
     common = {"store": store_url, "bootstrap": kafka_broker.bootstrap, "topics": topic_names}
-    first_config = load_config(_member_config(tmp_path, "ingest-a", **common))
-    second_config = load_config(_member_config(tmp_path, "ingest-b", **common))
-
-    first = build_consumer(first_config)
-    second = build_consumer(second_config)
+    configs = {name: load_config(_member_config(tmp_path, name, **common)) for name in ("ingest-a", "ingest-b",
+                                                                                         "ingest-c")}
+    first, second, third = (build_consumer(config) for config in configs.values())
     joined = threading.Event()
+    records: list = []
+    member_c = None
     try:
-        records = []
+        def received() -> bool:
+            records.extend(r for batch in first.poll(timeout_ms=1000).values() for r in batch)
+            return bool(records)
+
         deadline = time.monotonic() + 60
-        while not records and time.monotonic() < deadline:
-            records = [r for batch in first.poll(timeout_ms=1000).values() for r in batch]
+        while not received() and time.monotonic() < deadline:
+            pass
         assert records, "the first member never received its messages"
 
-        # The second member joins; the first notices at its next (short) poll and is left
-        # mid-rebalance, exactly as when a batch is being written while a member joins.
-        def keep_polling() -> None:
-            while not joined.is_set():
+        # b joins while a keeps polling, until both hold a partition; then b goes quiet.
+        def poll_second() -> None:
+            while not joined.is_set() and not second.assignment():
                 second.poll(timeout_ms=200)
 
-        poller = threading.Thread(target=keep_polling, daemon=True)
-        poller.start()
-        deadline = time.monotonic() + 60
-        while not first._coordinator.rebalance_in_progress() and time.monotonic() < deadline:
-            first.poll(timeout_ms=5)
-            time.sleep(0.2)
-        assert first._coordinator.rebalance_in_progress(), "the broker never started a rebalance"
+        member_b = threading.Thread(target=poll_second, daemon=True)
+        member_b.start()
+        _poll_until(first, lambda: not member_b.is_alive() and len(first.assignment()) == 2,
+                    "members a and b never shared the four partitions")
 
-        service = IngestService(config=first_config, engine=engine)
+        # c joins; a rejoins at its next poll and waits there for b, which never comes.
+        def poll_third() -> None:
+            while not joined.is_set():
+                third.poll(timeout_ms=200)
+
+        member_c = threading.Thread(target=poll_third, daemon=True)
+        member_c.start()
+        _poll_until(first, first._coordinator.rebalance_in_progress, "the broker never started a rebalance")
+
+        service = IngestService(config=configs["ingest-a"], engine=engine)
         committer = threading.Thread(target=service._commit, args=(first, records, threading.Event()),
                                      daemon=True)
         committer.start()
@@ -80,8 +100,14 @@ def test_commit_during_a_rebalance_returns_instead_of_spinning(kafka_broker, eng
         assert service.stats.commit_failures == 1
     finally:
         joined.set()
-        first.close(autocommit=False)
-        second.close(autocommit=False)
+        if member_c is not None:
+            # c's poll returns once the rebalance it waits in ends, and that needs b and a.
+            first.close(autocommit=False)
+            second.close(autocommit=False)
+            member_c.join(timeout=60)
+            third.close(autocommit=False)
+        for consumer in (first, second, third):
+            consumer.close(autocommit=False)
 
 
 def test_a_member_joining_mid_stream_loses_and_duplicates_nothing(kafka_broker, engine, store_url, topic_names,
