@@ -4,13 +4,15 @@ Produces N realistic prediction messages (20 features) to a fresh topic on a loc
 broker, then times, each in its own process (so peak RSS is its own):
 
   (a) baseline: a bare kafka-python poll + json.loads loop over the topic;
-  (b) driftwatch ingest into SQLite;
-  (c) driftwatch ingest into PostgreSQL.
+  (b) driftwatch ingest into SQLite, and
+  (c) into PostgreSQL (a fresh database per run), each with ``ingest.workers`` 1 and 2
+      (2 worker processes share the topic's partitions: one core each).
 
-Prints events/s, the ratio to (a) and peak RSS, samples RSS during the run (to
-show memory stays flat), and writes ``benchmarks/results/ingest.json``.
+Prints events/s, the ratio to (a) and peak RSS (summed over a run's processes),
+samples RSS during the run (to show memory stays flat), and writes
+``benchmarks/results/ingest.json``.
 
-    .venv/bin/python benchmarks/ingest.py [--messages 1000000] [--partitions 2]
+    .venv/bin/python benchmarks/ingest.py [--messages 1000000] [--partitions 2] [--workers 1 2]
 """
 
 from __future__ import annotations
@@ -71,6 +73,17 @@ def produce(bootstrap: str, topic: str, total: int, partitions: int) -> float:
     return time.perf_counter() - started
 
 
+def fresh_database(url: str, name: str) -> str:
+    """A new, empty database on the benchmark's server (one per run: each starts from nothing)."""
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    return url.rsplit("/", 1)[0] + "/" + name
+
+
 class RssSampler(threading.Thread):
     def __init__(self) -> None:
         super().__init__(daemon=True)
@@ -80,9 +93,22 @@ class RssSampler(threading.Thread):
 
     def run(self) -> None:
         while not self.stop.wait(0.5):
-            for line in Path("/proc/self/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    self.samples.append((round(time.perf_counter() - self.started, 1), int(line.split()[1]) // 1024))
+            self.samples.append((round(time.perf_counter() - self.started, 1), tree_rss_mb(os.getpid())))
+
+
+def tree_rss_mb(pid: int) -> int:
+    """RSS of ``pid`` and all its descendants (ingest workers are child processes), in MB."""
+    total_kb = 0
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total_kb += int(line.split()[1])
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                total_kb += tree_rss_mb(int(child)) * 1024
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return total_kb // 1024
 
 
 def step_baseline(bootstrap: str, topic: str, total: int) -> dict[str, object]:
@@ -105,9 +131,11 @@ def step_baseline(bootstrap: str, topic: str, total: int) -> dict[str, object]:
     return {"elapsed_s": elapsed, "events": seen, "samples_mb": sampler.samples}
 
 
-def step_ingest(bootstrap: str, topic: str, total: int, store: str) -> dict[str, object]:
+def step_ingest(bootstrap: str, topic: str, total: int, store: str, workers: int) -> dict[str, object]:
+    from sqlalchemy import text
+
     from monitor.config.loader import config_from_mapping
-    from monitor.ingest.consumer import IngestService
+    from monitor.ingest.workers import run_ingest
     from monitor.store.engine import create_store_engine
     from monitor.store.schema import upgrade_schema
 
@@ -117,30 +145,32 @@ def step_ingest(bootstrap: str, topic: str, total: int, store: str) -> dict[str,
         "store": store,
         "kafka": {"bootstrap_servers": bootstrap, "predictions_topic": topic, "labels_topic": topic + "-labels",
                   "group_id": f"dw-{time.time_ns()}"},
-        "ingest": {"batch_size": 5000, "batch_max_wait": "1s"},
+        "ingest": {"batch_size": 5000, "batch_max_wait": "1s", "workers": workers},
         "models": {"bench": {"task": "binary_classification", "positive_label": 1}},
     }, environ={})
     sampler = RssSampler()
     sampler.start()
-    service = IngestService(config=config, engine=engine)
     stop = threading.Event()
+    finished: list[float] = []
+
+    def stored() -> int:
+        with engine.connect() as connection:
+            return int(connection.execute(text("SELECT COUNT(*) FROM predictions")).scalar_one())
 
     def stop_when_done() -> None:
-        while service.stats.predictions < total and not stop.is_set():
-            time.sleep(0.05)
+        # The store is the judge (the workers are other processes): done when all rows are there.
+        while stored() < total and not stop.is_set():
+            time.sleep(0.1)
+        finished.append(time.perf_counter())
         stop.set()
 
     watcher = threading.Thread(target=stop_when_done, daemon=True)
-    watcher.start()
     started = time.perf_counter()
-    service.run(stop)
-    elapsed = time.perf_counter() - started
+    watcher.start()
+    stats = run_ingest(config, engine, stop)
+    elapsed = (finished[0] if finished else time.perf_counter()) - started
     sampler.stop.set()
-    from sqlalchemy import text
-
-    with engine.connect() as connection:
-        stored = connection.execute(text("SELECT COUNT(*) FROM predictions")).scalar_one()
-    return {"elapsed_s": elapsed, "events": service.stats.messages, "stored": stored,
+    return {"elapsed_s": elapsed, "events": stats.messages, "stored": stored(), "workers": workers,
             "samples_mb": sampler.samples}
 
 
@@ -148,15 +178,18 @@ def run_step(args: argparse.Namespace) -> None:
     if args.step == "baseline":
         result = step_baseline(args.bootstrap, args.topic, args.messages)
     else:
-        result = step_ingest(args.bootstrap, args.topic, args.messages, args.store)
-    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        result = step_ingest(args.bootstrap, args.topic, args.messages, args.store, args.workers[0])
+    samples = [mb for _, mb in result["samples_mb"]]  # type: ignore[union-attr]
+    result["peak_rss_mb"] = max([resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, *samples])
     print(json.dumps(result))
 
 
-def spawn(step: str, bootstrap: str, topic: str, total: int, store: str = "") -> dict[str, object]:
+def spawn(step: str, bootstrap: str, topic: str, total: int, store: str = "", workers: int = 1) -> dict[str, object]:
     command = [sys.executable, __file__, "--step", step, "--bootstrap", bootstrap, "--topic", topic,
-               "--messages", str(total), "--store", store]
-    output = subprocess.run(command, capture_output=True, text=True, check=True, cwd=ROOT)
+               "--messages", str(total), "--store", store, "--workers", str(workers)]
+    output = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    if output.returncode != 0:
+        raise SystemExit(f"{step} run failed (exit {output.returncode}):\n{output.stderr[-3000:]}")
     return json.loads(output.stdout.strip().splitlines()[-1])
 
 
@@ -165,6 +198,8 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--partitions", type=int, default=2)
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2],
+                        help="ingest.workers values to run, each on both stores (default: 1 2)")
     parser.add_argument("--step", choices=["baseline", "ingest"], help=argparse.SUPPRESS)
     parser.add_argument("--bootstrap", help=argparse.SUPPRESS)
     parser.add_argument("--topic", help=argparse.SUPPRESS)
@@ -189,19 +224,21 @@ def main() -> None:
         print(f"producing {args.messages:,} messages ...", flush=True)
         results["produce_s"] = produce(bootstrap, topic, args.messages, args.partitions)
         runs = {"baseline (kafka-python poll + json.loads)": spawn("baseline", bootstrap, topic, args.messages)}
-        runs["driftwatch ingest → SQLite"] = spawn("ingest", bootstrap, topic, args.messages,
-                                                    f"sqlite:///{work / 'bench.db'}")
-        if not args.skip_postgres:
-            url = postgres.start()
-            runs["driftwatch ingest → PostgreSQL"] = spawn("ingest", bootstrap, topic, args.messages, url)
+        url = None if args.skip_postgres else postgres.start()
+        for workers in args.workers:
+            runs[f"driftwatch ingest → SQLite, {workers} worker(s)"] = spawn(
+                "ingest", bootstrap, topic, args.messages, f"sqlite:///{work / f'bench-{workers}.db'}", workers)
+            if url is not None:
+                runs[f"driftwatch ingest → PostgreSQL, {workers} worker(s)"] = spawn(
+                    "ingest", bootstrap, topic, args.messages, fresh_database(url, f"bench_{workers}"), workers)
         base_rate = args.messages / float(runs["baseline (kafka-python poll + json.loads)"]["elapsed_s"])  # type: ignore[arg-type]
-        print(f"\n{'run':44} {'events/s':>10} {'ratio':>7} {'peak RSS MB':>12} {'RSS MB over the run (min→max)':>30}")
+        print(f"\n{'run':54} {'events/s':>10} {'ratio':>7} {'peak RSS MB':>12} {'RSS MB over the run (min→max)':>30}")
         table = []
         for name, run in runs.items():
             rate = args.messages / float(run["elapsed_s"])  # type: ignore[arg-type]
             samples = [mb for _, mb in run.get("samples_mb", [])]  # type: ignore[union-attr]
             spread = f"{min(samples)}→{max(samples)}" if samples else "-"
-            print(f"{name:44} {rate:10,.0f} {rate / base_rate:7.2f} {float(run['peak_rss_mb']):12.0f} {spread:>30}")
+            print(f"{name:54} {rate:10,.0f} {rate / base_rate:7.2f} {float(run['peak_rss_mb']):12.0f} {spread:>30}")
             table.append({"run": name, "events_per_s": rate, "ratio_to_baseline": rate / base_rate, **run})
         results["runs"] = table
         out = ROOT / "benchmarks" / "results" / "ingest.json"

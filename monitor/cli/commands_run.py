@@ -42,7 +42,7 @@ def run() -> None:
     # the statistics stack (scipy, pandas) loads only for the command that needs it.
     from alerts.evaluation import evaluate_window
     from alerts.service import AlertService
-    from monitor.ingest.consumer import IngestService
+    from monitor.ingest.workers import run_ingest
     from monitor.jobs.scheduler import run_schedule
 
     config = load_context_config()
@@ -64,7 +64,7 @@ def run() -> None:
 
     failures: list[str] = []
     parts = [
-        _supervised("ingest", lambda: IngestService(config=config, engine=engine).run(stop), stop, failures),
+        _supervised("ingest", lambda: run_ingest(config, engine, stop), stop, failures),
         _supervised("scheduler", lambda: run_schedule(config, engine, stop, on_window_computed), stop, failures),
         _supervised("alerts", lambda: AlertService(engine, config).run(stop), stop, failures),
     ]

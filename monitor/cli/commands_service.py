@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 
 from monitor.cli.main import app, err, install_stop_signals, load_context_config
 from monitor.errors import StoreUnavailableError
-from monitor.ingest.consumer import IngestService
+from monitor.ingest.workers import IngestWorkerError, run_ingest
 from monitor.logs import fields
 from monitor.store.engine import create_store_engine, redact_url
 from monitor.store.schema import require_schema, upgrade_schema
@@ -58,15 +58,25 @@ def ingest(
         float | None,
         typer.Option(help="Exit after this many seconds without messages (for batch jobs and tests)."),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, max=64, help="Consumer processes in the group (overrides ingest.workers)."),
+    ] = None,
 ) -> None:
     """Consume the predictions and labels topics into the store (exactly once)."""
     config = load_context_config()
+    if workers is not None:
+        config = config.model_copy(update={"ingest": config.ingest.model_copy(update={"workers": workers})})
     engine = create_store_engine(config.store)
     stop = threading.Event()
     install_stop_signals(stop)
     if not wait_for_store(engine, stop):
         return
-    stats = IngestService(config=config, engine=engine).run(stop, until_idle=until_idle)
+    try:
+        stats = run_ingest(config, engine, stop, until_idle=until_idle)
+    except IngestWorkerError as exc:
+        err.print(str(exc), highlight=False, soft_wrap=True)
+        raise SystemExit(1) from exc
     err.print(
         f"ingested {stats.messages} messages: {stats.predictions} predictions, {stats.labels} labels, "
         f"{stats.dead_letters} dead letters, {stats.duplicates} duplicates ignored",

@@ -69,6 +69,8 @@ class IngestConfig(StrictModel):
     batch_max_wait: Duration = timedelta(seconds=1)
     max_message_bytes: Annotated[int, Field(ge=1024)] = 1_048_576
     reject_unknown_models: bool = True
+    # Consumer processes in the group (one core each); at most one per partition is busy.
+    workers: Annotated[int, Field(ge=1, le=64)] = 1
 
 
 class ScheduleConfig(StrictModel):

@@ -17,8 +17,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
@@ -45,6 +47,18 @@ log = logging.getLogger("driftwatch.ingest")
 
 # Commit errors that mean "this member's group generation is out of date".
 _MEMBERSHIP_ERRORS = (CommitFailedError, RebalanceInProgressError, IllegalGenerationError, UnknownMemberIdError)
+
+
+_Decoded = tuple[list[PredictionRecord], list[LabelRecord], list[DeadLetterRecord]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Batch:
+    """Polled records, decoded, with their write under way."""
+
+    records: list[Any]
+    decoded: _Decoded
+    written: Future[WriteResult]
 
 
 @dataclass
@@ -134,17 +148,30 @@ class IngestService:
             topics=f"{self.config.kafka.predictions_topic},{self.config.kafka.labels_topic}",
             batch_size=self.config.ingest.batch_size))
         idle_since = time.monotonic()
+        # One batch is written (on the writer thread) while the next is fetched and
+        # decoded: the store's time overlaps Kafka's and the decoder's. A batch's offsets
+        # are still committed only after its own transaction, and batches are written
+        # one at a time, in order.
+        in_flight: _Batch | None = None
         try:
-            while not stop.is_set():
-                records = self._collect(consumer, stop)
-                if not records:
-                    if until_idle is not None and time.monotonic() - idle_since >= until_idle:
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="driftwatch-writer") as writer:
+                while not stop.is_set():
+                    records = self._collect(consumer, stop)
+                    if records:
+                        idle_since = time.monotonic()
+                        decoded = self._decode(records)
+                    if in_flight is not None:
+                        if not self._store(consumer, in_flight, stop):
+                            in_flight = None
+                            break  # stopped during a store outage: nothing committed, all replays later
+                        self._commit(consumer, in_flight.records, stop)
+                        in_flight = None
+                    if records:
+                        in_flight = _Batch(records, decoded, writer.submit(self._write, *decoded))
+                    elif until_idle is not None and time.monotonic() - idle_since >= until_idle:
                         break
-                    continue
-                idle_since = time.monotonic()
-                if not self._store(consumer, records, stop):
-                    break  # stopped during a store outage: nothing committed, all replays later
-                self._commit(consumer, records, stop)
+                if in_flight is not None and self._store(consumer, in_flight, stop):
+                    self._commit(consumer, in_flight.records, stop)
         finally:
             consumer.close(autocommit=False)
             log.info("ingestion stopped", extra=fields(**self._summary()))
@@ -165,8 +192,7 @@ class IngestService:
                 records.extend(partition_records)
         return records
 
-    def _decode(self, records: Sequence[Any]) -> tuple[list[PredictionRecord], list[LabelRecord],
-                                                       list[DeadLetterRecord]]:
+    def _decode(self, records: Sequence[Any]) -> _Decoded:
         predictions: list[PredictionRecord] = []
         labels: list[LabelRecord] = []
         letters: list[DeadLetterRecord] = []
@@ -182,13 +208,14 @@ class IngestService:
                 letters.append(item)  # type: ignore[arg-type]
         return predictions, labels, letters
 
-    def _store(self, consumer: KafkaConsumer, records: Sequence[Any], stop: threading.Event) -> bool:
-        predictions, labels, letters = self._decode(records)
+    def _store(self, consumer: KafkaConsumer, batch: _Batch, stop: threading.Event) -> bool:
+        """Wait for ``batch``'s write; through a store outage, pause and retry it until it lands."""
+        write: Callable[[], WriteResult] = batch.written.result
         outage_started: float | None = None
         delay = 0.5
         while True:
             try:
-                result = self._write(predictions, labels, letters)
+                result = write()
                 break
             except StoreUnavailableError as exc:
                 if outage_started is None:
@@ -198,16 +225,17 @@ class IngestService:
                     consumer.pause(*consumer.assignment())
                 if stop.is_set():
                     log.warning("stopping during a store outage; the uncommitted batch will be re-read on restart",
-                                extra=fields(messages=len(records)))
+                                extra=fields(messages=len(batch.records)))
                     return False
                 # Polling a paused consumer returns nothing but keeps the group membership alive.
                 consumer.poll(timeout_ms=int(delay * 1000))
                 delay = min(delay * 2, 5.0)
+                write = partial(self._write, *batch.decoded)
         if outage_started is not None:
             consumer.resume(*consumer.paused())
             log.warning("store available again, ingestion resumed",
                         extra=fields(outage_s=round(time.monotonic() - outage_started, 1)))
-        self._account(len(records), result)
+        self._account(len(batch.records), result)
         return True
 
     def _write(self, predictions: list[PredictionRecord], labels: list[LabelRecord],

@@ -15,12 +15,13 @@ SQLite uses executemany on the raw connection.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import msgspec
+import psycopg
 from sqlalchemy import Connection, Engine
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -140,10 +141,25 @@ class IngestWriter:
     def _pg_predictions(self, connection: Connection, rows: Sequence[PredictionRecord], at: datetime) -> int:
         if not rows:
             return 0
+        # Almost every batch is new predictions: COPY them straight into the table. A
+        # replayed or duplicated id makes the COPY fail on the unique key; then (and only
+        # then) the batch goes through a temporary table and INSERT … ON CONFLICT.
+        # (An explicit savepoint: psycopg's transaction() would COMMIT the batch's
+        # transaction if this were its first statement.)
         cursor = self._pg_cursor(connection)
+        cursor.execute("SAVEPOINT dw_direct")
+        try:
+            with cursor.copy(f"COPY predictions ({_P_COLS}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(_prediction_values(row, at))
+        except psycopg.errors.UniqueViolation:
+            cursor.execute("ROLLBACK TO SAVEPOINT dw_direct")
+        else:
+            cursor.execute("RELEASE SAVEPOINT dw_direct")
+            return len(rows)
         with cursor.copy(f"COPY _dw_predictions ({_P_COLS}) FROM STDIN") as copy:
             for row in rows:
-                copy.write_row(_prediction_values(row, at, json.dumps(row.features)))
+                copy.write_row(_prediction_values(row, at))
         cursor.execute(
             f"INSERT INTO predictions ({_P_COLS}) SELECT {_P_COLS} FROM _dw_predictions "
             "ON CONFLICT (model, prediction_id) DO NOTHING"
@@ -169,7 +185,7 @@ class IngestWriter:
         if not rows:
             return 0
         stamp = at.strftime(_SQLITE_TIME)
-        values = [_prediction_values(row, stamp, json.dumps(row.features), sqlite=True) for row in rows]
+        values = [_prediction_values(row, stamp, sqlite=True) for row in rows]
         placeholders = ", ".join("?" for _ in _PREDICTION_COLUMNS)
         cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
         before = connection.connection.driver_connection.total_changes  # type: ignore[union-attr]
@@ -225,13 +241,20 @@ def _time(value: datetime, sqlite: bool) -> Any:
     return value.strftime(_SQLITE_TIME) if sqlite else value
 
 
-def _prediction_values(row: PredictionRecord, at: Any, features: str, *, sqlite: bool = False) -> tuple[Any, ...]:
+_encode_json = msgspec.json.Encoder().encode
+
+
+def _json(value: Any) -> str:
+    return _encode_json(value).decode("utf-8")
+
+
+def _prediction_values(row: PredictionRecord, at: Any, *, sqlite: bool = False) -> tuple[Any, ...]:
     return (
-        row.model, row.model_version, row.prediction_id, _time(row.event_time, sqlite), features, row.prediction,
-        row.prediction_numeric, row.score,
-        None if row.probabilities is None else json.dumps(row.probabilities),
+        row.model, row.model_version, row.prediction_id, _time(row.event_time, sqlite), _json(row.features),
+        row.prediction, row.prediction_numeric, row.score,
+        None if row.probabilities is None else _json(row.probabilities),
         row.latency_ms, row.status, row.error,
-        None if row.extra is None else json.dumps(row.extra),
+        None if row.extra is None else _json(row.extra),
         row.origin.topic, row.origin.partition, row.origin.offset, at,
     )
 

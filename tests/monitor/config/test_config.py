@@ -143,6 +143,7 @@ def test_durations_and_conditions():
         ("models:\n  fraud:\n    task: regression\n    windw: 1h\n", "unknown key 'windw'"),
         ("store: mysql://x/y\n", "store backend 'mysql' is not supported"),
         ("store: '::not a url'\n", "is not valid"),
+        ("ingest:\n  workers: 0\n", "ingest.workers"),
         ("alerts:\n  channels:\n    x: {type: webhook, url: '${NOPE}'}\n", "NOPE is not set"),
     ],
 )

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from local_kafka import LocalKafka
+from sqlalchemy import Engine
 
 from monitor.store.engine import create_store_engine
 from monitor.store.schema import upgrade_schema
@@ -86,17 +87,27 @@ def _assert_exactly(engine, total: int) -> None:
     assert len(ids) == total
 
 
+def stream_with_duplicates(bootstrap: str, store_url: str, topic_names: dict[str, str], tmp_path: Path, *,
+                           total: int, rate: float, duplicate_every: int, partitions: int,
+                           batch_size: int) -> tuple[Engine, Streamer, IngestProcess]:
+    """A fresh store and topics, a started stream of ``total`` predictions (some sent twice),
+    and an ingest process ready to start."""
+    engine = create_store_engine(store_url)
+    upgrade_schema(engine)
+    create_topics(bootstrap, [topic_names["predictions"], topic_names["labels"]], partitions=partitions)
+    config = write_config(tmp_path / "driftwatch.yaml", store=store_url, bootstrap=bootstrap, topics=topic_names,
+                          batch_size=batch_size)
+    streamer = Streamer(bootstrap, topic_names["predictions"], total, rate=rate, duplicate_every=duplicate_every)
+    streamer.start()
+    return engine, streamer, IngestProcess(config, tmp_path / "ingest.log")
+
+
 def test_sigkill_at_random_instants_loses_and_duplicates_nothing(kafka_broker, store_url, topic_names, tmp_path):
     total = 200_000
     rng = random.Random(20261128)
-    engine = create_store_engine(store_url)
-    upgrade_schema(engine)
-    create_topics(kafka_broker.bootstrap, [topic_names["predictions"], topic_names["labels"]], partitions=2)
-    config = write_config(tmp_path / "driftwatch.yaml", store=store_url, bootstrap=kafka_broker.bootstrap,
-                          topics=topic_names, batch_size=3000)
-    streamer = Streamer(kafka_broker.bootstrap, topic_names["predictions"], total, rate=5000, duplicate_every=50)
-    ingest = IngestProcess(config, tmp_path / "ingest.log")
-    streamer.start()
+    engine, streamer, ingest = stream_with_duplicates(kafka_broker.bootstrap, store_url, topic_names, tmp_path,
+                                                      total=total, rate=5000, duplicate_every=50, partitions=2,
+                                                      batch_size=3000)
     ingest.start()
     progress: list[int] = [0]
     for _ in range(12):
