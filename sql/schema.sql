@@ -115,7 +115,7 @@ CREATE TABLE predictions (
 	model_version VARCHAR(64) NOT NULL, 
 	prediction_id VARCHAR(128) NOT NULL, 
 	event_time TIMESTAMP WITH TIME ZONE NOT NULL, 
-	features JSONB NOT NULL, 
+	features JSON NOT NULL, 
 	prediction TEXT NOT NULL, 
 	prediction_numeric FLOAT, 
 	score FLOAT, 

@@ -46,7 +46,7 @@ _LABEL_COLUMNS = (
 _PG_TEMP_TABLES = """
 CREATE TEMP TABLE IF NOT EXISTS _dw_predictions (
     model varchar(64), model_version varchar(64), prediction_id varchar(128), event_time timestamptz,
-    features jsonb, prediction text, prediction_numeric double precision, score double precision,
+    features json, prediction text, prediction_numeric double precision, score double precision,
     probabilities jsonb, latency_ms double precision, status varchar(8), error text, extra jsonb,
     kafka_topic varchar(255), kafka_partition integer, kafka_offset bigint, ingested_at timestamptz
 ) ON COMMIT DELETE ROWS;

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -64,3 +65,39 @@ def test_sqlite_read_only_engine_cannot_write(tmp_path: Path):
         assert connection.execute(text("SELECT COUNT(*) FROM predictions")).scalar_one() == 0
         with pytest.raises(Exception, match="readonly"):
             connection.execute(text("DELETE FROM predictions"))
+
+
+def test_features_become_json_with_their_rows_and_back(store_url):
+    """0004 turns predictions.features from jsonb into json on PostgreSQL (a no-op on
+    SQLite): rows stored before it read back the same, and the downgrade restores jsonb."""
+    from alembic import command
+
+    from monitor.store.schema import _alembic_config
+
+    engine = create_store_engine(store_url)
+
+    def migrate(step, revision: str) -> None:
+        config = _alembic_config()
+        with engine.begin() as connection:
+            config.attributes["connection"] = connection
+            step(config, revision)
+
+    def features_type() -> str:
+        return str(next(c["type"] for c in inspect(engine).get_columns("predictions") if c["name"] == "features"))
+
+    migrate(command.upgrade, "0003")
+    with engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO predictions (model, model_version, prediction_id, event_time, features, prediction, status, "
+            "ingested_at) VALUES ('m', 'v1', 'p1', '2026-01-01 00:00:00', :features, '1', 'ok', '2026-01-01 00:00:00')"
+        ), {"features": '{"amount": 12.5, "country": "DE", "new": null}'})
+    before = features_type()
+    migrate(command.upgrade, "head")
+    with engine.connect() as connection:
+        stored = connection.execute(text("SELECT features FROM predictions")).scalar_one()
+    assert (stored if isinstance(stored, dict) else json.loads(stored)) == {"amount": 12.5, "country": "DE",
+                                                                            "new": None}
+    if engine.dialect.name == "postgresql":
+        assert (before, features_type()) == ("JSONB", "JSON")
+        migrate(command.downgrade, "0003")
+        assert (features_type(), current_revision(engine)) == ("JSONB", "0003")
