@@ -8,6 +8,7 @@ kept under a separate session key).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,7 +30,9 @@ __all__ = [
     "now_utc",
     "pick_model",
     "pick_range",
+    "pick_scope",
     "pick_version",
+    "Scope",
     "show_error",
     "store_url_or_stop",
 ]
@@ -121,6 +124,42 @@ def pick_range(*, key: str, latest_end: datetime, default: str = "Last 7 days",
                            override=AROUND_WINDOW if new_link else None, default=default,
                            help="Ranges end at the newest window in the store (times in UTC).")
     return str(label), resolve_range(str(label), latest_end=latest_end, window=window)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a page shows: a model, one of its versions (with its ``windows`` row), a range."""
+
+    model: str
+    version: str
+    info: pd.Series
+    range_label: str
+    span: TimeRange
+    window: datetime | None
+
+
+def pick_scope(url: str, windows: pd.DataFrame, models: pd.DataFrame, *, key: str,
+               default_range: str = "Last 7 days", override: tuple[str | None, str | None] = (None, None),
+               window: Callable[[str], datetime | None] | None = None, extra_columns: int = 0,
+               ) -> tuple[Scope, list[Any]]:
+    """The model / version / time-range row every per-model page starts with.
+
+    Widget keys are ``{key}.model``, ``{key}.version`` and ``{key}.range``. ``override``
+    preselects a model and version (a deep link); ``window(model)`` is the linked window
+    to offer a range around, if any. Returns the scope and ``extra_columns`` more columns
+    of the same row for the page's own controls.
+    """
+    controls = st.columns([2, 2, 3, *([2] * extra_columns)], vertical_alignment="bottom")
+    with controls[0]:
+        model = pick_model(url, models, key=f"{key}.model", override=override[0])
+    with controls[1]:
+        version = pick_version(windows, model, key=f"{key}.version", override=override[1])
+    info = windows[(windows["model"] == model) & (windows["model_version"] == version)].iloc[0]
+    linked = window(model) if window is not None else None
+    with controls[2]:
+        label, span = pick_range(key=f"{key}.range", latest_end=info["last_window_end"].to_pydatetime(),
+                                 default=default_range, window=linked)
+    return Scope(model, version, info, label, span, linked), list(controls[3:])
 
 
 def health_banner(model: str, status: HealthStatus) -> None:

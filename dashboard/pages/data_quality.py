@@ -7,7 +7,7 @@ import streamlit as st
 
 from dashboard import queries
 from dashboard.charts import time_series_chart
-from dashboard.controls import now_utc, pick_model, pick_range, pick_version, store_url_or_stop
+from dashboard.controls import now_utc, pick_scope, store_url_or_stop
 from dashboard.formatting import cell_style, format_age, format_time, metric_label
 from dashboard.frames import current_models
 
@@ -99,14 +99,8 @@ def render() -> None:
         st.info("No computed windows yet: feature quality appears once the first window is computed.")
         return
     models = current_models(windows)
-    controls = st.columns([2, 2, 3], vertical_alignment="bottom")
-    with controls[0]:
-        model = pick_model(url, models, key="quality.model")
-    with controls[1]:
-        version = pick_version(windows, model, key="quality.version")
-    info = windows[(windows["model"] == model) & (windows["model_version"] == version)].iloc[0]
-    with controls[2]:
-        _label, span = pick_range(key="quality.range", latest_end=info["last_window_end"].to_pydatetime())
+    scope, _ = pick_scope(url, windows, models, key="quality")
+    model, version, span = scope.model, scope.version, scope.span
     series = queries.metric_series(url, (model,), (*QUALITY, "dead_letter_count"), span.start, span.end, version)
     rows = quality_rows(series)
     table = latest_quality(rows)

@@ -7,7 +7,7 @@ import streamlit as st
 
 from dashboard import queries
 from dashboard.charts import distribution_chart, drift_heatmap_chart
-from dashboard.controls import models_or_stop, pick_model, pick_range, pick_version, store_url_or_stop
+from dashboard.controls import models_or_stop, pick_scope, store_url_or_stop
 from dashboard.distributions import compare_distributions
 from dashboard.drift_strength import STRENGTH_RULE
 from dashboard.formatting import breach_mark, cell_style, format_time, format_value, metric_label
@@ -121,15 +121,8 @@ def render() -> None:
     url = store_url_or_stop()
     windows, models = models_or_stop(url)
     st.title("Data drift")
-    controls = st.columns([2, 2, 3], vertical_alignment="bottom")
-    with controls[0]:
-        model = pick_model(url, models, key="drift.model")
-    with controls[1]:
-        version = pick_version(windows, model, key="drift.version")
-    info = windows[(windows["model"] == model) & (windows["model_version"] == version)].iloc[0]
-    with controls[2]:
-        _label, span = pick_range(key="drift.range", latest_end=info["last_window_end"].to_pydatetime(),
-                                  default="Last 24 hours")
+    scope, _ = pick_scope(url, windows, models, key="drift", default_range="Last 24 hours")
+    model, version, span = scope.model, scope.version, scope.span
     heat = drift_heatmap(queries.drift_scores(url, model, version, span.start, span.end))
     heat = heat[heat["is_partial"].ne(True)] if len(heat) else heat
     if heat.empty:

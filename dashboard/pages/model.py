@@ -17,9 +17,7 @@ from dashboard.controls import (
     health_banner,
     models_or_stop,
     now_utc,
-    pick_model,
-    pick_range,
-    pick_version,
+    pick_scope,
     store_url_or_stop,
 )
 from dashboard.formatting import (
@@ -200,20 +198,14 @@ def render() -> None:
     linked_window = parse_window(link[2])
 
     st.title("Model vitals")
-    controls = st.columns([2, 2, 3, 2], vertical_alignment="bottom")
-    with controls[0]:
-        model = pick_model(url, models, key="model_page.model", override=link[0] if new_link else None)
-    with controls[1]:
-        version = pick_version(windows, model, key="model_page.version", override=link[1] if new_link else None)
-    info = windows[(windows["model"] == model) & (windows["model_version"] == version)].iloc[0]
-    window = linked_window if link[0] in (None, model) else None
-    with controls[2]:
-        label, span = pick_range(key="model_page.range", latest_end=info["last_window_end"].to_pydatetime(),
-                                 window=window)
-    with controls[3]:
+    scope, extra = pick_scope(url, windows, models, key="model_page", extra_columns=1,
+                              override=(link[0], link[1]) if new_link else (None, None),
+                              window=lambda model: linked_window if link[0] in (None, model) else None)
+    model, version, span, window = scope.model, scope.version, scope.span, scope.window
+    with extra[0]:
         auto = st.toggle("Auto-refresh", key="model_page.auto",
                          help=f"Redraw the charts every {int(AUTO_REFRESH.total_seconds())} s.")
-    if label != AROUND_WINDOW:
+    if scope.range_label != AROUND_WINDOW:
         window = None
     # Keep the URL a shareable link to what is shown, and remember it as applied so the
     # next run does not mistake our own parameters for a new deep link.
