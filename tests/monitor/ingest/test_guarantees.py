@@ -105,8 +105,11 @@ def stream_with_duplicates(bootstrap: str, store_url: str, topic_names: dict[str
 def test_sigkill_at_random_instants_loses_and_duplicates_nothing(kafka_broker, store_url, topic_names, tmp_path):
     total = 200_000
     rng = random.Random(20261128)
+    # The stream (~80 s) must outlast the twelve kill-and-restart rounds (~45 s, more under
+    # load): ingestion catches up within a second of each restart, so a faster stream
+    # ended before the last kills and they hit an idle process.
     engine, streamer, ingest = stream_with_duplicates(kafka_broker.bootstrap, store_url, topic_names, tmp_path,
-                                                      total=total, rate=5000, duplicate_every=50, partitions=2,
+                                                      total=total, rate=2500, duplicate_every=50, partitions=2,
                                                       batch_size=3000)
     ingest.start()
     progress: list[int] = [0]
@@ -114,6 +117,7 @@ def test_sigkill_at_random_instants_loses_and_duplicates_nothing(kafka_broker, s
         # Kill only once this incarnation is storing, at a random instant after that.
         assert wait_for_count(engine, predictions, progress[-1] + 1, timeout=90) > progress[-1], _tail(ingest.log)
         time.sleep(rng.uniform(0.0, 1.5))
+        assert streamer.is_alive(), "the stream ended before the kills did; lower the stream's rate"
         ingest.kill()
         progress.append(count_rows(engine, predictions))
         ingest.start()
