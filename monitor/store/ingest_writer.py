@@ -9,12 +9,17 @@ the consumer can commit its Kafka offsets once :meth:`IngestWriter.write` return
   time with a different label replaces it, a replay changes nothing;
 - dead letters: insert, ignore (topic, partition, offset) already stored.
 
-PostgreSQL uses COPY into a temporary table and one INSERT … SELECT (fast);
+PostgreSQL COPYs new predictions straight into the table (a batch with a replayed
+id goes through a temporary table and INSERT … SELECT … ON CONFLICT instead);
 SQLite uses executemany on the raw connection.
 """
 
 from __future__ import annotations
 
+import logging
+import random
+import sqlite3
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,10 +34,13 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, Opera
 
 from monitor.errors import StoreError, StoreUnavailableError
 from monitor.ingest.records import DeadLetterRecord, LabelRecord, PredictionRecord
+from monitor.logs import fields
 from monitor.store.engine import redact_url
 from monitor.store.tables import dead_letters
 
 __all__ = ["IngestWriter", "WriteResult", "translate_db_error"]
+
+log = logging.getLogger("driftwatch.ingest")
 
 _PREDICTION_COLUMNS = (
     "model", "model_version", "prediction_id", "event_time", "features", "prediction", "prediction_numeric",
@@ -66,6 +74,12 @@ _LABEL_UPDATE = (
     "OR (excluded.event_time = labels.event_time AND excluded.label <> labels.label)"
 )
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
+# Raised by SQLAlchemy or, from the driver's own cursor, by the driver itself.
+_UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, psycopg.OperationalError,
+                psycopg.InterfaceError, sqlite3.OperationalError, sqlite3.InterfaceError)
+# PostgreSQL rolled the transaction back and says to run it again (class 40).
+_TRANSIENT_CONFLICTS = (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure)
+_CONFLICT_ATTEMPTS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,9 +93,7 @@ class WriteResult:
 def translate_db_error(exc: BaseException, engine: Engine) -> StoreError:
     """Map a driver error to 'retry later' (unavailable) or 'this batch is bad'."""
     where = redact_url(str(engine.url))
-    unavailable = isinstance(exc, OperationalError | InterfaceError | DisconnectionError) or (
-        isinstance(exc, DBAPIError) and exc.connection_invalidated
-    )
+    unavailable = isinstance(exc, _UNAVAILABLE) or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
     detail = getattr(exc, "orig", None) or exc
     if unavailable:
         return StoreUnavailableError(f"store {where} is unavailable ({str(detail).strip()[:300]}); will retry")
@@ -99,6 +111,10 @@ def _latest_labels(labels: Sequence[LabelRecord]) -> list[LabelRecord]:
     return list(latest.values())
 
 
+class _Conflict(Exception):
+    """PostgreSQL rolled the batch back for a concurrent writer; its cause says why."""
+
+
 class IngestWriter:
     """Writes batches for the consumer; see the module docstring for semantics."""
 
@@ -114,28 +130,65 @@ class IngestWriter:
         *,
         ingested_at: datetime,
     ) -> WriteResult:
-        """Write everything in one transaction or nothing; raise StoreError subclasses."""
+        """Write everything in one transaction or nothing; raise StoreError subclasses.
+
+        On PostgreSQL, rows are written in key order, so two writers whose batches
+        overlap (replays, duplicates on two partitions, a rebalance) wait for each
+        other in one direction only and cannot deadlock. A transaction PostgreSQL rolls
+        back anyway (deadlock, serialization failure) is retried here; only if that
+        keeps happening is it reported as 'unavailable' for the consumer to pause on.
+        """
         unique_labels = _latest_labels(labels)
+        if self._postgres:
+            predictions = sorted(predictions, key=_row_key)
+            unique_labels.sort(key=_row_key)
+            letters = sorted(letters, key=_letter_key)
+        for attempt in range(1, _CONFLICT_ATTEMPTS + 1):
+            try:
+                return self._write_once(predictions, unique_labels, letters, ingested_at)
+            except _Conflict as conflict:
+                exc = conflict.__cause__
+                if attempt == _CONFLICT_ATTEMPTS:
+                    raise StoreUnavailableError(
+                        f"store {redact_url(str(self.engine.url))} rolled the batch back {attempt} times "
+                        f"({str(exc).strip().splitlines()[0][:200]}); will retry"
+                    ) from exc
+                log.warning("store rolled the batch back (concurrent writer); retrying",
+                            extra=fields(error=type(exc).__name__, attempt=attempt))
+                time.sleep(random.uniform(0.05, 0.2) * attempt)
+        raise AssertionError("unreachable")
+
+    def _write_once(self, predictions: Sequence[PredictionRecord], labels: Sequence[LabelRecord],
+                    letters: Sequence[DeadLetterRecord], at: datetime) -> WriteResult:
         try:
             with self.engine.begin() as connection:
                 if self._postgres:
-                    stored = self._pg_predictions(connection, predictions, ingested_at)
-                    labelled = self._pg_labels(connection, unique_labels, ingested_at)
+                    stored = self._pg_predictions(connection, predictions, at)
+                    labelled = self._pg_labels(connection, labels, at)
                 else:
-                    stored = self._sqlite_predictions(connection, predictions, ingested_at)
-                    labelled = self._sqlite_labels(connection, unique_labels, ingested_at)
-                dead = self._dead_letters(connection, letters, ingested_at)
-        except (DBAPIError, DisconnectionError) as exc:
+                    stored = self._sqlite_predictions(connection, predictions, at)
+                    labelled = self._sqlite_labels(connection, labels, at)
+                dead = self._dead_letters(connection, letters, at)
+        except (DBAPIError, DisconnectionError, psycopg.Error, sqlite3.Error) as exc:
+            # COPY and executemany run on the driver's own cursor, so their errors
+            # arrive unwrapped by SQLAlchemy; both kinds are judged the same way.
+            cause = getattr(exc, "orig", None) or exc
+            if isinstance(cause, _TRANSIENT_CONFLICTS):
+                raise _Conflict from cause
             raise translate_db_error(exc, self.engine) from exc
         return WriteResult(stored, len(predictions) - stored, labelled, dead)
 
     # -- PostgreSQL --------------------------------------------------------------
 
-    def _pg_cursor(self, connection: Connection) -> Any:
-        driver = connection.connection.driver_connection
-        assert driver is not None
-        cursor = driver.cursor()
-        cursor.execute(_PG_TEMP_TABLES)
+    @staticmethod
+    def _pg_cursor(connection: Connection, *, temp_tables: bool = False) -> Any:
+        """The driver's cursor; with ``temp_tables``, the session's staging tables exist.
+
+        (Created IF NOT EXISTS in the batch's own transaction, not remembered: a rolled
+        back batch takes its CREATE with it.)"""
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        if temp_tables:
+            cursor.execute(_PG_TEMP_TABLES)
         return cursor
 
     def _pg_predictions(self, connection: Connection, rows: Sequence[PredictionRecord], at: datetime) -> int:
@@ -149,32 +202,29 @@ class IngestWriter:
         cursor = self._pg_cursor(connection)
         cursor.execute("SAVEPOINT dw_direct")
         try:
-            with cursor.copy(f"COPY predictions ({_P_COLS}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(_prediction_values(row, at))
+            _copy_predictions(cursor, "predictions", rows, at)
         except psycopg.errors.UniqueViolation:
             cursor.execute("ROLLBACK TO SAVEPOINT dw_direct")
         else:
             cursor.execute("RELEASE SAVEPOINT dw_direct")
             return len(rows)
-        with cursor.copy(f"COPY _dw_predictions ({_P_COLS}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(_prediction_values(row, at))
+        cursor = self._pg_cursor(connection, temp_tables=True)
+        _copy_predictions(cursor, "_dw_predictions", rows, at)
         cursor.execute(
             f"INSERT INTO predictions ({_P_COLS}) SELECT {_P_COLS} FROM _dw_predictions "
-            "ON CONFLICT (model, prediction_id) DO NOTHING"
+            "ORDER BY model, prediction_id ON CONFLICT (model, prediction_id) DO NOTHING"
         )
         return int(cursor.rowcount)
 
     def _pg_labels(self, connection: Connection, rows: Sequence[LabelRecord], at: datetime) -> int:
         if not rows:
             return 0
-        cursor = self._pg_cursor(connection)
+        cursor = self._pg_cursor(connection, temp_tables=True)
         with cursor.copy(f"COPY _dw_labels ({_L_COLS}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(_label_values(row, at))
         cursor.execute(
-            f"INSERT INTO labels ({_L_COLS}) SELECT {_L_COLS} FROM _dw_labels "
+            f"INSERT INTO labels ({_L_COLS}) SELECT {_L_COLS} FROM _dw_labels ORDER BY model, prediction_id "
             f"ON CONFLICT (model, prediction_id) DO UPDATE SET {_LABEL_UPDATE}"
         )
         return int(cursor.rowcount)
@@ -235,6 +285,20 @@ class IngestWriter:
             ],
         )
         return max(int(result.rowcount), 0)
+
+
+def _row_key(row: PredictionRecord | LabelRecord) -> tuple[str, str]:
+    return row.model, row.prediction_id
+
+
+def _letter_key(row: DeadLetterRecord) -> tuple[str, int, int]:
+    return row.origin.topic, row.origin.partition, row.origin.offset
+
+
+def _copy_predictions(cursor: Any, table: str, rows: Sequence[PredictionRecord], at: datetime) -> None:
+    with cursor.copy(f"COPY {table} ({_P_COLS}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(_prediction_values(row, at))
 
 
 def _time(value: datetime, sqlite: bool) -> Any:
