@@ -99,3 +99,16 @@ def _no_orphan_processes() -> Iterator[None]:
     from tests.support.traffic import kill_live_processes
 
     kill_live_processes()
+
+
+_LONGEST_FIRST = {"slow": 0, "browser": 1, "kafka": 2}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Start the minute-long tests (streams, crashes, browsers) first.
+
+    pytest-xdist hands tests out in this order; with the longest ones at the end, one
+    worker ran them alone for minutes while the other sat idle. (A stable sort: the
+    rest keep their order.)"""
+    items.sort(key=lambda item: min((_LONGEST_FIRST[mark.name] for mark in item.iter_markers()
+                                     if mark.name in _LONGEST_FIRST), default=len(_LONGEST_FIRST)))

@@ -19,14 +19,18 @@ from typing import Any
 
 import psycopg
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import Engine, func, select, text
 
 from monitor.errors import StoreUnavailableError
+from monitor.ingest.decode import MessageDecoder
 from monitor.ingest.records import LabelRecord, Origin, PredictionRecord
 from monitor.store.engine import create_store_engine
 from monitor.store.ingest_writer import IngestWriter, WriteResult
 from monitor.store.schema import upgrade_schema
 from monitor.store.tables import labels, predictions
+from tests.monitor.ingest.test_decode_paths import messages
 
 AT = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 INSERT_ONE = (
@@ -115,6 +119,50 @@ def test_two_writers_with_overlapping_batches_in_opposite_orders(engine):
     assert sum(r.predictions_duplicate for r in results) == rounds * size
     with engine.connect() as connection:
         assert connection.execute(select(func.count()).select_from(predictions)).scalar_one() == rounds * size
+
+
+def numbers_as_floats(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: numbers_as_floats(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [numbers_as_floats(item) for item in value]
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(raw=st.lists(messages(), min_size=1, max_size=6))
+def test_whatever_the_decoder_accepts_is_stored_exactly(engine, raw):
+    """COPY's text format (PostgreSQL) and executemany (SQLite) keep every accepted
+    value as it was decoded: hostile text (backslashes, tabs, newlines), extreme
+    numbers, nested JSON, any time zone."""
+    decoder = MessageDecoder()
+    accepted = {}
+    for offset, message in enumerate(raw):
+        item = decoder.decode(message, Origin("pred\\t\tions", 3, offset))
+        if isinstance(item, PredictionRecord):
+            accepted.setdefault((item.model, item.prediction_id), item)
+    with engine.begin() as connection:
+        connection.execute(predictions.delete())
+    IngestWriter(engine).write(list(accepted.values()), [], [], ingested_at=AT)
+    with engine.connect() as connection:
+        rows = connection.execute(select(predictions)).mappings().all()
+    assert len(rows) == len(accepted)
+    for row in rows:
+        item = accepted[(row["model"], row["prediction_id"])]
+        assert row["model_version"] == item.model_version and row["prediction"] == item.prediction
+        assert row["event_time"] == item.event_time and row["ingested_at"] == AT
+        assert row["features"] == item.features
+        # jsonb keeps numbers as decimals: 3.602879701896397e+16 comes back as the int
+        # 36028797018963970, the same decimal number, so those compare as numbers.
+        assert numbers_as_floats((row["probabilities"], row["extra"])) == numbers_as_floats(
+            (item.probabilities, item.extra))
+        assert (row["prediction_numeric"], row["score"], row["latency_ms"]) == (
+            item.prediction_numeric, item.score, item.latency_ms)
+        assert (row["status"], row["error"]) == (item.status, item.error)
+        assert (row["kafka_topic"], row["kafka_partition"], row["kafka_offset"]) == (
+            item.origin.topic, item.origin.partition, item.origin.offset)
 
 
 # -- PostgreSQL: a second transaction held open against the writer's ---------------
