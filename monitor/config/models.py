@@ -271,12 +271,25 @@ class DriftwatchConfig(StrictModel):
             if rule.feature is not None and rule.metric not in FEATURE_METRICS:
                 raise ValueError(f"alerts.rules[{rule.name}].feature: metric {rule.metric!r} has no features; "
                                  "remove feature or pick a per-feature metric")
-            if rule.feature not in (None, "*") and rule.metric != "class_share" and rule.model != "*":
-                features = self.models[rule.model].features
-                if features and rule.feature not in features:
-                    raise ValueError(f"alerts.rules[{rule.name}].feature: model {rule.model!r} has no feature "
-                                     f"{rule.feature!r} (known: {sorted(features)})")
+            if rule.feature not in (None, "*") and rule.metric != "class_share":
+                self._check_rule_feature(rule.name, rule.model, rule.feature)
         return self
+
+    def _check_rule_feature(self, rule: str, model: str, feature: str) -> None:
+        """A rule's feature must exist where it can be known at load time: in the model's
+        declared features (a model that declares none takes them from its reference, so
+        only the windows can tell)."""
+        if model != "*":
+            features = self.models[model].features
+            if features and feature not in features:
+                raise ValueError(f"alerts.rules[{rule}].feature: model {model!r} has no feature {feature!r} "
+                                 f"(known: {sorted(features)})")
+            return
+        declared = [config.features for config in self.models.values()]
+        if declared and all(declared) and not any(feature in features for features in declared):
+            known = sorted({name for features in declared for name in features})
+            raise ValueError(f"alerts.rules[{rule}].feature: no model has a feature {feature!r} "
+                             f"(known: {known}); fix the name or use '*'")
 
     def model(self, name: str) -> ModelConfig:
         try:

@@ -11,7 +11,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-__all__ = ["SMTP_PASSWORD", "SMTP_USER", "Received", "RecordingHandler", "SmtpServer", "smtp_servers"]
+__all__ = ["SMTP_PASSWORD", "SMTP_USER", "Received", "RecordingHandler", "SmtpServer", "free_port", "smtp_servers"]
 
 SMTP_USER = "alerts"
 SMTP_PASSWORD = "pw-Zq81-never-in-mail"
@@ -77,20 +77,26 @@ class SmtpServer:
     port: int
 
 
+def free_port() -> int:
+    """A loopback port nothing listens on (yet)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 @contextmanager
 def smtp_servers() -> Iterator[Any]:
     """Yields ``start(**kwargs) -> SmtpServer``; keywords go to aiosmtpd's SMTP
     (tls_context, require_starttls, authenticator=True, ...) or to the Controller
-    (ssl_context for implicit TLS). Every server is stopped on exit."""
+    (ssl_context for implicit TLS), or ``port`` (default: a free one). Every server is
+    stopped on exit."""
     controllers: list[Controller] = []
 
     def start(**kwargs: Any) -> SmtpServer:
         handler = RecordingHandler()
         if kwargs.pop("authenticator", False):
             kwargs["authenticator"] = handler.authenticate
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = sock.getsockname()[1]
+        port = kwargs.pop("port", None) or free_port()
         controller = Controller(
             handler, hostname="127.0.0.1", port=port, server_hostname="localhost", **kwargs
         )

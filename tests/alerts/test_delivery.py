@@ -4,12 +4,14 @@ recorded, the delivery deadline, unknown channels, and concurrent dispatchers.""
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from pytest_httpserver import HTTPServer
 from sqlalchemy import Engine, select, update
 
 from alerts.backoff import Backoff
@@ -172,6 +174,36 @@ def test_payload_holds_no_secret_and_the_webhook_is_signed(engine: Engine, recei
     call = receiver.delivered()[0]
     assert call.headers["Idempotency-Key"] == row.idempotency_key == row.payload["idempotency_key"]
     assert call.headers["X-Driftwatch-Signature"].startswith("sha256=")
+
+
+def test_no_secret_reaches_the_log_or_the_outbox_through_failures_and_success(
+    engine: Engine, httpserver: HTTPServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    secrets = ["T9/B9/slack-path-Zk2", "s3cr3t-Hk", "tok-123"]
+    slack = Receiver(httpserver, "/services/T9/B9/slack-path-Zk2")
+    hook = Receiver(httpserver, "/hooks/retrain")
+    config = make_config(rules=[drift_rule(**{"for": 1}, channels=["ml-team", "retrain"])], channels={
+        "ml-team": {"type": "slack", "webhook_url": slack.url},
+        "retrain": {"type": "webhook", "url": hook.url, "secret": "s3cr3t-Hk",
+                    "headers": {"Authorization": "Bearer tok-123"}},
+    })
+    slack.answer(500, 404)  # a retry, then a refusal that is recorded with its response
+    hook.answer(503)
+    now = fire(engine, config)
+    post = dispatcher(engine, config)
+
+    with caplog.at_level(logging.DEBUG):
+        for minutes in range(0, 30, 5):
+            post.dispatch_once(now + timedelta(minutes=minutes))
+
+    assert [row.status for row in notification_rows(engine)] == ["failed", "delivered"]
+    # Everything logged in this process except the test's own HTTP server (werkzeug).
+    logged = "\n".join(f"{record.name} {record.getMessage()} {record.__dict__}" for record in caplog.records
+                       if not record.name.startswith("werkzeug"))
+    assert "notification not delivered" in logged
+    recorded = " ".join(f"{row.last_error} {row.payload}" for row in notification_rows(engine))
+    for secret in secrets:
+        assert secret not in logged and secret not in recorded, secret
 
 
 def test_a_crashed_claim_is_retried_after_its_lease(engine: Engine, receiver: Receiver) -> None:

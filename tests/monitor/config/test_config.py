@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -97,6 +98,11 @@ def test_environment_overrides_any_value(tmp_path):
         (("    reference:\n      file: data/fraud_reference.parquet\n", "    reference: {}\n"),
          ["exactly one of reference.file"]),
         (("  repeat_interval: 4h", "  repeat_interval: -4h"), ["alerts.repeat_interval"]),
+        (("      metric: dataset_drift_share\n", "      metric: feature_drift_score\n      feature: amout\n"),
+         ["alerts.rules[fraud-data-drift].feature", "no feature 'amout'", "known: ['amount', 'country']"]),
+        (("      model: fraud\n      metric: dataset_drift_share\n",
+          "      model: '*'\n      metric: feature_drift_score\n      feature: amout\n"),
+         ["no model has a feature 'amout'", "known: ['amount', 'country']", "use '*'"]),
     ],
 )
 def test_each_mistake_gives_one_clear_error(tmp_path, change, expected):
@@ -107,6 +113,19 @@ def test_each_mistake_gives_one_clear_error(tmp_path, change, expected):
     message = str(caught.value)
     for fragment in expected:
         assert fragment in message, message
+
+
+def test_a_rule_feature_is_checked_only_where_it_can_be_known(tmp_path):
+    # A model that declares no features takes them from its reference file: then the
+    # name cannot be checked at load time, and the config loads.
+    undeclared = GOOD.replace("""    features:
+      amount:  {type: numeric, min: 0}
+      country: {type: categorical, values: [DE, FR, US]}
+""", "").replace("      metric: dataset_drift_share\n", "      metric: feature_drift_score\n      feature: amout\n")
+    assert load_config(_write(tmp_path, undeclared), environ=ENV).alerts.rules[0].feature == "amout"
+    star = GOOD.replace("      model: fraud\n      metric: dataset_drift_share\n",
+                        "      model: '*'\n      metric: feature_drift_score\n      feature: country\n")
+    assert load_config(_write(tmp_path, star), environ=ENV).alerts.rules[0].model == "*"
 
 
 def test_missing_environment_variable_names_key_and_line(tmp_path):
@@ -161,3 +180,13 @@ def test_cli_missing_config_file(tmp_path):
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
     assert "does not exist" in result.stderr
+
+
+def test_the_readme_configuration_reference_loads(tmp_path):
+    """The README's configuration reference is a config that loads (every key spelled right)."""
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    [reference] = [block for block in re.findall(r"```yaml\n(.*?)```", readme, re.S) if "alerts:" in block]
+    environ = {name: "https://example.com/x" for name in re.findall(r"\$\{(\w+)", reference)}
+    config = load_config(_write(tmp_path, reference), environ=environ)
+    assert config.models["fraud"].features["amount"].max == 100000
+    assert config.alerts.channels["oncall"].ssl is False  # type: ignore[union-attr]
