@@ -4,11 +4,12 @@ FROM python:3.11.11-slim-bookworm AS build
 WORKDIR /src
 RUN python -m venv /opt/driftwatch
 ENV PATH=/opt/driftwatch/bin:$PATH
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY monitor ./monitor
 COPY alerts ./alerts
 COPY dashboard ./dashboard
-RUN pip install --no-cache-dir --upgrade pip && pip install --no-cache-dir .
+# Every dependency at the exact version the test suite ran with (constraints.txt).
+RUN pip install --no-cache-dir --upgrade pip && pip install --no-cache-dir -c constraints.txt .
 
 FROM python:3.11.11-slim-bookworm
 RUN groupadd --system driftwatch && useradd --system --gid driftwatch --home /var/lib/driftwatch \

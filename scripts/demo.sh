@@ -75,7 +75,7 @@ echo
 echo "    dashboard:        http://127.0.0.1:$DASHBOARD_PORT"
 echo "    service log:      $DEMO_DIR/service.log"
 echo "    retraining calls: printed below (and in $DEMO_DIR/webhook.jsonl)"
-echo "    faults:           latency spike at 3m, errors at 4m, drift at 6m, missing values at 7m, concept drift at 9m"
+echo "    faults:           drift at 2m (retraining call ~2 min later), latency spike at 3m, errors at 4m, missing values at 6m, concept drift at 8m"
 echo "    Ctrl-C stops everything."
 echo
 

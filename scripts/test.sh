@@ -8,7 +8,10 @@ bash scripts/setup.sh || exit 1
 .venv/bin/ruff check monitor alerts dashboard tests scripts benchmarks || exit 1
 # Two workers: most tests wait on real servers (Kafka, PostgreSQL, paced streams),
 # so two halve the wall time even on two cores. Each worker starts its own servers.
-.venv/bin/python -m pytest -n "${DRIFTWATCH_TEST_WORKERS:-2}" "$@"
+# Tests go out one at a time, longest first (tests/conftest.py orders them): xdist's
+# default hands each worker a chunk of consecutive tests, which put every minute-long
+# test on one worker.
+.venv/bin/python -m pytest -n "${DRIFTWATCH_TEST_WORKERS:-2}" --maxschedchunk 1 "$@"
 status=$?
 if [[ $status -eq 5 ]]; then
   echo "error: pytest collected no tests" >&2

@@ -107,8 +107,22 @@ _LONGEST_FIRST = {"slow": 0, "browser": 1, "kafka": 2}
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Start the minute-long tests (streams, crashes, browsers) first.
 
-    pytest-xdist hands tests out in this order; with the longest ones at the end, one
-    worker ran them alone for minutes while the other sat idle. (A stable sort: the
-    rest keep their order.)"""
+    pytest-xdist hands tests out in this order, one at a time (``--maxschedchunk 1`` in
+    scripts/test.sh): longest first keeps both workers busy to the end. (A stable sort:
+    the rest keep their order.)"""
     items.sort(key=lambda item: min((_LONGEST_FIRST[mark.name] for mark in item.iter_markers()
                                      if mark.name in _LONGEST_FIRST), default=len(_LONGEST_FIRST)))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """What tests measured (``record_property("measured", ...)``, e.g. the e2e detection
+    delays), printed after the run: a passing test's own output is not shown, and
+    pytest-xdist workers' output never reaches the terminal."""
+    measured = [f"{report.nodeid}: {value}"
+                for reports in terminalreporter.stats.values() for report in reports
+                if getattr(report, "when", None) == "call"
+                for name, value in getattr(report, "user_properties", ()) if name == "measured"]
+    if measured:
+        terminalreporter.section("measured")
+        for line in measured:
+            terminalreporter.write_line(line)

@@ -25,13 +25,14 @@ DEMO_MODELS = ("fraud", "demand")
 DEMO_SCENARIO: dict[str, Any] = {
     "seed": 11,
     "events": [
+        # Drift first: the retraining call comes about four minutes after the start.
         {"kind": "malformed", "at": "1m", "duration": "1m", "rate": 0.02},
+        {"kind": "covariate_drift", "model": "fraud", "at": "2m", "features": ["amount", "country"], "shift": 2.0},
         {"kind": "latency_spike", "model": "fraud", "at": "3m", "duration": "2m", "factor": 8},
         {"kind": "error_burst", "model": "demand", "at": "4m", "duration": "2m", "rate": 0.3},
-        {"kind": "covariate_drift", "model": "fraud", "at": "6m", "features": ["amount", "country"], "shift": 2.0},
-        {"kind": "missing_values", "model": "demand", "at": "7m", "duration": "2m", "features": ["temperature"],
+        {"kind": "missing_values", "model": "demand", "at": "6m", "duration": "2m", "features": ["temperature"],
          "share": 0.5},
-        {"kind": "concept_drift", "model": "demand", "at": "9m"},
+        {"kind": "concept_drift", "model": "demand", "at": "8m"},
     ],
 }
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -35,3 +36,16 @@ def test_deploy_config_is_valid():
 def test_dockerfile_runs_as_non_root():
     text = (ROOT / "Dockerfile").read_text()
     assert "USER driftwatch" in text and "HEALTHCHECK" in text and text.count("FROM ") == 2
+
+
+def test_the_image_pins_every_dependency_as_tested():
+    """constraints.txt holds the exact versions of the runtime dependency closure this
+    environment resolved (and the suite ran with); the image installs with it."""
+    assert "-c constraints.txt" in (ROOT / "Dockerfile").read_text()
+    written = (ROOT / "constraints.txt").read_text()
+    resolved = subprocess.run([sys.executable, str(ROOT / "scripts" / "constraints.py")], capture_output=True,
+                              text=True, check=True, timeout=60).stdout
+    assert written.strip() == resolved.strip(), (
+        "constraints.txt is stale: run .venv/bin/python scripts/constraints.py > constraints.txt")
+    pins = dict(line.split("==") for line in written.splitlines() if "==" in line)
+    assert {"evidently", "kafka-python", "pandas", "psycopg", "sqlalchemy", "streamlit"} <= set(pins)

@@ -5,7 +5,8 @@ Concept drift changes how the truth relates to the inputs, not the inputs: no
 data-drift alert may fire, but once the late labels are in, the concept-drift rule
 (with a ``delay`` for the labels) fires. The error burst fires its rule and resolves
 when it ends. The covariate-drift and latency scenario, on both stores, is in
-``test_detection.py``.
+``test_detection.py``; missing values, malformed messages and a new version in
+``test_data_faults.py``.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ LABEL_WAIT = "15s"
 
 
 def test_concept_drift_fires_on_late_labels_and_an_error_burst_fires_and_resolves(
-        kafka_broker, topic_names, tmp_path, httpserver: HTTPServer):
+        kafka_broker, topic_names, tmp_path, httpserver: HTTPServer, record_property):
     live = start_live_service(store=f"sqlite:///{tmp_path / 'e2e.db'}", bootstrap=kafka_broker.bootstrap,
                               topics=topic_names, tmp_path=tmp_path, httpserver=httpserver, rules=[
         {"name": "fraud-data-drift", "metric": "dataset_drift_share", "when": "> 0.3", "for": 2,
@@ -53,8 +54,10 @@ def test_concept_drift_fires_on_late_labels_and_an_error_burst_fires_and_resolve
     received_at, payload = the_signed_call(receiver, "fraud-concept", "firing", SECRET)
     assert payload["model"] == "fraud" and payload["severity"] == "critical"
     assert datetime.fromisoformat(payload["window_start"]).timestamp() >= injected_at
-    print(f"\nconcept drift: injection → webhook received {received_at - injected_at:.1f} s "
-          f"(windows of 10 s, labels after ~2 s, rule delay {LABEL_WAIT})")
+    measured = (f"concept drift: injection → webhook received {received_at - injected_at:.1f} s "
+                f"(windows of 10 s, labels after ~2 s, rule delay {LABEL_WAIT})")
+    print(f"\n{measured}")
+    record_property("measured", measured)
 
     # The inputs never changed: no data-drift alert at any time.
     assert receiver.payloads("fraud-data-drift") == []
