@@ -18,6 +18,7 @@ from dashboard.controls import (
     models_or_stop,
     now_utc,
     pick_scope,
+    show_error,
     store_url_or_stop,
 )
 from dashboard.formatting import (
@@ -32,7 +33,8 @@ from dashboard.formatting import (
 from dashboard.frames import alert_markers, flagged_windows, latest_threshold, metric_frame
 from dashboard.health import assess_models
 from dashboard.settings import AUTO_REFRESH
-from dashboard.time_ranges import AROUND_WINDOW, TimeRange, parse_window
+from dashboard.time_ranges import AROUND_WINDOW, parse_window, resolve_range
+from monitor.errors import DriftwatchError
 
 OUTPUT = ("positive_rate", "class_share", "prediction_mean", "score_mean")
 PERFORMANCE = ("accuracy", "precision", "recall", "f1", "roc_auc", "mae", "rmse", "mape", "r2")
@@ -155,9 +157,12 @@ def chart_grid(series: pd.DataFrame, markers: pd.DataFrame, highlight: tuple[dat
                   value_format=".3f", threshold_of="performance_drop", **overlays)
 
 
-def vitals(url: str, model: str, version: str, span: TimeRange, window: datetime | None) -> None:
+def vitals(url: str, model: str, version: str, range_label: str, window: datetime | None) -> None:
     windows = queries.model_windows(url)
     info = windows[(windows["model"] == model) & (windows["model_version"] == version)].iloc[0]
+    # Resolved here, not once per page: each auto-refresh moves "Last 24 hours" on to
+    # the newest window in the store.
+    span = resolve_range(range_label, latest_end=info["last_window_end"].to_pydatetime(), window=window)
     series = queries.metric_series(url, (model,), METRICS, span.start, span.end, version)
     alerts = queries.alert_list(url, model)
     health_section(url, windows, model, alerts)
@@ -201,7 +206,7 @@ def render() -> None:
     scope, extra = pick_scope(url, windows, models, key="model_page", extra_columns=1,
                               override=(link[0], link[1]) if new_link else (None, None),
                               window=lambda model: linked_window if link[0] in (None, model) else None)
-    model, version, span, window = scope.model, scope.version, scope.span, scope.window
+    model, version, window = scope.model, scope.version, scope.window
     with extra[0]:
         auto = st.toggle("Auto-refresh", key="model_page.auto",
                          help=f"Redraw the charts every {int(AUTO_REFRESH.total_seconds())} s.")
@@ -216,7 +221,12 @@ def render() -> None:
 
     @st.fragment(run_every=AUTO_REFRESH if auto else None)
     def live() -> None:
-        vitals(url, model, version, span, window)
+        # A refresh reruns only this fragment, outside the page's error handler: a store
+        # that went down since shows the same clear message, not a traceback.
+        try:
+            vitals(url, model, version, scope.range_label, window)
+        except DriftwatchError as exc:
+            show_error(exc)
 
     live()
 
