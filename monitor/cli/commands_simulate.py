@@ -43,17 +43,23 @@ def simulate(
 ) -> None:
     """Produce a realistic prediction + label stream to Kafka, with drift, latency spikes and errors injected."""
     # Imported here: pandas loads only when a stream is actually simulated.
+    from monitor.simulate.models import check_scenario
     from monitor.simulate.runner import simulate as run_simulation
     from monitor.simulate.runner import write_reference_files
     from monitor.simulate.stream import StreamSettings
 
     config = load_context_config()
     chosen = tuple(name.strip() for name in models.split(",") if name.strip())
-    plan = DEFAULT_SCENARIO if scenario is None else load_scenario(scenario)
+    if scenario is None:  # the built-in faults of the models streamed
+        plan = DEFAULT_SCENARIO.model_copy(update={"events": [
+            event for event in DEFAULT_SCENARIO.events if event.model is None or event.model in chosen]})
+    else:
+        plan = load_scenario(scenario)
     if no_faults:
         plan = plan.model_copy(update={"events": []})
     if seed is not None:
         plan = plan.model_copy(update={"seed": seed})
+    check_scenario(plan.events, chosen)
     try:
         first = datetime.fromisoformat(start) if start else datetime.now(UTC)
     except ValueError:

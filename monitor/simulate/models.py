@@ -12,6 +12,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+from monitor.errors import ConfigError
+
 __all__ = ["SimulatedModel", "Sample", "MODELS", "model_configs"]
 
 COUNTRIES = ["DE", "FR", "US", "GB", "ES"]
@@ -53,6 +55,10 @@ class SimulatedModel:
     name = ""
     task = ""
     latency_median_ms = 20.0
+    drift_features: tuple[str, ...] = ()  # the features covariate drift can move
+
+    def feature_names(self) -> list[str]:
+        return list(self.config()["features"])
 
     def sample(self, rng: random.Random, effects: Effects) -> Sample:
         raise NotImplementedError
@@ -65,6 +71,7 @@ class FraudModel(SimulatedModel):
     name = "fraud"
     task = "binary_classification"
     latency_median_ms = 25.0
+    drift_features = ("amount", "country", "account_age_days")
 
     def sample(self, rng: random.Random, effects: Effects) -> Sample:
         shift = effects.drift_features
@@ -107,6 +114,7 @@ class DemandModel(SimulatedModel):
     name = "demand"
     task = "regression"
     latency_median_ms = 12.0
+    drift_features = ("temperature", "price")
 
     def sample(self, rng: random.Random, effects: Effects) -> Sample:
         shift = effects.drift_features
@@ -139,6 +147,7 @@ class IntentModel(SimulatedModel):
     name = "intent"
     task = "multiclass_classification"
     latency_median_ms = 40.0
+    drift_features = ("words",)
 
     def sample(self, rng: random.Random, effects: Effects) -> Sample:
         shift = effects.drift_features
@@ -164,6 +173,27 @@ class IntentModel(SimulatedModel):
 
 
 MODELS: dict[str, SimulatedModel] = {model.name: model for model in (FraudModel(), DemandModel(), IntentModel())}
+
+
+def check_scenario(events: list[Any], models: tuple[str, ...]) -> None:
+    """Refuse a scenario event the simulator would silently ignore: a model not in the
+    stream, or a feature no targeted model has (for covariate drift: can move)."""
+    for number, event in enumerate(events, start=1):
+        where = f"scenario event {number} ({event.kind})"
+        if event.model is not None and event.model not in models:
+            raise ConfigError(f"{where}: model {event.model!r} is not simulated (streaming: {', '.join(models)}); "
+                              "fix the name or add it with --models")
+        if event.kind not in ("covariate_drift", "missing_values"):
+            continue
+        allowed: list[str] = []
+        for name in [event.model] if event.model is not None else models:
+            model = MODELS[name]
+            allowed += model.drift_features if event.kind == "covariate_drift" else model.feature_names()
+        unknown = [feature for feature in event.features if feature not in allowed]
+        if unknown or not event.features:
+            verb = "drift" if event.kind == "covariate_drift" else "leave out"
+            raise ConfigError(f"{where}: features {unknown or '[]'} are not ones the simulator can {verb} "
+                              f"for {event.model or ', '.join(models)}; use some of: {', '.join(allowed)}")
 
 
 def model_configs(names: list[str], reference_dir: str) -> dict[str, Any]:

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
 import statistics
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from monitor.errors import ConfigError
 from monitor.ingest.decode import MessageDecoder
 from monitor.ingest.records import DeadLetterRecord, LabelRecord, Origin, PredictionRecord
+from monitor.simulate.models import check_scenario
 from monitor.simulate.scenario import Scenario
 from monitor.simulate.stream import StreamSettings, generate
 
@@ -94,3 +99,65 @@ def test_labels_follow_their_prediction_with_partial_coverage(stream):
         elif isinstance(record, LabelRecord):
             assert record.prediction_id in seen
     assert order
+
+
+def test_missing_values_and_the_multiclass_model():
+    scenario = Scenario.model_validate({"seed": 4, "events": [
+        {"kind": "missing_values", "model": "intent", "at": "0s", "duration": "1h", "features": ["channel"],
+         "share": 0.5},
+        {"kind": "concept_drift", "model": "intent", "at": "1h"},
+    ]})
+    settings = StreamSettings(models=("intent",), rate=10, speedup=360, start=START, label_coverage=1.0,
+                              label_delay_median=timedelta(minutes=1))
+    decoder = MessageDecoder(known_models={"intent"})
+    records = [decoder.decode(item.value, Origin(item.topic, 0, 0))
+               for item in generate(settings, scenario, duration_s=2 * 3600 / 360)]
+    predictions = [r for r in records if isinstance(r, PredictionRecord)]
+    assert not [r for r in records if isinstance(r, DeadLetterRecord)]
+    first_hour = [p for p in predictions if p.event_time < START + timedelta(hours=1)]
+    later = [p for p in predictions if p.event_time >= START + timedelta(hours=1)]
+    missing = sum(p.features["channel"] is None for p in first_hour) / len(first_hour)
+    assert 0.35 < missing < 0.65 and all(p.features["channel"] is not None for p in later)
+    assert len({p.prediction for p in predictions}) >= 3 and all(p.probabilities for p in predictions)
+    # Concept drift: the same inputs, a different truth: agreement with the labels collapses.
+    labels = {r.prediction_id: r.label for r in records if isinstance(r, LabelRecord)}
+
+    def accuracy(items):
+        scored = [p.prediction == labels[p.prediction_id] for p in items if p.prediction_id in labels]
+        return sum(scored) / len(scored)
+
+    assert accuracy(first_hour) > accuracy(later) + 0.2
+
+
+@pytest.mark.parametrize(("events", "models", "fragment"), [
+    ([{"kind": "latency_spike", "model": "frad", "at": "1h"}], ("fraud",), "model 'frad' is not simulated"),
+    ([{"kind": "covariate_drift", "model": "fraud", "at": "1h", "features": ["hour"]}], ("fraud",),
+     "use some of: amount, country, account_age_days"),
+    ([{"kind": "missing_values", "model": "demand", "at": "1h", "features": ["temprature"]}], ("demand",),
+     "['temprature']"),
+    ([{"kind": "covariate_drift", "at": "1h", "features": ["amount"]}], ("demand",), "for demand"),
+    ([{"kind": "covariate_drift", "model": "fraud", "at": "1h"}], ("fraud",), "features [] are not"),
+])
+def test_a_fault_the_simulator_would_ignore_is_refused(events, models, fragment):
+    with pytest.raises(ConfigError, match=re.escape(fragment)):
+        check_scenario(Scenario.model_validate({"events": events}).events, models)
+
+
+def test_the_built_in_and_demo_scenarios_pass_the_check():
+    from monitor.simulate.demo import DEMO_SCENARIO
+    from monitor.simulate.scenario import DEFAULT_SCENARIO
+
+    check_scenario(DEFAULT_SCENARIO.events, ("fraud", "demand"))
+    check_scenario(Scenario.model_validate(DEMO_SCENARIO).events, ("fraud", "demand"))
+
+
+def test_the_simulate_command_refuses_a_bad_scenario_with_exit_2(tmp_path):
+    (tmp_path / "scenario.yaml").write_text(
+        "events:\n  - {kind: covariate_drift, model: fraud, at: 1m, features: [amout]}\n")
+    (tmp_path / "driftwatch.yaml").write_text("store: sqlite:///x.db\n")
+    result = subprocess.run([sys.executable, "-m", "monitor.cli", "--config", str(tmp_path / "driftwatch.yaml"),
+                             "simulate", "--scenario", str(tmp_path / "scenario.yaml"), "--duration", "1m"],
+                            capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode == 2, result.stderr
+    assert "scenario event 1 (covariate_drift)" in result.stderr and "amout" in result.stderr
+    assert "Traceback" not in result.stderr
