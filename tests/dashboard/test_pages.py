@@ -253,3 +253,16 @@ def test_data_quality_page_groups_dead_letters_and_shows_feature_shares(open_app
     assert newest.loc["country", "Unseen category"] == 0.3
     missing = chart_of(at, "f01")
     assert missing.frame_with("threshold")["threshold"][0] == 0.1
+
+
+def test_model_charts_mark_when_an_alert_fired_and_resolved(open_app: OpenApp) -> None:
+    # fraud-latency (v1) started, fired two windows later and resolved: all three on the chart.
+    at = ok(open_app("model", {"model": "fraud", "version": "v1"}))
+    latency = chart_of(at, "Latency p95")
+    markers = pd.concat([frame for frame in latency.data if "event" in frame.columns])
+    events = dict(zip(markers.loc[markers["rule"] == "fraud-latency", "event"],
+                      markers.loc[markers["rule"] == "fraud-latency", "time"], strict=True))
+    assert set(events) == {"alert started", "alert fired", "alert resolved"}, markers
+    assert events["alert started"] < events["alert fired"] < events["alert resolved"]
+    # The v2 alerts are not drawn on v1's charts.
+    assert "fraud-data-drift" not in set(markers["rule"])
