@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from pytest_httpserver import HTTPServer
 
@@ -22,10 +23,18 @@ from monitor.store.schema import upgrade_schema
 from tests.support.traffic import IngestProcess, create_topics
 from tests.support.webhook import Receiver
 
-__all__ = ["SECRET", "WINDOW_S", "LiveService", "start_live_service"]
+__all__ = ["BACKENDS", "SECRET", "WINDOW_S", "LiveService", "e2e_store", "start_live_service"]
 
 SECRET = "e2e-secret"
 WINDOW_S = 10
+BACKENDS = ("sqlite", "postgresql")
+
+
+def e2e_store(backend: str, request: pytest.FixtureRequest, tmp_path: Path, topics: dict[str, str]) -> str:
+    """A fresh store of ``backend`` for one scenario (PostgreSQL: the session's server)."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'e2e.db'}"
+    return request.getfixturevalue("postgres_server").create_database(f"e2e_{topics['group'][-8:]}")
 
 
 @dataclass

@@ -4,7 +4,7 @@ into ``driftwatch run`` with a real webhook receiver.
 Concept drift changes how the truth relates to the inputs, not the inputs: no
 data-drift alert may fire, but once the late labels are in, the concept-drift rule
 (with a ``delay`` for the labels) fires. The error burst fires its rule and resolves
-when it ends. The covariate-drift and latency scenario, on both stores, is in
+when it ends. On both stores. The covariate-drift and latency scenario is in
 ``test_detection.py``; missing values, malformed messages and a new version in
 ``test_data_faults.py``.
 """
@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from monitor.store.engine import create_store_engine
 from monitor.store.tables import metric_values
-from tests.e2e.live import SECRET, start_live_service
+from tests.e2e.live import BACKENDS, SECRET, e2e_store, start_live_service
 from tests.support.webhook import the_signed_call
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -30,9 +30,11 @@ CONCEPT_AT_S = 30
 LABEL_WAIT = "15s"
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_concept_drift_fires_on_late_labels_and_an_error_burst_fires_and_resolves(
-        kafka_broker, topic_names, tmp_path, httpserver: HTTPServer, record_property):
-    live = start_live_service(store=f"sqlite:///{tmp_path / 'e2e.db'}", bootstrap=kafka_broker.bootstrap,
+        backend, kafka_broker, request, topic_names, tmp_path, httpserver: HTTPServer, record_property):
+    live = start_live_service(store=e2e_store(backend, request, tmp_path, topic_names),
+                              bootstrap=kafka_broker.bootstrap,
                               topics=topic_names, tmp_path=tmp_path, httpserver=httpserver, rules=[
         {"name": "fraud-data-drift", "metric": "dataset_drift_share", "when": "> 0.3", "for": 2,
          "severity": "critical"},
@@ -54,7 +56,7 @@ def test_concept_drift_fires_on_late_labels_and_an_error_burst_fires_and_resolve
     received_at, payload = the_signed_call(receiver, "fraud-concept", "firing", SECRET)
     assert payload["model"] == "fraud" and payload["severity"] == "critical"
     assert datetime.fromisoformat(payload["window_start"]).timestamp() >= injected_at
-    measured = (f"concept drift: injection → webhook received {received_at - injected_at:.1f} s "
+    measured = (f"[{backend}] concept drift: injection → webhook received {received_at - injected_at:.1f} s "
                 f"(windows of 10 s, labels after ~2 s, rule delay {LABEL_WAIT})")
     print(f"\n{measured}")
     record_property("measured", measured)

@@ -4,7 +4,8 @@ the real broker into ``driftwatch run`` with a real webhook receiver.
 Missing values in one feature fire that feature's ``missing_share`` rule in their own
 window and resolve when they end. Malformed messages end in ``dead_letters``, each
 with a reason, and are counted in the model's windows. The new version gets windows
-of its own from the moment it starts serving. Nothing of this is data drift.
+of its own from the moment it starts serving. Nothing of this is data drift. On both
+stores.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sqlalchemy import func, select
 
 from monitor.store.engine import create_store_engine
 from monitor.store.tables import dead_letters, metric_values
-from tests.e2e.live import start_live_service
+from tests.e2e.live import BACKENDS, e2e_store, start_live_service
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -26,9 +27,11 @@ MISSING = (10, 20)  # country missing in 60% of fraud's messages
 NEW_VERSION_AT_S = 30
 
 
-def test_missing_values_malformed_messages_and_a_new_version(kafka_broker, topic_names, tmp_path,
-                                                             httpserver: HTTPServer):
-    live = start_live_service(store=f"sqlite:///{tmp_path / 'e2e.db'}", bootstrap=kafka_broker.bootstrap,
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_missing_values_malformed_messages_and_a_new_version(
+        backend, kafka_broker, request, topic_names, tmp_path, httpserver: HTTPServer):
+    live = start_live_service(store=e2e_store(backend, request, tmp_path, topic_names),
+                              bootstrap=kafka_broker.bootstrap,
                               topics=topic_names, tmp_path=tmp_path, httpserver=httpserver, rules=[
         {"name": "fraud-data-drift", "metric": "dataset_drift_share", "when": "> 0.3", "for": 2,
          "severity": "critical"},

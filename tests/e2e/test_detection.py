@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from monitor.store.engine import create_store_engine
 from monitor.store.tables import metric_values
-from tests.e2e.live import SECRET, start_live_service
+from tests.e2e.live import BACKENDS, SECRET, e2e_store, start_live_service
 from tests.support.webhook import the_signed_call
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -27,11 +27,10 @@ DRIFT_AT_S = 30
 SPIKE = (10, 20)
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_injected_drift_fires_one_signed_retraining_call(backend, kafka_broker, request, topic_names, tmp_path,
                                                          httpserver: HTTPServer, record_property):
-    store = (f"sqlite:///{tmp_path / 'e2e.db'}" if backend == "sqlite"
-             else request.getfixturevalue("postgres_server").create_database(f"e2e_{topic_names['group'][-8:]}"))
+    store = e2e_store(backend, request, tmp_path, topic_names)
     live = start_live_service(store=store, bootstrap=kafka_broker.bootstrap, topics=topic_names, tmp_path=tmp_path,
                               httpserver=httpserver, rules=[
         {"name": "fraud-data-drift", "metric": "dataset_drift_share", "when": "> 0.3", "for": 2,
