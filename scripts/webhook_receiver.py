@@ -57,7 +57,7 @@ def make_handler(secret: str | None, log: Path | None) -> type[BaseHTTPRequestHa
                 with log.open("a") as handle:
                     handle.write(line + "\n")
             state = payload.get("state", "?") if isinstance(payload, dict) else "?"
-            print(f"[webhook] {'(duplicate) ' if duplicate else ''}{state} "
+            print(f"[{self.path.strip('/') or 'webhook'}] {'(duplicate) ' if duplicate else ''}{state} "
                   f"{payload.get('rule', '') if isinstance(payload, dict) else ''} "
                   f"model={payload.get('model', '') if isinstance(payload, dict) else ''}", flush=True)
 

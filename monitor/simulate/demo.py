@@ -42,10 +42,14 @@ def demo_config(*, directory: Path, bootstrap: str, webhook_port: int, secret: s
     models = model_configs(list(DEMO_MODELS), str(directory / "reference"))
     for model in models.values():
         model["window"] = "1m"
+    # Drift goes to the retraining webhook; operational faults (latency, errors, missing
+    # values) to an on-call webhook. Both are the demo's one local receiver, which prints
+    # each call under its path.
     channels: dict[str, Any] = {
         "retrain": {"type": "webhook", "url": f"http://127.0.0.1:{webhook_port}/retrain", "secret": secret},
+        "oncall": {"type": "webhook", "url": f"http://127.0.0.1:{webhook_port}/oncall", "secret": secret},
     }
-    everyone = ["retrain"]
+    everyone: list[str] = []
     if os.environ.get("SLACK_WEBHOOK_URL"):
         channels["slack"] = {"type": "slack", "webhook_url": "${SLACK_WEBHOOK_URL}"}
         everyone.append("slack")
@@ -57,15 +61,15 @@ def demo_config(*, directory: Path, bootstrap: str, webhook_port: int, secret: s
         everyone.append("email")
     rules = [
         {"name": "fraud-data-drift", "model": "fraud", "metric": "dataset_drift_share", "when": "> 0.3",
-         "for": 2, "severity": "critical", "channels": everyone},
+         "for": 2, "severity": "critical", "channels": ["retrain", *everyone]},
         {"name": "latency-p95", "model": "*", "metric": "latency_p95_ms", "when": "> 150", "for": 1,
-         "severity": "warning", "channels": everyone},
+         "severity": "warning", "channels": ["oncall", *everyone]},
         {"name": "serving-errors", "model": "*", "metric": "error_rate", "when": "> 0.1", "for": 1,
-         "severity": "critical", "channels": everyone},
+         "severity": "critical", "channels": ["oncall", *everyone]},
         {"name": "demand-concept-drift", "model": "demand", "metric": "concept_drift", "when": "== 1", "for": 2,
-         "severity": "critical", "channels": everyone},
+         "severity": "critical", "channels": ["retrain", *everyone]},
         {"name": "missing-values", "model": "*", "metric": "missing_share", "feature": "*", "when": "> 0.2",
-         "for": 1, "severity": "warning", "channels": everyone},
+         "for": 1, "severity": "warning", "channels": ["oncall", *everyone]},
     ]
     return {
         "store": f"sqlite:///{directory / 'driftwatch.db'}",

@@ -161,3 +161,15 @@ def test_the_simulate_command_refuses_a_bad_scenario_with_exit_2(tmp_path):
     assert result.returncode == 2, result.stderr
     assert "scenario event 1 (covariate_drift)" in result.stderr and "amout" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_demo_config_loads_and_sends_only_drift_to_the_retraining_webhook(tmp_path):
+    from monitor.config.loader import config_from_mapping
+    from monitor.simulate.demo import demo_config
+
+    config = config_from_mapping(demo_config(directory=tmp_path, bootstrap="127.0.0.1:9092", webhook_port=9099,
+                                             secret="s"), environ={})
+    routes = {rule.name: rule.channels for rule in config.alerts.rules}
+    assert {name for name, channels in routes.items() if "retrain" in channels} == {
+        "fraud-data-drift", "demand-concept-drift"}
+    assert all(channels for channels in routes.values())
