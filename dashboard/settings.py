@@ -12,15 +12,34 @@ import sys
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
-from monitor.config import load_config
+from monitor.config import load_config, parse_duration
 
-__all__ = ["AUTO_REFRESH", "QUERY_TTL", "STORE_ENV", "resolve_store_url", "store_url_from"]
+__all__ = ["AUTO_REFRESH", "QUERY_TTL", "REFRESH_ENV", "STORE_ENV", "TTL_ENV", "duration_from", "resolve_store_url",
+           "store_url_from"]
 
 STORE_ENV = "DRIFTWATCH_STORE"
+# Config keys dashboard.auto_refresh / dashboard.query_ttl, which `driftwatch dashboard`
+# hands to the Streamlit process under these (the config's own override) names.
+REFRESH_ENV = "DRIFTWATCH_DASHBOARD__AUTO_REFRESH"
+TTL_ENV = "DRIFTWATCH_DASHBOARD__QUERY_TTL"
+
+
+def duration_from(environ: Mapping[str, str], name: str, default: timedelta) -> timedelta:
+    """A duration (``30s``, ``2m``) from the environment, else ``default``.
+
+    >>> duration_from({"X": "2s"}, "X", timedelta(seconds=30))
+    datetime.timedelta(seconds=2)
+    >>> duration_from({}, "X", timedelta(seconds=30))
+    datetime.timedelta(seconds=30)
+    """
+    text = environ.get(name)
+    return default if not text else parse_duration(text)
+
+
 # Short enough that an on-call engineer sees a new window within a refresh,
 # long enough that page switches and widget changes reuse the results.
-QUERY_TTL = timedelta(seconds=15)
-AUTO_REFRESH = timedelta(seconds=30)
+QUERY_TTL = duration_from(os.environ, TTL_ENV, timedelta(seconds=15))
+AUTO_REFRESH = duration_from(os.environ, REFRESH_ENV, timedelta(seconds=30))
 
 
 def store_url_from(argv: Sequence[str], environ: Mapping[str, str]) -> str | None:

@@ -33,7 +33,7 @@ from dashboard.formatting import (
 from dashboard.frames import alert_markers, flagged_windows, latest_threshold, metric_frame
 from dashboard.health import assess_models
 from dashboard.settings import AUTO_REFRESH
-from dashboard.time_ranges import AROUND_WINDOW, parse_window, resolve_range
+from dashboard.time_ranges import AROUND_WINDOW, TimeRange, parse_window, resolve_range
 from monitor.errors import DriftwatchError
 
 OUTPUT = ("positive_rate", "class_share", "prediction_mean", "score_mean")
@@ -122,9 +122,13 @@ def headline_section(url: str, model: str, version: str, info: pd.Series, focus:
     return focus_points
 
 
-def chart_grid(series: pd.DataFrame, markers: pd.DataFrame, highlight: tuple[datetime, datetime] | None) -> None:
-    st.caption("On every chart: dashed red = the metric's threshold; vertical lines = alerts of this version "
-               "(orange: first breach, red: fired, green: resolved); yellow band = the linked window.")
+def chart_grid(series: pd.DataFrame, markers: pd.DataFrame, highlight: tuple[datetime, datetime] | None,
+               span: TimeRange) -> None:
+    shown = f"{format_time(span.start)} to {format_time(span.end)}" if span.start is not None else (
+        f"everything to {format_time(span.end)}")
+    st.caption(f"Charts: {shown}. On every chart: dashed red = the metric's threshold; vertical lines = alerts "
+               "of this version (orange: first breach, red: fired, green: resolved); yellow band = the linked "
+               "window.")
     overlays = {"markers": markers, "highlight": highlight}
     left, right = st.columns(2)
     with left:
@@ -171,7 +175,7 @@ def vitals(url: str, model: str, version: str, range_label: str, window: datetim
     markers = alert_markers(alerts[alerts["model_version"].isna() | (alerts["model_version"] == version)],
                             span.start, span.end)
     highlight = (window, window + (info["last_window_end"] - info["last_window"])) if window is not None else None
-    chart_grid(series, markers, highlight)
+    chart_grid(series, markers, highlight, span)
 
     st.subheader(f"Window {format_time(focus)}")
     if focus_points.empty:

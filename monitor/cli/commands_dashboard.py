@@ -18,6 +18,7 @@ from typing import Annotated
 
 import typer
 
+from dashboard.settings import REFRESH_ENV, TTL_ENV
 from monitor.cli.main import app, err, load_context_config
 from monitor.errors import DriftwatchError
 from monitor.store.engine import redact_url
@@ -53,7 +54,9 @@ def dashboard(
 ) -> None:
     """Start the Streamlit dashboard on the configured store (read-only)."""
     config = load_context_config()
-    environment = {**os.environ, "DRIFTWATCH_STORE": config.store}
+    environment = {**os.environ, "DRIFTWATCH_STORE": config.store,
+                   REFRESH_ENV: f"{config.dashboard.auto_refresh.total_seconds():g}s",
+                   TTL_ENV: f"{config.dashboard.query_ttl.total_seconds():g}s"}
     err.print(f"dashboard on http://{host}:{port} reading {redact_url(config.store)}", highlight=False, soft_wrap=True)
     # A new session: Ctrl-C reaches the child once, through us, not twice.
     child = subprocess.Popen(dashboard_command(host, port), env=environment, start_new_session=True)

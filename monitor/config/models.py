@@ -235,6 +235,8 @@ class AlertsConfig(StrictModel):
 
 class DashboardConfig(StrictModel):
     base_url: str = "http://127.0.0.1:8501"
+    auto_refresh: Duration = timedelta(seconds=30)  # the model page's auto-refresh interval
+    query_ttl: Duration = timedelta(seconds=15)  # how long a query result is reused
 
 
 class DriftwatchConfig(StrictModel):

@@ -36,11 +36,14 @@ def _children(pid: int) -> list[int]:
 class DashboardProcess:
     """Starts ``python -m monitor.cli --config FILE dashboard --port P`` and waits until healthy."""
 
-    def __init__(self, store_url: str, workdir: Path) -> None:
+    def __init__(self, store_url: str, workdir: Path, **dashboard: str) -> None:
+        """``dashboard``: more keys of the config's ``dashboard:`` section (e.g. auto_refresh="2s")."""
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.config = workdir / "driftwatch.yaml"
-        self.config.write_text(f"store: {store_url}\ndashboard:\n  base_url: {self.base_url}\n", encoding="utf-8")
+        extra = "".join(f"  {key}: {value}\n" for key, value in dashboard.items())
+        self.config.write_text(f"store: {store_url}\ndashboard:\n  base_url: {self.base_url}\n{extra}",
+                               encoding="utf-8")
         self.log = workdir / "dashboard.log"
         self.process: subprocess.Popen[bytes] | None = None
 

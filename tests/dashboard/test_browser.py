@@ -18,10 +18,11 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 
 from alerts.outbox import dashboard_url
-from tests.dashboard.browser import WIDTH, chromium_missing, css, headless_chromium, open_page
+from monitor.store.tables import metric_values
+from tests.dashboard.browser import WIDTH, chromium_missing, css, headless_chromium, open_page, script_state, text_of
 from tests.dashboard.seed import known_spec, seed_store
 from tests.dashboard.server import DashboardProcess
 
@@ -111,3 +112,35 @@ def test_every_page_in_a_real_browser(engine: Engine, store_url: str, live_store
     finally:
         code = server.stop()
     assert code == 0, server.output()
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_auto_refresh_shows_a_window_computed_after_the_page_loaded(engine: Engine, store_url: str,
+                                                                    live_store: datetime, tmp_path: Path,
+                                                                    browser: WebDriver) -> None:
+    """The model page's auto-refresh reruns only its charts (a Streamlit fragment): the
+    time range must move on to windows the scheduler computed since the page loaded."""
+    server = DashboardProcess(store_url, tmp_path, auto_refresh="2s", query_ttl="1s").start()
+    try:
+        open_page(browser, server.base_url + "/model?model=fraud&version=v2", "Model vitals")
+        with engine.connect() as connection:
+            end = connection.execute(
+                select(func.max(metric_values.c.window_end)).where(
+                    metric_values.c.model == "fraud", metric_values.c.model_version == "v2",
+                    metric_values.c.metric == "prediction_count")).scalar_one()
+        end = end if isinstance(end, datetime) else datetime.fromisoformat(end)
+        end = end if end.tzinfo else end.replace(tzinfo=UTC)
+        assert f"to {end:%Y-%m-%d %H:%M} UTC." in text_of(browser)
+        toggle = browser.find_element(By.XPATH, '//label[.//p[text()="Auto-refresh"]]')
+        toggle.click()
+        WebDriverWait(browser, 30).until(lambda d: script_state(d) == "notRunning")
+        # The scheduler computes the next window; no one touches the page.
+        with engine.begin() as connection:
+            connection.execute(metric_values.insert().values(
+                model="fraud", model_version="v2", window_start=end, window_end=end + timedelta(hours=1),
+                metric="prediction_count", value=700.0, is_partial=False, computed_at=datetime.now(UTC)))
+        newer = f"to {end + timedelta(hours=1):%Y-%m-%d %H:%M} UTC."
+        WebDriverWait(browser, 60, poll_frequency=0.5).until(lambda d: newer in text_of(d))
+        assert not css(browser, '[data-testid="stException"]')
+    finally:
+        assert server.stop() == 0, server.output()

@@ -190,3 +190,4 @@ def test_the_readme_configuration_reference_loads(tmp_path):
     config = load_config(_write(tmp_path, reference), environ=environ)
     assert config.models["fraud"].features["amount"].max == 100000
     assert config.alerts.channels["oncall"].ssl is False  # type: ignore[union-attr]
+    assert config.dashboard.auto_refresh.total_seconds() == 30
