@@ -15,7 +15,7 @@ import email
 import email.policy
 import random
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,59 +24,13 @@ from sqlalchemy import Engine
 
 from alerts.channels import build_channels
 from alerts.dispatcher import Dispatcher
-from alerts.evaluation import evaluate_due
-from monitor.config.loader import config_from_mapping
-from monitor.config.models import DriftwatchConfig
-from monitor.ingest.decode import MessageDecoder
-from monitor.ingest.records import DeadLetterRecord, LabelRecord, Origin, PredictionRecord
-from monitor.jobs.scheduler import WindowScheduler
-from monitor.simulate.models import model_configs
-from monitor.simulate.runner import write_reference_files
-from monitor.simulate.scenario import Scenario
-from monitor.simulate.stream import StreamSettings, generate
-from monitor.store.ingest_writer import IngestWriter
 from tests.alerts.smtp_server import SmtpServer, free_port
 from tests.alerts.support import Receiver, iso, notification_rows
+from tests.support.computed import START, compute_and_evaluate, ingest_simulated_stream, simulated_config
 
-START = datetime(2026, 11, 20, tzinfo=UTC)
 DRIFT = (START + timedelta(minutes=30), START + timedelta(minutes=60))
-
-
-def ingest_simulated_stream(engine: Engine) -> None:
-    scenario = Scenario.model_validate({"seed": 11, "events": [
-        {"kind": "covariate_drift", "model": "fraud", "at": "30m", "duration": "30m",
-         "features": ["amount", "country"], "shift": 3.0},
-    ]})
-    settings = StreamSettings(models=("fraud",), rate=20, speedup=60, start=START,
-                              label_delay_median=timedelta(minutes=5))
-    decoder = MessageDecoder(known_models={"fraud"})
-    records = [decoder.decode(item.value, Origin(item.topic, 0, offset))
-               for offset, item in enumerate(generate(settings, scenario, duration_s=100))]
-    IngestWriter(engine).write([r for r in records if isinstance(r, PredictionRecord)],
-                               [r for r in records if isinstance(r, LabelRecord)],
-                               [r for r in records if isinstance(r, DeadLetterRecord)],
-                               ingested_at=START + timedelta(minutes=101))
-
-
-def service_config(store_url: str, reference: Path, channels: dict[str, Any]) -> DriftwatchConfig:
-    write_reference_files(("fraud",), reference, rows=2000)
-    models = model_configs(["fraud"], str(reference))
-    models["fraud"]["window"] = "10m"
-    return config_from_mapping({
-        "store": store_url,
-        "models": models,
-        "alerts": {
-            "rules": [{"name": "fraud-drift", "model": "fraud", "metric": "dataset_drift_share", "when": "> 0.3",
-                       "for": 1, "severity": "critical", "channels": list(channels)}],
-            "channels": channels,
-        },
-    }, environ={})
-
-
-def compute_and_evaluate(engine: Engine, config: DriftwatchConfig, now: datetime) -> None:
-    """What `driftwatch run` does on each tick: compute the due windows, judge them."""
-    WindowScheduler(config=config, engine=engine, clock=lambda: now).tick(now)
-    evaluate_due(engine, config, now)
+SCENARIO = {"seed": 11, "events": [{"kind": "covariate_drift", "model": "fraud", "at": "30m", "duration": "30m",
+                                    "features": ["amount", "country"], "shift": 3.0}]}
 
 
 def test_real_windows_reach_slack_email_and_webhook_once_through_outages_and_a_restart(
@@ -92,8 +46,12 @@ def test_real_windows_reach_slack_email_and_webhook_once_through_outages_and_a_r
                    "sender": "driftwatch@example.com", "to": ["ml-oncall@example.com"]},
         "retrain": {"type": "webhook", "url": hook.url, "secret": "rt-9", "timeout": "2s"},
     }
-    config = service_config(store_url, tmp_path / "reference", channels)
-    ingest_simulated_stream(engine)
+    config = simulated_config(store_url, tmp_path / "reference", ("fraud",), {
+        "rules": [{"name": "fraud-drift", "model": "fraud", "metric": "dataset_drift_share", "when": "> 0.3",
+                   "for": 1, "severity": "critical", "channels": list(channels)}],
+        "channels": channels,
+    })
+    ingest_simulated_stream(engine, SCENARIO, ("fraud",), rate=20, minutes=100)
     slack.answer(500, 503)
     hook.answer(502)
 
