@@ -7,6 +7,10 @@ its own process (so peak RSS is its own):
 - **driftwatch**: the scheduler's window job (``compute_window``): load the window
   from the store, load the stored reference, compute every metric group (traffic,
   latency, quality, drift, output, performance, concept drift), save the rows.
+  The window's predictions were compacted into columnar segments first, as the
+  scheduler does tick by tick while they arrive (``monitor.store.segments``); that
+  compaction is timed and reported on its own (``compaction_seconds``), and the same
+  job is also timed reading every row from JSON (``json_path_seconds``).
 - **Evidently**: the same window and reference, loaded from the store into the same
   typed frames our drift tests use, then ``Report([DataDriftPreset()])`` with its
   default methods. Only the report run is timed (its load is reported apart), so
@@ -168,6 +172,29 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def compact(url: str, reference_file: Path) -> dict[str, Any]:
+    """Compact the stored window into segments (the scheduler does this tick by tick)."""
+    from monitor.jobs.reference import feature_types_of
+    from monitor.store.schema import upgrade_schema
+    from monitor.store.segments import compact_predictions
+
+    engine = create_store_engine(url)
+    upgrade_schema(engine)
+    started, cpu = time.perf_counter(), _cpu_seconds()
+    report = compact_predictions(engine, feature_types={MODEL: feature_types_of(model_config(reference_file))},
+                                 max_rows=2**62)
+    return {"seconds": time.perf_counter() - started, "cpu_seconds": _cpu_seconds() - cpu, "rows": report.rows,
+            "segments": report.segments, "peak_rss_mb": _peak_mb()}
+
+
+def run_ours_json(url: str, reference_file: Path) -> dict[str, Any]:
+    """:func:`run_ours` with every row read from JSON, as if nothing were compacted."""
+    from monitor.store import window_reader
+
+    window_reader.read_segmented_window = lambda *args, **kwargs: None  # type: ignore[assignment]
+    return run_ours(url, reference_file)
+
+
 def run_ours(url: str, reference_file: Path) -> dict[str, Any]:
     from sqlalchemy import select
 
@@ -284,10 +311,19 @@ def benchmark(backend: str, url: str, workdir: Path, rows: int, reference_rows: 
         reference_file = populate(url, workdir, rows, reference_rows)
         ready.touch()
         print(f"[{backend}] stored {rows:,} predictions in {time.perf_counter() - started:.0f}s", flush=True)
+    compaction_file = workdir / f"{backend}.{rows}.compaction.json"
+    if not (reuse and compaction_file.exists()):
+        compaction_file.write_text(json.dumps(_child("compact", url, reference_file)))
+    compaction = json.loads(compaction_file.read_text())
+    print(f"[{backend}] compacted {compaction['rows']:,} predictions into {compaction['segments']} segments in "
+          f"{compaction['seconds']:.1f}s ({compaction['cpu_seconds']:.1f}s CPU)", flush=True)
     ours = _child("ours", url, reference_file)
     phases = ", ".join(f"{name.removesuffix('_seconds')} {value:.1f}s" for name, value in ours["phases"].items())
     print(f"[{backend}] driftwatch {ours['seconds']:.2f}s ({ours['cpu_seconds']:.1f}s CPU), "
           f"peak {ours['peak_rss_mb']:.0f} MB; again step by step: {phases}", flush=True)
+    from_json = _child("ours-json", url, reference_file)
+    print(f"[{backend}] driftwatch reading every row from JSON instead: {from_json['seconds']:.2f}s "
+          f"({from_json['cpu_seconds']:.1f}s CPU), peak {from_json['peak_rss_mb']:.0f} MB", flush=True)
     theirs = _child("evidently", url, reference_file)
     print(f"[{backend}] evidently {theirs['seconds']:.2f}s ({theirs['cpu_seconds']:.1f}s CPU; "
           f"+{theirs['load_seconds']:.2f}s load), peak {theirs['peak_rss_mb']:.0f} MB", flush=True)
@@ -305,6 +341,13 @@ def benchmark(backend: str, url: str, workdir: Path, rows: int, reference_rows: 
         "evidently_load_seconds": theirs["load_seconds"],
         "speedup": theirs["seconds"] / ours["seconds"],
         "driftwatch_cpu_seconds": ours["cpu_seconds"],
+        "compaction_seconds": compaction["seconds"],
+        "compaction_cpu_seconds": compaction["cpu_seconds"],
+        "compaction_peak_rss_mb": compaction["peak_rss_mb"],
+        "json_path_seconds": from_json["seconds"],
+        "json_path_speedup": theirs["seconds"] / from_json["seconds"],
+        "json_path_peak_rss_mb": from_json["peak_rss_mb"],
+        "json_path_verdicts_identical": from_json["verdicts"] == ours["verdicts"],
         "driftwatch_phases": ours["phases"],
         "statistics_only_speedup": theirs["seconds"] / ours["phases"]["compute_metrics_seconds"],
         "evidently_cpu_seconds": theirs["cpu_seconds"],
@@ -333,6 +376,9 @@ def _print_table(results: list[dict[str, Any]]) -> None:
               f"{'same' if r['verdicts_identical'] else 'DIFFER':>10}")
 
 
+SIDES = {"compact": compact, "ours": run_ours, "ours-json": run_ours_json, "evidently": run_evidently}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--backends", default="sqlite,postgresql")
@@ -340,13 +386,12 @@ def main() -> int:
     parser.add_argument("--reference-rows", type=int, default=100_000)
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--workdir", type=Path, help="keep the generated stores here and reuse them next time")
-    parser.add_argument("--side", choices=["ours", "evidently"], help=argparse.SUPPRESS)
+    parser.add_argument("--side", choices=list(SIDES), help=argparse.SUPPRESS)
     parser.add_argument("--store", help=argparse.SUPPRESS)
     parser.add_argument("--reference-file", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.side is not None:
-        run = run_ours if args.side == "ours" else run_evidently
-        args.out.write_text(json.dumps(run(args.store, args.reference_file)))
+        args.out.write_text(json.dumps(SIDES[args.side](args.store, args.reference_file)))
         return 0
 
     keep = args.workdir is not None

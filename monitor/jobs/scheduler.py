@@ -1,6 +1,8 @@
 """The window scheduler: every ``schedule.interval``, compute every window that is due.
 
-Each :meth:`WindowScheduler.tick`, for every configured model:
+Each :meth:`WindowScheduler.tick` first compacts the predictions ingested since the
+last tick into columnar segments (:mod:`monitor.store.segments`: each feature JSON is
+parsed once, not on every computation of its window), then, for every configured model:
 
 1. scan the store for data ingested since the last scan (on the first tick: all of
    it) — per model version and window, the newest ``ingested_at`` of predictions
@@ -38,11 +40,12 @@ from sqlalchemy import Engine
 from monitor.config.models import DriftwatchConfig, ModelConfig
 from monitor.jobs.compute_window import WindowJob, WindowOutcome, compute_window
 from monitor.jobs.due import ModelTracker, due_trigger
-from monitor.jobs.reference import ReferenceProvider
+from monitor.jobs.reference import ReferenceProvider, feature_types_of
 from monitor.jobs.windows import Window, window_from_index, windows_between
 from monitor.logs import fields
 from monitor.store.engine import create_store_engine
 from monitor.store.metric_writer import JobRun, record_job_run
+from monitor.store.segments import DEFAULT_MAX_ROWS, compact_predictions
 from monitor.store.window_activity import scan_activity
 from monitor.store.window_state import WindowKey, WindowState, claim_window, read_window_states, release_window
 
@@ -122,6 +125,7 @@ class WindowScheduler:
         report = TickReport(now=now)
         with self._lock:
             self.references.refresh()
+            self._compact(DEFAULT_MAX_ROWS)
             for model, model_config in self.config.models.items():
                 if self._stop.is_set():
                     break
@@ -135,6 +139,14 @@ class WindowScheduler:
                                                 finished_at=self.clock(), status="failed",
                                                 error=report.model_errors[model], worker=self.worker))
         return report
+
+    def _compact(self, max_rows: int) -> None:
+        """Compact new predictions; a failure only means windows read JSON until the next try."""
+        try:
+            compact_predictions(self.engine, max_rows=max_rows, feature_types={
+                model: feature_types_of(model_config) for model, model_config in self.config.models.items()})
+        except Exception:  # segments are an accelerator: windows stay correct without them
+            log.exception("compacting predictions failed; windows are read from JSON until it succeeds")
 
     def _tracker(self, model: str, model_config: ModelConfig) -> ModelTracker:
         tracker = self._trackers.get(model)
@@ -255,6 +267,7 @@ class WindowScheduler:
             on_plan(len(jobs))
         with self._lock:
             self.references.refresh()
+            self._compact(max_rows=2**62)  # a backfill reads everything: parse each row once
             for job in jobs:
                 if self._stop.is_set():
                     break

@@ -25,7 +25,7 @@ from sqlalchemy import Connection
 
 from monitor.store.feature_json import FeatureChunk, parse_feature_lines
 
-__all__ = ["PostgresRows", "arrow_outputs_frame", "read_postgres_rows"]
+__all__ = ["PostgresRows", "arrow_outputs_frame", "query_arrow", "features_as_lines", "read_postgres_rows"]
 
 _COPY: Final = "COPY ({query}) TO STDOUT WITH (FORMAT csv, DELIMITER E'\\t', QUOTE E'\\x01')"
 _QUOTE: Final = b"\x01"
@@ -61,7 +61,7 @@ def _row_end(buffer: bytearray) -> int:
     return end
 
 
-def _features_as_lines(column: pa.ChunkedArray) -> tuple[pa.Buffer, int]:
+def features_as_lines(column: pa.ChunkedArray) -> tuple[pa.Buffer, int]:
     """The JSON texts of ``column`` as one newline-delimited buffer (no copy per row)."""
     joined = pc.binary_join_element_wise(column, "", "\n").combine_chunks()
     offsets = np.frombuffer(joined.buffers()[1], dtype=np.int32)
@@ -79,10 +79,50 @@ def _parse(chunk: bytes, names: Sequence[str], types: Mapping[str, pa.DataType],
         convert_options=pa_csv.ConvertOptions(column_types=dict(types), null_values=[""], strings_can_be_null=True,
                                               quoted_strings_can_be_null=False),
     )
-    text, n_rows = _features_as_lines(table.column(names[0]))
+    text, n_rows = features_as_lines(table.column(names[0]))
     newest = pc.max(table.column(names[-1])).as_py()
     return _Chunk(outputs=table.select(list(names[1:-1])), features=parse_feature_lines(text, n_rows, feature_types),
                   newest=newest)
+
+
+def _csv_field(column: str, kind: pa.DataType) -> str:
+    if pa.types.is_string(kind):
+        # Quoted with \x01 (doubled inside), so NULL (empty, unquoted) and '' differ.
+        return (f"CASE WHEN {column} IS NULL THEN '' "
+                f"ELSE E'\\x01' || replace({column}::text, E'\\x01', E'\\x01\\x01') || E'\\x01' END")
+    return f"coalesce({column}::text, '')"  # float8 as text is exact (shortest round trip, PostgreSQL 12+)
+
+
+def query_arrow(connection: Connection, sql: str, params: Sequence[Any], types: Mapping[str, pa.DataType]) -> pa.Table:
+    """All rows of ``sql`` (whose columns are ``types``, in order) as one Arrow table.
+
+    The server joins the rows into one tab-separated text (``string_agg``), so the
+    client receives one value, not a message per row as ``COPY`` sends (which costs
+    microseconds of Python per row). Meant for bounded results: labels of a window,
+    one compaction step.
+    """
+    aliases = [f"c{index}" for index in range(len(types))]
+    line = " || E'\\t' || ".join(_csv_field(f"q.{alias}", kind) for alias, kind in zip(aliases, types.values(),
+                                                                                     strict=True))
+    wrapped = f"SELECT string_agg({line}, E'\\n') FROM ({sql}) AS q({', '.join(aliases)})"
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    with driver.cursor() as cursor:
+        cursor.execute("SET LOCAL extra_float_digits = 3")
+        cursor.execute(wrapped, params)
+        row = cursor.fetchone()
+    text = None if row is None else row[0]
+    if not text:
+        return pa.schema(list(types.items())).empty_table()
+    data = text.encode("utf-8")
+    return pa_csv.read_csv(
+        pa.BufferReader(data),
+        read_options=pa_csv.ReadOptions(column_names=list(types), block_size=8 << 20),
+        parse_options=pa_csv.ParseOptions(delimiter="\t", quote_char="\x01", double_quote=True,
+                                          newlines_in_values=True),
+        convert_options=pa_csv.ConvertOptions(column_types=dict(types), null_values=[""], strings_can_be_null=True,
+                                              quoted_strings_can_be_null=False),
+    )
 
 
 def read_postgres_rows(

@@ -41,6 +41,7 @@ __all__ = [
     "bind_time",
     "parse_stored_time",
     "read_stored_rows",
+    "stored_rows_from_arrow",
 ]
 
 OUTPUT_COLUMNS = ("prediction", "prediction_numeric", "score", "latency_ms", "status", "label", "label_numeric")
@@ -219,9 +220,19 @@ def read_stored_rows(
             newest = streamed.newest
         else:
             outputs, features, newest = _read_sqlite_rows(connection, sql, params, feature_types)
+    return ReadResult(StoredRows(outputs=outputs, features=_without_empty_features(features)), newest)
+
+
+def _without_empty_features(features: pd.DataFrame) -> pd.DataFrame:
     # A feature without a single value is treated as absent, whether its key was
     # missing or null (parsing with declared types cannot tell the two apart).
     present = [name for name in features.columns if bool(features[name].notna().any())]
-    if len(present) < len(features.columns):
-        features = features[present]
-    return ReadResult(StoredRows(outputs=outputs, features=features), newest)
+    return features[present] if len(present) < len(features.columns) else features
+
+
+def stored_rows_from_arrow(outputs: pa.Table, features: Sequence[FeatureChunk]) -> StoredRows:
+    """:class:`StoredRows` from Arrow output columns (:data:`OUTPUT_COLUMNS`, any order) and feature chunks."""
+    with _collection_paused():
+        frame = arrow_outputs_frame(outputs.select(list(OUTPUT_COLUMNS)), _FLOAT_COLUMNS)
+        combined = combine_feature_chunks(features, outputs.num_rows)
+    return StoredRows(outputs=frame, features=_without_empty_features(combined))

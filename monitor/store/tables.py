@@ -48,6 +48,8 @@ __all__ = [
     "notifications",
     "silences",
     "job_runs",
+    "prediction_segments",
+    "segment_progress",
     "UTCDateTime",
 ]
 
@@ -315,4 +317,32 @@ job_runs = Table(
     Column("error", Text),
     Column("worker", String(128)),
     Index(None, "model", "started_at"),
+)
+
+# Columnar copies of stored predictions (see monitor.store.segments): each feature JSON
+# is parsed once, when compacted, instead of on every computation of its window.
+# Derived data: `predictions` stays the source of truth, and a store without any
+# segment computes the same numbers, only slower.
+prediction_segments = Table(
+    "prediction_segments",
+    metadata,
+    _id(),
+    Column("model", String(64), nullable=False),
+    Column("model_version", String(64), nullable=False),
+    Column("first_id", BigInteger, nullable=False, comment="lowest predictions.id in the segment"),
+    Column("last_id", BigInteger, nullable=False, comment="highest predictions.id in the segment"),
+    Column("row_count", Integer, nullable=False),
+    Column("min_event_time", UTCDateTime(), nullable=False),
+    Column("max_event_time", UTCDateTime(), nullable=False),
+    Column("data", LargeBinary, comment="Arrow IPC stream; NULL: the rows stay JSON-only (mixed feature types)"),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index(None, "model", "model_version", "min_event_time"),
+)
+
+segment_progress = Table(
+    "segment_progress",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("last_id", BigInteger, nullable=False, comment="every prediction up to this id is in a segment"),
+    Column("updated_at", UTCDateTime(), nullable=False),
 )

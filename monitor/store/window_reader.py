@@ -15,7 +15,14 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Engine, func, select
 
-from monitor.store.stored_rows import StoredRows, bind_time, parse_stored_time, read_stored_rows
+from monitor.store.segments import read_segmented_window
+from monitor.store.stored_rows import (
+    StoredRows,
+    bind_time,
+    parse_stored_time,
+    read_stored_rows,
+    stored_rows_from_arrow,
+)
 from monitor.store.tables import dead_letters
 
 __all__ = ["WindowRows", "load_window", "snapshot_connection"]
@@ -69,17 +76,24 @@ def load_window(
 ) -> WindowRows:
     """Read one window (see the module docstring).
 
+    Compacted predictions come from their columnar segments, the rest from JSON
+    (:mod:`monitor.store.segments`); both give the same rows.
     ``feature_types`` (feature -> "numeric"/"categorical") only speeds up parsing.
     """
     with snapshot_connection(engine) as connection, connection.begin():
-        sql = _PG_WINDOW if engine.dialect.name == "postgresql" else _SQLITE_WINDOW
-        params = (model, model_version, bind_time(connection, start), bind_time(connection, end))
-        result = read_stored_rows(connection, sql, params, feature_types)
+        segmented = read_segmented_window(connection, model=model, model_version=model_version, start=start,
+                                          end=end, feature_types=feature_types)
+        if segmented is not None:
+            rows = stored_rows_from_arrow(segmented.outputs, segmented.features)
+            watermark = segmented.newest_ingested
+        else:
+            sql = _PG_WINDOW if engine.dialect.name == "postgresql" else _SQLITE_WINDOW
+            params = (model, model_version, bind_time(connection, start), bind_time(connection, end))
+            result = read_stored_rows(connection, sql, params, feature_types)
+            rows, watermark = result.rows, parse_stored_time(result.newest_ingested)
         letters = connection.execute(
             select(func.count())
             .select_from(dead_letters)
             .where(dead_letters.c.model == model, dead_letters.c.received_at >= start, dead_letters.c.received_at < end)
         ).scalar_one()
-    return WindowRows(
-        rows=result.rows, watermark=parse_stored_time(result.newest_ingested), dead_letter_count=int(letters)
-    )
+    return WindowRows(rows=rows, watermark=watermark, dead_letter_count=int(letters))

@@ -1,4 +1,8 @@
-"""Loading a window from the store: columns, labels, watermark, and JSON kinds kept on every parse path."""
+"""Loading a window from the store: columns, labels, watermark, and JSON kinds kept on every parse path.
+
+Each load test runs three ways: every row read from JSON (nothing compacted), every
+row from columnar segments, and half from segments with the rest as the JSON tail.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ import pyarrow as pa
 import pytest
 
 from monitor.metrics.column import ValueKind, value_kinds
-from monitor.store import postgres_rows, stored_rows
+from monitor.store import postgres_rows, segments, stored_rows
 from monitor.store.feature_json import combine_feature_chunks, parse_feature_objects
 from monitor.store.window_reader import load_window
 from tests.monitor.jobs.store_data import (
@@ -23,6 +27,19 @@ from tests.monitor.jobs.store_data import (
 )
 
 TYPES = {"amount": "numeric", "country": "categorical", "flag": "categorical"}
+READS = ["json", "segments", "segments+tail"]
+
+
+def load(engine, read, monkeypatch, **window):
+    """load_window after compacting all rows, half of them, or none (``read``)."""
+    if read == "segments":
+        segments.compact_predictions(engine, feature_types={"fraud": TYPES})
+    elif read == "segments+tail":
+        with engine.connect() as connection:
+            total = connection.exec_driver_sql("SELECT count(*) FROM predictions").scalar_one()
+        monkeypatch.setattr(segments, "CHUNK_ROWS", 2)
+        segments.compact_predictions(engine, feature_types={"fraud": TYPES}, max_rows=max(1, total // 2))
+    return load_window(engine, model="fraud", model_version="v1", feature_types=TYPES, **window)
 
 
 def _normal(value):
@@ -61,7 +78,8 @@ def test_every_parse_path_keeps_json_kinds():
     assert str(fast["amount"].dtype) == "float64" and _frame_values(fast)["flag"] == [True, None, False]
 
 
-def test_load_window_reads_columns_labels_and_watermark(engine, monkeypatch):
+@pytest.mark.parametrize("read", READS)
+def test_load_window_reads_columns_labels_and_watermark(engine, monkeypatch, read):
     # Several chunks on both stores, one of them falling back to Python values.
     monkeypatch.setattr(stored_rows, "_CHUNK_ROWS", 3)
     monkeypatch.setattr(postgres_rows, "_CHUNK_BYTES", 300)
@@ -79,8 +97,7 @@ def test_load_window_reads_columns_labels_and_watermark(engine, monkeypatch):
     insert_dead_letter(engine, model="fraud", received_at=DAY + timedelta(minutes=59), offset=1)
     insert_dead_letter(engine, model="fraud", received_at=DAY + HOUR, offset=2)
 
-    window = load_window(engine, model="fraud", model_version="v1", start=DAY, end=DAY + HOUR,
-                         feature_types=TYPES)
+    window = load(engine, read, monkeypatch, start=DAY, end=DAY + HOUR)
     assert len(window.rows) == 6
     assert window.watermark == DAY + 2 * HOUR
     assert window.dead_letter_count == 1
@@ -93,34 +110,36 @@ def test_load_window_reads_columns_labels_and_watermark(engine, monkeypatch):
     assert sorted(window.rows.features.columns) == ["amount", "country", "extra", "flag"]
 
 
-def test_text_with_separators_and_quotes_survives(engine, monkeypatch):
+@pytest.mark.parametrize("read", READS)
+def test_text_with_separators_and_quotes_survives(engine, monkeypatch, read):
     monkeypatch.setattr(postgres_rows, "_CHUNK_BYTES", 100)
     odd = 'tab\there\nnewline \x01quote\x01 "double" \\ back, comma'
     rows = [Prediction(f"p{i}", DAY + timedelta(minutes=i), {"country": odd if i % 2 else "DE", "amount": i},
                        prediction=odd if i == 3 else "plain") for i in range(6)]
     insert_predictions(engine, rows, ingested_at=DAY)
     upsert_labels(engine, {"p3": odd}, ingested_at=DAY)
-    window = load_window(engine, model="fraud", model_version="v1", start=DAY, end=DAY + HOUR,
-                         feature_types=TYPES)
+    window = load(engine, read, monkeypatch, start=DAY, end=DAY + HOUR)
     assert len(window.rows) == 6
     assert sorted(map(str, window.rows.outputs["prediction"])) == [*["plain"] * 5, odd]
     assert [value for value in window.rows.outputs["label"] if isinstance(value, str)] == [odd]
     assert sorted(map(str, window.rows.features["country"])) == ["DE"] * 3 + [odd] * 3
 
 
-def test_an_empty_window(engine):
-    window = load_window(engine, model="fraud", model_version="v1", start=DAY, end=DAY + HOUR,
-                         feature_types=TYPES)
+@pytest.mark.parametrize("read", READS)
+def test_an_empty_window(engine, monkeypatch, read):
+    elsewhere = Prediction("elsewhere", DAY + 2 * HOUR, {"amount": 1.0}, prediction=1)
+    insert_predictions(engine, [elsewhere], ingested_at=DAY)
+    window = load(engine, read, monkeypatch, start=DAY, end=DAY + HOUR)
     assert len(window.rows) == 0 and window.watermark is None and window.dead_letter_count == 0
     assert list(window.rows.outputs.columns) == list(stored_rows.OUTPUT_COLUMNS)
 
 
+@pytest.mark.parametrize("read", READS)
 @pytest.mark.parametrize("value", [0.1, 1e-300, 123456789.123456789, -2.5e17, 0.30000000000000004])
-def test_floats_survive_the_round_trip_exactly(engine, value):
+def test_floats_survive_the_round_trip_exactly(engine, monkeypatch, read, value):
     insert_predictions(engine, [Prediction("p", DAY, {"amount": value}, prediction=value, score=value / 1e18)],
                        ingested_at=DAY)
-    window = load_window(engine, model="fraud", model_version="v1", start=DAY, end=DAY + HOUR,
-                         feature_types=TYPES)
+    window = load(engine, read, monkeypatch, start=DAY, end=DAY + HOUR)
     assert window.rows.features["amount"].iloc[0] == value
     assert window.rows.outputs["prediction_numeric"].iloc[0] == value
     assert window.rows.outputs["score"].iloc[0] == value / 1e18
