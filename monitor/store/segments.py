@@ -42,13 +42,14 @@ from typing import Any, Final
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from monitor.logs import fields
 from monitor.store.feature_json import FeatureChunk, parse_feature_lines
 from monitor.store.postgres_rows import features_as_lines, query_arrow
-from monitor.store.stored_rows import bind_time
+from monitor.store.stored_rows import SQLITE_TIME_FORMAT, bind_time
 from monitor.store.tables import prediction_segments, segment_progress
 
 __all__ = ["CompactionReport", "SegmentedWindow", "compact_predictions", "read_segmented_window"]
@@ -313,6 +314,58 @@ def _labels_sql(dialect: str) -> str:
 _LABEL_TYPES: Final = {"id": pa.int64(), "label": pa.string(), "label_numeric": pa.float64(),
                        "ingested_us": pa.int64()}
 
+# SQLite builds the window's labels as one tab-separated text (no Python tuple per
+# label). SQLite cannot print every REAL exactly, so label_numeric is not printed:
+# the flag says whether the label text parses (by SQLite) to exactly label_numeric,
+# and then the number is parsed from the text (by Arrow; both parse a number's
+# shortest text, which is what ingestion stores, to the same double). A label whose
+# text does not (or that Arrow cannot parse) sends the window down the exact query.
+_SQLITE_LABELS: Final = (
+    "SELECT group_concat(p.id || char(9) || char(1) || replace(l.label, char(1), char(1) || char(1)) || char(1) "
+    "|| char(9) || CASE WHEN l.label_numeric IS NULL THEN 'n' "
+    "WHEN CAST(l.label AS REAL) = l.label_numeric THEN 't' ELSE 'x' END "
+    "|| char(9) || l.ingested_at, char(10)) "
+    "FROM predictions p JOIN labels l ON l.model = p.model AND l.prediction_id = p.prediction_id "
+    "WHERE p.model = ? AND p.model_version = ? AND p.event_time >= ? AND p.event_time < ?"
+)
+_SQLITE_LABEL_TYPES: Final = {"id": pa.int64(), "label": pa.string(), "numeric": pa.string(),
+                              "ingested_at": pa.string()}
+
+
+def _sqlite_labels(connection: Connection, window: Sequence[Any]) -> tuple[pa.Table, int | None] | None:
+    """The window's labels and their newest ingested_at (see ``_SQLITE_LABELS``).
+
+    None when a label needs the exact query.
+    """
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    cursor = driver.cursor()
+    try:
+        (text,) = cursor.execute(_SQLITE_LABELS, tuple(window)).fetchone()
+    finally:
+        cursor.close()
+    if not text:
+        return pa.schema([(name, _LABEL_TYPES[name]) for name in ("id", "label", "label_numeric")]).empty_table(), None
+    table = pa_csv.read_csv(
+        pa.BufferReader(text.encode("utf-8")),
+        read_options=pa_csv.ReadOptions(column_names=list(_SQLITE_LABEL_TYPES), block_size=8 << 20),
+        parse_options=pa_csv.ParseOptions(delimiter="\t", quote_char="\x01", double_quote=True,
+                                          newlines_in_values=True),
+        convert_options=pa_csv.ConvertOptions(column_types=_SQLITE_LABEL_TYPES, strings_can_be_null=False),
+    )
+    flags = table.column("numeric")
+    if pc.any(pc.equal(flags, "x")).as_py():
+        return None
+    numeric = pc.equal(flags, "t")
+    try:
+        parsed = pc.cast(pc.if_else(numeric, table.column("label"), None), pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    # The stored text sorts like the time; only the newest is turned into a number.
+    newest = datetime.strptime(pc.max(table.column("ingested_at")).as_py(), SQLITE_TIME_FORMAT)
+    labels = pa.table({"id": table.column("id"), "label": table.column("label"), "label_numeric": parsed})
+    return labels, (newest.replace(tzinfo=UTC) - _EPOCH) // timedelta(microseconds=1)
+
 
 def _segment_data(connection: Connection, model: str, model_version: str, start: datetime,
                   end: datetime) -> list[bytes | None]:
@@ -376,11 +429,14 @@ def read_segmented_window(
         return None
     parts += [group.table for group in tail if group.table is not None]
     parts = [part for part in parts if part.num_rows]
-    labels = _query_arrow(connection, _labels_sql(dialect), window, _LABEL_TYPES)
-    return _assemble(parts, labels)
+    labelled = _sqlite_labels(connection, window) if dialect == "sqlite" else None
+    if labelled is None:
+        exact = _query_arrow(connection, _labels_sql(dialect), window, _LABEL_TYPES)
+        labelled = exact.drop_columns(["ingested_us"]), pc.max(exact.column("ingested_us")).as_py()
+    return _assemble(parts, *labelled)
 
 
-def _assemble(parts: list[pa.Table], labels: pa.Table) -> SegmentedWindow:
+def _assemble(parts: list[pa.Table], labels: pa.Table, labels_newest_us: int | None) -> SegmentedWindow:
     if parts:
         outputs = pa.concat_tables([part.select(list(_KEEP)) for part in parts])
     else:
@@ -388,9 +444,8 @@ def _assemble(parts: list[pa.Table], labels: pa.Table) -> SegmentedWindow:
     where = pc.index_in(outputs.column("id"), value_set=labels.column("id").combine_chunks())
     outputs = outputs.append_column("label", labels.column("label").take(where))
     outputs = outputs.append_column("label_numeric", labels.column("label_numeric").take(where))
-    newest = max((value for value in (pc.max(outputs.column("ingested_us")).as_py(),
-                                      pc.max(labels.column("ingested_us")).as_py()) if value is not None),
-                 default=None)
+    newest = max((value for value in (pc.max(outputs.column("ingested_us")).as_py(), labels_newest_us)
+                  if value is not None), default=None)
     features = []
     for part in parts:
         names = [name for name in part.column_names if name.startswith(_FEATURE)]

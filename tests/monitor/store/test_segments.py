@@ -19,7 +19,7 @@ from monitor.store import segments
 from monitor.store.engine import create_store_engine
 from monitor.store.schema import upgrade_schema
 from monitor.store.segments import compact_predictions
-from monitor.store.tables import prediction_segments, segment_progress
+from monitor.store.tables import labels, prediction_segments, segment_progress
 from monitor.store.window_reader import load_window
 from tests.monitor.jobs.store_data import (
     DAY,
@@ -225,3 +225,20 @@ def test_a_row_committed_after_a_higher_id_is_not_lost(pg_engine):
     ids = {value for value in window(engine, end=DAY + 2 * HOUR).rows.features["amount"].tolist()}
     assert {1.5, 2.5} <= ids
     assert segment_rows(engine) == prediction_count(engine) == 7
+
+
+@pytest.mark.parametrize("text, number", [("one", 1.0), (" 2", 2.0), ("3abc", 3.0), ("1.10", 1.1), ("tab\there", None)])
+def test_labels_whose_text_is_not_their_number_are_read_exactly(engine, text, number):
+    """A label row written by hand, its text not the number's own text: still the stored values."""
+    insert_predictions(engine, traffic(30, seed=11), ingested_at=DAY)
+    upsert_labels(engine, {f"p{i}": i % 2 for i in range(0, 30, 2)}, ingested_at=DAY)
+    compact_predictions(engine, feature_types={"fraud": TYPES})
+    with engine.begin() as connection:
+        connection.execute(labels.update().where(labels.c.prediction_id == "p4")
+                           .values(label=text, label_numeric=number, ingested_at=DAY + HOUR))
+    loaded = window(engine, end=DAY + 2 * HOUR)
+    assert rows_of(loaded) == rows_of(json_window(engine, end=DAY + 2 * HOUR))
+    assert loaded.watermark == DAY + HOUR
+    outputs = loaded.rows.outputs
+    (row,) = outputs.index[outputs["label"].astype(object) == text]
+    assert _normal(outputs["label_numeric"].iloc[row]) == number
