@@ -160,6 +160,7 @@ CREATE TABLE reference_sets (
 	source TEXT NOT NULL, 
 	row_count INTEGER NOT NULL, 
 	created_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	columns BYTEA, 
 	CONSTRAINT pk_reference_sets PRIMARY KEY (id), 
 	CONSTRAINT uq_reference_sets_model_model_version UNIQUE (model, model_version)
 );

@@ -160,6 +160,7 @@ CREATE TABLE reference_sets (
 	source TEXT NOT NULL, 
 	row_count INTEGER NOT NULL, 
 	created_at DATETIME NOT NULL, 
+	columns BLOB, 
 	CONSTRAINT pk_reference_sets PRIMARY KEY (id), 
 	CONSTRAINT uq_reference_sets_model_model_version UNIQUE (model, model_version)
 );

@@ -22,6 +22,7 @@ from sqlalchemy import BigInteger, Connection, Engine, delete, func, insert, lit
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from monitor.store.reference_columns import load_reference_columns
 from monitor.store.stored_rows import StoredRows, read_stored_rows
 from monitor.store.tables import predictions, reference_data, reference_sets
 
@@ -31,6 +32,7 @@ __all__ = [
     "ReferenceSetInfo",
     "count_version_predictions",
     "find_reference_set",
+    "load_reference_json",
     "load_reference_rows",
     "save_reference_records",
     "save_reference_from_predictions",
@@ -253,7 +255,17 @@ ORDER BY rd.row_index
 
 
 def load_reference_rows(engine: Engine, info: ReferenceSetInfo, feature_types: Mapping[str, str]) -> StoredRows:
-    """The baseline's columns, with the labels stored so far for copied predictions."""
+    """The baseline's columns, with the labels stored so far for copied predictions.
+
+    From the set's columnar copy (:mod:`monitor.store.reference_columns`) when it has
+    one, else from JSON.
+    """
+    columns = load_reference_columns(engine, model=info.model, set_id=info.id, feature_types=feature_types)
+    return columns if columns is not None else load_reference_json(engine, info, feature_types)
+
+
+def load_reference_json(engine: Engine, info: ReferenceSetInfo, feature_types: Mapping[str, str]) -> StoredRows:
+    """:func:`load_reference_rows` parsing every row's JSON (no columnar copy)."""
     sql = _PG_REFERENCE if engine.dialect.name == "postgresql" else _SQLITE_REFERENCE
     with engine.connect() as connection, connection.begin():
         return read_stored_rows(connection, sql, (info.model, info.id), feature_types).rows

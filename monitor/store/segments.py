@@ -52,7 +52,16 @@ from monitor.store.postgres_rows import features_as_lines, query_arrow
 from monitor.store.stored_rows import SQLITE_TIME_FORMAT, bind_time
 from monitor.store.tables import prediction_segments, segment_progress
 
-__all__ = ["CompactionReport", "SegmentedWindow", "compact_predictions", "read_segmented_window"]
+__all__ = [
+    "FEATURE_PREFIX",
+    "CompactionReport",
+    "SegmentedWindow",
+    "compact_predictions",
+    "deserialise_table",
+    "query_rows",
+    "read_segmented_window",
+    "serialise_table",
+]
 
 log = logging.getLogger("driftwatch.segments")
 
@@ -64,7 +73,7 @@ DEFAULT_MAX_ROWS: Final = 2_000_000
 TAIL_LIMIT: Final = 250_000
 """A window reads wholly from JSON while more predictions than this wait for compaction."""
 _LOCK_TIMEOUT: Final = "5s"
-_FEATURE: Final = "f:"
+FEATURE_PREFIX: Final = "f:"
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _OUTPUT_TYPES: Final = {
     "prediction": pa.string(), "prediction_numeric": pa.float64(), "score": pa.float64(),
@@ -103,7 +112,7 @@ def _placeholders(sql: str, dialect: str) -> str:
     return sql.replace("{p}", "%s" if dialect == "postgresql" else "?")
 
 
-def _query_arrow(connection: Connection, sql: str, params: Sequence[Any], types: Mapping[str, pa.DataType]) -> pa.Table:
+def query_rows(connection: Connection, sql: str, params: Sequence[Any], types: Mapping[str, pa.DataType]) -> pa.Table:
     """Run driver SQL (``{p}`` placeholders) and return its columns as an Arrow table."""
     dialect = connection.dialect.name
     sql = _placeholders(sql, dialect)
@@ -158,7 +167,7 @@ def _groups(rows: pa.Table, feature_types: Mapping[str, Mapping[str, str]]) -> l
         if features is not None:
             kept = part.select(list(_KEEP))
             for name, column in zip(features.column_names, features.columns, strict=True):
-                kept = kept.append_column(_FEATURE + name, column)
+                kept = kept.append_column(FEATURE_PREFIX + name, column)
             table = kept
         groups.append(_Group(
             model=model, model_version=version, table=table, first_id=pc.min(ids).as_py(),
@@ -172,14 +181,14 @@ def _moment(micros: int) -> datetime:
     return _EPOCH + timedelta(microseconds=micros)
 
 
-def _serialise(table: pa.Table) -> bytes:
+def serialise_table(table: pa.Table) -> bytes:
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema, options=_IPC) as writer:
         writer.write_table(table)
     return bytes(sink.getvalue())
 
 
-def _deserialise(data: bytes) -> pa.Table:
+def deserialise_table(data: bytes) -> pa.Table:
     return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
 
 
@@ -258,7 +267,7 @@ def compact_predictions(
         upto = min(high, done + CHUNK_ROWS)
         with engine.connect() as connection, connection.begin():
             sql = _rows_sql(engine.dialect.name, "p.id > {p} AND p.id <= {p}")
-            groups = _groups(_query_arrow(connection, sql, (done, upto), _ROW_TYPES), types)
+            groups = _groups(query_rows(connection, sql, (done, upto), _ROW_TYPES), types)
         moment = now or datetime.now(UTC)
         with engine.connect().execution_options(sqlite_immediate=True) as connection, connection.begin():
             if not _advance(connection, done, upto, moment):
@@ -269,7 +278,7 @@ def compact_predictions(
                     model=group.model, model_version=group.model_version, first_id=group.first_id,
                     last_id=group.last_id, row_count=group.row_count,
                     min_event_time=_moment(group.min_event_us), max_event_time=_moment(group.max_event_us),
-                    data=None if group.table is None else _serialise(group.table), created_at=moment,
+                    data=None if group.table is None else serialise_table(group.table), created_at=moment,
                 ))
         rows += sum(group.row_count for group in groups)
         segments += len(groups)
@@ -419,11 +428,11 @@ def read_segmented_window(
     payloads = [data for data in stored if data is not None]
     if len(payloads) < len(stored):
         return None
-    parts = [_in_window(_deserialise(data), start_us, end_us) for data in payloads]
+    parts = [_in_window(deserialise_table(data), start_us, end_us) for data in payloads]
     window = (model, model_version, bind_time(connection, start), bind_time(connection, end))
     where = ("p.model = {p} AND p.model_version = {p} AND p.event_time >= {p} AND p.event_time < {p} "
              "AND p.id > {p}")
-    tail = _groups(_query_arrow(connection, _rows_sql(dialect, where), (*window, compacted), _ROW_TYPES),
+    tail = _groups(query_rows(connection, _rows_sql(dialect, where), (*window, compacted), _ROW_TYPES),
                    {model: feature_types})
     if any(group.table is None for group in tail):
         return None
@@ -431,7 +440,7 @@ def read_segmented_window(
     parts = [part for part in parts if part.num_rows]
     labelled = _sqlite_labels(connection, window) if dialect == "sqlite" else None
     if labelled is None:
-        exact = _query_arrow(connection, _labels_sql(dialect), window, _LABEL_TYPES)
+        exact = query_rows(connection, _labels_sql(dialect), window, _LABEL_TYPES)
         labelled = exact.drop_columns(["ingested_us"]), pc.max(exact.column("ingested_us")).as_py()
     return _assemble(parts, *labelled)
 
@@ -448,7 +457,7 @@ def _assemble(parts: list[pa.Table], labels: pa.Table, labels_newest_us: int | N
                   if value is not None), default=None)
     features = []
     for part in parts:
-        names = [name for name in part.column_names if name.startswith(_FEATURE)]
-        features.append(part.select(names).rename_columns([name.removeprefix(_FEATURE) for name in names]))
+        names = [name for name in part.column_names if name.startswith(FEATURE_PREFIX)]
+        features.append(part.select(names).rename_columns([name.removeprefix(FEATURE_PREFIX) for name in names]))
     return SegmentedWindow(outputs=outputs, features=features,
                            newest_ingested=None if newest is None else _moment(newest))

@@ -164,6 +164,8 @@ reference_sets = Table(
     Column("source", Text, nullable=False, comment="file path, window or first-N description"),
     Column("row_count", Integer, nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
+    Column("columns", LargeBinary, comment="Arrow copy of the rows (labels joined at read), written on first read; "
+                                           "empty: read from JSON (mixed feature types)"),
     UniqueConstraint("model", "model_version"),
 )
 
