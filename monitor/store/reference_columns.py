@@ -19,9 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Engine, select, update
 
-from monitor.store.feature_json import FeatureChunk, parse_feature_lines
-from monitor.store.postgres_rows import features_as_lines
-from monitor.store.segments import FEATURE_PREFIX, deserialise_table, query_rows, serialise_table
+from monitor.store.arrow_rows import deserialise_table, feature_columns, query_rows, serialise_table, with_features
 from monitor.store.stored_rows import OUTPUT_COLUMNS, StoredRows, stored_rows_from_arrow
 from monitor.store.tables import reference_sets
 
@@ -51,22 +49,18 @@ def _build(engine: Engine, set_id: int, feature_types: Mapping[str, str]) -> byt
     with engine.connect() as connection, connection.begin():
         rows = query_rows(connection, _ROWS_SQL.replace("{features}", features), (set_id,), _ROWS)
     rows = rows.sort_by("row_index")
-    text, n_rows = features_as_lines(rows.column("features"))
-    chunk: FeatureChunk = parse_feature_lines(text, n_rows, feature_types)
-    if not isinstance(chunk, pa.Table):
-        return _JSON_ONLY
-    table = rows.select(["row_index", *_OUTPUTS])
-    for name, column in zip(chunk.column_names, chunk.columns, strict=True):
-        table = table.append_column(FEATURE_PREFIX + name, column)
-    return serialise_table(table)
+    table = with_features(rows.select(["row_index", *_OUTPUTS]), rows.column("features"), feature_types)
+    return _JSON_ONLY if table is None else serialise_table(table)
 
 
 def _stored_copy(engine: Engine, set_id: int, feature_types: Mapping[str, str]) -> bytes | None:
     with engine.connect() as connection:
-        data = connection.execute(select(reference_sets.c.columns).where(reference_sets.c.id == set_id)).scalar()
+        data, row_count = connection.execute(
+            select(reference_sets.c.columns, reference_sets.c.row_count).where(reference_sets.c.id == set_id)
+        ).one()
     if data is not None:
         return bytes(data)
-    if _is_empty(engine, set_id):
+    if not row_count:
         return None
     data = _build(engine, set_id, feature_types)
     try:
@@ -77,12 +71,6 @@ def _stored_copy(engine: Engine, set_id: int, feature_types: Mapping[str, str]) 
     except Exception:  # the copy only saves time: a store that refuses it is read from JSON
         log.warning("could not keep the baseline's columnar copy; it is read from JSON", exc_info=True)
     return data
-
-
-def _is_empty(engine: Engine, set_id: int) -> bool:
-    with engine.connect() as connection:
-        count = connection.execute(select(reference_sets.c.row_count).where(reference_sets.c.id == set_id)).scalar()
-    return not count
 
 
 def load_reference_columns(engine: Engine, *, model: str, set_id: int,
@@ -104,9 +92,7 @@ def load_reference_columns(engine: Engine, *, model: str, set_id: int,
     for name in OUTPUT_COLUMNS:
         if name not in _OUTPUTS:
             outputs = outputs.append_column(name, pa.nulls(table.num_rows, _missing_type(name)))
-    names = [name for name in table.column_names if name.startswith(FEATURE_PREFIX)]
-    features = table.select(names).rename_columns([name.removeprefix(FEATURE_PREFIX) for name in names])
-    return stored_rows_from_arrow(outputs, [features])
+    return stored_rows_from_arrow(outputs, [feature_columns(table)])
 
 
 def _missing_type(name: str) -> pa.DataType:

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Engine, func, select
 
-from monitor.store.segments import read_segmented_window
+from monitor.store.segment_reader import read_segmented_window
 from monitor.store.stored_rows import (
     StoredRows,
     bind_time,
@@ -77,7 +77,7 @@ def load_window(
     """Read one window (see the module docstring).
 
     Compacted predictions come from their columnar segments, the rest from JSON
-    (:mod:`monitor.store.segments`); both give the same rows.
+    (:mod:`monitor.store.segment_reader`); both give the same rows.
     ``feature_types`` (feature -> "numeric"/"categorical") only speeds up parsing.
     """
     with snapshot_connection(engine) as connection, connection.begin():

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from monitor.jobs.scheduler import WindowScheduler
-from monitor.store import segments
+from monitor.store import segment_reader, segments
 from monitor.store.engine import create_store_engine
 from monitor.store.schema import upgrade_schema
 from monitor.store.segments import compact_predictions
@@ -90,7 +90,7 @@ def json_window(engine, **kwargs):
 def read_from_segments(engine, start, end) -> bool:
     """Whether load_window takes the segments for this window (rather than JSON)."""
     with engine.connect() as connection:
-        return segments.read_segmented_window(connection, model="fraud", model_version="v1", start=start, end=end,
+        return segment_reader.read_segmented_window(connection, model="fraud", model_version="v1", start=start, end=end,
                                               feature_types=TYPES) is not None
 
 
