@@ -175,6 +175,7 @@ def _peak_mb() -> float:
 def compact(url: str, reference_file: Path) -> dict[str, Any]:
     """Compact the stored window into segments (the scheduler does this tick by tick)."""
     from monitor.jobs.reference import feature_types_of
+    from monitor.store.label_segments import compact_labels
     from monitor.store.schema import upgrade_schema
     from monitor.store.segments import compact_predictions
 
@@ -183,8 +184,10 @@ def compact(url: str, reference_file: Path) -> dict[str, Any]:
     started, cpu = time.perf_counter(), _cpu_seconds()
     report = compact_predictions(engine, feature_types={MODEL: feature_types_of(model_config(reference_file))},
                                  max_rows=2**62)
+    labelled = compact_labels(engine, max_rows=2**62)
     return {"seconds": time.perf_counter() - started, "cpu_seconds": _cpu_seconds() - cpu, "rows": report.rows,
-            "segments": report.segments, "peak_rss_mb": _peak_mb()}
+            "segments": report.segments, "label_pairs": labelled.pairs, "label_segments": labelled.segments,
+            "peak_rss_mb": _peak_mb()}
 
 
 def run_ours_json(url: str, reference_file: Path) -> dict[str, Any]:

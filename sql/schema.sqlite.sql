@@ -71,6 +71,20 @@ CREATE TABLE job_runs (
 
 CREATE INDEX ix_job_runs_model_started_at ON job_runs (model, started_at);
 
+CREATE TABLE label_segments (
+	id INTEGER NOT NULL, 
+	model VARCHAR(64) NOT NULL, 
+	model_version VARCHAR(64) NOT NULL, 
+	row_count INTEGER NOT NULL, 
+	min_event_time DATETIME NOT NULL, 
+	max_event_time DATETIME NOT NULL, 
+	data BLOB NOT NULL, 
+	created_at DATETIME NOT NULL, 
+	CONSTRAINT pk_label_segments PRIMARY KEY (id)
+);
+
+CREATE INDEX ix_label_segments_model_model_version_min_event_time ON label_segments (model, model_version, min_event_time);
+
 CREATE TABLE labels (
 	id INTEGER NOT NULL, 
 	model VARCHAR(64) NOT NULL, 

@@ -44,6 +44,7 @@ from monitor.jobs.reference import ReferenceProvider, feature_types_of
 from monitor.jobs.windows import Window, window_from_index, windows_between
 from monitor.logs import fields
 from monitor.store.engine import create_store_engine
+from monitor.store.label_segments import compact_labels
 from monitor.store.metric_writer import JobRun, record_job_run
 from monitor.store.segments import DEFAULT_MAX_ROWS, compact_predictions
 from monitor.store.window_activity import scan_activity
@@ -141,12 +142,13 @@ class WindowScheduler:
         return report
 
     def _compact(self, max_rows: int) -> None:
-        """Compact new predictions; a failure only means windows read JSON until the next try."""
+        """Compact new predictions and labels; a failure only means windows read more from SQL until the next try."""
         try:
             compact_predictions(self.engine, max_rows=max_rows, feature_types={
                 model: feature_types_of(model_config) for model, model_config in self.config.models.items()})
+            compact_labels(self.engine, max_rows=max_rows)
         except Exception:  # segments are an accelerator: windows stay correct without them
-            log.exception("compacting predictions failed; windows are read from JSON until it succeeds")
+            log.exception("compacting predictions or labels failed; windows are read from JSON until it succeeds")
 
     def _tracker(self, model: str, model_config: ModelConfig) -> ModelTracker:
         tracker = self._trackers.get(model)

@@ -6,7 +6,8 @@ the consumer can commit its Kafka offsets once :meth:`IngestWriter.write` return
 - predictions: insert, ignore (model, prediction_id) already stored — a replayed
   message is a no-op;
 - labels: upsert on (model, prediction_id); the newest event time wins, an equal
-  time with a different label replaces it, a replay changes nothing;
+  time with a different label replaces it, a replay changes nothing; a label that
+  replaces another takes a new id (:func:`next_label_id_sql`);
 - dead letters: insert, ignore (topic, partition, offset) already stored.
 
 PostgreSQL COPYs new predictions straight into the table (a batch with a replayed
@@ -38,7 +39,7 @@ from monitor.logs import fields
 from monitor.store.engine import redact_url
 from monitor.store.tables import dead_letters
 
-__all__ = ["IngestWriter", "WriteResult", "translate_db_error"]
+__all__ = ["IngestWriter", "WriteResult", "next_label_id_sql", "translate_db_error"]
 
 log = logging.getLogger("driftwatch.ingest")
 
@@ -69,10 +70,26 @@ _L_COLS = ", ".join(_LABEL_COLUMNS)
 _LABEL_UPDATE = (
     "label = excluded.label, label_numeric = excluded.label_numeric, event_time = excluded.event_time, "
     "kafka_topic = excluded.kafka_topic, kafka_partition = excluded.kafka_partition, "
-    "kafka_offset = excluded.kafka_offset, ingested_at = excluded.ingested_at "
+    "kafka_offset = excluded.kafka_offset, ingested_at = excluded.ingested_at, id = {next_id} "
     "WHERE excluded.event_time > labels.event_time "
     "OR (excluded.event_time = labels.event_time AND excluded.label <> labels.label)"
 )
+
+
+def next_label_id_sql(dialect: str) -> str:
+    """SQL for the id of a label that replaces another: after every id handed out so far.
+
+    So label ids follow the order in which labels were stored, as prediction ids do;
+    label compaction relies on it (see :mod:`monitor.store.label_segments`).
+    """
+    if dialect == "postgresql":
+        return "nextval(pg_get_serial_sequence('labels', 'id'))"
+    # One writer at a time: the highest id is the last one handed out (new rowids count on from it).
+    return "(SELECT max(id) FROM labels) + 1"
+
+
+_PG_LABEL_UPDATE = _LABEL_UPDATE.format(next_id=next_label_id_sql("postgresql"))
+_SQLITE_LABEL_UPDATE = _LABEL_UPDATE.format(next_id=next_label_id_sql("sqlite"))
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
 # Raised by SQLAlchemy or, from the driver's own cursor, by the driver itself.
 _UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, psycopg.OperationalError,
@@ -225,7 +242,7 @@ class IngestWriter:
                 copy.write_row(_label_values(row, at))
         cursor.execute(
             f"INSERT INTO labels ({_L_COLS}) SELECT {_L_COLS} FROM _dw_labels ORDER BY model, prediction_id "
-            f"ON CONFLICT (model, prediction_id) DO UPDATE SET {_LABEL_UPDATE}"
+            f"ON CONFLICT (model, prediction_id) DO UPDATE SET {_PG_LABEL_UPDATE}"
         )
         return int(cursor.rowcount)
 
@@ -256,7 +273,7 @@ class IngestWriter:
         before = driver.total_changes  # type: ignore[union-attr]
         driver.cursor().executemany(  # type: ignore[union-attr]
             f"INSERT INTO labels ({_L_COLS}) VALUES ({placeholders}) "
-            f"ON CONFLICT (model, prediction_id) DO UPDATE SET {_LABEL_UPDATE}",
+            f"ON CONFLICT (model, prediction_id) DO UPDATE SET {_SQLITE_LABEL_UPDATE}",
             values,
         )
         return int(driver.total_changes - before)  # type: ignore[union-attr]

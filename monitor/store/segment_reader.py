@@ -29,6 +29,7 @@ from monitor.store.arrow_rows import (
     split_by_version,
     to_micros,
 )
+from monitor.store.label_segments import read_window_labels
 from monitor.store.postgres_rows import parse_tab_text
 from monitor.store.segments import compacted_up_to
 from monitor.store.stored_rows import SQLITE_TIME_FORMAT, bind_time
@@ -175,7 +176,9 @@ def read_segmented_window(
         return None
     parts += [group.table for group in tail if group.table is not None]
     parts = [part for part in parts if part.num_rows]
-    labelled = _sqlite_labels(connection, window) if dialect == "sqlite" else None
+    labelled = read_window_labels(connection, window, start_us, end_us)
+    if labelled is None and dialect == "sqlite":
+        labelled = _sqlite_labels(connection, window)
     if labelled is None:
         exact = query_rows(connection, _labels_sql(dialect), window, _LABEL_TYPES)
         labelled = exact.drop_columns(["ingested_us"]), pc.max(exact.column("ingested_us")).as_py()

@@ -12,7 +12,8 @@ Predictions are insert-only (a replayed id never changes the stored row), so a
 segment never goes stale. ``segment_progress.last_id`` is the id up to which every
 prediction is in a segment. :func:`~monitor.store.segment_reader.read_segmented_window`
 reads a window's segments, the newer predictions (the *tail*, ids above ``last_id``)
-from JSON, and the labels from ``labels`` (labels do change), in the caller's snapshot.
+from JSON, and the labels (from :mod:`monitor.store.label_segments`, or joined from
+``labels``), in the caller's snapshot.
 
 Safe beside concurrent writers and schedulers:
 
@@ -53,7 +54,8 @@ from monitor.store.arrow_rows import (
 )
 from monitor.store.tables import prediction_segments, segment_progress
 
-__all__ = ["CompactionReport", "compact_predictions", "compacted_up_to"]
+__all__ = ["CompactionReport", "advance_progress", "committed_high_ids", "compact_predictions", "compacted_up_to",
+           "progress"]
 
 log = logging.getLogger("driftwatch.segments")
 
@@ -76,28 +78,38 @@ class CompactionReport:
     seconds: float
 
 
-def _committed_high_id(engine: Engine) -> int:
-    """The highest prediction id below which every row is committed (see the module docstring)."""
+def committed_high_ids(engine: Engine, *tables: str) -> tuple[int, ...]:
+    """Per table, the highest id below which every row is committed (see the module docstring).
+
+    ``tables`` are locked in the order given; writers take them in the same order
+    (predictions, then labels), so waiting for them cannot deadlock.
+    """
     with engine.connect() as connection, connection.begin():
         if engine.dialect.name == "postgresql":
             connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{_LOCK_TIMEOUT}'")
-            connection.exec_driver_sql("LOCK TABLE predictions IN SHARE MODE")
-        return int(connection.exec_driver_sql("SELECT coalesce(max(id), 0) FROM predictions").scalar_one())
+            connection.exec_driver_sql(f"LOCK TABLE {', '.join(tables)} IN SHARE MODE")
+        return tuple(int(connection.exec_driver_sql(f"SELECT coalesce(max(id), 0) FROM {table}").scalar_one())
+                     for table in tables)
 
 
-def compacted_up_to(connection: Connection) -> int:
-    """``segment_progress.last_id`` as this connection's snapshot sees it (0: nothing compacted)."""
+def progress(connection: Connection, name: str) -> int:
+    """The ``segment_progress`` row ``name`` as this connection's snapshot sees it (0: none yet)."""
     value = connection.execute(
-        select(segment_progress.c.last_id).where(segment_progress.c.name == PROGRESS_NAME)
+        select(segment_progress.c.last_id).where(segment_progress.c.name == name)
     ).scalar_one_or_none()
     return int(value or 0)
 
 
-def _advance(connection: Connection, done: int, upto: int, now: datetime) -> bool:
-    """Compare-and-set the progress from ``done`` to ``upto``; False when another compactor moved it."""
+def compacted_up_to(connection: Connection) -> int:
+    """``segment_progress.last_id`` of predictions as this connection's snapshot sees it (0: nothing compacted)."""
+    return progress(connection, PROGRESS_NAME)
+
+
+def advance_progress(connection: Connection, name: str, done: int, upto: int, now: datetime) -> bool:
+    """Compare-and-set progress ``name`` from ``done`` to ``upto``; False when another compactor moved it."""
     moved = connection.execute(
         update(segment_progress)
-        .where(segment_progress.c.name == PROGRESS_NAME, segment_progress.c.last_id == done)
+        .where(segment_progress.c.name == name, segment_progress.c.last_id == done)
         .values(last_id=upto, updated_at=now)
     )
     if moved.rowcount == 1:
@@ -106,7 +118,7 @@ def _advance(connection: Connection, done: int, upto: int, now: datetime) -> boo
         return False
     try:  # the first compaction ever: the progress row does not exist yet
         with connection.begin_nested():
-            connection.execute(insert(segment_progress).values(name=PROGRESS_NAME, last_id=upto, updated_at=now))
+            connection.execute(insert(segment_progress).values(name=name, last_id=upto, updated_at=now))
     except IntegrityError:
         return False
     return True
@@ -126,7 +138,7 @@ def compact_predictions(
     """
     started = time.perf_counter()
     types = feature_types or {}
-    high = _committed_high_id(engine)
+    (high,) = committed_high_ids(engine, "predictions")
     with engine.connect() as connection:
         done = compacted_up_to(connection)
     rows = segments = json_only = 0
@@ -137,7 +149,7 @@ def compact_predictions(
             groups = split_by_version(query_rows(connection, sql, (done, upto), ROW_TYPES), types)
         moment = now or datetime.now(UTC)
         with engine.connect().execution_options(sqlite_immediate=True) as connection, connection.begin():
-            if not _advance(connection, done, upto, moment):
+            if not advance_progress(connection, PROGRESS_NAME, done, upto, moment):
                 log.info("another scheduler is compacting; leaving it to it", extra=fields(last_id=done))
                 break
             for group in groups:

@@ -50,6 +50,7 @@ __all__ = [
     "job_runs",
     "prediction_segments",
     "segment_progress",
+    "label_segments",
     "UTCDateTime",
 ]
 
@@ -337,6 +338,22 @@ prediction_segments = Table(
     Column("min_event_time", UTCDateTime(), nullable=False),
     Column("max_event_time", UTCDateTime(), nullable=False),
     Column("data", LargeBinary, comment="Arrow IPC stream; NULL: the rows stay JSON-only (mixed feature types)"),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Index(None, "model", "model_version", "min_event_time"),
+)
+
+# Columnar copies of the (prediction, label) pairs (see monitor.store.label_segments): a
+# window's labels without joining every one of its predictions to `labels`. Derived data.
+label_segments = Table(
+    "label_segments",
+    metadata,
+    _id(),
+    Column("model", String(64), nullable=False),
+    Column("model_version", String(64), nullable=False),
+    Column("row_count", Integer, nullable=False),
+    Column("min_event_time", UTCDateTime(), nullable=False, comment="earliest event time of the labelled predictions"),
+    Column("max_event_time", UTCDateTime(), nullable=False, comment="latest event time of the labelled predictions"),
+    Column("data", LargeBinary, nullable=False, comment="Arrow IPC stream of (prediction, label) pairs"),
     Column("created_at", UTCDateTime(), nullable=False),
     Index(None, "model", "model_version", "min_event_time"),
 )

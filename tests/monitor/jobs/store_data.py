@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, literal_column, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from monitor.config.models import DriftwatchConfig
+from monitor.store.ingest_writer import next_label_id_sql
 from monitor.store.tables import dead_letters, job_runs, labels, metric_values, predictions, window_state
 
 DAY = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday, 00:00 UTC
@@ -73,7 +74,9 @@ def upsert_labels(engine: Engine, items: Mapping[str, Any], *, ingested_at: date
         )
         statement = statement.on_conflict_do_update(
             index_elements=["model", "prediction_id"],
-            set_={"label": text, "label_numeric": numeric, "event_time": ingested_at, "ingested_at": ingested_at},
+            set_={"label": text, "label_numeric": numeric, "event_time": ingested_at, "ingested_at": ingested_at,
+                  # as the ingest writer does: a replacing label takes a new id
+                  "id": literal_column(next_label_id_sql(engine.dialect.name))},
         )
         with engine.begin() as connection:
             connection.execute(statement)

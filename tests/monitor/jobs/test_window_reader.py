@@ -1,7 +1,8 @@
 """Loading a window from the store: columns, labels, watermark, and JSON kinds kept on every parse path.
 
 Each load test runs three ways: every row read from JSON (nothing compacted), every
-row from columnar segments, and half from segments with the rest as the JSON tail.
+row and label from columnar segments, and half of them from segments with the rest
+as the uncompacted tail.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import pyarrow as pa
 import pytest
 
 from monitor.metrics.column import ValueKind, value_kinds
-from monitor.store import postgres_rows, segments, stored_rows
+from monitor.store import label_segments, postgres_rows, segments, stored_rows
 from monitor.store.feature_json import combine_feature_chunks, parse_feature_objects
 from monitor.store.window_reader import load_window
 from tests.monitor.jobs.store_data import (
@@ -34,11 +35,15 @@ def load(engine, read, monkeypatch, **window):
     """load_window after compacting all rows, half of them, or none (``read``)."""
     if read == "segments":
         segments.compact_predictions(engine, feature_types={"fraud": TYPES})
+        label_segments.compact_labels(engine)
     elif read == "segments+tail":
         with engine.connect() as connection:
             total = connection.exec_driver_sql("SELECT count(*) FROM predictions").scalar_one()
+            labelled = connection.exec_driver_sql("SELECT count(*) FROM labels").scalar_one()
         monkeypatch.setattr(segments, "CHUNK_ROWS", 2)
+        monkeypatch.setattr(label_segments, "CHUNK_ROWS", 2)
         segments.compact_predictions(engine, feature_types={"fraud": TYPES}, max_rows=max(1, total // 2))
+        label_segments.compact_labels(engine, max_rows=max(1, labelled // 2))
     return load_window(engine, model="fraud", model_version="v1", feature_types=TYPES, **window)
 
 

@@ -103,6 +103,26 @@ def test_the_newest_label_wins_whatever_the_order(engine):
         assert connection.execute(select(labels.c.label, labels.c.kafka_offset)).all() == [("1", 5)]
 
 
+def test_a_label_that_replaces_another_takes_a_new_id(engine):
+    """Label ids follow the order labels were stored in (label compaction relies on it);
+    a replay that changes nothing keeps the id."""
+    writer = IngestWriter(engine)
+    writer.write([record("a"), record("b")], [label("a", "1", 1), label("b", "0", 2)], [], ingested_at=AT)
+
+    def ids() -> dict[str, int]:
+        with engine.connect() as connection:
+            return dict(connection.execute(select(labels.c.prediction_id, labels.c.id)).all())
+
+    first = ids()
+    writer.write([], [label("a", "0", 3, minutes=1)], [], ingested_at=AT)  # replaces a's label
+    second = ids()
+    assert second["a"] > max(first.values()) and second["b"] == first["b"]
+    writer.write([], [label("a", "0", 3, minutes=1), label("b", "0", 2)], [], ingested_at=AT)  # replays
+    assert ids() == second
+    writer.write([], [label("c", "1", 4)], [], ingested_at=AT)
+    assert ids()["c"] > second["a"]
+
+
 def test_two_writers_with_overlapping_batches_in_opposite_orders(engine):
     """The shape of the failure seen with two workers: the same ids, at once, in
     opposite orders. Every id ends up stored once and every write returns."""

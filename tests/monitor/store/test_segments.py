@@ -7,7 +7,6 @@ import math
 import random
 import threading
 import time
-import uuid
 from datetime import timedelta
 
 import psycopg
@@ -16,8 +15,6 @@ from sqlalchemy import func, select
 
 from monitor.jobs.scheduler import WindowScheduler
 from monitor.store import segment_reader, segments
-from monitor.store.engine import create_store_engine
-from monitor.store.schema import upgrade_schema
 from monitor.store.segments import compact_predictions
 from monitor.store.tables import labels, prediction_segments, segment_progress
 from monitor.store.window_reader import load_window
@@ -30,6 +27,7 @@ from tests.monitor.jobs.store_data import (
     insert_predictions,
     upsert_labels,
 )
+from tests.monitor.store.conftest import at_once
 
 TYPES = {"amount": "numeric", "country": "categorical"}
 
@@ -149,19 +147,7 @@ def test_compaction_takes_every_prediction_once(engine, monkeypatch):
 def test_two_compactors_at_once_write_each_row_once(engine, monkeypatch):
     monkeypatch.setattr(segments, "CHUNK_ROWS", 25)
     insert_predictions(engine, traffic(400, seed=6), ingested_at=DAY)
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            compact_predictions(engine)
-        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    errors = at_once(lambda: compact_predictions(engine), times=3)
     compact_predictions(engine)  # whatever a loser left is finished here
     assert not errors
     assert segment_rows(engine) == prediction_count(engine) == 400
@@ -188,14 +174,6 @@ def test_the_scheduler_compacts_on_each_tick(engine):
     insert_predictions(engine, traffic(10, seed=9, prefix="x"), ingested_at=DAY + 3 * HOUR)
     scheduler.tick(now=DAY + 4 * HOUR)
     assert segment_rows(engine) == 60
-
-
-@pytest.fixture
-def pg_engine(postgres_server):
-    engine = create_store_engine(postgres_server.create_database(f"s_{uuid.uuid4().hex[:12]}"))
-    upgrade_schema(engine)
-    yield engine
-    engine.dispose()
 
 
 def test_a_row_committed_after_a_higher_id_is_not_lost(pg_engine):
