@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Connection
@@ -185,12 +186,29 @@ def read_segmented_window(
     return _assemble(parts, *labelled)
 
 
+def _label_rows(prediction_ids: pa.ChunkedArray, label_ids: pa.ChunkedArray) -> pa.Array:
+    """For each prediction, the row of its label (null: none).
+
+    Segments come in id order, so the predictions' ids are usually sorted and a
+    binary search finds the labels; otherwise a hash lookup does.
+    """
+    ids = prediction_ids.to_numpy()
+    if ids.size > 1 and not bool((ids[1:] > ids[:-1]).all()):
+        return pc.index_in(prediction_ids, value_set=label_ids.combine_chunks())
+    wanted = label_ids.to_numpy()
+    found = np.searchsorted(ids, wanted).clip(max=max(ids.size - 1, 0))
+    present = ids[found] == wanted if ids.size else np.zeros(wanted.size, dtype=bool)
+    rows = np.full(ids.size, -1, dtype=np.int64)
+    rows[found[present]] = np.flatnonzero(present)
+    return pa.array(rows, mask=rows < 0)
+
+
 def _assemble(parts: list[pa.Table], labels: pa.Table, labels_newest_us: int | None) -> SegmentedWindow:
     if parts:
         outputs = pa.concat_tables([part.select(list(KEPT_COLUMNS)) for part in parts])
     else:
         outputs = pa.schema([(name, ROW_TYPES[name]) for name in KEPT_COLUMNS]).empty_table()
-    where = pc.index_in(outputs.column("id"), value_set=labels.column("id").combine_chunks())
+    where = _label_rows(outputs.column("id"), labels.column("id"))
     outputs = outputs.append_column("label", labels.column("label").take(where))
     outputs = outputs.append_column("label_numeric", labels.column("label_numeric").take(where))
     newest = max((value for value in (pc.max(outputs.column("ingested_us")).as_py(), labels_newest_us)

@@ -220,3 +220,12 @@ def test_labels_whose_text_is_not_their_number_are_read_exactly(engine, text, nu
     outputs = loaded.rows.outputs
     (row,) = outputs.index[outputs["label"].astype(object) == text]
     assert _normal(outputs["label_numeric"].iloc[row]) == number
+
+
+@pytest.mark.parametrize("ids", [[1, 2, 5, 9, 12], [9, 1, 12, 5, 2], [], [4]])
+def test_each_prediction_finds_its_label_row(ids):
+    import pyarrow as pa
+
+    label_ids = [12, 4, 1, 7]  # 7: a label of no prediction here
+    rows = segment_reader._label_rows(pa.chunked_array([ids], pa.int64()), pa.chunked_array([label_ids], pa.int64()))
+    assert rows.to_pylist() == [label_ids.index(i) if i in label_ids else None for i in ids]
