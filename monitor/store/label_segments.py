@@ -47,9 +47,9 @@ from monitor.store.arrow_rows import (
     deserialise_table,
     from_micros,
     micros_sql,
-    placeholders,
     query_rows,
     serialise_table,
+    stored_payloads,
 )
 from monitor.store.segments import CHUNK_ROWS, DEFAULT_MAX_ROWS, advance_progress, committed_high_ids, progress
 from monitor.store.tables import label_segments
@@ -163,22 +163,12 @@ def compact_labels(engine: Engine, *, max_rows: int = DEFAULT_MAX_ROWS, now: dat
 
 
 def _segment_pairs(connection: Connection, window: Sequence[Any]) -> list[pa.Table]:
-    dialect = connection.dialect.name
-    sql = placeholders(
-        "SELECT data FROM label_segments WHERE model = {p} AND model_version = {p} "
-        "AND min_event_time < {p} AND max_event_time >= {p}", dialect)
     model, version, start, end = window
-    driver = connection.connection.driver_connection
-    assert driver is not None
-    cursor = driver.cursor()
-    try:
-        if dialect == "postgresql":
-            stored = cursor.execute(sql, (model, version, end, start), binary=True).fetchall()
-        else:
-            stored = cursor.execute(sql, (model, version, end, start)).fetchall()
-    finally:
-        cursor.close()
-    return [deserialise_table(bytes(data)) for (data,) in stored]
+    stored = stored_payloads(
+        connection, "label_segments",
+        "model = {p} AND model_version = {p} AND min_event_time < {p} AND max_event_time >= {p}",
+        (model, version, end, start))
+    return [deserialise_table(data) for data in stored if data is not None]
 
 
 def read_window_labels(connection: Connection, window: Sequence[Any], start_us: int, end_us: int

@@ -24,10 +24,10 @@ from monitor.store.arrow_rows import (
     feature_columns,
     from_micros,
     micros_sql,
-    placeholders,
     prediction_rows_sql,
     query_rows,
     split_by_version,
+    stored_payloads,
     to_micros,
 )
 from monitor.store.label_segments import read_window_labels
@@ -119,23 +119,10 @@ def _sqlite_labels(connection: Connection, window: Sequence[Any]) -> tuple[pa.Ta
 def _segment_data(connection: Connection, model: str, model_version: str, start: datetime,
                   end: datetime) -> list[bytes | None]:
     """The payloads of the segments overlapping ``[start, end)``, in id order."""
-    dialect = connection.dialect.name
-    sql = placeholders(
-        "SELECT data FROM prediction_segments WHERE model = {p} AND model_version = {p} "
-        "AND min_event_time < {p} AND max_event_time >= {p} ORDER BY first_id", dialect)
-    params = (model, model_version, bind_time(connection, end), bind_time(connection, start))
-    driver = connection.connection.driver_connection
-    assert driver is not None
-    cursor = driver.cursor()
-    try:
-        if dialect == "postgresql":
-            # Binary results: bytea as bytes, not as hex text twice its size.
-            rows = cursor.execute(sql, params, binary=True).fetchall()
-        else:
-            rows = cursor.execute(sql, params).fetchall()
-    finally:
-        cursor.close()
-    return [None if data is None else bytes(data) for (data,) in rows]
+    return stored_payloads(
+        connection, "prediction_segments",
+        "model = {p} AND model_version = {p} AND min_event_time < {p} AND max_event_time >= {p}",
+        (model, model_version, bind_time(connection, end), bind_time(connection, start)), order="first_id")
 
 
 def read_segmented_window(
