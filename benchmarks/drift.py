@@ -251,6 +251,12 @@ def _phases(engine: Any, config: ModelConfig, now: datetime) -> dict[str, float]
     return phases
 
 
+def _objects(frame: Any, columns: list[str]) -> Any:
+    for name in columns:
+        frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
+    return frame
+
+
 def run_evidently(url: str, reference_file: Path) -> dict[str, Any]:
     from evidently import DataDefinition, Dataset, Report
     from evidently.presets import DataDriftPreset
@@ -268,8 +274,11 @@ def run_evidently(url: str, reference_file: Path) -> dict[str, Any]:
     lookup = ReferenceProvider(engine).get(MODEL, config, VERSION, now=START + WINDOW)
     assert lookup.reference is not None
     specs, _ = feature_specs(WindowInput(MODEL, VERSION, config, window.rows, 0, lookup.reference.rows))
-    current = coerce_features(window.rows.features, specs)
-    reference = coerce_features(lookup.reference.rows.features, specs)
+    # Evidently gets the categorical features as object columns of strings (None where
+    # missing), as they come from a CSV or parquet file and as its examples use them;
+    # our typed columns keep them categorical (counted from the codes).
+    current = _objects(coerce_features(window.rows.features, specs), CATEGORICAL)
+    reference = _objects(coerce_features(lookup.reference.rows.features, specs), CATEGORICAL)
     del window, lookup
     load_seconds = time.perf_counter() - started
     definition = DataDefinition(numerical_columns=NUMERIC, categorical_columns=CATEGORICAL)

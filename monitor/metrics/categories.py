@@ -71,18 +71,25 @@ def _number_keys(numbers_column: pd.Series[Any]) -> npt.NDArray[np.object_]:
 
 
 def category_keys(
-    values: Column, *, name: str = "values", kinds: npt.NDArray[np.int8] | None = None
+    values: Column, *, name: str = "values", kinds: npt.NDArray[np.int8] | None = None, keep_categorical: bool = False
 ) -> pd.Series[Any]:
     """Return the canonical strings of a column (object dtype, None where missing).
 
     Vectorised per value kind, so a million-row column costs a few numpy passes.
     ``kinds`` may pass a precomputed :func:`~monitor.metrics.column.value_kinds`.
+    With ``keep_categorical``, a categorical column gives a categorical one (its
+    categories made canonical, merged where two become the same string; missing is
+    NaN): only the categories are formatted, and later counts can read the codes.
 
     >>> category_keys([1, "1", 2.0, True, None, "DE"]).tolist()
     ['1', '1', '2', 'true', None, 'DE']
+    >>> category_keys(pd.Series([1, "1", None, 2.5], dtype="category"), keep_categorical=True).tolist()
+    ['1', '1', nan, '2.5']
     """
     column = to_series(values, name=name)
     if isinstance(column.dtype, pd.CategoricalDtype):
+        if keep_categorical:
+            return _categorical_keys(column)
         category_strings = category_keys(pd.Series(column.dtype.categories))
         codes = column.cat.codes.to_numpy()
         lookup = np.array([*category_strings.tolist(), None], dtype=object)
@@ -109,3 +116,14 @@ def category_keys(
     if is_other.any():
         keys[is_other] = [category_key(value) for value in raw[is_other]]
     return pd.Series(keys, dtype=object)
+
+
+def _categorical_keys(column: pd.Series[Any]) -> pd.Series[Any]:
+    category_strings = category_keys(pd.Series(column.dtype.categories, dtype=object)).tolist()
+    canonical = list(dict.fromkeys(key for key in category_strings if key is not None))
+    position = {key: index for index, key in enumerate(canonical)}
+    # Code -1 (missing) indexes the last entry, which stays missing.
+    remap = np.array([-1 if key is None else position[key] for key in category_strings] + [-1], dtype=np.int64)
+    codes = remap[column.cat.codes.to_numpy()]
+    categorical = pd.Categorical.from_codes(codes, categories=pd.Index(canonical, dtype=object))
+    return pd.Series(categorical, name=column.name)

@@ -102,7 +102,8 @@ def coerce_feature(values: Column, spec: FeatureSpec, *, name: str = "feature") 
 
     Numeric: float64, with missing values and type mismatches (strings, bools)
     as NaN. Categorical: canonical strings (object dtype), None where missing;
-    numbers and bools are kept as their canonical strings (``1`` -> ``"1"``).
+    numbers and bools are kept as their canonical strings (``1`` -> ``"1"``). A
+    categorical raw column (as windows are read) stays categorical, NaN where missing.
 
     >>> coerce_feature([1, "x", True, None], FeatureSpec(type="numeric")).tolist()
     [1.0, nan, nan, nan]
@@ -112,7 +113,7 @@ def coerce_feature(values: Column, spec: FeatureSpec, *, name: str = "feature") 
     column = to_series(values, name=name)
     if spec.type == "numeric":
         return pd.Series(to_float(column), dtype=np.float64, name=column.name)
-    return category_keys(column, name=name).rename(column.name)
+    return category_keys(column, name=name, keep_categorical=True).rename(column.name)
 
 
 def coerce_features(frame: pd.DataFrame, features: Mapping[str, FeatureSpec]) -> pd.DataFrame:

@@ -105,24 +105,45 @@ def _unseen(
     known = spec.categories
     source = "config"
     if known is None and reference is not None:
-        reference_keys = category_keys(reference, name=f"reference[{feature}]").dropna()
-        if len(reference_keys) > 0:
-            known, source = frozenset(reference_keys.unique()), "reference"
-    present = keys.dropna()
+        reference_counts = _key_counts(category_keys(reference, name=f"reference[{feature}]", keep_categorical=True))
+        if reference_counts:
+            known, source = frozenset(reference_counts), "reference"
+    counts = _key_counts(keys)
+    n_present = sum(counts.values())
     if known is None:
         return MetricPoint(
             "unseen_category_share", math.nan, feature=feature,
             details={"reason": "no known categories: list values in the feature config "
                                "or provide reference data with this feature",
-                     "n_checked": len(present)},
+                     "n_checked": n_present},
         )
-    unseen = present[~present.isin(known)]
+    unseen = {key: count for key, count in counts.items() if key not in known}
+    n_unseen = sum(unseen.values())
+    # Most frequent first; equal counts in order of first appearance (as value_counts orders them).
+    examples = sorted(unseen.items(), key=lambda item: -item[1])[:_EXAMPLES]
     details: dict[str, Any] = {
         "categories_source": source, "n_known": len(known),
-        "n_checked": len(present), "n_unseen": len(unseen),
-        "examples": {str(k): int(v) for k, v in unseen.value_counts().head(_EXAMPLES).items()},
+        "n_checked": n_present, "n_unseen": n_unseen,
+        "examples": {str(key): count for key, count in examples},
     }
-    return _share("unseen_category_share", feature, len(unseen), len(present), "all values missing", details)
+    return _share("unseen_category_share", feature, n_unseen, n_present, "all values missing", details)
+
+
+def _key_counts(keys: pd.Series[Any]) -> dict[Any, int]:
+    """Each distinct non-missing key and its count, in order of first appearance.
+
+    A categorical column is counted from its codes (no string is hashed).
+    """
+    if isinstance(keys.dtype, pd.CategoricalDtype):
+        codes = keys.cat.codes.to_numpy()
+        codes = codes[codes >= 0]
+        counts = np.bincount(codes, minlength=len(keys.cat.categories))
+        order = pd.unique(codes)
+        categories = keys.cat.categories
+        return {categories[code]: int(counts[code]) for code in order}
+    codes, uniques = pd.factorize(keys)
+    counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
+    return {key: int(count) for key, count in zip(uniques, counts.tolist(), strict=True)}
 
 
 def compute_feature_quality(
@@ -164,7 +185,8 @@ def compute_feature_quality(
     elif spec.type == "numeric":
         points.append(_out_of_range(feature, spec, to_float(column, kinds), n_present, reference_column))
     else:
-        points.append(_unseen(feature, spec, category_keys(column, name=feature, kinds=kinds), reference_column))
+        points.append(_unseen(feature, spec, category_keys(column, name=feature, kinds=kinds, keep_categorical=True),
+                              reference_column))
     return points
 
 

@@ -68,6 +68,7 @@ PSI: Final = DriftMethod(
     default_threshold=0.1,
     drift_rule=">=",
     compute=_psi,
+    counts_categories=True,
 )
 KL_DIV: Final = DriftMethod(
     name="kl_div",
@@ -77,6 +78,7 @@ KL_DIV: Final = DriftMethod(
     default_threshold=0.1,
     drift_rule=">=",
     compute=_kl_div,
+    counts_categories=True,
 )
 JENSEN_SHANNON: Final = DriftMethod(
     name="jensenshannon",
@@ -86,6 +88,7 @@ JENSEN_SHANNON: Final = DriftMethod(
     default_threshold=0.1,
     drift_rule=">=",
     compute=_jensen_shannon,
+    counts_categories=True,
 )
 HELLINGER: Final = DriftMethod(
     name="hellinger",
@@ -95,4 +98,5 @@ HELLINGER: Final = DriftMethod(
     default_threshold=0.1,
     drift_rule=">=",
     compute=_hellinger,
+    counts_categories=True,
 )

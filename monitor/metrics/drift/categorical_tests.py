@@ -115,6 +115,7 @@ CHISQUARE: Final = DriftMethod(
     default_threshold=0.05,
     drift_rule="<",
     compute=_chisquare,
+    counts_categories=True,
 )
 Z_TEST: Final = DriftMethod(
     name="z",
@@ -124,6 +125,7 @@ Z_TEST: Final = DriftMethod(
     default_threshold=0.05,
     drift_rule="<",
     compute=_z_test,
+    counts_categories=True,
 )
 FISHER_EXACT: Final = DriftMethod(
     name="fisher_exact",
@@ -142,4 +144,5 @@ G_TEST: Final = DriftMethod(
     default_threshold=0.1,
     drift_rule="<",
     compute=_g_test,
+    counts_categories=True,
 )

@@ -3,9 +3,10 @@
 Evidently's category-based tests build their key list as
 ``list(set(reference.unique()) | set(current.unique()))`` and sum per-key terms in
 that order. We count with one hashing pass per sample (``pandas.factorize`` +
-``numpy.bincount``) and then build the very same Python set from the (few)
-distinct values, so the floating-point sums run in the same order and scores agree
-to the last bit within a process. (String hashing is salted per process, so the
+``numpy.bincount``; a ``pandas.Categorical`` sample is counted from its codes) and
+then build the very same Python set from the (few) distinct values, so the
+floating-point sums run in the same order and scores agree to the last bit within
+a process. (String hashing is salted per process, so the
 order, like Evidently's, can change between processes; that only moves the last
 bits of a sum.)
 """
@@ -69,6 +70,7 @@ def count_distinct(*samples: Sample, limit: int | None = None) -> int:
     >>> count_distinct(np.array([1, 2, 2]), np.array([3.0]))
     3
     """
+    samples = tuple(_used_values(sample) if isinstance(sample, pd.Categorical) else sample for sample in samples)
     if limit is not None:
         for sample in samples:
             if len(pd.unique(sample[: 16 * (limit + 1)])) > limit:
@@ -78,5 +80,17 @@ def count_distinct(*samples: Sample, limit: int | None = None) -> int:
 
 
 def _unique_counts(sample: Sample) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, np.dtype[np.int64]]]:
+    """The distinct values in order of first appearance (as factorize gives them), and their counts."""
+    if isinstance(sample, pd.Categorical):
+        # Count the codes, not the strings; the order of first appearance from the codes.
+        codes = sample.codes[sample.codes >= 0]
+        counts = np.bincount(codes, minlength=len(sample.categories)).astype(np.int64)
+        order = pd.unique(codes)
+        return np.asarray(sample.categories, dtype=object)[order], counts[order]
     codes, uniques = pd.factorize(sample)
     return np.asarray(uniques), np.bincount(codes, minlength=len(uniques)).astype(np.int64)
+
+
+def _used_values(sample: pd.Categorical) -> np.ndarray[Any, Any]:
+    """The categories that occur in ``sample`` (not every category of its dtype)."""
+    return _unique_counts(sample)[0]

@@ -21,7 +21,7 @@ from typing import Any, Final, Literal, TypeAlias
 
 from monitor.errors import MetricError
 from monitor.metrics.drift.feature_type import FeatureType, check_feature_type
-from monitor.metrics.drift.sample import FeatureValues, Sample, clean_sample
+from monitor.metrics.drift.sample import FeatureValues, Sample, as_values, clean_sample
 
 __all__ = [
     "DriftMethod",
@@ -83,6 +83,9 @@ class DriftMethod:
     default_threshold: float
     drift_rule: DriftRule
     compute: Callable[[Sample, Sample, FeatureType], Statistic] = field(repr=False)
+    counts_categories: bool = False
+    """Whether ``compute`` only counts categories (:func:`count_categories`), so it may
+    take a categorical sample as a ``pandas.Categorical``; others get an object array."""
 
     def __call__(
         self,
@@ -121,6 +124,8 @@ class DriftMethod:
             empty = "reference" if len(reference) == 0 else "current"
             statistic = undefined(f"the {empty} sample has no values left after dropping missing values")
         else:
+            if not self.counts_categories:
+                reference, current = as_values(reference), as_values(current)
             statistic = self.compute(reference, current, feature_type)
         score = float(statistic.score)
         if math.isnan(score) and "reason" not in statistic.details:

@@ -5,6 +5,11 @@ missing value (NaN, None, NaT, pd.NA) from both columns before it chooses and ru
 a test; we do the same, so sample sizes and scores agree. Numeric samples keep
 their integer or float dtype because numpy's histogram binning (used by PSI, KL
 and Jensen-Shannon) treats integers differently from floats.
+
+A categorical column that is a ``pandas.Categorical`` (as windows are read) stays
+one: its values are counted from the codes (:mod:`category_counts`) instead of
+hashing a million strings. Tests that need the values themselves get them
+(:func:`as_values`).
 """
 
 from __future__ import annotations
@@ -18,10 +23,10 @@ import pandas as pd
 from monitor.errors import MetricError
 from monitor.metrics.drift.feature_type import FeatureType
 
-__all__ = ["FeatureValues", "Sample", "clean_sample"]
+__all__ = ["FeatureValues", "Sample", "as_values", "clean_sample"]
 
 FeatureValues: TypeAlias = "pd.Series[Any] | np.ndarray[Any, Any] | Sequence[Any]"
-Sample: TypeAlias = "np.ndarray[Any, Any]"
+Sample: TypeAlias = "np.ndarray[Any, Any] | pd.Categorical"
 
 _NUMERIC_OBJECT_KINDS: Final = frozenset({"integer", "floating", "mixed-integer-float", "decimal", "empty"})
 
@@ -36,14 +41,25 @@ def clean_sample(values: FeatureValues, feature_type: FeatureType, *, feature: s
     """
     array = _as_array(values, feature=feature)
     if feature_type == "numeric":
-        return _clean_numeric(array, feature=feature)
+        return _clean_numeric(as_values(array), feature=feature)
+    if isinstance(array, pd.Categorical):
+        return _clean_codes(array)
     return _clean_categorical(array)
+
+
+def as_values(sample: Sample) -> np.ndarray[Any, Any]:
+    """The sample as a numpy array (a categorical one as an array of its values, as ``Series.to_numpy``)."""
+    if isinstance(sample, pd.Categorical):
+        return np.asarray(sample)
+    return sample
 
 
 def _as_array(values: FeatureValues, *, feature: str) -> Sample:
     if isinstance(values, (pd.Series, pd.Index)):
         dtype = values.dtype
-        if not isinstance(dtype, np.dtype) and not isinstance(dtype, pd.CategoricalDtype) and dtype.kind in "iuf":
+        if isinstance(dtype, pd.CategoricalDtype):
+            return values.array  # type: ignore[return-value]
+        if not isinstance(dtype, np.dtype) and dtype.kind in "iuf":
             # Nullable Int64/Float64: missing values become NaN, numbers float64.
             array: Sample = values.to_numpy(dtype=np.float64, na_value=np.nan)
         else:
@@ -89,6 +105,16 @@ def _clean_categorical(array: Sample) -> Sample:
     codes, uniques = pd.factorize(array)
     bad_codes = [code for code, value in enumerate(uniques) if _is_infinite(value)]
     keep = codes >= 0
+    if bad_codes:
+        keep &= ~np.isin(codes, bad_codes)
+    return array if keep.all() else array[keep]
+
+
+def _clean_codes(array: pd.Categorical) -> pd.Categorical:
+    # Missing values have code -1; a float category may be infinite (few categories to look at).
+    codes = array.codes
+    keep = codes >= 0
+    bad_codes = [code for code, value in enumerate(array.categories) if _is_infinite(value)]
     if bad_codes:
         keep &= ~np.isin(codes, bad_codes)
     return array if keep.all() else array[keep]

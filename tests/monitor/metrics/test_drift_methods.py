@@ -11,10 +11,12 @@ import math
 from collections.abc import Callable
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from monitor.metrics.drift import DRIFT_METHODS, FeatureType, compute_feature_drift, get_method
 from monitor.metrics.drift.permutation_tests import EMPIRICAL_MMD_MAX_OBSERVATIONS
+from monitor.metrics.features import FeatureSpec, coerce_feature
 
 from .drift_samples import CATEGORICAL_SAMPLES, NUMERIC_SAMPLES, SamplePair
 from .evidently_drift import assert_same_score, evidently_column_drift
@@ -110,3 +112,38 @@ def test_empirical_mmd_refuses_a_kernel_matrix_too_big_for_memory() -> None:
     assert len(pair.reference) * 2 + len(pair.current) > EMPIRICAL_MMD_MAX_OBSERVATIONS
     assert math.isnan(big.score) and big.drifted is False
     assert "kernel matrix" in big.details["reason"] and "subsample" in big.details["reason"]
+
+
+def _categorical_cases() -> list[object]:
+    methods = [name for name, method in DRIFT_METHODS.items() if "categorical" in method.feature_types]
+    return [pytest.param(method, build, id=f"{method}-{name}")
+            for method in [*methods, "auto"] for name, build in CATEGORICAL_SAMPLES.items()
+            if name in _PERMUTATION_TEST_SAMPLES.get(method, {name})]
+
+
+@pytest.mark.parametrize(("method", "build"), _categorical_cases())
+def test_a_categorical_column_scores_exactly_as_its_values(method: str, build: Callable[[], SamplePair]) -> None:
+    """Windows are read with categorical columns, counted from their codes: the same
+    score and details, to the bit, as the same values in an object column. The
+    categorical ones carry a category no row uses, and rows in another order of categories."""
+    pair = build()
+
+    def typed(values: object, *, categorical: bool) -> pd.Series:
+        raw = pd.Series(list(values), dtype=object)
+        if categorical:
+            raw = raw.astype("category")
+            raw = raw.cat.add_categories(["never-seen"]).cat.reorder_categories(
+                ["never-seen", *reversed(raw.cat.categories.tolist())])
+        return coerce_feature(raw, FeatureSpec(type="categorical"))
+
+    results = [
+        compute_feature_drift(typed(pair.reference, categorical=categorical),
+                              typed(pair.current, categorical=categorical),
+                              feature="f", feature_type="categorical", method=method)
+        for categorical in (False, True)
+    ]
+    assert isinstance(typed(pair.reference, categorical=True).dtype, pd.CategoricalDtype)
+    plain, coded = results
+    assert coded.method == plain.method
+    assert (coded.score == plain.score) or (math.isnan(coded.score) and math.isnan(plain.score))
+    assert repr(coded.details) == repr(plain.details)

@@ -296,3 +296,34 @@ def test_typed_numeric_keys_match_category_key(raw: list[float | int | None]) ->
 @pytest.mark.parametrize("module", [quality, features, categories, column])
 def test_docstring_examples(module: Any) -> None:
     run_doctests(module)
+
+
+CATEGORY_VALUES = st.one_of(st.none(), st.sampled_from(["DE", "FR", "US", "1", "x"]))
+
+
+@given(st.lists(CATEGORY_VALUES, max_size=40), st.lists(CATEGORY_VALUES, max_size=20), st.booleans())
+def test_categorical_columns_give_the_quality_of_their_values(
+    raw: list[object], reference: list[object], configured: bool
+) -> None:
+    """Windows are read with categorical columns, counted from their codes: the same
+    points, details (unseen examples and their order) included, as object columns."""
+    spec = COUNTRY if configured else FeatureSpec(type="categorical")
+
+    def categorical(values: list[object]) -> pd.Series[Any]:
+        series = pd.Series(values, dtype=object).astype("category")
+        return series.cat.add_categories(["never-seen"])  # a category no row uses
+
+    plain = compute_feature_quality(pd.Series(raw, dtype=object), spec, feature="f",
+                                    reference=pd.Series(reference, dtype=object))
+    coded = compute_feature_quality(categorical(raw), spec, feature="f", reference=categorical(reference))
+    assert repr(coded) == repr(plain)
+
+
+@given(st.lists(JSON_VALUES, max_size=30))
+def test_categorical_keys_keep_the_codes_and_match_category_key(raw: list[object]) -> None:
+    column = pd.Series(raw, dtype=object)
+    if len({type(v) for v in raw if v is not None}) > 1 or any(isinstance(v, float) and math.isnan(v) for v in raw):
+        column = column.map(lambda v: v if v is None else category_key(v))  # one kind per categorical column
+    keys = category_keys(column.astype("category"), keep_categorical=True)
+    assert isinstance(keys.dtype, pd.CategoricalDtype)
+    assert [None if isinstance(v, float) else v for v in keys.tolist()] == [category_key(v) for v in column]
