@@ -115,8 +115,8 @@ def query_rows(connection: Connection, sql: str, params: Sequence[Any], types: M
 
 
 def stored_payloads(connection: Connection, table: str, where: str, params: Sequence[Any], *,
-                    order: str = "id") -> list[bytes | None]:
-    """The ``data`` of the rows of ``table`` matching ``where`` (``{p}`` placeholders), by ``order``.
+                    column: str = "data", order: str = "id") -> list[bytes | None]:
+    """The ``column`` (bytes) of the rows of ``table`` matching ``where`` (``{p}`` placeholders), by ``order``.
 
     SQLite reads each payload as an incremental blob: a 20 MB blob spans thousands of
     overflow pages, which ``SELECT data`` walks about ten times slower. PostgreSQL
@@ -126,11 +126,11 @@ def stored_payloads(connection: Connection, table: str, where: str, params: Sequ
     driver = connection.connection.driver_connection
     assert driver is not None
     if dialect == "postgresql":
-        sql = placeholders(f"SELECT data FROM {table} WHERE {where} ORDER BY {order}", dialect)
+        sql = placeholders(f"SELECT {column} FROM {table} WHERE {where} ORDER BY {order}", dialect)
         with driver.cursor() as cursor:
             return [None if data is None else bytes(data)
                     for (data,) in cursor.execute(sql, params, binary=True).fetchall()]
-    sql = placeholders(f"SELECT id, data IS NULL FROM {table} WHERE {where} ORDER BY {order}", dialect)
+    sql = placeholders(f"SELECT id, {column} IS NULL FROM {table} WHERE {where} ORDER BY {order}", dialect)
     cursor = driver.cursor()
     try:
         rows = cursor.execute(sql, params).fetchall()
@@ -141,7 +141,7 @@ def stored_payloads(connection: Connection, table: str, where: str, params: Sequ
         if is_null:
             payloads.append(None)
             continue
-        with driver.blobopen(table, "data", row_id, readonly=True) as blob:
+        with driver.blobopen(table, column, row_id, readonly=True) as blob:
             payloads.append(blob.read())
     return payloads
 

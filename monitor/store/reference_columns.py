@@ -19,7 +19,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Engine, select, update
 
-from monitor.store.arrow_rows import deserialise_table, feature_columns, query_rows, serialise_table, with_features
+from monitor.store.arrow_rows import (
+    deserialise_table,
+    feature_columns,
+    query_rows,
+    serialise_table,
+    stored_payloads,
+    with_features,
+)
 from monitor.store.stored_rows import OUTPUT_COLUMNS, StoredRows, stored_rows_from_arrow
 from monitor.store.tables import reference_sets
 
@@ -54,12 +61,12 @@ def _build(engine: Engine, set_id: int, feature_types: Mapping[str, str]) -> byt
 
 
 def _stored_copy(engine: Engine, set_id: int, feature_types: Mapping[str, str]) -> bytes | None:
-    with engine.connect() as connection:
-        data, row_count = connection.execute(
-            select(reference_sets.c.columns, reference_sets.c.row_count).where(reference_sets.c.id == set_id)
-        ).one()
+    with engine.connect() as connection, connection.begin():
+        row_count = connection.execute(
+            select(reference_sets.c.row_count).where(reference_sets.c.id == set_id)).scalar_one()
+        (data,) = stored_payloads(connection, "reference_sets", "id = {p}", (set_id,), column="columns")
     if data is not None:
-        return bytes(data)
+        return data
     if not row_count:
         return None
     data = _build(engine, set_id, feature_types)
