@@ -1,8 +1,9 @@
 """The window scheduler: every ``schedule.interval``, compute every window that is due.
 
-Each :meth:`WindowScheduler.tick` first compacts the predictions ingested since the
-last tick into columnar segments (:mod:`monitor.store.segments`: each feature JSON is
-parsed once, not on every computation of its window), then, for every configured model:
+Each :meth:`WindowScheduler.tick` first compacts the predictions and labels ingested
+since the last compaction into columnar segments (:mod:`monitor.store.segments`: each
+feature JSON is parsed once, not on every computation of its window), once 20,000 wait
+or the oldest has waited an hour; then, for every configured model:
 
 1. scan the store for data ingested since the last scan (on the first tick: all of
    it) — per model version and window, the newest ``ingested_at`` of predictions
@@ -44,9 +45,9 @@ from monitor.jobs.reference import ReferenceProvider, feature_types_of
 from monitor.jobs.windows import Window, window_from_index, windows_between
 from monitor.logs import fields
 from monitor.store.engine import create_store_engine
-from monitor.store.label_segments import compact_labels
+from monitor.store.label_segments import compact_labels, label_compaction_due
 from monitor.store.metric_writer import JobRun, record_job_run
-from monitor.store.segments import DEFAULT_MAX_ROWS, compact_predictions
+from monitor.store.segments import DEFAULT_MAX_ROWS, compact_predictions, compaction_due
 from monitor.store.window_activity import scan_activity
 from monitor.store.window_state import WindowKey, WindowState, claim_window, read_window_states, release_window
 
@@ -126,7 +127,7 @@ class WindowScheduler:
         report = TickReport(now=now)
         with self._lock:
             self.references.refresh()
-            self._compact(DEFAULT_MAX_ROWS)
+            self._compact(now, DEFAULT_MAX_ROWS)
             for model, model_config in self.config.models.items():
                 if self._stop.is_set():
                     break
@@ -141,12 +142,15 @@ class WindowScheduler:
                                                 error=report.model_errors[model], worker=self.worker))
         return report
 
-    def _compact(self, max_rows: int) -> None:
-        """Compact new predictions and labels; a failure only means windows read more from SQL until the next try."""
+    def _compact(self, now: datetime, max_rows: int, *, batch: bool = True) -> None:
+        """Compact new predictions and labels, in batches (:data:`~monitor.store.segments.BATCH_ROWS`)
+        unless ``batch`` is False; a failure only means windows read more from SQL until the next try."""
         try:
-            compact_predictions(self.engine, max_rows=max_rows, feature_types={
-                model: feature_types_of(model_config) for model, model_config in self.config.models.items()})
-            compact_labels(self.engine, max_rows=max_rows)
+            if not batch or compaction_due(self.engine, now=now):
+                compact_predictions(self.engine, max_rows=max_rows, feature_types={
+                    model: feature_types_of(model_config) for model, model_config in self.config.models.items()})
+            if not batch or label_compaction_due(self.engine, now=now):
+                compact_labels(self.engine, max_rows=max_rows)
         except Exception:  # segments are an accelerator: windows stay correct without them
             log.exception("compacting predictions or labels failed; windows are read from JSON until it succeeds")
 
@@ -269,7 +273,7 @@ class WindowScheduler:
             on_plan(len(jobs))
         with self._lock:
             self.references.refresh()
-            self._compact(max_rows=2**62)  # a backfill reads everything: parse each row once
+            self._compact(now, 2**62, batch=False)  # a backfill reads everything: parse each row once
             for job in jobs:
                 if self._stop.is_set():
                     break

@@ -34,7 +34,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 import numpy as np
@@ -51,10 +51,18 @@ from monitor.store.arrow_rows import (
     serialise_table,
     stored_payloads,
 )
-from monitor.store.segments import CHUNK_ROWS, DEFAULT_MAX_ROWS, advance_progress, committed_high_ids, progress
-from monitor.store.tables import label_segments
+from monitor.store.segments import (
+    CHUNK_ROWS,
+    DEFAULT_MAX_ROWS,
+    advance_progress,
+    batch_due,
+    committed_high_ids,
+    progress,
+    waiting_since,
+)
+from monitor.store.tables import label_segments, labels, predictions
 
-__all__ = ["LABEL_TAIL_LIMIT", "LabelCompactionReport", "compact_labels", "read_window_labels"]
+__all__ = ["LABEL_TAIL_LIMIT", "LabelCompactionReport", "compact_labels", "label_compaction_due", "read_window_labels"]
 
 log = logging.getLogger("driftwatch.segments")
 
@@ -113,6 +121,25 @@ def _segments_of(pairs: pa.Table) -> list[dict[str, Any]]:
                      "min_event_time": from_micros(pc.min(events).as_py()),
                      "max_event_time": from_micros(pc.max(events).as_py()), "data": serialise_table(part)})
     return rows
+
+
+def label_compaction_due(engine: Engine, *, now: datetime, min_rows: int | None = None,
+                         max_wait: timedelta | None = None) -> bool:
+    """Whether :func:`compact_labels` has a batch to do (as :func:`~monitor.store.segments.compaction_due`)."""
+    with engine.connect() as connection:
+        lb, pp = progress(connection, LABELS), progress(connection, LABELLED_PREDICTIONS)
+        high_l = int(connection.exec_driver_sql("SELECT coalesce(max(id), 0) FROM labels").scalar_one())
+        high_p = int(connection.exec_driver_sql("SELECT coalesce(max(id), 0) FROM predictions").scalar_one())
+        # New predictions only count once some label is covered (before that they pair with none).
+        waiting_predictions = max(0, high_p - pp) if lb else 0
+        waiting = max(0, high_l - lb) + waiting_predictions
+        if waiting == 0:
+            return False
+        since = [waiting_since(connection, labels, lb)]
+        if waiting_predictions:
+            since.append(waiting_since(connection, predictions, pp))
+        oldest = min((moment for moment in since if moment is not None), default=None)
+    return batch_due(waiting, oldest, now=now, min_rows=min_rows, max_wait=max_wait)
 
 
 def compact_labels(engine: Engine, *, max_rows: int = DEFAULT_MAX_ROWS, now: datetime | None = None

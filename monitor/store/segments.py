@@ -37,10 +37,10 @@ import logging
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Final
+from datetime import UTC, datetime, timedelta
+from typing import Final, cast
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from monitor.logs import fields
@@ -52,10 +52,10 @@ from monitor.store.arrow_rows import (
     serialise_table,
     split_by_version,
 )
-from monitor.store.tables import prediction_segments, segment_progress
+from monitor.store.tables import prediction_segments, predictions, segment_progress
 
-__all__ = ["CompactionReport", "advance_progress", "committed_high_ids", "compact_predictions", "compacted_up_to",
-           "progress"]
+__all__ = ["BATCH_ROWS", "BATCH_WAIT", "CompactionReport", "advance_progress", "batch_due", "committed_high_ids",
+           "compact_predictions", "compacted_up_to", "compaction_due", "progress", "waiting_since"]
 
 log = logging.getLogger("driftwatch.segments")
 
@@ -64,6 +64,11 @@ CHUNK_ROWS: Final = 100_000
 """Predictions read per compaction step (one transaction each)."""
 DEFAULT_MAX_ROWS: Final = 2_000_000
 """At most this many predictions per call; the rest waits for the next tick (the tail covers it)."""
+BATCH_ROWS: Final = 20_000
+"""The scheduler compacts once this many rows wait (or the oldest has waited :data:`BATCH_WAIT`)."""
+BATCH_WAIT: Final = timedelta(hours=1)
+"""So a quiet model gets about one segment an hour, not one a tick: a window reads a few big
+segments rather than thousands of small ones, and the uncompacted tail stays small."""
 _LOCK_TIMEOUT: Final = "5s"
 
 
@@ -122,6 +127,38 @@ def advance_progress(connection: Connection, name: str, done: int, upto: int, no
     except IntegrityError:
         return False
     return True
+
+
+def waiting_since(connection: Connection, table: Table, after_id: int) -> datetime | None:
+    """``ingested_at`` of the first row of ``table`` above ``after_id`` (None: no row waits)."""
+    return cast(datetime | None, connection.execute(
+        select(table.c.ingested_at).where(table.c.id > after_id).order_by(table.c.id).limit(1)
+    ).scalar_one_or_none())
+
+
+def batch_due(waiting: int, oldest: datetime | None, *, now: datetime, min_rows: int | None = None,
+              max_wait: timedelta | None = None) -> bool:
+    """Whether ``waiting`` rows, the oldest ingested at ``oldest``, make a batch worth compacting.
+
+    ``min_rows`` and ``max_wait`` default to :data:`BATCH_ROWS` and :data:`BATCH_WAIT`.
+    """
+    min_rows = BATCH_ROWS if min_rows is None else min_rows
+    max_wait = BATCH_WAIT if max_wait is None else max_wait
+    if waiting <= 0:
+        return False
+    return waiting >= min_rows or (oldest is not None and now - oldest >= max_wait)
+
+
+def compaction_due(engine: Engine, *, now: datetime, min_rows: int | None = None,
+                   max_wait: timedelta | None = None) -> bool:
+    """Whether :func:`compact_predictions` has a batch to do (see :data:`BATCH_ROWS`)."""
+    with engine.connect() as connection:
+        done = compacted_up_to(connection)
+        high = int(connection.exec_driver_sql("SELECT coalesce(max(id), 0) FROM predictions").scalar_one())
+        if high <= done:
+            return False
+        return batch_due(high - done, waiting_since(connection, predictions, done), now=now, min_rows=min_rows,
+                         max_wait=max_wait)
 
 
 def compact_predictions(

@@ -185,3 +185,37 @@ def test_the_scheduler_compacts_labels_on_each_tick(engine):
     upsert_labels(engine, {f"p{i}": 0 for i in range(1, 50, 2)}, ingested_at=DAY + 3 * HOUR)
     scheduler.tick(now=DAY + 4 * HOUR)
     assert len(stored_pairs(engine)) == 50
+
+
+def test_the_scheduler_compacts_in_batches(engine, monkeypatch):
+    """A few fresh rows stay in the tail; a full batch, or an hour's wait, is compacted."""
+    monkeypatch.setattr(segments, "BATCH_ROWS", 100)
+    scheduler = WindowScheduler(config=config({"fraud": FRAUD_MODEL}, store=str(engine.url)), engine=engine)
+    insert_predictions(engine, traffic(40, seed=30), ingested_at=DAY)
+    upsert_labels(engine, {f"p{i}": 1 for i in range(0, 40, 2)}, ingested_at=DAY)
+    scheduler._compact(DAY + 2 * HOUR, 2**62)  # an hour and more: compacted, however few
+    assert (segment_count(engine), len(stored_pairs(engine))) == (40, 20)
+
+    insert_predictions(engine, traffic(60, seed=31, prefix="n"), ingested_at=DAY + 3 * HOUR)
+    upsert_labels(engine, {f"n{i}": 0 for i in range(0, 60, 2)}, ingested_at=DAY + 3 * HOUR)
+    scheduler._compact(DAY + 3 * HOUR + timedelta(minutes=30), 2**62)  # 90 waiting for 30 minutes: not yet
+    assert (segment_count(engine), len(stored_pairs(engine))) == (40, 20)
+    assert_same_as_json(engine, windows=((DAY, DAY + 2 * HOUR),))  # the tail covers them
+
+    insert_predictions(engine, traffic(40, seed=32, prefix="m"), ingested_at=DAY + 3 * HOUR)
+    scheduler._compact(DAY + 3 * HOUR + timedelta(minutes=31), 2**62)  # 100 predictions: a batch
+    assert (segment_count(engine), len(stored_pairs(engine))) == (140, 50)
+
+    upsert_labels(engine, {f"m{i}": 1 for i in range(30)}, ingested_at=DAY + 3 * HOUR + timedelta(minutes=31))
+    scheduler._compact(DAY + 4 * HOUR, 2**62)  # 30 labels for 29 minutes: not yet
+    assert len(stored_pairs(engine)) == 50
+    assert_same_as_json(engine, windows=((DAY, DAY + 2 * HOUR),))
+    scheduler._compact(DAY + 4 * HOUR + timedelta(minutes=31), 2**62)
+    assert len(stored_pairs(engine)) == 80
+    assert_same_as_json(engine, windows=((DAY, DAY + 2 * HOUR),))
+
+
+def segment_count(engine) -> int:
+    with engine.connect() as connection:
+        return int(connection.exec_driver_sql("SELECT coalesce(sum(row_count), 0) FROM prediction_segments")
+                   .scalar_one())
