@@ -12,7 +12,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 
-from monitor.config import load_config, parse_duration
+from monitor.config import load_config, override_name, parse_duration
 
 __all__ = ["AUTO_REFRESH", "QUERY_TTL", "REFRESH_ENV", "STORE_ENV", "TTL_ENV", "duration_from", "resolve_store_url",
            "store_url_from"]
@@ -20,8 +20,8 @@ __all__ = ["AUTO_REFRESH", "QUERY_TTL", "REFRESH_ENV", "STORE_ENV", "TTL_ENV", "
 STORE_ENV = "DRIFTWATCH_STORE"
 # Config keys dashboard.auto_refresh / dashboard.query_ttl, which `driftwatch dashboard`
 # hands to the Streamlit process under these (the config's own override) names.
-REFRESH_ENV = "DRIFTWATCH_DASHBOARD__AUTO_REFRESH"
-TTL_ENV = "DRIFTWATCH_DASHBOARD__QUERY_TTL"
+REFRESH_ENV = override_name("dashboard", "auto_refresh")
+TTL_ENV = override_name("dashboard", "query_ttl")
 
 
 def duration_from(environ: Mapping[str, str], name: str, default: timedelta) -> timedelta:

@@ -18,8 +18,8 @@ from typing import Annotated
 
 import typer
 
-from dashboard.settings import REFRESH_ENV, TTL_ENV
 from monitor.cli.main import app, err, load_context_config
+from monitor.config import override_name
 from monitor.errors import DriftwatchError
 from monitor.store.engine import redact_url
 
@@ -55,8 +55,9 @@ def dashboard(
     """Start the Streamlit dashboard on the configured store (read-only)."""
     config = load_context_config()
     environment = {**os.environ, "DRIFTWATCH_STORE": config.store,
-                   REFRESH_ENV: f"{config.dashboard.auto_refresh.total_seconds():g}s",
-                   TTL_ENV: f"{config.dashboard.query_ttl.total_seconds():g}s"}
+                   # Read by dashboard.settings in the Streamlit process (the config's own override names).
+                   override_name("dashboard", "auto_refresh"): f"{config.dashboard.auto_refresh.total_seconds():g}s",
+                   override_name("dashboard", "query_ttl"): f"{config.dashboard.query_ttl.total_seconds():g}s"}
     err.print(f"dashboard on http://{host}:{port} reading {redact_url(config.store)}", highlight=False, soft_wrap=True)
     # A new session: Ctrl-C reaches the child once, through us, not twice.
     child = subprocess.Popen(dashboard_command(host, port), env=environment, start_new_session=True)

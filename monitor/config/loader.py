@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from monitor.config.models import DriftwatchConfig
 from monitor.errors import ConfigError
 
-__all__ = ["load_config", "config_from_mapping", "resolve_config_path", "DEFAULT_CONFIG_FILE"]
+__all__ = ["load_config", "config_from_mapping", "override_name", "resolve_config_path", "DEFAULT_CONFIG_FILE"]
 
 DEFAULT_CONFIG_FILE = "driftwatch.yaml"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -123,6 +123,15 @@ def _substitute(value: Any, path: Path_, env: Mapping[str, str], source: str, li
         )
 
     return _VAR.sub(replace, value)
+
+
+def override_name(*path: str) -> str:
+    """The environment variable that overrides a config key.
+
+    >>> override_name("dashboard", "auto_refresh")
+    'DRIFTWATCH_DASHBOARD__AUTO_REFRESH'
+    """
+    return _ENV_PREFIX + "__".join(part.upper() for part in path)
 
 
 def _apply_env_overrides(data: dict[str, Any], env: Mapping[str, str]) -> None:

@@ -239,11 +239,11 @@ def _prediction(model: object, model_version: object, prediction_id: object, tim
         features=features if features_typed else _features(features),  # type: ignore[arg-type]
         prediction=prediction_text,
         prediction_numeric=prediction_numeric,
-        score=score,  # type: ignore[arg-type]
+        score=score,
         probabilities=None if probabilities is None else _probabilities(probabilities),
-        latency_ms=latency,  # type: ignore[arg-type]
-        status=status,  # type: ignore[arg-type]
-        error=error[:4000] if error else None,  # type: ignore[index]
+        latency_ms=latency,
+        status=status,
+        error=error[:4000] if error else None,
         extra=extra,
         origin=origin,
     )

@@ -58,7 +58,7 @@ def _as_array(values: FeatureValues, *, feature: str) -> Sample:
     if isinstance(values, (pd.Series, pd.Index)):
         dtype = values.dtype
         if isinstance(dtype, pd.CategoricalDtype):
-            return values.array  # type: ignore[return-value]
+            return values.array
         if not isinstance(dtype, np.dtype) and dtype.kind in "iuf":
             # Nullable Int64/Float64: missing values become NaN, numbers float64.
             array: Sample = values.to_numpy(dtype=np.float64, na_value=np.nan)
