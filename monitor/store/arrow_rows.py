@@ -27,6 +27,7 @@ __all__ = [
     "KEPT_COLUMNS",
     "ROW_TYPES",
     "VersionRows",
+    "by_model_version",
     "deserialise_table",
     "feature_columns",
     "from_micros",
@@ -193,8 +194,8 @@ class VersionRows:
     max_event_us: int
 
 
-def split_by_version(rows: pa.Table, feature_types: Mapping[str, Mapping[str, str]]) -> list[VersionRows]:
-    """Split :data:`ROW_TYPES` rows by (model, version), each with its features as columns."""
+def by_model_version(rows: pa.Table) -> list[tuple[str, str, pa.Table]]:
+    """The rows of each (model, model_version) of ``rows``, in order of first appearance."""
     if rows.num_rows == 0:
         return []
     keys = pc.binary_join_element_wise(rows.column("model"), rows.column("model_version"), "\x00")
@@ -203,7 +204,14 @@ def split_by_version(rows: pa.Table, feature_types: Mapping[str, Mapping[str, st
     groups = []
     for code, key in enumerate(encoded.dictionary.to_pylist()):
         model, version = key.split("\x00", 1)
-        part = rows.take(pa.array(np.flatnonzero(codes == code)))
+        groups.append((model, version, rows.take(pa.array(np.flatnonzero(codes == code)))))
+    return groups
+
+
+def split_by_version(rows: pa.Table, feature_types: Mapping[str, Mapping[str, str]]) -> list[VersionRows]:
+    """Split :data:`ROW_TYPES` rows by (model, version), each with its features as columns."""
+    groups = []
+    for model, version, part in by_model_version(rows):
         ids, events = part.column("id"), part.column("event_us")
         groups.append(VersionRows(
             model=model, model_version=version,

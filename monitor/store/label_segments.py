@@ -44,6 +44,7 @@ from sqlalchemy import Connection, Engine, insert
 
 from monitor.logs import fields
 from monitor.store.arrow_rows import (
+    by_model_version,
     deserialise_table,
     from_micros,
     micros_sql,
@@ -107,15 +108,9 @@ class LabelCompactionReport:
 
 def _segments_of(pairs: pa.Table) -> list[dict[str, Any]]:
     """One ``label_segments`` row per (model, version) among ``pairs``."""
-    if pairs.num_rows == 0:
-        return []
     rows = []
-    keys = pc.binary_join_element_wise(pairs.column("model"), pairs.column("model_version"), "\x00")
-    encoded = pc.dictionary_encode(keys).combine_chunks()
-    codes = encoded.indices.to_numpy(zero_copy_only=False)
-    for code, key in enumerate(encoded.dictionary.to_pylist()):
-        model, version = key.split("\x00", 1)
-        part = pairs.take(pa.array(np.flatnonzero(codes == code))).select(list(_STORED))
+    for model, version, group in by_model_version(pairs):
+        part = group.select(list(_STORED))
         events = part.column("event_us")
         rows.append({"model": model, "model_version": version, "row_count": part.num_rows,
                      "min_event_time": from_micros(pc.min(events).as_py()),
