@@ -58,6 +58,7 @@ from monitor.store.segments import (
     advance_progress,
     batch_due,
     committed_high_ids,
+    high_id,
     progress,
     waiting_since,
 )
@@ -81,6 +82,11 @@ _STORED: Final = ("id", "event_us", "label_id", "label", "label_numeric", "inges
 # range is read by that range, and the other probed by its (model, prediction_id) key.
 _JOIN: Final = {"sqlite": "CROSS JOIN", "postgresql": "JOIN"}
 _BY_ID: Final = {"sqlite": " NOT INDEXED", "postgresql": ""}
+
+
+def _bounds(connection: Connection) -> tuple[int, int]:
+    """(labels, labelled_predictions): the ids up to which every pair is in a segment."""
+    return progress(connection, LABELS), progress(connection, LABELLED_PREDICTIONS)
 
 
 def _pairs_sql(dialect: str, outer: str, where: str) -> str:
@@ -122,9 +128,8 @@ def label_compaction_due(engine: Engine, *, now: datetime, min_rows: int | None 
                          max_wait: timedelta | None = None) -> bool:
     """Whether :func:`compact_labels` has a batch to do (as :func:`~monitor.store.segments.compaction_due`)."""
     with engine.connect() as connection:
-        lb, pp = progress(connection, LABELS), progress(connection, LABELLED_PREDICTIONS)
-        high_l = int(connection.exec_driver_sql("SELECT coalesce(max(id), 0) FROM labels").scalar_one())
-        high_p = int(connection.exec_driver_sql("SELECT coalesce(max(id), 0) FROM predictions").scalar_one())
+        lb, pp = _bounds(connection)
+        high_l, high_p = high_id(connection, "labels"), high_id(connection, "predictions")
         # New predictions only count once some label is covered (before that they pair with none).
         waiting_predictions = max(0, high_p - pp) if lb else 0
         waiting = max(0, high_l - lb) + waiting_predictions
@@ -144,7 +149,7 @@ def compact_labels(engine: Engine, *, max_rows: int = DEFAULT_MAX_ROWS, now: dat
     dialect = engine.dialect.name
     high_p, high_l = committed_high_ids(engine, "predictions", "labels")
     with engine.connect() as connection:
-        lb, pp = progress(connection, LABELS), progress(connection, LABELLED_PREDICTIONS)
+        lb, pp = _bounds(connection)
     scanned = pairs = segments = 0
     while (pp < high_p or lb < high_l) and scanned < max_rows:
         if pp < high_p:
@@ -201,11 +206,10 @@ def read_window_labels(connection: Connection, window: Sequence[Any], start_us: 
     label compaction has not run or is more than :data:`LABEL_TAIL_LIMIT` ids behind:
     then the caller joins in SQL.
     """
-    lb, pp = progress(connection, LABELS), progress(connection, LABELLED_PREDICTIONS)
+    lb, pp = _bounds(connection)
     if pp == 0:
         return None
-    high_p = int(connection.exec_driver_sql("SELECT coalesce(max(id), 0) FROM predictions").scalar_one())
-    high_l = int(connection.exec_driver_sql("SELECT coalesce(max(id), 0) FROM labels").scalar_one())
+    high_p, high_l = high_id(connection, "predictions"), high_id(connection, "labels")
     if high_p - pp > LABEL_TAIL_LIMIT or high_l - lb > LABEL_TAIL_LIMIT:
         return None
     dialect = connection.dialect.name

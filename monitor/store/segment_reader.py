@@ -32,7 +32,7 @@ from monitor.store.arrow_rows import (
 )
 from monitor.store.label_segments import read_window_labels
 from monitor.store.postgres_rows import parse_tab_text
-from monitor.store.segments import compacted_up_to
+from monitor.store.segments import compacted_up_to, high_id
 from monitor.store.stored_rows import SQLITE_TIME_FORMAT, bind_time
 
 __all__ = ["TAIL_LIMIT", "SegmentedWindow", "read_segmented_window"]
@@ -145,8 +145,7 @@ def read_segmented_window(
         return None
     # The tail is read whole, not streamed: a long one (compaction far behind, e.g.
     # just after an upgrade) goes the streaming JSON way instead.
-    if int(connection.exec_driver_sql("SELECT coalesce(max(id), 0) FROM predictions").scalar_one()) \
-            - compacted > TAIL_LIMIT:
+    if high_id(connection, "predictions") - compacted > TAIL_LIMIT:
         return None
     dialect = connection.dialect.name
     start_us, end_us = to_micros(start), to_micros(end)

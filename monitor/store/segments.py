@@ -55,7 +55,7 @@ from monitor.store.arrow_rows import (
 from monitor.store.tables import prediction_segments, predictions, segment_progress
 
 __all__ = ["BATCH_ROWS", "BATCH_WAIT", "CompactionReport", "advance_progress", "batch_due", "committed_high_ids",
-           "compact_predictions", "compacted_up_to", "compaction_due", "progress", "waiting_since"]
+           "compact_predictions", "compacted_up_to", "compaction_due", "high_id", "progress", "waiting_since"]
 
 log = logging.getLogger("driftwatch.segments")
 
@@ -93,8 +93,12 @@ def committed_high_ids(engine: Engine, *tables: str) -> tuple[int, ...]:
         if engine.dialect.name == "postgresql":
             connection.exec_driver_sql(f"SET LOCAL lock_timeout = '{_LOCK_TIMEOUT}'")
             connection.exec_driver_sql(f"LOCK TABLE {', '.join(tables)} IN SHARE MODE")
-        return tuple(int(connection.exec_driver_sql(f"SELECT coalesce(max(id), 0) FROM {table}").scalar_one())
-                     for table in tables)
+        return tuple(high_id(connection, table) for table in tables)
+
+
+def high_id(connection: Connection, table: str) -> int:
+    """The highest id of ``table`` in this connection's snapshot (0: empty)."""
+    return int(connection.exec_driver_sql(f"SELECT coalesce(max(id), 0) FROM {table}").scalar_one())
 
 
 def progress(connection: Connection, name: str) -> int:
@@ -154,7 +158,7 @@ def compaction_due(engine: Engine, *, now: datetime, min_rows: int | None = None
     """Whether :func:`compact_predictions` has a batch to do (see :data:`BATCH_ROWS`)."""
     with engine.connect() as connection:
         done = compacted_up_to(connection)
-        high = int(connection.exec_driver_sql("SELECT coalesce(max(id), 0) FROM predictions").scalar_one())
+        high = high_id(connection, "predictions")
         if high <= done:
             return False
         return batch_due(high - done, waiting_since(connection, predictions, done), now=now, min_rows=min_rows,

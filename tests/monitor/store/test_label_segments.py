@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from datetime import timedelta
 
-import psycopg
 import pyarrow as pa
 from sqlalchemy import select
 
@@ -26,7 +23,7 @@ from tests.monitor.jobs.store_data import (
     insert_predictions,
     upsert_labels,
 )
-from tests.monitor.store.conftest import at_once
+from tests.monitor.store.conftest import assert_waits_for_open_insert, at_once
 from tests.monitor.store.test_segments import TYPES, json_window, rows_of, traffic, window
 
 
@@ -158,19 +155,12 @@ def test_a_label_committed_after_a_higher_id_is_not_lost(pg_engine):
                        ingested_at=DAY)
     upsert_labels(engine, {"p0": 1}, ingested_at=DAY)
     compact(engine)
-    slow = psycopg.connect(engine.url.set(drivername="postgresql").render_as_string(hide_password=False))
-    slow.execute("INSERT INTO labels (model, prediction_id, label, label_numeric, event_time, ingested_at) "
-                 "VALUES ('fraud', 'late', '0', 0, %s, %s)", (DAY, DAY + HOUR))
-    upsert_labels(engine, {"higher": 1}, ingested_at=DAY + HOUR)
-    done = threading.Event()
-    compactor = threading.Thread(target=lambda: (compact_labels(engine), done.set()))
-    compactor.start()
-    time.sleep(1.0)
-    assert not done.is_set(), "label compaction went on while an insert was still open"
-    slow.commit()
-    compactor.join(timeout=30)
-    slow.close()
-    assert done.is_set()
+    assert_waits_for_open_insert(
+        engine,
+        "INSERT INTO labels (model, prediction_id, label, label_numeric, event_time, ingested_at) "
+        "VALUES ('fraud', 'late', '0', 0, %s, %s)", (DAY, DAY + HOUR),
+        commit_higher=lambda: upsert_labels(engine, {"higher": 1}, ingested_at=DAY + HOUR),
+        compact=lambda: compact_labels(engine))
     assert len(stored_pairs(engine)) == 3 and set(stored_pairs(engine)) == current_pairs(engine)
     loaded = window(engine, end=DAY + 2 * HOUR).rows.outputs
     assert sorted(loaded["label"].dropna()) == ["0", "1", "1"]

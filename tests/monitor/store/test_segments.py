@@ -5,11 +5,8 @@ from __future__ import annotations
 import itertools
 import math
 import random
-import threading
-import time
 from datetime import timedelta
 
-import psycopg
 import pytest
 from sqlalchemy import func, select
 
@@ -27,7 +24,7 @@ from tests.monitor.jobs.store_data import (
     insert_predictions,
     upsert_labels,
 )
-from tests.monitor.store.conftest import at_once
+from tests.monitor.store.conftest import assert_waits_for_open_insert, at_once
 
 TYPES = {"amount": "numeric", "country": "categorical"}
 
@@ -185,21 +182,14 @@ def test_a_row_committed_after_a_higher_id_is_not_lost(pg_engine):
     """
     engine = pg_engine
     insert_predictions(engine, traffic(5, seed=10), ingested_at=DAY)
-    slow = psycopg.connect(engine.url.set(drivername="postgresql").render_as_string(hide_password=False))
-    slow.execute("INSERT INTO predictions (model, model_version, prediction_id, event_time, features, prediction, "
-                 "status, ingested_at) VALUES ('fraud', 'v1', 'late', %s, '{\"amount\": 1.5}', '1', 'ok', %s)",
-                 (DAY + timedelta(minutes=1), DAY))
     higher = Prediction("higher", DAY + timedelta(minutes=2), {"amount": 2.5}, prediction=1)
-    insert_predictions(engine, [higher], ingested_at=DAY)
-    done = threading.Event()
-    compactor = threading.Thread(target=lambda: (compact_predictions(engine), done.set()))
-    compactor.start()
-    time.sleep(1.0)
-    assert not done.is_set(), "compaction went on while an insert was still open"
-    slow.commit()
-    compactor.join(timeout=30)
-    slow.close()
-    assert done.is_set()
+    assert_waits_for_open_insert(
+        engine,
+        "INSERT INTO predictions (model, model_version, prediction_id, event_time, features, prediction, "
+        "status, ingested_at) VALUES ('fraud', 'v1', 'late', %s, '{\"amount\": 1.5}', '1', 'ok', %s)",
+        (DAY + timedelta(minutes=1), DAY),
+        commit_higher=lambda: insert_predictions(engine, [higher], ingested_at=DAY),
+        compact=lambda: compact_predictions(engine))
     ids = {value for value in window(engine, end=DAY + 2 * HOUR).rows.features["amount"].tolist()}
     assert {1.5, 2.5} <= ids
     assert segment_rows(engine) == prediction_count(engine) == 7
