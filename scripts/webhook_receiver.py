@@ -28,6 +28,20 @@ def signature_ok(secret: str, timestamp: str, body: bytes, header: str, toleranc
     return hmac.compare_digest(f"sha256={expected}", header)
 
 
+def summary(payload: object) -> str:
+    """One line for a person: ``firing latency-p95 model=fraud latency_p95_ms=319.9``.
+
+    The value is the body's ``value_display`` (rounded); ``value`` holds the exact number.
+    """
+    if not isinstance(payload, dict):
+        return "? (not a JSON object)"
+    text = f"{payload.get('state', '?')} {payload.get('rule', '')} model={payload.get('model', '')}"
+    if "value_display" in payload:
+        feature = f"[{payload['feature']}]" if payload.get("feature") else ""
+        text += f" {payload.get('metric', 'value')}{feature}={payload['value_display']}"
+    return text
+
+
 def make_handler(secret: str | None, log: Path | None) -> type[BaseHTTPRequestHandler]:
     seen: set[str] = set()
 
@@ -56,10 +70,8 @@ def make_handler(secret: str | None, log: Path | None) -> type[BaseHTTPRequestHa
             if log is not None:
                 with log.open("a") as handle:
                     handle.write(line + "\n")
-            state = payload.get("state", "?") if isinstance(payload, dict) else "?"
-            print(f"[{self.path.strip('/') or 'webhook'}] {'(duplicate) ' if duplicate else ''}{state} "
-                  f"{payload.get('rule', '') if isinstance(payload, dict) else ''} "
-                  f"model={payload.get('model', '') if isinstance(payload, dict) else ''}", flush=True)
+            print(f"[{self.path.strip('/') or 'webhook'}] {'(duplicate) ' if duplicate else ''}{summary(payload)}",
+                  flush=True)
 
         def do_GET(self) -> None:
             self.send_response(200)

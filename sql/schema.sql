@@ -254,26 +254,62 @@ CREATE TABLE reference_data (
 
 CREATE VIEW latest_vitals AS
 SELECT m.model, m.model_version, m.metric, m.feature, m.window_start, m.window_end,
-       m.value, m.threshold, m.is_breach, m.is_partial, m.computed_at
+       m.value, m.threshold, m.is_breach, m.is_partial, m.computed_at,
+       CASE WHEN m.metric IN ('prediction_count', 'label_count', 'dead_letter_count')
+            THEN CAST(m.value AS BIGINT) END AS count_value
 FROM metric_values m
 JOIN (
     SELECT model, model_version, metric, COALESCE(feature, '') AS feature_key,
            MAX(window_start) AS window_start
     FROM metric_values
+    WHERE NOT is_partial
     GROUP BY model, model_version, metric, COALESCE(feature, '')
 ) latest
   ON m.model = latest.model
  AND m.model_version = latest.model_version
  AND m.metric = latest.metric
  AND COALESCE(m.feature, '') = latest.feature_key
- AND m.window_start = latest.window_start;
+ AND m.window_start = latest.window_start
+WHERE NOT m.is_partial;
+
+CREATE VIEW partial_vitals AS
+SELECT m.model, m.model_version, m.metric, m.feature, m.window_start, m.window_end,
+       m.value, m.threshold, m.is_breach, m.is_partial, m.computed_at,
+       CASE WHEN m.metric IN ('prediction_count', 'label_count', 'dead_letter_count')
+            THEN CAST(m.value AS BIGINT) END AS count_value
+FROM metric_values m
+JOIN (
+    SELECT model, model_version, metric, COALESCE(feature, '') AS feature_key,
+           MAX(window_start) AS window_start
+    FROM metric_values
+    WHERE is_partial
+    GROUP BY model, model_version, metric, COALESCE(feature, '')
+) latest
+  ON m.model = latest.model
+ AND m.model_version = latest.model_version
+ AND m.metric = latest.metric
+ AND COALESCE(m.feature, '') = latest.feature_key
+ AND m.window_start = latest.window_start
+WHERE m.is_partial;
 
 CREATE VIEW feature_drift AS
 SELECT s.model, s.model_version, s.window_start, s.window_end, s.feature,
        s.value AS score, s.threshold, s.is_breach AS drifted, s.is_partial,
-       s.details ->> 'method' AS method, s.details ->> 'p_value' AS p_value, s.computed_at
+       s.details ->> 'method' AS method, CAST(s.details ->> 'p_value' AS DOUBLE PRECISION) AS p_value,
+       s.computed_at
 FROM metric_values s
 WHERE s.metric = 'feature_drift_score';
+
+CREATE VIEW confusion_counts AS
+SELECT m.model, m.model_version, m.window_start, m.window_end, m.is_partial,
+       m.details ->> 'positive_label' AS positive_label,
+       CAST(m.details ->> 'tp' AS BIGINT) AS true_positives,
+       CAST(m.details ->> 'fp' AS BIGINT) AS false_positives,
+       CAST(m.details ->> 'fn' AS BIGINT) AS false_negatives,
+       CAST(m.details ->> 'tn' AS BIGINT) AS true_negatives,
+       m.computed_at
+FROM metric_values m
+WHERE m.metric = 'precision' AND m.details ->> 'tp' IS NOT NULL;
 
 CREATE VIEW alert_history AS
 SELECT a.id AS alert_id, a.rule, a.model, a.model_version, a.feature, a.metric,

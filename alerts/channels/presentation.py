@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from collections.abc import Iterable
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -20,6 +22,7 @@ __all__ = [
     "format_time",
     "format_value",
     "headline",
+    "numbers_in",
     "status_label",
     "subject",
     "summary_fields",
@@ -29,6 +32,7 @@ SEVERITY_COLOURS = {"critical": "#D92D20", "warning": "#F5A300", "info": "#1F6FE
 RESOLVED_COLOUR = "#2EB67D"
 _DETAIL_VALUE_LIMIT = 300
 _DETAIL_LINES_LIMIT = 12
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
 
 def colour(notification: Notification) -> str:
@@ -63,7 +67,7 @@ def subject(notification: Notification) -> str:
 def summary_fields(notification: Notification) -> list[tuple[str, str]]:
     """(label, value) pairs every channel shows, in order."""
     n = notification
-    value = f"{format_value(n.value)} (rule: {n.condition})"
+    value = f"{format_value(n.value, unlike=numbers_in(n.condition))} (rule: {n.condition})"
     if n.event == "repeat":
         value += ", still firing"
     return [
@@ -100,11 +104,49 @@ def dashboard_link(notification: Notification) -> str | None:
     return None
 
 
-def format_value(value: float) -> str:
-    """Six significant digits; ``n/a`` for NaN (a window without data)."""
+def format_value(value: float, *, unlike: Iterable[float] = ()) -> str:
+    """A metric value for people: whole numbers as they are, others to four significant
+    digits (no float noise such as ``319.93340000000006``); ``n/a`` for NaN (a window
+    without data). The exact value stays in the data (the webhook's ``value``).
+
+    More digits are shown when four would make the value look equal to a number it is
+    compared with (``unlike``, e.g. the rule's threshold) without being equal to it.
+
+    >>> format_value(319.93340000000006), format_value(6000.0), format_value(0.30000000000000004)
+    ('319.9', '6000', '0.3')
+    >>> format_value(1234.5678), format_value(0.000012345), format_value(-0.5), format_value(float("nan"))
+    ('1235', '1.234e-05', '-0.5', 'n/a')
+    >>> format_value(0.30004, unlike=[0.3]), format_value(0.3, unlike=[0.3])
+    ('0.30004', '0.3')
+    """
     if math.isnan(value):
         return "n/a"
-    return f"{value:.6g}"
+    thresholds = set(unlike)
+    text = _significant(value, 4)
+    digits = 4
+    while digits < 17 and float(text) != value and float(text) in thresholds:
+        digits += 1
+        text = _significant(value, digits)
+    return text
+
+
+def numbers_in(condition: str) -> list[float]:
+    """The numbers written in a rule's condition, e.g. ``[0.3]`` for ``> 0.3``.
+
+    >>> numbers_in("> 0.3"), numbers_in("outside [1e-3, 2]"), numbers_in("outside reference")
+    ([0.3], [0.001, 2.0], [])
+    """
+    return [float(match) for match in _NUMBER.findall(condition)]
+
+
+def _significant(value: float, digits: int) -> str:
+    if math.isinf(value) or abs(value) >= 1e15:
+        return f"{value:.{digits}g}"
+    if value == int(value):
+        return str(int(value))
+    if abs(value) >= 10 ** (digits - 1):  # as many digits would need an exponent
+        return f"{value:.0f}"
+    return f"{value:.{digits}g}"
 
 
 def format_time(moment: datetime) -> str:
@@ -118,7 +160,25 @@ def _scalar(item: object) -> str:
         return _one_line(item)
     if isinstance(item, float):
         return format_value(item)
-    return _one_line(json.dumps(item, ensure_ascii=False))
+    return _one_line(json.dumps(_rounded(item), ensure_ascii=False))
+
+
+def _rounded(item: object) -> object:
+    """``item`` with every float inside it cut to four significant digits (for display).
+
+    >>> _rounded({"band": [0.30000000000000004, 1234567.8], "n": 3})
+    {'band': [0.3, 1235000], 'n': 3}
+    """
+    if isinstance(item, float):
+        if not math.isfinite(item):
+            return item
+        short = float(f"{item:.4g}")
+        return int(short) if short == int(short) and abs(short) < 1e15 else short
+    if isinstance(item, dict):
+        return {key: _rounded(value) for key, value in item.items()}
+    if isinstance(item, list | tuple):
+        return [_rounded(value) for value in item]
+    return item
 
 
 def _one_line(text: str) -> str:

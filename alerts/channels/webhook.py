@@ -7,7 +7,8 @@ Headers sent with every delivery::
     X-Driftwatch-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>  (with a secret)
     Idempotency-Key: <notification.idempotency_key>    (the same on every retry)
 
-The body is ``{"type": "driftwatch.alert", **notification.to_dict()}`` unless a
+The body is ``{"type": "driftwatch.alert", **body_fields(notification)}`` (the
+notification's fields plus ``value_display``) unless a
 ``body_template`` reshapes it for an API such as Airflow's or GitHub's (see
 ``webhook_templates.md``). Templates run in Jinja2's sandbox with StrictUndefined;
 their output must be JSON. Receivers check requests with :func:`verify_signature`.
@@ -28,10 +29,11 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from alerts.channels.base import DeliveryReceipt, check_channel_name, check_timeout
 from alerts.channels.http_transport import check_http_url, post_json, redact_url
+from alerts.channels.presentation import format_value, numbers_in
 from alerts.errors import ChannelConfigError, PayloadError
 from alerts.notification import Notification
 
-__all__ = ["EVENT_TYPE", "WebhookChannel", "sign", "verify_signature"]
+__all__ = ["EVENT_TYPE", "WebhookChannel", "body_fields", "sign", "verify_signature"]
 
 EVENT_TYPE = "driftwatch.alert"
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # RFC 9110 header field name
@@ -47,8 +49,8 @@ class WebhookChannel:
     ``secret`` signs every request (HMAC-SHA256); ``headers`` are added verbatim
     (e.g. ``Authorization``) and may hold credentials, so neither appears in
     ``repr()``. ``body_template`` is a Jinja2 template whose output must be JSON;
-    it sees every field of :meth:`Notification.to_dict` as a variable, the whole
-    dict as ``notification`` and the channel name as ``channel``.
+    it sees every field of :func:`body_fields` as a variable, the whole dict as
+    ``notification`` and the channel name as ``channel``.
     """
 
     __slots__ = ("_headers", "_name", "_secret", "_template", "_timeout", "_url")
@@ -99,7 +101,7 @@ class WebhookChannel:
 
     def render_body(self, notification: Notification) -> bytes:
         """The exact bytes that :meth:`deliver` sends (and signs) for ``notification``."""
-        data = notification.to_dict()
+        data = body_fields(notification)
         if self._template is None:
             return _dump({"type": EVENT_TYPE, **data})
         context = {**data, "notification": data, "channel": self._name}
@@ -129,6 +131,20 @@ class WebhookChannel:
             f"signed={self._secret is not None}, templated={self._template is not None}, "
             f"headers={sorted(self._headers)!r}, timeout={self._timeout!r})"
         )
+
+
+def body_fields(notification: Notification) -> dict[str, Any]:
+    """:meth:`Notification.to_dict` plus ``value_display``, the value as people read it.
+
+    ``value`` stays exact (``319.93340000000006``) for programs; ``value_display``
+    (``"319.9"``, ``"n/a"`` for a window without a value) is the text Slack and email show.
+    """
+    data: dict[str, Any] = {}
+    for key, item in notification.to_dict().items():
+        data[key] = item
+        if key == "value":
+            data["value_display"] = format_value(notification.value, unlike=numbers_in(notification.condition))
+    return data
 
 
 def sign(secret: str | bytes, timestamp: int | str, body: bytes | str) -> str:

@@ -40,6 +40,8 @@ def simulate(
     unpaced: Annotated[bool, typer.Option("--unpaced", help="Send as fast as possible (ignore --rate pacing).")]
     = False,
     seed: Annotated[int | None, typer.Option(help="Override the scenario's seed.")] = None,
+    id_prefix: Annotated[str, typer.Option(help="Prefix every prediction_id, so another run into the same store "
+                                           "does not repeat the ids of an earlier one.")] = "",
 ) -> None:
     """Produce a realistic prediction + label stream to Kafka, with drift, latency spikes and errors injected."""
     # Imported here: pandas loads only when a stream is actually simulated.
@@ -72,7 +74,8 @@ def simulate(
         raise ConfigError("give --duration (e.g. 10m) or --count (e.g. 100000) so the simulation ends")
     try:
         settings = StreamSettings(models=chosen, rate=rate, speedup=speedup, start=first,
-                                  label_coverage=label_coverage, label_delay_median=delay or timedelta(seconds=30))
+                                  label_coverage=label_coverage, label_delay_median=delay or timedelta(seconds=30),
+                                  id_prefix=id_prefix)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     if reference_dir is not None:

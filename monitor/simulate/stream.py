@@ -31,6 +31,9 @@ class StreamSettings:
     label_coverage: float = 0.8
     label_delay_median: timedelta = timedelta(seconds=30)
     version: str = "v1"
+    # Prepended to every prediction_id: runs with different prefixes can share one store
+    # (ids are otherwise `<model>-<index>` and a second run's would all be duplicates).
+    id_prefix: str = ""
 
     def __post_init__(self) -> None:
         if self.rate <= 0 or self.speedup <= 0:
@@ -110,7 +113,7 @@ def generate(settings: StreamSettings, scenario: Scenario, *, count: int | None 
             latency *= event.factor
         error = any(rng.random() < event.rate for event in scenario.active("error_burst", offset, name))
         message: dict[str, Any] = {
-            "prediction_id": f"{name}-{index}",
+            "prediction_id": f"{settings.id_prefix}{name}-{index}",
             "model": name,
             "model_version": version,
             "timestamp": _iso(event_time),

@@ -8,7 +8,7 @@ WITH latest AS (
     GROUP BY model, model_version
 )
 SELECT m.model, m.model_version, m.window_start, m.window_end,
-       MAX(CASE WHEN m.metric = 'prediction_count' THEN m.value END) AS predictions,
+       CAST(MAX(CASE WHEN m.metric = 'prediction_count' THEN m.value END) AS BIGINT) AS predictions,
        MAX(CASE WHEN m.metric = 'error_rate' THEN m.value END) AS error_rate,
        MAX(CASE WHEN m.metric = 'latency_p95_ms' THEN m.value END) AS latency_p95_ms,
        MAX(CASE WHEN m.metric = 'dataset_drift_share' THEN m.value END) AS drift_share,

@@ -2,7 +2,7 @@
 -- of the window is labelled yet) and the concept-drift verdict. Late labels recompute a
 -- window, so these rows change as coverage grows.
 SELECT model, model_version, window_start, window_end,
-       MAX(CASE WHEN metric = 'label_count' THEN value END) AS labels,
+       CAST(MAX(CASE WHEN metric = 'label_count' THEN value END) AS BIGINT) AS labels,
        MAX(CASE WHEN metric = 'label_coverage' THEN value END) AS label_coverage,
        MAX(CASE WHEN metric = 'accuracy' THEN value END) AS accuracy,
        MAX(CASE WHEN metric = 'roc_auc' THEN value END) AS roc_auc,

@@ -86,6 +86,22 @@ def test_plain_smtp_delivers_a_text_and_html_message(
     assert "#D92D20" in html
 
 
+def test_people_see_rounded_values_without_float_noise(
+    start_smtp: StartSmtp, make_notification: MakeNotification
+) -> None:
+    server = start_smtp()
+    channel_for(server.port).deliver(make_notification(
+        metric="latency_p95_ms", value=319.93340000000006, condition="> 150",
+        details={"band": [0.30000000000000004, 412.77770000000004]}))
+
+    plain, html = parts(parse(server.handler.received[0]))
+    assert "Value:        319.9 (rule: > 150)" in plain
+    assert "<td>319.9 (rule: &gt; 150)</td>" in html
+    for text in (plain, html):
+        assert "band" in text and "0.3, 412.8" in text
+        assert "0000000" not in text
+
+
 def test_resolved_subject_and_html_escaping_of_hostile_names(
     start_smtp: StartSmtp, make_notification: MakeNotification
 ) -> None:

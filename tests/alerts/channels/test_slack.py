@@ -73,6 +73,19 @@ def test_block_kit_payload_has_header_colour_fields_and_dashboard_button(
     assert payload["text"] == "FIRING critical: fraud: feature_drift_score[amount] &gt; 0.3"
 
 
+def test_people_see_rounded_values_without_float_noise(
+    httpserver: HTTPServer, make_notification: MakeNotification
+) -> None:
+    payload = deliver(httpserver, make_notification(
+        metric="latency_p95_ms", value=319.93340000000006, condition="> 150",
+        details={"band": {"low": 0.30000000000000004, "high": 412.77770000000004}, "p_value": 0.012345678}))
+
+    blocks = payload["attachments"][0]["blocks"]
+    assert "*Value*\n319.9 (rule: &gt; 150)" in [field["text"] for field in blocks[1]["fields"]]
+    assert blocks[2]["text"]["text"] == '*band*: {"low": 0.3, "high": 412.8}\n*p_value*: 0.01235'
+    assert "0000000" not in json.dumps(payload)
+
+
 @pytest.mark.parametrize(
     ("severity", "state", "event", "colour", "header_start"),
     [

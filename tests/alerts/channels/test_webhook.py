@@ -58,9 +58,31 @@ def test_default_body_is_the_notification_plus_type(
     request = post(httpserver, notification)
 
     assert request.headers["Content-Type"] == "application/json"
-    assert json.loads(request.get_data()) == {"type": "driftwatch.alert", **notification.to_dict()}
+    assert json.loads(request.get_data()) == {"type": "driftwatch.alert", **notification.to_dict(),
+                                              "value_display": "0.42"}
     assert "X-Driftwatch-Signature" not in request.headers  # no secret configured
     assert abs(int(request.headers["X-Driftwatch-Timestamp"]) - time.time()) < 60
+
+
+@pytest.mark.parametrize(("value", "condition", "shown"), [
+    (319.93340000000006, "> 150", "319.9"),
+    (0.30004, "> 0.3", "0.30004"),  # more digits rather than "0.3 (rule: > 0.3)"
+    (6000.0, "> 5000", "6000"),
+    (float("nan"), "> 0.3", "n/a"),
+])
+def test_the_body_keeps_the_exact_value_and_adds_value_display(
+    httpserver: HTTPServer, make_notification: MakeNotification, value: float, condition: str, shown: str
+) -> None:
+    notification = make_notification(metric="latency_p95_ms", value=value, condition=condition,
+                                     state="resolved", event="resolved")
+    request = post(httpserver, notification, body_template='{"v": {{ value | tojson }}, '
+                                                           '"shown": {{ value_display | tojson }}}')
+    body = json.loads(request.get_data())
+    assert body == {"v": None if value != value else value, "shown": shown}  # exact, to the last bit
+
+    default = json.loads(post(httpserver, notification).get_data())
+    assert (default["value_display"], list(default).index("value_display")) == (shown, list(default).index("value") + 1)
+    assert default["value"] == body["v"]
 
 
 def test_signature_verifies_with_a_reference_verifier_and_verify_signature(
@@ -159,7 +181,7 @@ def test_github_template_from_the_docs_renders_a_repository_dispatch(
             "model_version": "2026.02.1",
             "event": "firing",
             "idempotency_key": notification.idempotency_key,
-            "alert": notification.to_dict(),
+            "alert": {**notification.to_dict(), "value_display": "0.42"},
         },
     }
     assert len(body["client_payload"]) <= 10  # GitHub's limit on top-level keys

@@ -49,6 +49,18 @@ def test_reproducible_with_a_seed():
     assert first == second
 
 
+def test_an_id_prefix_keeps_a_second_run_apart_from_the_first():
+    """The demo resumes its store with a new run: a prefix, and only the prefix, tells them apart."""
+    from dataclasses import replace
+
+    first = [json.loads(item.value) for item in generate(SETTINGS, SCENARIO, count=50) if item.valid]
+    second = [json.loads(item.value) for item in generate(replace(SETTINGS, id_prefix="run2-"), SCENARIO, count=50)
+              if item.valid]
+    assert not {m["prediction_id"] for m in first} & {m["prediction_id"] for m in second}
+    assert [m["prediction_id"] for m in second] == ["run2-" + m["prediction_id"] for m in first]
+    assert [{**m, "prediction_id": None} for m in second] == [{**m, "prediction_id": None} for m in first]
+
+
 def test_every_valid_message_meets_the_contract_and_every_malformed_one_is_rejected(stream):
     for item, record in stream:
         if item.valid:

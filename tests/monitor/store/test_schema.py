@@ -101,3 +101,69 @@ def test_features_become_json_with_their_rows_and_back(store_url):
         assert (before, features_type()) == ("JSONB", "JSON")
         migrate(command.downgrade, "0003")
         assert (features_type(), current_revision(engine)) == ("JSONB", "0003")
+
+
+def _migrate(engine, step, revision: str) -> None:
+
+    from monitor.store.schema import _alembic_config
+
+    config = _alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        step(config, revision)
+
+
+def test_the_newest_migration_created_exactly_the_declared_views(tmp_path: Path):
+    """Migrations freeze their view text: it must be what monitor/store/views.py declares."""
+    engine = create_store_engine(f"sqlite:///{tmp_path / 'views.db'}")
+    upgrade_schema(engine)
+    with engine.connect() as connection:
+        created = dict(connection.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'view'")).all())
+    assert {name: sql.rstrip() for name, sql in created.items()} == {
+        name: f"CREATE VIEW {name} AS{body}".rstrip() for name, body in VIEWS.items()}
+
+
+def test_views_migration_upgrades_and_downgrades_a_store_with_metrics(store_url):
+    """0008 re-creates the views over existing rows: integer counts, the open window in
+    partial_vitals, p-values as numbers; the downgrade restores 0007's views."""
+    from alembic import command
+
+    engine = create_store_engine(store_url)
+    _migrate(engine, command.upgrade, "0007")
+    insert = text("INSERT INTO metric_values (model, model_version, window_start, window_end, metric, feature, value, "
+                  "is_partial, details, computed_at) VALUES ('m', 'v1', :start, :end, :metric, :feature, :value, "
+                  ":partial, :details, :end)")
+    with engine.begin() as connection:
+        for start, end, partial, n in (("2026-01-01 10:00:00", "2026-01-01 11:00:00", False, 6000.0),
+                                       ("2026-01-01 11:00:00", "2026-01-01 12:00:00", True, 37.0)):
+            connection.execute(insert, {"start": start, "end": end, "metric": "prediction_count", "feature": None,
+                                        "value": n, "partial": partial, "details": "{}"})
+        connection.execute(insert, {"start": "2026-01-01 10:00:00", "end": "2026-01-01 11:00:00",
+                                    "metric": "feature_drift_score", "feature": "amount", "value": 0.31,
+                                    "partial": False, "details": '{"method": "ks", "p_value": 0.0123}'})
+        connection.execute(insert, {"start": "2026-01-01 10:00:00", "end": "2026-01-01 11:00:00",
+                                    "metric": "precision", "feature": None, "value": 0.75, "partial": False,
+                                    "details": '{"positive_label": "1", "tp": 3, "fp": 1, "fn": 2, "tn": 14}'})
+
+    def query(sql: str) -> list[tuple]:
+        with engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(text(sql))]
+
+    assert query("SELECT value FROM latest_vitals WHERE metric = 'prediction_count'") == [(37.0,)]  # 0007: mixed
+
+    _migrate(engine, command.upgrade, "head")
+    assert query("SELECT value, count_value, is_partial FROM latest_vitals WHERE metric = 'prediction_count'") == [
+        (6000.0, 6000, False)]
+    assert query("SELECT count_value FROM latest_vitals WHERE metric = 'precision'") == [(None,)]
+    assert query("SELECT count_value, is_partial FROM partial_vitals") == [(37, True)]
+    [(count_value,)] = query("SELECT count_value FROM latest_vitals WHERE metric = 'prediction_count'")
+    assert type(count_value) is int
+    [(p_value,)] = query("SELECT p_value FROM feature_drift")
+    assert type(p_value) is float and p_value == 0.0123
+    assert query("SELECT positive_label, true_positives, false_positives, false_negatives, true_negatives "
+                 "FROM confusion_counts") == [("1", 3, 1, 2, 14)]
+
+    _migrate(engine, command.downgrade, "0007")
+    assert query("SELECT value FROM latest_vitals WHERE metric = 'prediction_count'") == [(37.0,)]
+    assert not {"partial_vitals", "confusion_counts"} & set(inspect(engine).get_view_names())
+    engine.dispose()
