@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
@@ -44,3 +46,13 @@ def stored_newest_complete(engine: Engine, model: str) -> Samples:
             labels["class" if row.metric == "class_share" else "feature"] = row.feature
         expected[key(f"driftwatch_{row.metric}", **labels)] = row.value
     return expected
+
+
+def dashboard_queries(dashboard: dict[str, Any]) -> list[str]:
+    """Every PromQL expression of a Grafana dashboard's panels."""
+    return [str(target["expr"]) for panel in dashboard["panels"] for target in panel.get("targets", ())]
+
+
+def concrete(expr: str) -> str:
+    """A dashboard expression with Grafana's variables filled in (every model and version)."""
+    return expr.replace("$model", ".*").replace("$version", ".*").replace("$__rate_interval", "1m")

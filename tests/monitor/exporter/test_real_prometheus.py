@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import pytest
@@ -12,8 +14,10 @@ from sqlalchemy import Engine
 from monitor.store.engine import create_store_engine
 from monitor.store.schema import upgrade_schema
 from tests.dashboard.seed import known_spec, seed_store
-from tests.monitor.exporter.support import stored_newest_complete
+from tests.monitor.exporter.support import concrete, dashboard_queries, stored_newest_complete
 from tests.support.prometheus import LocalPrometheus, start_exporter_process
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
@@ -36,6 +40,7 @@ def _series(result: list[dict]) -> dict[tuple[tuple[str, str], ...], float]:
             for item in result}
 
 
+@pytest.mark.slow
 def test_prometheus_scrapes_the_stores_values(seeded: tuple[Engine, Path], tmp_path: Path):
     engine, config = seeded
     exporter_port, prometheus_port = free_port(), free_port()
@@ -61,5 +66,11 @@ def test_prometheus_scrapes_the_stores_values(seeded: tuple[Engine, Path], tmp_p
         assert prometheus.query("driftwatch_store_up")[0]["value"][1] == "1"
         assert prometheus.query("driftwatch_kafka_up")[0]["value"][1] == "0"
         assert prometheus.query("driftwatch_kafka_consumer_lag") == []
+        # Every query of the Grafana dashboard runs; those on vitals the seeded store holds return them (it has
+        # no regression labels, no roc_auc, no broker; a rate needs two scrapes).
+        dashboard = json.loads((ROOT / "deploy" / "grafana" / "driftwatch.json").read_text())
+        empty = {expr for expr in dashboard_queries(dashboard) if not prometheus.query(concrete(expr))}
+        assert all(re.search(r"kafka|rate\(|roc_auc|_mae|_rmse", e)
+                   for e in empty), empty
     finally:
         prometheus.stop()
