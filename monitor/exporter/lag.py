@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
+from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 
 from monitor.config.models import KafkaConfig
@@ -31,19 +31,21 @@ class LagReading:
     lag: dict[tuple[str, int], int] = field(default_factory=dict)  # (topic, partition) → messages behind
 
 
-def read_lag(kafka: KafkaConfig, admin: Any, consumer: Any) -> dict[tuple[str, int], int]:
-    """The group's lag on every partition of the predictions and labels topics."""
+def read_lag(kafka: KafkaConfig, consumer: Any) -> dict[tuple[str, int], int]:
+    """The group's lag on every partition of the predictions and labels topics.
+
+    ``consumer`` is in the group (its ``group_id``) but never subscribes: it only asks the
+    group coordinator for committed offsets, so the group's members are not disturbed."""
     partitions = [TopicPartition(topic, p) for topic in (kafka.predictions_topic, kafka.labels_topic)
                   for p in sorted(consumer.partitions_for_topic(topic) or ())]
     if not partitions:
         return {}
-    committed = admin.list_consumer_group_offsets(kafka.group_id)
     ends = consumer.end_offsets(partitions)
     starts = consumer.beginning_offsets(partitions)
     lag: dict[tuple[str, int], int] = {}
     for tp in partitions:
-        done = committed.get(tp)
-        position = done.offset if done is not None and done.offset >= 0 else starts[tp]
+        done = consumer.committed(tp)
+        position = done if done is not None and done >= 0 else starts[tp]
         lag[(tp.topic, tp.partition)] = max(0, ends[tp] - position)
     return lag
 
@@ -57,39 +59,32 @@ class LagMonitor:
         self.reading = LagReading(up=False)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="driftwatch-exporter-lag", daemon=True)
-        self._clients: tuple[Any, Any] | None = None
+        self._consumer: Any | None = None
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=30)
+        if self._thread.is_alive():
+            self._thread.join(timeout=30)
         self._close()
 
-    def _connect(self) -> tuple[Any, Any]:
-        servers = self.kafka.bootstrap_servers.split(",")
-        common = {"bootstrap_servers": servers, "client_id": f"{self.kafka.client_id}-exporter",
-                  "request_timeout_ms": 10_000}
-        admin = KafkaAdminClient(**common)
-        try:
-            consumer = KafkaConsumer(group_id=None, enable_auto_commit=False, **common)
-        except KafkaError:
-            admin.close()
-            raise
-        return admin, consumer
+    def _connect(self) -> Any:
+        return KafkaConsumer(bootstrap_servers=self.kafka.bootstrap_servers.split(","), group_id=self.kafka.group_id,
+                             client_id=f"{self.kafka.client_id}-exporter", enable_auto_commit=False,
+                             request_timeout_ms=10_000, bootstrap_timeout_ms=5_000)
 
     def _close(self) -> None:
-        if self._clients is not None:
-            for client in self._clients:
-                client.close()
-            self._clients = None
+        if self._consumer is not None:
+            self._consumer.close(autocommit=False)
+            self._consumer = None
 
     def refresh(self) -> LagReading:
         try:
-            if self._clients is None:
-                self._clients = self._connect()
-            self.reading = LagReading(up=True, lag=read_lag(self.kafka, *self._clients))
+            if self._consumer is None:
+                self._consumer = self._connect()
+            self.reading = LagReading(up=True, lag=read_lag(self.kafka, self._consumer))
         except (KafkaError, OSError) as exc:
             if self.reading.up:
                 log.warning("cannot read consumer lag from Kafka", extra=fields(error=repr(exc)))
