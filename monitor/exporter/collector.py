@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.exporter.lag import LagReading
-from monitor.exporter.snapshot import Snapshot, read_snapshot
+from monitor.exporter.snapshot import IngestCounter, Snapshot, read_snapshot
 from monitor.logs import fields
 from monitor.metrics.names import METRIC_GROUPS
 
@@ -58,6 +58,7 @@ class StoreCollector(Collector):
         self._lock = threading.Lock()
         self._cached: tuple[float, Snapshot | None] | None = None
         self._outages = 0
+        self._counter = IngestCounter()
 
     def describe(self) -> list[Metric]:
         return []  # the series depend on the store: nothing to check at registration
@@ -71,7 +72,8 @@ class StoreCollector(Collector):
             was_up = self._cached is None or self._cached[1] is not None
             try:
                 with self.engine.connect() as connection:
-                    snapshot: Snapshot | None = read_snapshot(connection, max_features=self.max_features)
+                    snapshot: Snapshot | None = read_snapshot(connection, max_features=self.max_features,
+                                                                 counter=self._counter)
             except SQLAlchemyError as exc:
                 if was_up:
                     self._outages += 1

@@ -9,16 +9,17 @@ breaching ones first, then by name; the number left out is reported, never hidde
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, bindparam, false, func, select, text
 
 from monitor.metrics.names import ALL_METRICS
 from monitor.store.tables import alerts, dead_letters, labels, metric_values, notifications, predictions
 
-__all__ = ["Vital", "WindowVitals", "Snapshot", "read_snapshot", "cap_features"]
+__all__ = ["Vital", "WindowVitals", "Snapshot", "IngestCounter", "read_snapshot", "cap_features"]
 
 # Written for every computed window (0 for an empty one): finds a model's newest complete window.
 _ANCHOR_METRIC = "prediction_count"
@@ -76,12 +77,12 @@ def cap_features(vitals: Iterable[Vital], max_features: int) -> tuple[list[Vital
     return kept, dropped
 
 
-def _models(connection: Connection) -> list[str]:
-    """Every model with metric rows: a loose index scan (one probe per model, not per row)."""
+def _models(connection: Connection, table: str = "metric_values") -> list[str]:
+    """Every model with rows in ``table``: a loose index scan (one probe per model, not per row)."""
     query = text(
         "WITH RECURSIVE m(model) AS ("
-        " SELECT min(model) FROM metric_values"
-        " UNION ALL SELECT (SELECT min(model) FROM metric_values WHERE model > m.model) FROM m"
+        f" SELECT min(model) FROM {table}"
+        f" UNION ALL SELECT (SELECT min(model) FROM {table} WHERE model > m.model) FROM m"
         " WHERE m.model IS NOT NULL)"
         " SELECT model FROM m WHERE model IS NOT NULL"
     )
@@ -117,8 +118,75 @@ def _window_rows(connection: Connection, model: str, start: datetime, max_featur
             snapshot.features_dropped[(model, version, metric)] = count
 
 
-def read_snapshot(connection: Connection, *, max_features: int) -> Snapshot:
-    """Everything the exporter serves, read in one connection."""
+Counts = dict[str, int]
+
+
+class IngestCounter:
+    """Stored predictions and labels per model, dead letters per topic, without a full count per scrape.
+
+    Rows ingested more than ``settle`` ago are counted once, incrementally, through the
+    (model, ingested_at) and (received_at) indexes; the newer ones are counted on every
+    read. A row committed more than ``settle`` after its ``ingested_at`` would be missed
+    by the increments, so everything is recounted every ``recount`` (the counts only grow).
+    """
+
+    def __init__(self, *, settle: timedelta = timedelta(seconds=10), recount: timedelta = timedelta(minutes=10),
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.settle = settle
+        self.recount = recount
+        self.clock = clock
+        self._settled: tuple[Counts, Counts, Counts] = ({}, {}, {})
+        self._watermark: datetime | None = None
+        self._recounted_at: datetime | None = None
+
+    def read(self, connection: Connection) -> tuple[Counts, Counts, Counts]:
+        now = self.clock()
+        if self._recounted_at is None or now - self._recounted_at >= self.recount:
+            self._settled, self._watermark, self._recounted_at = ({}, {}, {}), None, now
+        until = now - self.settle
+        since = self._watermark
+        settled = tuple(_add(old, new) for old, new in zip(self._settled, self._count(connection, since, until),
+                                                             strict=True))
+        self._settled = (settled[0], settled[1], settled[2])
+        self._watermark = until
+        recent = self._count(connection, until, None)
+        return (_add(self._settled[0], recent[0]), _add(self._settled[1], recent[1]),
+                _add(self._settled[2], recent[2]))
+
+    @staticmethod
+    def _count(connection: Connection, since: datetime | None, until: datetime | None) -> tuple[Counts, Counts, Counts]:
+        def window(column: Any) -> list[Any]:
+            return [*([] if since is None else [column >= since]), *([] if until is None else [column < until])]
+
+        found: list[Counts] = []
+        for table in (predictions, labels):
+            counts: Counts = {}
+            if since is None:  # a full count: one pass over the table beats one index range per model
+                found.append({model: int(count) for model, count in connection.execute(
+                    select(table.c.model, func.count()).where(*window(table.c.ingested_at)).group_by(table.c.model))})
+                continue
+            for model in _models(connection, table.name):
+                count = connection.execute(select(func.count()).select_from(table).where(
+                    table.c.model == model, *window(table.c.ingested_at))).scalar_one()
+                if count:
+                    counts[model] = int(count)
+            found.append(counts)
+        d = dead_letters.c
+        letters = {topic: int(count) for topic, count in connection.execute(
+            select(d.topic, func.count()).where(*window(d.received_at)).group_by(d.topic))}
+        return found[0], found[1], letters
+
+
+def _add(a: Counts, b: Counts) -> Counts:
+    """
+    >>> sorted(_add({"x": 1}, {"x": 2, "y": 1}).items())
+    [('x', 3), ('y', 1)]
+    """
+    return {key: a.get(key, 0) + b.get(key, 0) for key in a.keys() | b.keys()} if b else dict(a)
+
+
+def read_snapshot(connection: Connection, *, max_features: int, counter: IngestCounter | None = None) -> Snapshot:
+    """Everything the exporter serves, read in one connection (ingestion counts with ``counter``)."""
     snapshot = Snapshot()
     for model in _models(connection):
         start = _newest_complete_start(connection, model)
@@ -133,10 +201,6 @@ def read_snapshot(connection: Connection, *, max_features: int) -> Snapshot:
             select(n.channel, n.status, func.count()).where(n.status.in_(("pending", "failed")))
             .group_by(n.channel, n.status)):
         snapshot.notifications[(channel, status)] = int(count)
-    for table, target in ((predictions, snapshot.predictions), (labels, snapshot.labels)):
-        for model, count in connection.execute(select(table.c.model, func.count()).group_by(table.c.model)):
-            target[model] = int(count)
-    d = dead_letters.c
-    for topic, count in connection.execute(select(d.topic, func.count()).group_by(d.topic)):
-        snapshot.dead_letters[topic] = int(count)
+    if counter is not None:
+        snapshot.predictions, snapshot.labels, snapshot.dead_letters = counter.read(connection)
     return snapshot

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine, update
 
 from monitor.exporter.collector import StoreCollector
+from monitor.exporter.snapshot import IngestCounter
 from monitor.store.engine import create_store_engine
-from monitor.store.tables import metric_values
+from monitor.store.tables import metric_values, predictions
 from tests.dashboard.seed import known_spec, seed_store
 from tests.monitor.exporter.support import key, scrape, stored_newest_complete
 
@@ -104,3 +105,31 @@ def test_an_empty_store_serves_only_the_operational_series(engine: Engine):
     samples = scrape(StoreCollector(engine))
     assert samples[key("driftwatch_store_up")] == 1
     assert not any(k[0] == "driftwatch_window_end_timestamp_seconds" for k in samples)
+
+
+def _predictions(engine: Engine, model: str, ids: range, ingested_at: datetime) -> None:
+    with engine.begin() as connection:
+        connection.execute(predictions.insert(), [
+            {"model": model, "model_version": "v1", "prediction_id": f"{model}-{i}", "event_time": ingested_at,
+             "features": {}, "prediction": "1", "ingested_at": ingested_at} for i in ids])
+
+
+def test_ingestion_counts_are_incremental_and_recounted(engine: Engine):
+    now = [datetime(2026, 3, 1, 12, tzinfo=UTC)]
+    counter = IngestCounter(settle=timedelta(minutes=1), recount=timedelta(minutes=10), clock=lambda: now[0])
+
+    def stored() -> dict[str, int]:
+        with engine.connect() as connection:
+            return counter.read(connection)[0]
+
+    _predictions(engine, "a", range(5), now[0] - timedelta(hours=1))
+    _predictions(engine, "b", range(2), now[0] - timedelta(seconds=10))  # not settled yet: counted each read
+    assert stored() == {"a": 5, "b": 2}
+    now[0] += timedelta(minutes=2)
+    _predictions(engine, "b", range(2, 5), now[0])
+    assert stored() == {"a": 5, "b": 5}
+    # A row committed long after its ingested_at (below the watermark): missed until the recount.
+    _predictions(engine, "a", range(5, 6), now[0] - timedelta(hours=1))
+    assert stored() == {"a": 5, "b": 5}
+    now[0] += timedelta(minutes=10)
+    assert stored() == {"a": 6, "b": 5}
