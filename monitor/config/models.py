@@ -245,6 +245,7 @@ class PrometheusConfig(StrictModel):
     host: str = "127.0.0.1"
     cache_ttl: Duration = timedelta(seconds=5)  # how long a scrape's store queries are reused
     max_features: Annotated[int, Field(ge=1, le=10_000)] = 200  # per model and metric: the label cardinality bound
+    consumer_lag: bool = True  # ask Kafka for the consumer group's lag per partition
 
 
 class DriftwatchConfig(StrictModel):

@@ -2,9 +2,9 @@
 
 Lag is the partition's end offset minus the consumer group's committed offset (the
 beginning offset while the group has committed nothing there), for both topics. It is
-read on a background thread every ``interval``, so a scrape never waits on Kafka; while
-the broker cannot be reached, the exporter reports ``driftwatch_kafka_up 0`` and no lag
-(an unknown lag is never shown as zero).
+read on a background thread every ``interval`` (backing off while it fails), so a scrape
+never waits on Kafka; while the broker cannot be reached, the exporter reports
+``driftwatch_kafka_up 0`` and no lag (an unknown lag is never shown as zero).
 """
 
 from __future__ import annotations
@@ -60,15 +60,18 @@ class LagMonitor:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="driftwatch-exporter-lag", daemon=True)
         self._consumer: Any | None = None
+        self.failures = 0
 
     def start(self) -> None:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop asking; a read under way (at most a few seconds) finishes on its daemon thread and closes."""
         self._stop.set()
         if self._thread.is_alive():
-            self._thread.join(timeout=30)
-        self._close()
+            self._thread.join(timeout=1)
+        else:
+            self._close()
 
     def _connect(self) -> Any:
         return KafkaConsumer(bootstrap_servers=self.kafka.bootstrap_servers.split(","), group_id=self.kafka.group_id,
@@ -85,14 +88,29 @@ class LagMonitor:
             if self._consumer is None:
                 self._consumer = self._connect()
             self.reading = LagReading(up=True, lag=read_lag(self.kafka, self._consumer))
+            self.failures = 0
         except (KafkaError, OSError) as exc:
-            if self.reading.up:
-                log.warning("cannot read consumer lag from Kafka", extra=fields(error=repr(exc)))
+            if self.failures == 0:
+                log.warning("cannot read consumer lag from Kafka; retrying with backoff (set "
+                            "prometheus.consumer_lag: false to stop asking)", extra=fields(error=repr(exc)))
+            self.failures += 1
             self._close()
             self.reading = LagReading(up=False)
         return self.reading
 
+    def delay(self) -> float:
+        """Seconds to the next read: ``interval``, doubled per failure in a row up to 5 minutes.
+
+        >>> monitor = LagMonitor(KafkaConfig(), interval=5)
+        >>> [(setattr(monitor, "failures", n), monitor.delay())[1] for n in (0, 1, 3, 10)]
+        [5.0, 10.0, 40.0, 300.0]
+        """
+        return float(min(self.interval * 2.0 ** self.failures, max(self.interval, 300.0)))
+
     def _loop(self) -> None:
-        while not self._stop.is_set():
-            self.refresh()
-            self._stop.wait(self.interval)
+        try:
+            while not self._stop.is_set():
+                self.refresh()
+                self._stop.wait(self.delay())
+        finally:
+            self._close()

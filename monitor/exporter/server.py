@@ -38,15 +38,14 @@ class Exporter:
         self.collector.engine.dispose()
 
 
-def start_exporter(config: DriftwatchConfig, engine: Engine, *, port: int, host: str | None = None,
-                   consumer_lag: bool = True) -> Exporter:
+def start_exporter(config: DriftwatchConfig, engine: Engine, *, port: int, host: str | None = None) -> Exporter:
     """Serve ``/metrics`` on ``host:port`` (``prometheus.host`` by default) on a background thread.
 
     The exporter reads through ``engine`` and disposes of it when stopped."""
     settings = config.prometheus
     host = host or settings.host
     ttl = settings.cache_ttl.total_seconds()
-    lag = LagMonitor(config.kafka, interval=max(ttl, 5.0)) if consumer_lag else None
+    lag = LagMonitor(config.kafka, interval=max(ttl, 5.0)) if settings.consumer_lag else None
     collector = StoreCollector(engine, max_features=settings.max_features, cache_ttl=ttl,
                                lag=(lambda: lag.reading) if lag is not None else None)
     registry = CollectorRegistry(auto_describe=False)

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+from local_kafka import free_port
 from sqlalchemy import Engine, update
 
+from monitor.config.loader import config_from_mapping
 from monitor.exporter.collector import StoreCollector
+from monitor.exporter.server import start_exporter
 from monitor.exporter.snapshot import IngestCounter
 from monitor.store.engine import create_store_engine
 from monitor.store.tables import metric_values, predictions
 from tests.dashboard.seed import known_spec, seed_store
-from tests.monitor.exporter.support import key, scrape, stored_newest_complete
+from tests.monitor.exporter.support import key, parse, scrape, stored_newest_complete
 
 
 def _vitals(samples: dict, model: str) -> dict:
@@ -133,3 +138,18 @@ def test_ingestion_counts_are_incremental_and_recounted(engine: Engine):
     assert stored() == {"a": 5, "b": 5}
     now[0] += timedelta(minutes=10)
     assert stored() == {"a": 6, "b": 5}
+
+
+@pytest.mark.parametrize("consumer_lag", [True, False])
+def test_the_http_endpoint_serves_the_collector_and_lag_only_when_asked(engine: Engine, consumer_lag: bool):
+    seed_store(engine, known_spec())
+    config = config_from_mapping({"kafka": {"bootstrap_servers": f"127.0.0.1:{free_port()}"},
+                                  "prometheus": {"consumer_lag": consumer_lag}}, environ={})
+    served = start_exporter(config, create_store_engine(engine.url.render_as_string(hide_password=False)), port=0)
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{served.port}/metrics", timeout=10) as response:
+            samples = parse(response.read().decode())
+    finally:
+        served.stop()
+    assert samples[key("driftwatch_prediction_count", model="fraud", model_version="v2")] == 720.0
+    assert (key("driftwatch_kafka_up") in samples) is consumer_lag
