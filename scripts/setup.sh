@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up everything driftwatch needs on a fresh Debian machine, idempotently:
 # system packages (Java + Maven for the local Kafka, PostgreSQL for tests,
-# Chromium for browser tests), a virtualenv with the project and its test
+# Chromium for browser tests, Prometheus for the exporter's tests), a virtualenv with the project and its test
 # extras, and the Kafka jars from Maven Central.
 #   scripts/setup.sh            # everything for the tests
 #   scripts/setup.sh --demo     # only what the demo needs (no PostgreSQL/Chromium)
@@ -21,6 +21,8 @@ if [[ $DEMO_ONLY == 0 ]]; then
   command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
   command -v runuser >/dev/null 2>&1 || need_apt+=(util-linux)
   command -v docker-compose >/dev/null 2>&1 || need_apt+=(docker-compose)  # validates docker-compose.yml
+  # The exporter's tests scrape with a real Prometheus (their own instance) and check deploy/prometheus with promtool.
+  command -v prometheus >/dev/null 2>&1 || need_apt+=(prometheus)
 fi
 "$PYTHON" -c "import venv, ensurepip" >/dev/null 2>&1 || need_apt+=(python3-venv)
 

@@ -12,7 +12,11 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Annotated
 
+import typer
+
+from monitor.cli.commands_exporter import metrics_port
 from monitor.cli.commands_service import wait_for_store
 from monitor.cli.main import app, err, install_stop_signals, load_context_config
 from monitor.logs import fields
@@ -36,8 +40,12 @@ def _supervised(
 
 
 @app.command()
-def run() -> None:
-    """Run the service: ingestion + scheduler + alert dispatch."""
+def run(
+    metrics_port_option: Annotated[int | None, typer.Option(
+        "--metrics-port", min=1, max=65535, help="Serve /metrics for Prometheus on this port "
+                                                 "(default: prometheus.port; off when neither is set).")] = None,
+) -> None:
+    """Run the service: ingestion + scheduler + alert dispatch (+ /metrics for Prometheus)."""
     # Imported here: monitor's modules never import alerts, only this wiring does; and
     # the statistics stack (scipy, pandas) loads only for the command that needs it.
     from alerts.evaluation import evaluate_window
@@ -51,6 +59,13 @@ def run() -> None:
     install_stop_signals(stop)
     if not wait_for_store(engine, stop):
         return
+    port = metrics_port(config, metrics_port_option)
+    exporter = None
+    if port is not None:
+        from monitor.exporter.server import start_exporter
+
+        # Its own small read-only pool: a scrape never waits for (or holds up) the service's connections.
+        exporter = start_exporter(config, create_store_engine(config.store, read_only=True, pool_size=2), port=port)
 
     def on_window_computed(model: str, version: str, start: datetime, end: datetime, partial: bool) -> None:
         if partial:
@@ -76,6 +91,8 @@ def run() -> None:
         pass
     for part in parts:
         part.join(timeout=120)
+    if exporter is not None:
+        exporter.stop()
     if failures:
         err.print("driftwatch stopped because a part failed: " + "; ".join(failures), highlight=False,
                   soft_wrap=True)

@@ -32,6 +32,7 @@ __all__ = [
     "ChannelConfig",
     "AlertsConfig",
     "DashboardConfig",
+    "PrometheusConfig",
     "DriftwatchConfig",
     "MODEL_NAME_PATTERN",
 ]
@@ -239,6 +240,14 @@ class DashboardConfig(StrictModel):
     query_ttl: Duration = timedelta(seconds=15)  # how long a query result is reused
 
 
+class PrometheusConfig(StrictModel):
+    port: Annotated[int, Field(ge=1, le=65535)] | None = None  # /metrics off unless set
+    host: str = "127.0.0.1"
+    cache_ttl: Duration = timedelta(seconds=5)  # how long a scrape's store queries are reused
+    max_features: Annotated[int, Field(ge=1, le=10_000)] = 200  # per model and metric: the label cardinality bound
+    consumer_lag: bool = True  # ask Kafka for the consumer group's lag per partition
+
+
 class DriftwatchConfig(StrictModel):
     store: str = "sqlite:///driftwatch.db"
     kafka: KafkaConfig = Field(default_factory=KafkaConfig)
@@ -247,6 +256,7 @@ class DriftwatchConfig(StrictModel):
     models: dict[str, ModelConfig] = Field(default_factory=dict)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     dashboard: DashboardConfig = Field(default_factory=DashboardConfig)
+    prometheus: PrometheusConfig = Field(default_factory=PrometheusConfig)
 
     @field_validator("models")
     @classmethod

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from monitor.config import load_config, parse_condition, parse_duration
+from monitor.config.loader import config_from_mapping
 from monitor.errors import ConfigError
 
 GOOD = """\
@@ -191,3 +192,13 @@ def test_the_readme_configuration_reference_loads(tmp_path):
     assert config.models["fraud"].features["amount"].max == 100000
     assert config.alerts.channels["oncall"].ssl is False  # type: ignore[union-attr]
     assert config.dashboard.auto_refresh.total_seconds() == 30
+    assert (config.prometheus.port, config.prometheus.max_features) == (9464, 200)
+
+
+def test_prometheus_is_off_by_default_and_checked(tmp_path: Path):
+    assert config_from_mapping({}, environ={}).prometheus.port is None
+    assert config_from_mapping({}, environ={"DRIFTWATCH_PROMETHEUS__PORT": "9464"}).prometheus.port == 9464
+    with pytest.raises(ConfigError, match=r"prometheus\.port"):
+        config_from_mapping({"prometheus": {"port": 70000}}, environ={})
+    with pytest.raises(ConfigError, match=r"prometheus\.max_features"):
+        config_from_mapping({"prometheus": {"max_features": 0}}, environ={})

@@ -1,0 +1,1 @@
+"""The Prometheus exporter: ``/metrics`` from the store (``driftwatch exporter``, ``driftwatch run``)."""

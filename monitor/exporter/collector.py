@@ -1,0 +1,159 @@
+"""The Prometheus collector: the store's newest vitals, alerts, outbox and ingestion counts.
+
+Every scrape reads the store (through :func:`~monitor.exporter.snapshot.read_snapshot`)
+unless the previous read is younger than ``cache_ttl``, so any number of exporters can
+serve the same store. When the store cannot be read the scrape carries
+``driftwatch_store_up 0`` and no vitals: Prometheus marks the old series stale instead
+of repeating numbers nobody re-checked.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from monitor.exporter.lag import LagReading
+from monitor.exporter.snapshot import IngestCounter, Snapshot, read_snapshot
+from monitor.logs import fields
+from monitor.metrics.names import METRIC_GROUPS
+
+__all__ = ["StoreCollector", "PREFIX", "ALERT_STATES", "ALERT_SEVERITIES", "metric_help"]
+
+log = logging.getLogger("driftwatch.exporter")
+
+PREFIX = "driftwatch_"
+ALERT_STATES = ("pending", "firing", "resolved")
+ALERT_SEVERITIES = ("info", "warning", "critical")
+_GROUP_OF = {metric: group.replace("_", " ") for group, names in METRIC_GROUPS.items() for metric in names}
+
+
+def metric_help(metric: str) -> str:
+    """HELP text of the gauge for stored metric ``metric``.
+
+    >>> metric_help("class_share")
+    "driftwatch's class_share (output) of each model version's newest complete window (label class: the class)"
+    """
+    suffix = " (label class: the class)" if metric == "class_share" else ""
+    return f"driftwatch's {metric} ({_GROUP_OF.get(metric, 'vital')}) of each model version's newest complete window" \
+        + suffix
+
+
+class StoreCollector(Collector):
+    """Reads the store on scrape (cached ``cache_ttl`` seconds); thread-safe."""
+
+    def __init__(self, engine: Engine, *, max_features: int = 200, cache_ttl: float = 5.0,
+                 lag: Callable[[], LagReading] | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+        self.engine = engine
+        self.max_features = max_features
+        self.cache_ttl = cache_ttl
+        self.lag = lag
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._cached: tuple[float, Snapshot | None] | None = None
+        self._outages = 0
+        self._counter = IngestCounter()
+
+    def describe(self) -> list[Metric]:
+        return []  # the series depend on the store: nothing to check at registration
+
+    def snapshot(self) -> Snapshot | None:
+        """The store's snapshot, at most ``cache_ttl`` old; None while the store cannot be read."""
+        with self._lock:
+            now = self.clock()
+            if self._cached is not None and now - self._cached[0] < self.cache_ttl:
+                return self._cached[1]
+            was_up = self._cached is None or self._cached[1] is not None
+            try:
+                with self.engine.connect() as connection:
+                    snapshot: Snapshot | None = read_snapshot(connection, max_features=self.max_features,
+                                                                 counter=self._counter)
+            except SQLAlchemyError as exc:
+                if was_up:
+                    self._outages += 1
+                    log.warning("exporter cannot read the store", extra=fields(error=str(exc).splitlines()[0]))
+                snapshot = None
+            self._cached = (now, snapshot)
+            return snapshot
+
+    def collect(self) -> Iterator[Metric]:
+        snapshot = self.snapshot()
+        up = GaugeMetricFamily(f"{PREFIX}store_up", "1 if this exporter's last read of the store worked, else 0")
+        up.add_metric([], 0.0 if snapshot is None else 1.0)
+        yield up
+        outages = CounterMetricFamily(f"{PREFIX}store_outages",
+                                      "times this exporter found the store unreadable after it had been readable")
+        outages.add_metric([], float(self._outages))
+        yield outages
+        if snapshot is not None:
+            yield from _vitals(snapshot)
+            yield from _operations(snapshot)
+        if self.lag is not None:
+            yield from _lag(self.lag())
+
+
+def _vitals(snapshot: Snapshot) -> Iterator[Metric]:
+    families: dict[str, GaugeMetricFamily] = {}
+    end = GaugeMetricFamily(f"{PREFIX}window_end_timestamp_seconds",
+                            "end (Unix time) of each model version's newest complete window, the one the "
+                            "driftwatch_* vitals describe", labels=["model", "model_version"])
+    for window in snapshot.windows:
+        end.add_metric([window.model, window.model_version], window.window_end.timestamp())
+        for vital in window.vitals:
+            family = families.get(vital.metric)
+            if family is None:
+                extra = [] if vital.feature is None else ["class" if vital.metric == "class_share" else "feature"]
+                family = families[vital.metric] = GaugeMetricFamily(
+                    f"{PREFIX}{vital.metric}", metric_help(vital.metric), labels=["model", "model_version", *extra])
+            values = [window.model, window.model_version] + ([] if vital.feature is None else [vital.feature])
+            family.add_metric(values, vital.value)
+    yield end
+    yield from (families[name] for name in sorted(families))
+    dropped = GaugeMetricFamily(f"{PREFIX}features_dropped",
+                                "feature (or class) series left out of a metric by prometheus.max_features "
+                                "(breaching ones are kept first)", labels=["model", "model_version", "metric"])
+    for (model, version, metric), count in sorted(snapshot.features_dropped.items()):
+        dropped.add_metric([model, version, metric], float(count))
+    yield dropped
+
+
+def _operations(snapshot: Snapshot) -> Iterator[Metric]:
+    alerts = GaugeMetricFamily(f"{PREFIX}alerts", "alerts in the store by state and severity",
+                               labels=["state", "severity"])
+    for state in ALERT_STATES:
+        for severity in ALERT_SEVERITIES:
+            alerts.add_metric([state, severity], float(snapshot.alerts.get((state, severity), 0)))
+    yield alerts
+    outbox = GaugeMetricFamily(f"{PREFIX}notifications",
+                               "outbox notifications still pending or finally failed, by channel and status",
+                               labels=["channel", "status"])
+    for (channel, status), count in sorted(snapshot.notifications.items()):
+        outbox.add_metric([channel, status], float(count))
+    yield outbox
+    for name, help_text, label, counts in (
+        ("predictions_stored", "predictions stored by ingestion (each message once)", "model", snapshot.predictions),
+        ("labels_stored", "labels stored by ingestion", "model", snapshot.labels),
+        ("dead_letters", "malformed or rejected messages stored as dead letters", "topic", snapshot.dead_letters),
+    ):
+        family = CounterMetricFamily(f"{PREFIX}{name}", f"{help_text} (counted in the store)", labels=[label])
+        for key, count in sorted(counts.items()):
+            family.add_metric([key], float(count))
+        yield family
+
+
+def _lag(reading: LagReading) -> Iterator[Metric]:
+    up = GaugeMetricFamily(f"{PREFIX}kafka_up", "1 if the exporter's last read of consumer lag from Kafka worked")
+    up.add_metric([], 1.0 if reading.up else 0.0)
+    yield up
+    lag = GaugeMetricFamily(f"{PREFIX}kafka_consumer_lag",
+                            "messages the driftwatch consumer group has not committed yet, per partition",
+                            labels=["topic", "partition"])
+    for (topic, partition), value in sorted(reading.lag.items()):
+        lag.add_metric([topic, str(partition)], float(value))
+    yield lag
