@@ -38,12 +38,14 @@ if [[ ! -x .venv/bin/python ]]; then
   echo "==> creating .venv"
   "$PYTHON" -m venv .venv
 fi
-echo "==> installing driftwatch and its dependencies into .venv"
+# constraints.txt pins the runtime closure the suite was run with (the image uses it too),
+# so a new release on PyPI cannot change what the tests see.
+echo "==> installing driftwatch and its dependencies into .venv (pinned by constraints.txt)"
 .venv/bin/python -m pip install -q --upgrade pip
 if [[ $DEMO_ONLY == 1 ]]; then
-  .venv/bin/python -m pip install -q -e .
+  .venv/bin/python -m pip install -q -c constraints.txt -e .
 else
-  .venv/bin/python -m pip install -q -e ".[test]"
+  .venv/bin/python -m pip install -q -c constraints.txt -e ".[test]"
 fi
 
 echo "==> fetching Apache Kafka from Maven Central (cached)"
