@@ -210,6 +210,8 @@ CREATE TABLE window_state (
 	is_partial BOOLEAN DEFAULT false NOT NULL, 
 	claimed_by VARCHAR(128), 
 	claimed_until TIMESTAMP WITH TIME ZONE, 
+	claimed_at TIMESTAMP WITH TIME ZONE, 
+	claimed_process VARCHAR(128), 
 	CONSTRAINT pk_window_state PRIMARY KEY (id), 
 	CONSTRAINT uq_window_state_model_model_version_window_start UNIQUE (model, model_version, window_start)
 );

@@ -210,6 +210,8 @@ CREATE TABLE window_state (
 	is_partial BOOLEAN DEFAULT 0 NOT NULL, 
 	claimed_by VARCHAR(128), 
 	claimed_until DATETIME, 
+	claimed_at DATETIME, 
+	claimed_process VARCHAR(128), 
 	CONSTRAINT pk_window_state PRIMARY KEY (id), 
 	CONSTRAINT uq_window_state_model_model_version_window_start UNIQUE (model, model_version, window_start)
 );
