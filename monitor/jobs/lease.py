@@ -30,11 +30,10 @@ from sqlalchemy import Engine
 from monitor.logs import fields
 from monitor.store.window_state import WindowKey, extend_claims, release_window
 
-__all__ = ["DEFAULT_LEASE", "LeaseKeeper", "process_gone", "this_process"]
+__all__ = ["LeaseKeeper", "process_gone", "process_of", "this_process"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_LEASE = timedelta(seconds=60)
 PROC = Path("/proc")
 
 
@@ -78,10 +77,15 @@ def this_process() -> str | None:
     >>> mine is None or (mine.split(":")[1] == str(os.getpid()) and not process_gone(mine))
     True
     """
-    space, start = _pid_space(), _start_ticks(os.getpid())
+    return process_of(os.getpid())
+
+
+def process_of(pid: int) -> str | None:
+    """A running process of this machine as :func:`this_process` names it (None: unknown)."""
+    space, start = _pid_space(), _start_ticks(pid)
     if space is None or start is None:
         return None
-    return f"{space}:{os.getpid()}:{start}"
+    return f"{space}:{pid}:{start}"
 
 
 def process_gone(process: str | None) -> bool:
