@@ -8,6 +8,7 @@ CREATE TABLE alert_evaluations (
 	last_window_start TIMESTAMP WITH TIME ZONE, 
 	last_window_end TIMESTAMP WITH TIME ZONE, 
 	evaluated_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	computed_through TIMESTAMP WITH TIME ZONE, 
 	CONSTRAINT pk_alert_evaluations PRIMARY KEY (id), 
 	CONSTRAINT uq_alert_evaluations_rule_model UNIQUE (rule, model)
 );

@@ -8,6 +8,7 @@ CREATE TABLE alert_evaluations (
 	last_window_start DATETIME, 
 	last_window_end DATETIME, 
 	evaluated_at DATETIME NOT NULL, 
+	computed_through DATETIME, 
 	CONSTRAINT pk_alert_evaluations PRIMARY KEY (id), 
 	CONSTRAINT uq_alert_evaluations_rule_model UNIQUE (rule, model)
 );

@@ -268,6 +268,7 @@ alert_evaluations = Table(
     Column("last_window_start", UTCDateTime(), comment="newest window this rule has evaluated for this model"),
     Column("last_window_end", UTCDateTime()),
     Column("evaluated_at", UTCDateTime(), nullable=False),
+    Column("computed_through", UTCDateTime(), comment="newest window computation (computed_at) it has judged"),
     UniqueConstraint("rule", "model"),
 )
 

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 import yaml
 from sqlalchemy import select
 
@@ -139,8 +140,9 @@ def _claims(engine):
         return connection.execute(select(window_state).where(window_state.c.claimed_by.is_not(None))).all()
 
 
+@pytest.mark.slow
 def test_a_killed_computation_is_taken_over_at_once_on_this_machine(engine, store_url, tmp_path):
-    insert_predictions(engine, fraud_traffic(DAY, 24, 20), ingested_at=DAY + 24 * HOUR)
+    insert_predictions(engine, fraud_traffic(DAY, 12, 20), ingested_at=DAY + 12 * HOUR)
     config = _config(tmp_path, store_url)
     process = _start(config, tmp_path / "compute.log", "compute", "--model", "fraud")
     try:
@@ -155,13 +157,14 @@ def test_a_killed_computation_is_taken_over_at_once_on_this_machine(engine, stor
 
     result = _cli(config, "compute", "--model", "fraud")  # same machine: its pid is gone, so no wait
     assert result.returncode == 0, result.stderr
-    assert "24 windows computed" in result.stderr and "0 busy" in result.stderr
+    assert "12 windows computed" in result.stderr and "0 busy" in result.stderr
     assert _claims(engine) == []
 
 
+@pytest.mark.slow
 def test_a_stopped_scheduler_releases_its_claims(engine, store_url, tmp_path):
-    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - 24 * HOUR
-    insert_predictions(engine, fraud_traffic(start, 24, 20), ingested_at=datetime.now(UTC))
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - 12 * HOUR
+    insert_predictions(engine, fraud_traffic(start, 12, 20), ingested_at=datetime.now(UTC))
     config = _config(tmp_path, store_url)
     log = tmp_path / "schedule.log"
     process = _start(config, log, "schedule")
