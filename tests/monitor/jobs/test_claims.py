@@ -120,9 +120,9 @@ def test_a_long_computation_keeps_its_claim_thanks_to_the_heartbeat(engine):
 
     def renewed_twice() -> bool:
         state = read_claim(engine, WINDOW)
-        if state is not None and state.claimed_until is not None and state.claimed_by == "slow":
-            if not renewals or state.claimed_until > renewals[-1]:
-                renewals.append(state.claimed_until)
+        until = state.claimed_until if state is not None and state.claimed_by == "slow" else None
+        if until is not None and (not renewals or until > renewals[-1]):
+            renewals.append(until)
         return len(renewals) >= 3 and renewals[-1] > renewals[0] + lease  # past its first lease
 
     computing = WindowScheduler(config=cfg, engine=engine, worker="slow", lease=lease)
