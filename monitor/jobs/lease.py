@@ -57,7 +57,8 @@ def _pid_space() -> str | None:
 
 
 def _start_ticks(pid: int) -> str | None:
-    """The process's start time (clock ticks since boot), or None if there is no such process.
+    """The process's start time (clock ticks since boot), or None if there is no such
+    running process (a zombie — killed, not yet reaped — counts as ended).
 
     >>> _start_ticks(os.getpid()) is not None or not PROC.exists()
     True
@@ -65,9 +66,12 @@ def _start_ticks(pid: int) -> str | None:
     stat = _read(PROC / str(pid) / "stat")
     if stat is None:
         return None
-    # Field 22 (starttime); the command name (field 2) may hold spaces, so split after it.
+    # Field 3 is the state, field 22 the start time; the command name (field 2) may
+    # hold spaces, so split after it.
     rest = stat.rsplit(")", 1)[-1].split()
-    return rest[19] if len(rest) > 19 else None
+    if len(rest) <= 19 or rest[0] in ("Z", "X"):
+        return None
+    return rest[19]
 
 
 def this_process() -> str | None:

@@ -77,10 +77,14 @@ def test_a_claim_of_a_killed_process_on_this_machine_is_taken_over_at_once(engin
         scheduler = WindowScheduler(config=config({"fraud": FRAUD_MODEL}), engine=engine, worker="here",
                                     clock=Clock(now + SECOND))
         assert scheduler.tick(DAY + HOUR + MINUTE).busy == [WINDOW]  # alive: its claim holds
+        holder.kill()
+        deadline = time.monotonic() + 30
+        while not process_gone(process) and time.monotonic() < deadline:  # killed (a zombie until reaped)
+            time.sleep(0.05)
+        assert process_gone(process)
     finally:
         holder.kill()
         holder.wait()
-    assert process_gone(process)
     report = scheduler.tick(DAY + HOUR + MINUTE)  # well within its lease: the dead pid tells
     assert _computed(report) == [(WINDOW, "succeeded")]
 
