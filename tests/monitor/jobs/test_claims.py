@@ -8,7 +8,9 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import ValidationError
 
+from monitor.config.models import DriftwatchConfig
 from monitor.jobs.lease import process_gone, process_of, this_process
 from monitor.jobs.reference import ReferenceProvider
 from monitor.jobs.scheduler import WindowScheduler
@@ -40,8 +42,10 @@ def _computed(report):
     return [(o.job.key, o.status) for o in report.outcomes if o.job.key == WINDOW]
 
 
-def test_the_default_lease_is_short():
+def test_the_default_lease_is_short_and_a_lease_too_short_to_renew_is_refused():
     assert config({"fraud": FRAUD_MODEL}).schedule.lease == LEASE
+    with pytest.raises(ValidationError, match="lease 0:00:01 is too short for its heartbeat"):
+        DriftwatchConfig.model_validate({"schedule": {"lease": "1s"}, "models": {"fraud": FRAUD_MODEL}})
 
 
 def test_a_claim_whose_holder_stopped_renewing_is_retaken_after_the_lease(engine):
