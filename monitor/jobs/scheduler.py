@@ -126,7 +126,7 @@ class WindowScheduler:
         self.worker = worker or default_worker_id()
         self.lease = lease or config.schedule.lease
         self.clock = clock
-        self.leases = LeaseKeeper(engine, worker=self.worker, lease=self.lease, clock=clock)
+        self.leases = LeaseKeeper(engine, worker=self.worker, lease=self.lease, clock=lambda: self.clock())
         self.process = this_process()
         self.references = ReferenceProvider(engine)
         self._trackers: dict[str, ModelTracker] = {}
