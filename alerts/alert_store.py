@@ -2,8 +2,10 @@
 ``alert_evaluations``).
 
 The cursor of a (rule, model) is the newest window the rule has evaluated for the
-model; evaluating a window at or before it is a no-op, so recomputed and replayed
-windows never count twice. Locking the cursor row also serialises every writer of
+model; evaluating a window at or before it again is a no-op, so replayed windows
+never count twice. The cursor also keeps the newest window computation the rule has
+judged (``computed_through``): a window at or before the cursor that was recomputed
+since (late data) is judged again (see :mod:`alerts.evaluation`). Locking the cursor row also serialises every writer of
 that rule's alerts for that model (see :mod:`alerts.transactions`).
 """
 
@@ -23,6 +25,7 @@ from monitor.store.tables import alert_evaluations, alerts
 __all__ = [
     "Cursor",
     "advance_cursor",
+    "covers_window",
     "delete_alert",
     "load_alert",
     "load_cursors",
@@ -47,10 +50,16 @@ class Cursor:
     last_window_start: datetime | None
     last_window_end: datetime | None
     evaluated_at: datetime
+    computed_through: datetime | None = None
 
     def done(self, window_start: datetime) -> bool:
         """True when the window starting at ``window_start`` was already evaluated."""
         return self.last_window_start is not None and window_start <= self.last_window_start
+
+    def recomputed(self, window_start: datetime, computed_at: datetime | None) -> bool:
+        """True when a window already evaluated was computed again since (its data changed)."""
+        return (self.done(window_start) and computed_at is not None and self.computed_through is not None
+                and computed_at > self.computed_through)
 
 
 def lock_cursor(connection: Connection, *, rule: str, model: str, now: datetime) -> Cursor:
@@ -74,13 +83,34 @@ def register_cursors(connection: Connection, pairs: Iterable[tuple[str, str]], *
 
 
 def advance_cursor(connection: Connection, cursor: Cursor, *, window_start: datetime, window_end: datetime,
-                   now: datetime) -> Cursor:
+                   now: datetime, computed_at: datetime | None = None) -> Cursor:
+    """Record that the rule judged the window (computed at ``computed_at``); the cursor
+    never moves back (a re-judged older window only moves ``computed_through``)."""
+    if cursor.last_window_start is not None and window_start < cursor.last_window_start:
+        window_start, window_end = cursor.last_window_start, cursor.last_window_end or window_end
+    through = cursor.computed_through
+    if computed_at is not None and (through is None or computed_at > through):
+        through = computed_at
     connection.execute(
         update(alert_evaluations)
         .where(alert_evaluations.c.rule == cursor.rule, alert_evaluations.c.model == cursor.model)
-        .values(last_window_start=window_start, last_window_end=window_end, evaluated_at=now)
+        .values(last_window_start=window_start, last_window_end=window_end, evaluated_at=now,
+                computed_through=through)
     )
-    return replace(cursor, last_window_start=window_start, last_window_end=window_end, evaluated_at=now)
+    return replace(cursor, last_window_start=window_start, last_window_end=window_end, evaluated_at=now,
+                   computed_through=through)
+
+
+def covers_window(connection: Connection, *, rule: str, model: str, feature: str | None,
+                  window_start: datetime) -> bool:
+    """True when an alert of (rule, model, feature), open or resolved, already took
+    the window into account (it started at or before it and saw it or a later one)."""
+    statement = select(alerts.c.id).where(
+        alerts.c.rule == rule, alerts.c.model == model,
+        alerts.c.feature.is_(None) if feature is None else alerts.c.feature == feature,
+        alerts.c.started_at <= window_start, alerts.c.last_window_start >= window_start,
+    ).limit(1)
+    return connection.execute(statement).first() is not None
 
 
 def load_cursors(connection: Connection) -> dict[tuple[str, str], Cursor]:
@@ -161,6 +191,7 @@ def _cursor(row: Row[Any]) -> Cursor:
         last_window_start=row.last_window_start,
         last_window_end=row.last_window_end,
         evaluated_at=row.evaluated_at,
+        computed_through=row.computed_through,
     )
 
 

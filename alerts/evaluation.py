@@ -8,8 +8,19 @@ closes alerts whose rule left the config. Both are idempotent.
 One (model, window) is one transaction: the rule cursors are locked, the alert
 state changes and their outbox rows are written together, and the cursors move
 past the window. So a crash leaves either everything or nothing, and a window at
-or before a rule's cursor (recomputed, replayed, or evaluated twice) is a no-op.
+or before a rule's cursor (replayed, or evaluated twice) is a no-op.
 Only complete windows count: a window with any ``is_partial`` row is skipped.
+
+A window a rule already judged that was **recomputed** since (late labels or
+predictions; ``metric_values.computed_at`` newer than the rule's
+``computed_through``) is judged again, as news about the past: a breach it now
+shows opens an alert when no alert of that series took the window into account
+already and the breach decides on its own — the rule fires on one window
+(``for: 1``), or the window is the newest the rule judged. It never resolves,
+drops or extends an alert, nor counts twice toward ``for``: the windows judged
+after it already decided those. So late labels that reveal concept drift still
+alert, and recomputing windows (``driftwatch compute``) never repeats a
+notification.
 """
 
 from __future__ import annotations
@@ -22,11 +33,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, case, func, select
+from sqlalchemy import Connection, Engine, case, func, or_, select
 
 from alerts.alert_store import (
     Cursor,
     advance_cursor,
+    covers_window,
     delete_alert,
     load_cursors,
     lock_cursor,
@@ -132,13 +144,20 @@ def _evaluate(
     now: datetime,
 ) -> EvaluationReport:
     report = EvaluationReport()
-    points = _complete_points(connection, model, window_start, window_end)
-    if points is None:
+    found = _complete_points(connection, model, window_start, window_end)
+    if found is None:
         return report
+    points, computed_at = found
     for rule in rules:
         if window_end + rule.delay > now:
             continue  # judged later, by evaluate_due, once the rule's delay has passed
         cursor = lock_cursor(connection, rule=rule.name, model=model, now=now)
+        if cursor.recomputed(window_start, computed_at):
+            _rejudge(connection, config, rule, cursor, model, points, window_start, window_end, now, report)
+            advance_cursor(connection, cursor, window_start=window_start, window_end=window_end, now=now,
+                           computed_at=computed_at)
+            report.windows += 1
+            continue
         if cursor.done(window_start):
             continue
         observations = {item.feature: item for item in evaluate_rule(rule, points)}
@@ -159,13 +178,46 @@ def _evaluate(
             report.transitions.append(transition)
             report.notifications += _notify(connection, config, rule, transition, observation.details,
                                             window_start, window_end, now)
-        advance_cursor(connection, cursor, window_start=window_start, window_end=window_end, now=now)
+        advance_cursor(connection, cursor, window_start=window_start, window_end=window_end, now=now,
+                       computed_at=computed_at)
         report.windows += 1
     if report.transitions:
         _log.info("alerts evaluated", extra=fields(
             model=model, window_start=window_start.isoformat(), changes=len(report.transitions),
             notifications=report.notifications))
     return report
+
+
+def _rejudge(
+    connection: Connection,
+    config: DriftwatchConfig,
+    rule: AlertRule,
+    cursor: Cursor,
+    model: str,
+    points: Mapping[str, Sequence[MetricPoint]],
+    window_start: datetime,
+    window_end: datetime,
+    now: datetime,
+    report: EvaluationReport,
+) -> None:
+    """Judge again a window recomputed after the rule judged it (see the module docstring)."""
+    decides_alone = rule.for_ <= 1 or window_start == cursor.last_window_start
+    if not decides_alone:
+        return
+    current = open_alerts_of(connection, rule=rule.name, model=model)
+    for observation in evaluate_rule(rule, points):
+        if not observation.breach or observation.feature in current:
+            continue
+        if covers_window(connection, rule=rule.name, model=model, feature=observation.feature,
+                         window_start=window_start):
+            continue
+        transition = advance(None, observation, rule=rule, model=model, window_start=window_start,
+                             window_end=window_end, now=now)
+        assert transition.after is not None
+        transition = replace(transition, after=save_alert(connection, transition.after, now=now))
+        report.transitions.append(transition)
+        report.notifications += _notify(connection, config, rule, transition, observation.details,
+                                        window_start, window_end, now)
 
 
 def _notify(
@@ -200,12 +252,13 @@ def _notify(
 
 def _complete_points(
     connection: Connection, model: str, window_start: datetime, window_end: datetime
-) -> dict[str, list[MetricPoint]] | None:
-    """The window's points by model version, or None when the window is partial or absent."""
+) -> tuple[dict[str, list[MetricPoint]], datetime] | None:
+    """The window's points by model version and when it was last computed, or None
+    when the window is partial or absent."""
     statement = select(
         metric_values.c.model_version, metric_values.c.metric, metric_values.c.feature,
         metric_values.c.value, metric_values.c.threshold, metric_values.c.is_breach,
-        metric_values.c.is_partial, metric_values.c.details,
+        metric_values.c.is_partial, metric_values.c.details, metric_values.c.computed_at,
     ).where(
         metric_values.c.model == model,
         metric_values.c.window_start == window_start,
@@ -224,7 +277,7 @@ def _complete_points(
             is_breach=row.is_breach,
             details=row.details if isinstance(row.details, dict) else {},
         ))
-    return dict(points)
+    return dict(points), max(row.computed_at for row in rows)
 
 
 def _models_with_points(connection: Connection) -> list[str]:
@@ -239,21 +292,30 @@ def _windows_due(
     each with the rules that have to (a rule with a ``delay`` waits for it to pass)."""
     chosen = {rule.name: cursors[(rule.name, model)] for rule in rules}
     starts = [cursor.last_window_start for cursor in chosen.values()]
+    throughs = [cursor.computed_through for cursor in chosen.values() if cursor.computed_through is not None]
     partial = func.max(case((metric_values.c.is_partial, 1), else_=0))
+    computed_at = func.max(metric_values.c.computed_at)
     statement = (
-        select(metric_values.c.window_start, metric_values.c.window_end)
+        select(metric_values.c.window_start, metric_values.c.window_end, computed_at.label("computed_at"))
         .where(metric_values.c.model == model)
         .group_by(metric_values.c.window_start, metric_values.c.window_end)
         .having(partial == 0)
         .order_by(metric_values.c.window_start)
     )
     if all(start is not None for start in starts):
-        statement = statement.where(metric_values.c.window_start > min(s for s in starts if s is not None))
-    windows = [(row.window_start, row.window_end) for row in connection.execute(statement).all()]
+        newest = min(start for start in starts if start is not None)
+        if throughs:  # windows already judged come back when recomputed since (see the module docstring)
+            statement = statement.having(or_(metric_values.c.window_start > newest, computed_at > min(throughs)))
+        else:
+            statement = statement.where(metric_values.c.window_start > newest)
+    rows = connection.execute(statement).all()
+    windows = [(row.window_start, row.window_end) for row in rows]
     plan = []
     for index, (window_start, window_end) in enumerate(windows):
         due = [rule for rule in rules
-               if window_end + rule.delay <= now and _is_due(chosen[rule.name], rule, windows, index)]
+               if window_end + rule.delay <= now and (_is_due(chosen[rule.name], rule, windows, index)
+                                                       or chosen[rule.name].recomputed(window_start,
+                                                                                       rows[index].computed_at))]
         if due:
             plan.append((model, window_start, window_end, due))
     return plan

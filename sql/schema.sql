@@ -8,6 +8,7 @@ CREATE TABLE alert_evaluations (
 	last_window_start TIMESTAMP WITH TIME ZONE, 
 	last_window_end TIMESTAMP WITH TIME ZONE, 
 	evaluated_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	computed_through TIMESTAMP WITH TIME ZONE, 
 	CONSTRAINT pk_alert_evaluations PRIMARY KEY (id), 
 	CONSTRAINT uq_alert_evaluations_rule_model UNIQUE (rule, model)
 );
@@ -210,6 +211,8 @@ CREATE TABLE window_state (
 	is_partial BOOLEAN DEFAULT false NOT NULL, 
 	claimed_by VARCHAR(128), 
 	claimed_until TIMESTAMP WITH TIME ZONE, 
+	claimed_at TIMESTAMP WITH TIME ZONE, 
+	claimed_process VARCHAR(128), 
 	CONSTRAINT pk_window_state PRIMARY KEY (id), 
 	CONSTRAINT uq_window_state_model_model_version_window_start UNIQUE (model, model_version, window_start)
 );

@@ -8,6 +8,7 @@ CREATE TABLE alert_evaluations (
 	last_window_start DATETIME, 
 	last_window_end DATETIME, 
 	evaluated_at DATETIME NOT NULL, 
+	computed_through DATETIME, 
 	CONSTRAINT pk_alert_evaluations PRIMARY KEY (id), 
 	CONSTRAINT uq_alert_evaluations_rule_model UNIQUE (rule, model)
 );
@@ -210,6 +211,8 @@ CREATE TABLE window_state (
 	is_partial BOOLEAN DEFAULT 0 NOT NULL, 
 	claimed_by VARCHAR(128), 
 	claimed_until DATETIME, 
+	claimed_at DATETIME, 
+	claimed_process VARCHAR(128), 
 	CONSTRAINT pk_window_state PRIMARY KEY (id), 
 	CONSTRAINT uq_window_state_model_model_version_window_start UNIQUE (model, model_version, window_start)
 );

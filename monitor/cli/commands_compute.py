@@ -23,7 +23,7 @@ from monitor.store.schema import require_schema
 if TYPE_CHECKING:
     from monitor.jobs.compute_window import WindowOutcome
     from monitor.jobs.offline_drift import OfflineDriftReport
-    from monitor.store.window_state import WindowKey
+    from monitor.store.window_state import WindowKey, WindowState
 
 # The statistics (scipy, pandas) load inside the commands that need them, so every
 # other command starts fast.
@@ -96,11 +96,14 @@ def compute(
                 outcomes.append(outcome)
             progress.update(task, advance=1, description=f"{model} {key.model_version} {key.start:%Y-%m-%d %H:%M}")
 
-        scheduler.backfill(model, start=start, end=end, on_plan=planned, on_window=done)
+        report = scheduler.backfill(model, start=start, end=end, on_plan=planned, on_window=done)
     failed = [outcome for outcome in outcomes if outcome.status == "failed"]
     degraded = [outcome for outcome in outcomes if outcome.status == "degraded"]
     err.print(f"{len(outcomes) - len(failed)} windows computed ({len(degraded)} with notes), {len(failed)} failed, "
               f"{len(busy)} busy in another scheduler", highlight=False)
+    for key in busy[:10]:
+        holder = report.holders.get(key)
+        err.print(f"  {_busy_line(key, holder)}", highlight=False, markup=False, soft_wrap=True)
     for outcome in failed[:10]:
         err.print(f"  failed {outcome.job.key.model_version} {outcome.job.key.start.isoformat()}: {outcome.error}",
                   highlight=False, markup=False)
@@ -109,6 +112,27 @@ def compute(
                   f"{'; '.join(outcome.notes)}", highlight=False, markup=False)
     if failed:
         raise typer.Exit(1)
+
+
+def _busy_line(key: WindowKey, holder: WindowState | None) -> str:
+    """Who computes a window this command found claimed, and until when.
+
+    >>> from monitor.store.window_state import WindowKey, WindowState
+    >>> t = datetime(2026, 3, 2, 12, 1, 5, tzinfo=UTC)
+    >>> key = WindowKey("fraud", "v1", t.replace(minute=0, second=0), t.replace(hour=13, minute=0, second=0))
+    >>> state = WindowState(key, None, None, False, "box:4242:ab12", t.replace(minute=2), claimed_at=t)
+    >>> _busy_line(key, state)
+    'window 2026-03-02T12:00:00+00:00 of fraud v1 is being computed by box:4242:ab12 (claimed 12:01:05, ...'
+    >>> _busy_line(key, state).endswith("lease until 12:02:05 UTC); retry after that or stop that process")
+    True
+    """
+    where = f"window {key.start.isoformat()} of {key.model} {key.model_version}"
+    if holder is None or holder.claimed_by is None:
+        return f"{where} was claimed by another scheduler that has finished since; run the command again"
+    claimed = "" if holder.claimed_at is None else f"claimed {holder.claimed_at.astimezone(UTC):%H:%M:%S}, "
+    until = "?" if holder.claimed_until is None else f"{holder.claimed_until.astimezone(UTC):%H:%M:%S} UTC"
+    return (f"{where} is being computed by {holder.claimed_by} ({claimed}lease until {until}); "
+            "retry after that or stop that process")
 
 
 def _names(text: str | None) -> list[str]:

@@ -76,6 +76,14 @@ class IngestConfig(StrictModel):
 
 class ScheduleConfig(StrictModel):
     interval: Duration = timedelta(minutes=1)
+    lease: Duration = timedelta(seconds=60)  # a window claim; renewed every lease/3 while it computes
+
+    @field_validator("lease")
+    @classmethod
+    def _lease(cls, value: timedelta) -> timedelta:
+        if value < timedelta(seconds=3):
+            raise ValueError(f"lease {value} is too short for its heartbeat (every lease/3); use at least 3s, e.g. 60s")
+        return value
 
 
 class FeatureConfig(StrictModel):

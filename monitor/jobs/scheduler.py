@@ -15,8 +15,10 @@ or the oldest has waited an hour; then, for every configured model:
    ``prediction_count`` 0;
 3. for each candidate, oldest first, decide with :func:`monitor.jobs.due.due_trigger`
    whether it is due; claim it in ``window_state`` (so two schedulers never compute
-   one window at once), check again that it is still due (the other scheduler may
-   just have computed it), and run :func:`monitor.jobs.compute_window.compute_window`;
+   one window at once; the claim's lease is renewed while it computes and released
+   on stop, see :mod:`monitor.jobs.lease`), check again that it is still due (the
+   other scheduler may just have computed it), and run
+   :func:`monitor.jobs.compute_window.compute_window`;
 4. call ``on_window_computed`` for each window saved (the service evaluates alerts
    there).
 
@@ -41,6 +43,7 @@ from sqlalchemy import Engine
 from monitor.config.models import DriftwatchConfig, ModelConfig
 from monitor.jobs.compute_window import WindowJob, WindowOutcome, compute_window
 from monitor.jobs.due import ModelTracker, due_trigger
+from monitor.jobs.lease import LeaseKeeper, process_gone, this_process
 from monitor.jobs.reference import ReferenceProvider, feature_types_of
 from monitor.jobs.windows import Window, window_from_index, windows_between
 from monitor.logs import fields
@@ -49,7 +52,14 @@ from monitor.store.label_segments import compact_labels, label_compaction_due
 from monitor.store.metric_writer import JobRun, record_job_run
 from monitor.store.segments import DEFAULT_MAX_ROWS, compact_predictions, compaction_due
 from monitor.store.window_activity import scan_activity
-from monitor.store.window_state import WindowKey, WindowState, claim_window, read_window_states, release_window
+from monitor.store.window_state import (
+    WindowKey,
+    WindowState,
+    claim_window,
+    read_claim,
+    read_window_states,
+    release_window,
+)
 
 __all__ = ["TickReport", "WindowComputedHook", "WindowScheduler", "run_schedule"]
 
@@ -61,7 +71,6 @@ WindowComputedHook = Callable[[str, str, datetime, datetime, bool], None]
 # Rows ingested up to this long before the newest one already scanned are scanned
 # again: ingest batches from several processes may commit slightly out of order.
 SCAN_OVERLAP = timedelta(minutes=5)
-DEFAULT_LEASE = timedelta(minutes=15)
 
 
 def _wall_clock() -> datetime:
@@ -79,6 +88,7 @@ class TickReport:
     now: datetime
     outcomes: list[WindowOutcome] = field(default_factory=list)
     busy: list[WindowKey] = field(default_factory=list)  # claimed by another scheduler
+    holders: dict[WindowKey, WindowState] = field(default_factory=dict)  # who held each busy window
     model_errors: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -95,7 +105,9 @@ class WindowScheduler:
 
     ``worker`` names this scheduler in claims and ``job_runs`` (default: host, pid
     and a random suffix). ``lease`` is how long a claim lasts if the process dies
-    mid-window. ``clock`` gives the time when :meth:`tick` is called without one.
+    mid-window (default ``schedule.lease``; renewed every third of it while the
+    window computes). ``clock`` is the wall clock: claims are counted on it, and
+    :meth:`tick` uses it when called without a time.
     """
 
     def __init__(
@@ -105,15 +117,17 @@ class WindowScheduler:
         engine: Engine,
         on_window_computed: WindowComputedHook | None = None,
         worker: str | None = None,
-        lease: timedelta = DEFAULT_LEASE,
+        lease: timedelta | None = None,
         clock: Callable[[], datetime] = _wall_clock,
     ) -> None:
         self.config = config
         self.engine = engine
         self.on_window_computed = on_window_computed
         self.worker = worker or default_worker_id()
-        self.lease = lease
+        self.lease = lease or config.schedule.lease
         self.clock = clock
+        self.leases = LeaseKeeper(engine, worker=self.worker, lease=self.lease, clock=lambda: self.clock())
+        self.process = this_process()
         self.references = ReferenceProvider(engine)
         self._trackers: dict[str, ModelTracker] = {}
         self._lock = threading.Lock()
@@ -190,10 +204,28 @@ class WindowScheduler:
     ) -> WindowOutcome | None:
         """Claim, re-check, compute, release; None when the window needs nothing from us."""
         key = job.key
-        claimed = claim_window(self.engine, key, worker=self.worker, now=now, lease=self.lease)
+        claimed = claim_window(self.engine, key, worker=self.worker, now=self.clock(), lease=self.lease,
+                               process=self.process, process_gone=process_gone)
         if claimed is None:
             report.busy.append(key)
+            holder = read_claim(self.engine, key)
+            if holder is not None and holder.claimed_by is not None:
+                report.holders[key] = holder
             return None
+        self.leases.hold(key)
+        try:
+            return self._compute(job, claimed, model_config, now, newest=newest, report=report, force=force)
+        except BaseException:  # stopped mid-window (SystemExit, KeyboardInterrupt): give the claim back
+            self.leases.release_all()
+            raise
+        finally:
+            self.leases.drop(key)
+
+    def _compute(
+        self, job: WindowJob, claimed: WindowState, model_config: ModelConfig, now: datetime, *,
+        newest: datetime | None, report: TickReport, force: bool,
+    ) -> WindowOutcome | None:
+        key = job.key
         window = Window(key.start, key.end)
         if not force and claimed.computed_at is not None and due_trigger(window, claimed, newest, now) is None:
             release_window(self.engine, key, worker=self.worker)  # computed meanwhile by another scheduler
@@ -288,6 +320,10 @@ class WindowScheduler:
         """Ask a running tick to stop after its current window."""
         self._stop.set()
 
+    def release_claims(self) -> None:
+        """Give back every claim still held (a stop that cannot wait for the window)."""
+        self.leases.release_all()
+
 
 def _with_stale_partials(
     candidates: Sequence[tuple[str, Window]], states: Mapping[tuple[str, datetime], WindowState], now: datetime
@@ -326,6 +362,9 @@ def run_schedule(
             pass
     finally:
         scheduler.stop()
-        background.shutdown(wait=True)
+        try:
+            background.shutdown(wait=True)
+        finally:  # also when a second signal cut the wait short: the claims go back now
+            scheduler.release_claims()
         log.info("scheduler stopped", extra=fields(worker=scheduler.worker))
     return scheduler

@@ -143,12 +143,13 @@ def save_window_result(
                 window_state.c.claimed_by == worker,
             )
             .values(window_end=key.end, computed_at=computed_at, data_watermark=watermark, is_partial=is_partial,
-                    claimed_by=None, claimed_until=None)
+                    claimed_by=None, claimed_at=None, claimed_until=None, claimed_process=None)
         )
         if state.rowcount != 1:
             raise ClaimLostError(
                 f"the claim of {key.model}/{key.model_version} window {key.start.isoformat()} expired and another "
-                "scheduler took it over; its result was not saved (raise the claim lease if windows take longer)"
+                "scheduler took it over; its result was not saved (its lease was not renewed for schedule.lease: the "
+                "process stalled or lost the store; raise schedule.lease if that is expected)"
             )
         connection.execute(
             delete(metric_values).where(

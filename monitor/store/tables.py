@@ -229,6 +229,8 @@ window_state = Table(
     Column("is_partial", Boolean, nullable=False, server_default=false()),
     Column("claimed_by", String(128), comment="scheduler currently computing it"),
     Column("claimed_until", UTCDateTime()),
+    Column("claimed_at", UTCDateTime(), comment="when claimed_by claimed it (claimed_until: lease, renewed)"),
+    Column("claimed_process", String(128), comment="the claiming process: pid namespace, pid, start time"),
     UniqueConstraint("model", "model_version", "window_start"),
 )
 
@@ -266,6 +268,7 @@ alert_evaluations = Table(
     Column("last_window_start", UTCDateTime(), comment="newest window this rule has evaluated for this model"),
     Column("last_window_end", UTCDateTime()),
     Column("evaluated_at", UTCDateTime(), nullable=False),
+    Column("computed_through", UTCDateTime(), comment="newest window computation (computed_at) it has judged"),
     UniqueConstraint("rule", "model"),
 )
 

@@ -67,8 +67,10 @@ def write_window(
     version: str = "v1",
     partial: bool = False,
     details: Mapping[str, Any] | None = None,
+    computed_at: datetime | None = None,
 ) -> tuple[datetime, datetime]:
-    """Save (or recompute: replace) metric points of window ``hour`` as the scheduler does."""
+    """Save (or recompute: replace) metric points of window ``hour`` as the scheduler does
+    (computed at ``computed_at``, default the window's end)."""
     start, end = window(hour)
     with engine.begin() as connection:
         for (metric, feature), value in values.items():
@@ -81,7 +83,7 @@ def write_window(
             connection.execute(metric_values.insert().values(
                 model=model, model_version=version, window_start=start, window_end=end, metric=metric,
                 feature=feature, value=value, threshold=None, is_breach=None, is_partial=partial,
-                details=dict(details or {"method": "test"}), computed_at=end,
+                details=dict(details or {"method": "test"}), computed_at=computed_at or end,
             ))
     return start, end
 

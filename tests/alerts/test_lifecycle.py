@@ -248,3 +248,54 @@ def test_pending_is_never_notified(engine: Engine, receiver: Receiver, for_: int
     assert [call.event for call in receiver.delivered()] == ["firing"]
     drift(engine, for_, 0.9)  # saved but not yet evaluated: nothing more to say
     assert len(receiver.delivered()) == 1
+
+
+def test_a_recomputed_window_is_judged_again_without_repeating_a_notification(
+    engine: Engine, receiver: Receiver
+) -> None:
+    """Late labels recompute a window the rules judged already: a breach it now shows
+    fires; recomputing it again, or every window, never notifies twice."""
+    concept = {"name": "fraud-concept", "model": "fraud", "metric": "concept_drift", "when": "== 1", "for": 1,
+               "severity": "critical", "channels": ["hook"]}
+    config = make_config(rules=[drift_rule(), concept], channels={"hook": {"type": "webhook", "url": receiver.url}})
+    timeline = Timeline(engine, config)
+    quiet = {("dataset_drift_share", None): 0.0, ("concept_drift", None): 0.0}
+    timeline.step(0, quiet)  # judged before its labels arrived: no concept drift seen
+    timeline.step(1, quiet)
+    assert receiver.delivered() == []
+
+    def recompute(hour: int, values: dict[tuple[str, str | None], float | None], at: datetime, *,
+                  hook: bool = True) -> None:
+        start, end = write_window(engine, hour, values, computed_at=at)
+        if hook:  # `driftwatch run` evaluates a window as soon as it is saved
+            evaluate_window(engine, config, model="fraud", model_version="v1", window_start=start, window_end=end,
+                            now=at)
+        evaluate_due(engine, config, at)
+        timeline.dispatcher.dispatch_once(at)
+
+    labelled = {("dataset_drift_share", None): 0.0, ("concept_drift", None): 1.0}
+    later = window(1)[1] + timedelta(hours=1)
+    recompute(0, labelled, later)  # window 0's labels are in: concept drift
+    assert receiver.events() == [("firing", iso(window(0)[0]))]
+    recompute(0, labelled, later + timedelta(minutes=10))  # recomputed again, same verdict: no repeat
+    assert receiver.events() == [("firing", iso(window(0)[0]))]
+
+    timeline.step(2, quiet)  # the newest window decides: resolved
+    assert receiver.events() == [("firing", iso(window(0)[0])), ("resolved", iso(window(2)[0]))]
+    # `driftwatch compute` recomputes every window: nothing is news, nothing is sent.
+    redo = window(2)[1] + timedelta(hours=1)
+    for hour, values in ((0, labelled), (1, quiet), (2, quiet)):
+        recompute(hour, values, redo + timedelta(minutes=hour))
+    assert len(receiver.delivered()) == 2
+
+    # Window 1 breaches now too, but the alert had it covered (firing from window 0 to 2).
+    recompute(1, labelled, redo + timedelta(minutes=30))
+    assert len(receiver.delivered()) == 2
+
+    # Without the hook (a separate `driftwatch schedule`): the alert service finds it.
+    timeline.step(3, quiet)
+    timeline.step(4, quiet)
+    recompute(3, labelled, window(4)[1] + timedelta(hours=1), hook=False)
+    assert receiver.events()[2:] == [("firing", iso(window(3)[0]))]
+    # The data-drift rule (for: 2) never counts an old window twice or out of order.
+    assert {row.rule for row in alert_rows(engine)} == {"fraud-concept"}

@@ -1,4 +1,4 @@
-"""``driftwatch compute`` and ``driftwatch schedule`` as real processes on a real store."""
+"""``driftwatch compute`` and ``driftwatch schedule`` as real processes on a real store (and their claims)."""
 
 from __future__ import annotations
 
@@ -8,16 +8,20 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from datetime import UTC, datetime
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 import yaml
+from sqlalchemy import select
 
 from monitor.cli import commands_compute
 from monitor.metrics import drift
 from monitor.store.engine import create_store_engine
 from monitor.store.schema import upgrade_schema
 from monitor.store.tables import window_state
+from monitor.store.window_state import WindowKey, claim_window
 from tests.monitor.jobs.store_data import (
     DAY,
     FRAUD_MODEL,
@@ -105,3 +109,95 @@ def test_schedule_computes_due_windows_until_sigterm(tmp_path):
 
 def test_cli_default_drift_share_matches_the_statistics():
     assert commands_compute.DEFAULT_DRIFT_SHARE == drift.DEFAULT_DRIFT_SHARE
+
+
+@contextmanager
+def _store_locked_while_claimed(engine, process: subprocess.Popen[bytes]):
+    """Hold the store's write lock at a moment ``process`` holds a window claim (so it
+    cannot finish that window), yielding the claim rows; the lock goes on exit."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        with engine.connect().execution_options(sqlite_immediate=True) as connection, connection.begin():
+            if engine.dialect.name == "postgresql":
+                connection.exec_driver_sql("LOCK TABLE window_state IN SHARE ROW EXCLUSIVE MODE")
+            claims = connection.execute(select(window_state).where(window_state.c.claimed_by.is_not(None))).all()
+            if claims:
+                yield claims
+                return
+        time.sleep(0.02)
+    raise AssertionError(f"the process never held a claim (exit code {process.poll()})")
+
+
+def _start(config: Path, log: Path, *args: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "DRIFTWATCH_CONFIG": str(config)}
+    with log.open("wb") as handle:  # a file, not a pipe: a full pipe would block the process
+        return subprocess.Popen([sys.executable, "-m", "monitor.cli", *args], env=env, stdout=handle,
+                                stderr=subprocess.STDOUT)
+
+
+def _claims(engine):
+    with engine.connect() as connection:
+        return connection.execute(select(window_state).where(window_state.c.claimed_by.is_not(None))).all()
+
+
+@pytest.mark.slow
+def test_a_killed_computation_is_taken_over_at_once_on_this_machine(engine, store_url, tmp_path):
+    insert_predictions(engine, fraud_traffic(DAY, 12, 20), ingested_at=DAY + 12 * HOUR)
+    config = _config(tmp_path, store_url)
+    process = _start(config, tmp_path / "compute.log", "compute", "--model", "fraud")
+    try:
+        with _store_locked_while_claimed(engine, process) as claims:
+            process.kill()  # kill -9, mid-window
+            process.wait(timeout=60)
+        assert [claim.claimed_process.split(":")[1] for claim in claims] == [str(process.pid)]
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert len(_claims(engine)) == 1  # the dead process's claim is still there (its lease is 60 s)
+
+    result = _cli(config, "compute", "--model", "fraud")  # same machine: its pid is gone, so no wait
+    assert result.returncode == 0, result.stderr
+    assert "12 windows computed" in result.stderr and "0 busy" in result.stderr
+    assert _claims(engine) == []
+
+
+@pytest.mark.slow
+def test_a_stopped_scheduler_releases_its_claims(engine, store_url, tmp_path):
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - 12 * HOUR
+    insert_predictions(engine, fraud_traffic(start, 12, 20), ingested_at=datetime.now(UTC))
+    config = _config(tmp_path, store_url)
+    log = tmp_path / "schedule.log"
+    process = _start(config, log, "schedule")
+    try:
+        with _store_locked_while_claimed(engine, process) as claims:
+            assert len(claims) == 1
+            # Ctrl-C, then the supervisor's SIGTERM ("now") while the window cannot finish.
+            process.send_signal(signal.SIGINT)
+            time.sleep(1.5)  # ordering only: the first signal is handled before the second arrives
+            process.send_signal(signal.SIGTERM)
+        process.wait(timeout=90)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            raise AssertionError("schedule did not stop:\n" + log.read_text()[-4000:])
+    assert process.returncode in (0, 130), log.read_text()[-4000:]
+    assert _claims(engine) == [], log.read_text()[-4000:]
+
+    result = _cli(config, "compute", "--model", "fraud")
+    assert result.returncode == 0, result.stderr
+    assert "0 busy" in result.stderr
+
+
+def test_compute_names_who_holds_a_claim_and_until_when(engine, store_url, tmp_path):
+    insert_predictions(engine, fraud_traffic(DAY, 2, 10), ingested_at=DAY + 2 * HOUR)
+    claimed_at = datetime.now(UTC)
+    key = WindowKey("fraud", "v1", DAY + HOUR, DAY + 2 * HOUR)
+    assert claim_window(engine, key, worker="box-7:4242:ab12", now=claimed_at, lease=timedelta(hours=1),
+                        process="another-machine:4242:1") is not None
+    result = _cli(_config(tmp_path, store_url), "compute", "--model", "fraud")
+    assert result.returncode == 0, result.stderr
+    assert "1 windows computed" in result.stderr and "1 busy in another scheduler" in result.stderr
+    until = claimed_at + timedelta(hours=1)
+    assert (f"window 2026-03-02T01:00:00+00:00 of fraud v1 is being computed by box-7:4242:ab12 (claimed "
+            f"{claimed_at:%H:%M:%S}, lease until {until:%H:%M:%S} UTC); retry after that or stop that process"
+            ) in result.stderr
