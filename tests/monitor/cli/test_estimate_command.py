@@ -1,0 +1,131 @@
+"""``driftwatch estimate`` and ``driftwatch multivariate`` as real processes: exit codes, JSON shape, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+BINARY = ["--task", "binary_classification", "--y-pred-proba", "score", "--y-pred", "pred", "--y-true", "label"]
+
+
+def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-m", "monitor.cli", *args], capture_output=True, text=True, cwd=cwd,
+                          env=env, timeout=300, check=False)
+
+
+def _scored(rng: np.random.Generator, n: int, low: float = 0.0, high: float = 1.0) -> pd.DataFrame:
+    proba = rng.uniform(low, high, n)
+    x1 = rng.normal(0, 1, n)
+    return pd.DataFrame({
+        "x1": x1,
+        "x2": x1 + rng.normal(0, 0.3, n),
+        "city": rng.choice(["a", "b", "c"], n),
+        "score": proba,
+        "pred": (proba >= 0.5).astype(int),
+        "label": (rng.random(n) < proba).astype(int),  # calibrated scores
+    })
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("estimate-files")
+    rng = np.random.default_rng(11)
+    _scored(rng, 20_000).to_parquet(folder / "reference.parquet")
+    same = _scored(rng, 10_000)
+    same.drop(columns=["label"]).to_csv(folder / "same.csv", index=False)
+    same.to_parquet(folder / "same_labelled.parquet")
+    _scored(rng, 10_000, 0.35, 0.65).to_parquet(folder / "unsure.parquet")  # the model lost its confidence
+    broken = _scored(rng, 10_000)
+    broken["x2"] = rng.normal(0, 1, len(broken))  # x1 and x2 no longer move together
+    broken.to_parquet(folder / "broken.parquet")
+    reference = pd.read_parquet(folder / "reference.parquet")
+    reference.drop(columns=["label"]).to_parquet(folder / "no_labels.parquet")
+    reference.assign(label=1).to_parquet(folder / "one_class.parquet")
+    reference.assign(score=reference["score"] * 10).to_parquet(folder / "not_proba.parquet")
+    reference.head(500).to_parquet(folder / "tiny.parquet")
+    return folder
+
+
+def test_estimate_without_labels_exits_0_with_a_table(files):
+    result = _run("estimate", "reference.parquet", "same.csv", *BINARY, "--chunk-size", "2000", cwd=files)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "roc_auc" in result.stdout and "no alert" in result.stdout
+
+
+def test_estimate_json_shape_and_realized_values(files):
+    result = _run("estimate", "reference.parquet", "same_labelled.parquet", *BINARY, "--chunk-size", "2000",
+                  "--metrics", "roc_auc,accuracy", "--json", cwd=files)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["method"] == "cbpe"
+    assert [(c["index"], c["start_row"], c["end_row"]) for c in report["chunks"]] == [
+        (i, 2000 * i, 2000 * i + 1999) for i in range(5)]
+    for chunk in report["chunks"]:
+        assert set(chunk["metrics"]) == {"roc_auc", "accuracy"}
+        accuracy = chunk["metrics"]["accuracy"]
+        assert {"value", "realized", "lower_band", "upper_band", "lower_threshold", "upper_threshold",
+                "alert"} <= set(accuracy)
+        assert accuracy["lower_band"] < accuracy["value"] < accuracy["upper_band"]
+        # calibrated scores: the estimate sits close to the accuracy the labels give
+        assert abs(accuracy["value"] - accuracy["realized"]) < 0.03
+
+
+def test_estimate_alerts_when_the_model_loses_confidence(files):
+    result = _run("estimate", "reference.parquet", "unsure.parquet", *BINARY, "--chunk-size", "2000", "--json",
+                  cwd=files)
+    assert result.returncode == 1, result.stderr
+    report = json.loads(result.stdout)
+    assert all(chunk["metrics"]["accuracy"]["alert"] for chunk in report["chunks"])
+    assert all(chunk["metrics"]["accuracy"]["value"] < chunk["metrics"]["accuracy"]["lower_threshold"]
+               for chunk in report["chunks"])
+
+
+@pytest.mark.parametrize(("reference", "extra", "message"), [
+    ("no_labels.parquet", [], "no_labels.parquet: no column 'label'"),
+    ("one_class.parquet", [], "one_class.parquet: column 'label' has only class 1"),
+    ("not_proba.parquet", [], "not_proba.parquet: column 'score' is not a probability"),
+    ("tiny.parquet", ["--chunk-size", "2000"], "tiny.parquet: 500 rows is fewer than one chunk of 2000"),
+    ("reference.parquet", ["--metrics", "auc"], "unknown metric 'auc'"),
+])
+def test_estimate_bad_input_exits_2_with_one_clear_line(files, reference, extra, message):
+    result = _run("estimate", reference, "same.csv", *BINARY, *extra, cwd=files)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert message in " ".join(result.stderr.split())
+    assert "Traceback" not in result.stderr
+
+
+def test_estimate_refuses_tasks_it_cannot_do_yet(files):
+    result = _run("estimate", "reference.parquet", "same.csv", *BINARY[2:], "--task", "regression", cwd=files)
+    assert result.returncode == 2
+    assert "not available yet" in result.stderr
+
+
+def test_multivariate_same_distribution_exits_0(files):
+    result = _run("multivariate", "reference.parquet", "same.csv", "--features", "x1,x2,city", "--chunk-size",
+                  "2000", "--json", cwd=files)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert report["method"] == "pca_reconstruction"
+    assert len(report["chunks"]) == 5
+    assert all(set(chunk["metrics"]) == {"reconstruction_error"} for chunk in report["chunks"])
+
+
+def test_multivariate_alerts_when_features_stop_moving_together(files):
+    result = _run("multivariate", "reference.parquet", "broken.parquet", "--features", "x1,x2,city",
+                  "--chunk-size", "2000", cwd=files)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "alert" in result.stdout
+
+
+def test_multivariate_unknown_feature_exits_2(files):
+    result = _run("multivariate", "reference.parquet", "same.csv", "--features", "x1,nope", cwd=files)
+    assert result.returncode == 2
+    assert "reference.parquet: no column 'nope'" in " ".join(result.stderr.split())
