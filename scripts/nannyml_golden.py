@@ -28,6 +28,7 @@ CAR_LOAN_FEATURES = ["car_value", "salary_range", "debt_to_income_ratio", "loan_
                      "size_of_downpayment", "driver_tenure"]
 CBPE_METRICS = ["roc_auc", "f1", "precision", "recall", "specificity", "accuracy", "confusion_matrix"]
 CHUNK_SIZE = 5000
+MULTICLASS_CHUNK_SIZE = 6000
 
 
 def _outside(args: argparse.Namespace) -> None:
@@ -96,6 +97,23 @@ def _inside(out: Path) -> None:
     pca = {"versions": versions, "chunk_size": CHUNK_SIZE, "features": CAR_LOAN_FEATURES,
            "chunks": _records(drift, ["reconstruction_error"])}
     (out / "car_loan_pca.json").write_text(json.dumps(pca, indent=1) + "\n")
+    reference, analysis, targets = nml.load_synthetic_multiclass_classification_dataset()
+    analysis = analysis.merge(targets, on="id")
+    classes = ["prepaid_card", "highstreet_card", "upmarket_card"]
+    proba = {name: f"y_pred_proba_{name}" for name in classes}
+    columns = [*proba.values(), "y_pred", "y_true"]
+    reference[columns].to_parquet(out / "multiclass_reference.parquet", compression="zstd", index=False)
+    analysis[columns].to_parquet(out / "multiclass_analysis.parquet", compression="zstd", index=False)
+    names = ["roc_auc", "f1", "precision", "recall", "specificity", "accuracy"]
+    estimator = nml.CBPE(y_pred_proba=proba, y_pred="y_pred", y_true="y_true", metrics=names,
+                         chunk_size=MULTICLASS_CHUNK_SIZE, problem_type="classification_multiclass")
+    estimator.fit(reference[columns])
+    estimated = estimator.estimate(analysis[columns]).filter(period="analysis").to_df()
+    calibrated = {name: type(calibrator).__name__ != "NoopCalibrator"
+                  for name, calibrator in estimator._calibrators.items()}
+    multiclass = {"versions": versions, "chunk_size": MULTICLASS_CHUNK_SIZE, "classes": classes,
+                  "calibrated": calibrated, "metrics": names, "chunks": _records(estimated, names)}
+    (out / "multiclass_cbpe.json").write_text(json.dumps(multiclass, indent=1) + "\n")
     print(f"golden files written to {out} ({versions})")
 
 

@@ -16,6 +16,8 @@ from monitor.cli.tables import print_table
 from monitor.errors import InputFileError
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from monitor.metrics.estimation import EstimationReport
 
 # scikit-learn and pandas load inside the commands, so every other command starts fast.
@@ -69,10 +71,11 @@ def _finish(report: EstimationReport, as_json: bool, title: str) -> None:
 def estimate(
     reference: Annotated[Path, typer.Argument(help="Reference data with labels, scores and predictions.")],
     analysis: Annotated[Path, typer.Argument(help="Data to estimate on (labels optional: realized values).")],
-    task: Annotated[str, typer.Option(help="binary_classification (multiclass and regression: not yet).")],
-    y_pred_proba: Annotated[str, typer.Option("--y-pred-proba", help="Column of positive-class probabilities.")],
-    y_pred: Annotated[str, typer.Option("--y-pred", help="Column of predicted classes (0/1).")],
-    y_true: Annotated[str, typer.Option("--y-true", help="Column of true classes (0/1).")],
+    task: Annotated[str, typer.Option(help="binary_classification or multiclass_classification.")],
+    y_pred_proba: Annotated[str, typer.Option("--y-pred-proba", help="Column of positive-class probabilities; "
+                                                                     "multiclass: class=column,... per class.")],
+    y_pred: Annotated[str, typer.Option("--y-pred", help="Column of predicted classes (binary: 0/1).")],
+    y_true: Annotated[str, typer.Option("--y-true", help="Column of true classes (binary: 0/1).")],
     chunk_size: Annotated[int | None, typer.Option("--chunk-size", help="Rows per chunk.")] = None,
     chunks: Annotated[int | None, typer.Option("--chunks", help="Number of chunks (default 10).")] = None,
     metrics: Annotated[str | None, typer.Option(help="Comma-separated metrics (default: all).")] = None,
@@ -88,13 +91,18 @@ def estimate(
 
     if task not in TASKS:
         raise InputFileError(f"--task {task!r} is unknown; use one of {', '.join(TASKS)}")
-    if task != "binary_classification":
-        raise InputFileError(f"--task {task} is not available yet; only binary_classification can be estimated")
+    if task == "regression":
+        raise InputFileError("--task regression is not available yet; use binary_classification or "
+                             "multiclass_classification")
     _chunking(chunk_size, chunks)
     ref_frame, analysis_frame = read_data_file(reference), read_data_file(analysis)
     ref_name, analysis_name = str(reference), str(analysis)
     check_enough_rows(len(ref_frame), ref_name, chunk_size=chunk_size, chunks=chunks)
     check_enough_rows(len(analysis_frame), analysis_name, chunk_size=chunk_size, chunks=chunks)
+    if task == "multiclass_classification":
+        report = _estimate_multiclass(ref_frame, analysis_frame, ref_name, analysis_name, y_pred_proba, y_pred,
+                                      y_true, _names(metrics), chunk_size, chunks)
+        _finish(report, as_json, "Estimated performance (CBPE, multiclass)")
     labels = binary_column(ref_frame, y_true, ref_name, both_classes=True)
     fitted = fit_cbpe(labels, score_column(ref_frame, y_pred_proba, ref_name),
                       binary_column(ref_frame, y_pred, ref_name),
@@ -104,6 +112,34 @@ def estimate(
     report = fitted.estimate(score_column(analysis_frame, y_pred_proba, analysis_name),
                              binary_column(analysis_frame, y_pred, analysis_name), analysis_labels)
     _finish(report, as_json, "Estimated performance (CBPE" + (", calibrated)" if fitted.calibrated else ")"))
+
+
+def _estimate_multiclass(ref_frame: pd.DataFrame, analysis_frame: pd.DataFrame, ref_name: str, analysis_name: str,
+                         y_pred_proba: str, y_pred: str, y_true: str, metrics: list[str], chunk_size: int | None,
+                         chunks: int | None) -> EstimationReport:
+    import numpy as np
+
+    from monitor.metrics.estimation.cbpe_multiclass import MULTICLASS_METRICS, fit_multiclass_cbpe
+    from monitor.metrics.estimation.inputs import class_column, class_scores, score_column
+
+    mapping = class_scores(y_pred_proba)
+    classes = sorted(mapping)
+    labels = class_column(ref_frame, y_true, ref_name, classes)
+    absent = [name for name in classes if name not in set(labels.tolist())]
+    if absent:
+        raise InputFileError(f"{ref_name}: column {y_true!r} never has class(es) {', '.join(map(repr, absent))}; "
+                             "the reference needs every class to learn from")
+
+    def scores(frame: pd.DataFrame, source: str) -> np.ndarray:
+        return np.column_stack([score_column(frame, mapping[name], source) for name in classes])
+
+    predicted = class_column(ref_frame, y_pred, ref_name, classes)
+    fitted = fit_multiclass_cbpe(labels, scores(ref_frame, ref_name), predicted, classes,
+                                 metrics=metrics or MULTICLASS_METRICS, chunk_size=chunk_size, chunks=chunks)
+    analysis_labels = (class_column(analysis_frame, y_true, analysis_name, classes, allow_missing=True)
+                       if y_true in analysis_frame.columns else None)
+    return fitted.estimate(scores(analysis_frame, analysis_name),
+                           class_column(analysis_frame, y_pred, analysis_name, classes), analysis_labels)
 
 
 @app.command()

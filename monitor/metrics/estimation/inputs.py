@@ -105,3 +105,40 @@ def check_enough_rows(rows: int, source: str, *, chunk_size: int | None, chunks:
     count = DEFAULT_CHUNK_COUNT if chunk_size is None and chunks is None else chunks
     if count is not None and rows < count:
         raise InputFileError(f"{source}: {rows} rows cannot make {count} chunks; use a smaller --chunks")
+
+
+def class_scores(text: str) -> dict[str, str]:
+    """Parse ``class=column,class=column`` (multiclass ``--y-pred-proba``).
+
+    >>> class_scores("a=p_a, b=p_b,c=p_c")
+    {'a': 'p_a', 'b': 'p_b', 'c': 'p_c'}
+    """
+    mapping: dict[str, str] = {}
+    for part in (piece.strip() for piece in text.split(",") if piece.strip()):
+        name, separator, column = part.partition("=")
+        if not separator or not name.strip() or not column.strip():
+            raise InputFileError(f"--y-pred-proba {text!r}: write one class=column pair per class, comma-separated, "
+                                 "e.g. cat=p_cat,dog=p_dog,bird=p_bird")
+        mapping[name.strip()] = column.strip()
+    if len(mapping) < 3:
+        raise InputFileError(f"--y-pred-proba {text!r} names {len(mapping)} class(es); multiclass needs at least 3 "
+                             "(use --task binary_classification for two)")
+    return mapping
+
+
+def class_column(frame: pd.DataFrame, column: str, source: str, classes: Sequence[str], *,
+                 allow_missing: bool = False) -> np.ndarray:
+    """Class names as strings (None where missing and ``allow_missing``); a class outside ``classes`` is refused."""
+    require_columns(frame, [column], source)
+    values = frame[column]
+    missing = values.isna()
+    if missing.any() and not allow_missing:
+        raise InputFileError(f"{source}: column {column!r} has {int(missing.sum())} missing values; every row "
+                             "needs one")
+    names = np.array([None if gone else str(value) for value, gone in zip(values, missing, strict=True)],
+                     dtype=object)
+    unseen = sorted({name for name in names if name is not None} - set(classes))
+    if unseen:
+        raise InputFileError(f"{source}: column {column!r} has class(es) {', '.join(map(repr, unseen[:5]))} that "
+                             f"--y-pred-proba does not name (known: {', '.join(classes)})")
+    return names

@@ -129,3 +129,32 @@ def test_multivariate_unknown_feature_exits_2(files):
     result = _run("multivariate", "reference.parquet", "same.csv", "--features", "x1,nope", cwd=files)
     assert result.returncode == 2
     assert "reference.parquet: no column 'nope'" in " ".join(result.stderr.split())
+
+
+GOLDEN = Path(__file__).resolve().parents[1] / "metrics" / "estimation" / "golden"
+MULTICLASS = ["--task", "multiclass_classification", "--y-pred", "y_pred", "--y-true", "y_true", "--y-pred-proba",
+              "prepaid_card=y_pred_proba_prepaid_card,highstreet_card=y_pred_proba_highstreet_card,"
+              "upmarket_card=y_pred_proba_upmarket_card"]
+
+
+def test_estimate_multiclass_gives_nannymls_numbers_and_exits_1_on_its_drop():
+    golden = json.loads((GOLDEN / "multiclass_cbpe.json").read_text())
+    result = _run("estimate", "multiclass_reference.parquet", "multiclass_analysis.parquet", *MULTICLASS,
+                  "--chunk-size", "6000", "--metrics", "roc_auc,accuracy", "--json", cwd=GOLDEN)
+    assert result.returncode == 1, result.stderr
+    chunks = json.loads(result.stdout)["chunks"]
+    assert [chunk["metrics"]["accuracy"]["value"] for chunk in chunks] == pytest.approx(
+        [chunk["accuracy"]["value"] for chunk in golden["chunks"]], rel=1e-6)
+    assert [chunk["metrics"]["roc_auc"]["alert"] for chunk in chunks] == [
+        chunk["roc_auc"]["alert"] for chunk in golden["chunks"]]
+
+
+def test_estimate_multiclass_refuses_an_unseen_class(tmp_path):
+    analysis = pd.read_parquet(GOLDEN / "multiclass_analysis.parquet").head(12_000)
+    analysis.loc[5, "y_pred"] = "gold_card"
+    analysis.to_parquet(tmp_path / "unseen.parquet")
+    result = _run("estimate", str(GOLDEN / "multiclass_reference.parquet"), "unseen.parquet", *MULTICLASS,
+                  "--chunk-size", "6000", cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "unseen.parquet: column 'y_pred' has class(es) 'gold_card' that --y-pred-proba does not name" in " ".join(
+        result.stderr.split())

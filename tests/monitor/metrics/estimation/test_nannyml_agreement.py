@@ -16,6 +16,7 @@ import pytest
 
 from monitor.metrics.estimation import EstimationReport, fit_cbpe, fit_reconstruction
 from monitor.metrics.estimation.calibration import needs_calibration
+from monitor.metrics.estimation.cbpe_multiclass import fit_multiclass_cbpe
 
 GOLDEN = Path(__file__).parent / "golden"
 REL, ABS = 1e-6, 1e-6
@@ -83,3 +84,18 @@ def test_pca_reconstruction_agrees_with_nannyml(car_loan):
     report = fitted.estimate(analysis)
     _compare(report, golden, ["reconstruction_error"])
     assert report.alert
+
+
+def test_cbpe_multiclass_agrees_with_nannyml():
+    golden = _golden("multiclass_cbpe.json")
+    reference = pd.read_parquet(GOLDEN / "multiclass_reference.parquet")
+    analysis = pd.read_parquet(GOLDEN / "multiclass_analysis.parquet")
+    classes = golden["classes"]
+    columns = [f"y_pred_proba_{name}" for name in sorted(classes)]
+    fitted = fit_multiclass_cbpe(reference["y_true"].to_numpy(), reference[columns].to_numpy(),
+                                 reference["y_pred"].to_numpy(), classes, chunk_size=golden["chunk_size"])
+    assert {name: calibrator is not None for name, calibrator in zip(fitted.classes, fitted.calibrators,
+                                                                      strict=True)} == golden["calibrated"]
+    report = fitted.estimate(analysis[columns].to_numpy(), analysis["y_pred"].to_numpy(),
+                             analysis["y_true"].to_numpy())
+    _compare(report, golden, golden["metrics"])
