@@ -29,6 +29,7 @@ CAR_LOAN_FEATURES = ["car_value", "salary_range", "debt_to_income_ratio", "loan_
 CBPE_METRICS = ["roc_auc", "f1", "precision", "recall", "specificity", "accuracy", "confusion_matrix"]
 CHUNK_SIZE = 5000
 MULTICLASS_CHUNK_SIZE = 6000
+DLE_CHUNK_SIZE = 6000
 
 
 def _outside(args: argparse.Namespace) -> None:
@@ -114,6 +115,22 @@ def _inside(out: Path) -> None:
     multiclass = {"versions": versions, "chunk_size": MULTICLASS_CHUNK_SIZE, "classes": classes,
                   "calibrated": calibrated, "metrics": names, "chunks": _records(estimated, names)}
     (out / "multiclass_cbpe.json").write_text(json.dumps(multiclass, indent=1) + "\n")
+    reference, analysis, targets = nml.load_synthetic_car_price_dataset()
+    analysis = analysis.merge(targets, on="id")
+    features = ["car_age", "km_driven", "price_new", "accident_count", "door_count", "fuel", "transmission"]
+    columns = [*features, "y_pred", "y_true"]
+    reference[columns].to_parquet(out / "car_price_reference.parquet", compression="zstd", index=False)
+    analysis[columns].to_parquet(out / "car_price_analysis.parquet", compression="zstd", index=False)
+    names = ["mae", "mape", "mse", "rmse"]
+    dle = nml.DLE(feature_column_names=features, y_pred="y_pred", y_true="y_true", metrics=names,
+                  chunk_size=DLE_CHUNK_SIZE)
+    dle.fit(reference[columns])
+    estimated = dle.estimate(analysis[columns]).filter(period="analysis").to_df()
+    import lightgbm
+
+    regression = {"versions": {**versions, "lightgbm": lightgbm.__version__}, "chunk_size": DLE_CHUNK_SIZE,
+                  "features": features, "metrics": names, "chunks": _records(estimated, names)}
+    (out / "car_price_dle.json").write_text(json.dumps(regression, indent=1) + "\n")
     print(f"golden files written to {out} ({versions})")
 
 

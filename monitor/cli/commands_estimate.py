@@ -71,17 +71,19 @@ def _finish(report: EstimationReport, as_json: bool, title: str) -> None:
 def estimate(
     reference: Annotated[Path, typer.Argument(help="Reference data with labels, scores and predictions.")],
     analysis: Annotated[Path, typer.Argument(help="Data to estimate on (labels optional: realized values).")],
-    task: Annotated[str, typer.Option(help="binary_classification or multiclass_classification.")],
-    y_pred_proba: Annotated[str, typer.Option("--y-pred-proba", help="Column of positive-class probabilities; "
-                                                                     "multiclass: class=column,... per class.")],
-    y_pred: Annotated[str, typer.Option("--y-pred", help="Column of predicted classes (binary: 0/1).")],
-    y_true: Annotated[str, typer.Option("--y-true", help="Column of true classes (binary: 0/1).")],
+    task: Annotated[str, typer.Option(help="binary_classification, multiclass_classification or regression.")],
+    y_pred: Annotated[str, typer.Option("--y-pred", help="Column of predictions (binary: 0/1).")],
+    y_true: Annotated[str, typer.Option("--y-true", help="Column of true values (binary: 0/1).")],
+    y_pred_proba: Annotated[str | None, typer.Option("--y-pred-proba", help="Column of positive-class "
+                                                      "probabilities; multiclass: class=column,... per class.")] = None,
     chunk_size: Annotated[int | None, typer.Option("--chunk-size", help="Rows per chunk.")] = None,
     chunks: Annotated[int | None, typer.Option("--chunks", help="Number of chunks (default 10).")] = None,
     metrics: Annotated[str | None, typer.Option(help="Comma-separated metrics (default: all).")] = None,
+    features: Annotated[str | None, typer.Option(help="Regression: the loss model's inputs, comma-separated "
+                                                       "(default: every other numeric or categorical column).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
-    """Estimate model performance without labels (CBPE), chunk by chunk.
+    """Estimate model performance without labels, chunk by chunk (CBPE; DLE for regression).
 
     Exits 1 when an estimate leaves the reference thresholds, 0 when none does, 2 on bad input.
     """
@@ -91,14 +93,17 @@ def estimate(
 
     if task not in TASKS:
         raise InputFileError(f"--task {task!r} is unknown; use one of {', '.join(TASKS)}")
-    if task == "regression":
-        raise InputFileError("--task regression is not available yet; use binary_classification or "
-                             "multiclass_classification")
     _chunking(chunk_size, chunks)
     ref_frame, analysis_frame = read_data_file(reference), read_data_file(analysis)
     ref_name, analysis_name = str(reference), str(analysis)
     check_enough_rows(len(ref_frame), ref_name, chunk_size=chunk_size, chunks=chunks)
     check_enough_rows(len(analysis_frame), analysis_name, chunk_size=chunk_size, chunks=chunks)
+    if task == "regression":
+        report = _estimate_regression(ref_frame, analysis_frame, ref_name, analysis_name, y_pred, y_true,
+                                      _names(features), _names(metrics), chunk_size, chunks)
+        _finish(report, as_json, "Estimated performance (DLE)")
+    if y_pred_proba is None:
+        raise InputFileError(f"--task {task} needs --y-pred-proba (the model's scores)")
     if task == "multiclass_classification":
         report = _estimate_multiclass(ref_frame, analysis_frame, ref_name, analysis_name, y_pred_proba, y_pred,
                                       y_true, _names(metrics), chunk_size, chunks)
@@ -140,6 +145,32 @@ def _estimate_multiclass(ref_frame: pd.DataFrame, analysis_frame: pd.DataFrame, 
                        if y_true in analysis_frame.columns else None)
     return fitted.estimate(scores(analysis_frame, analysis_name),
                            class_column(analysis_frame, y_pred, analysis_name, classes), analysis_labels)
+
+
+def _estimate_regression(ref_frame: pd.DataFrame, analysis_frame: pd.DataFrame, ref_name: str, analysis_name: str,
+                         y_pred: str, y_true: str, features: list[str], metrics: list[str], chunk_size: int | None,
+                         chunks: int | None) -> EstimationReport:
+    from monitor.metrics.estimation.dle import DLE_METRICS, fit_dle
+    from monitor.metrics.estimation.inputs import feature_columns, number_column
+
+    truth = number_column(ref_frame, y_true, ref_name)
+    number_column(ref_frame, y_pred, ref_name)
+    number_column(analysis_frame, y_pred, analysis_name)
+    if not features:
+        shared = feature_columns(ref_frame.drop(columns=[y_true, y_pred]), analysis_frame.drop(
+            columns=[column for column in (y_true, y_pred) if column in analysis_frame.columns]), [], ref_name,
+            analysis_name)
+        features = shared
+    else:
+        features = feature_columns(ref_frame, analysis_frame, features, ref_name, analysis_name)
+    if "mape" in (metrics or DLE_METRICS) and bool((truth == 0).any()):
+        raise InputFileError(f"{ref_name}: column {y_true!r} has zeros, so MAPE is undefined; leave mape out of "
+                             "--metrics")
+    fitted = fit_dle(ref_frame, features, y_pred, y_true, metrics=metrics or DLE_METRICS, chunk_size=chunk_size,
+                     chunks=chunks)
+    analysis_truth = (number_column(analysis_frame, y_true, analysis_name, allow_missing=True)
+                      if y_true in analysis_frame.columns else None)
+    return fitted.estimate(analysis_frame, analysis_truth)
 
 
 @app.command()

@@ -142,3 +142,17 @@ def class_column(frame: pd.DataFrame, column: str, source: str, classes: Sequenc
         raise InputFileError(f"{source}: column {column!r} has class(es) {', '.join(map(repr, unseen[:5]))} that "
                              f"--y-pred-proba does not name (known: {', '.join(classes)})")
     return names
+
+
+def number_column(frame: pd.DataFrame, column: str, source: str, *, allow_missing: bool = False) -> np.ndarray:
+    """A numeric column as floats (NaN where missing and ``allow_missing``)."""
+    require_columns(frame, [column], source)
+    values = frame[column]
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        raise InputFileError(f"{source}: column {column!r} holds {values.dtype} values; a regression needs numbers")
+    array = values.to_numpy(dtype=float)
+    missing = int(np.isnan(array).sum())
+    if missing and not allow_missing:
+        raise InputFileError(f"{source}: column {column!r} has {missing} missing values; the reference needs every "
+                             "label and prediction")
+    return np.asarray(array)

@@ -102,10 +102,13 @@ def test_estimate_bad_input_exits_2_with_one_clear_line(files, reference, extra,
     assert "Traceback" not in result.stderr
 
 
-def test_estimate_refuses_tasks_it_cannot_do_yet(files):
-    result = _run("estimate", "reference.parquet", "same.csv", *BINARY[2:], "--task", "regression", cwd=files)
+def test_estimate_refuses_an_unknown_task_and_classification_without_scores(files):
+    result = _run("estimate", "reference.parquet", "same.csv", *BINARY[2:], "--task", "ranking", cwd=files)
     assert result.returncode == 2
-    assert "not available yet" in result.stderr
+    assert "--task 'ranking' is unknown" in result.stderr
+    result = _run("estimate", "reference.parquet", "same.csv", *BINARY[:2], *BINARY[4:], cwd=files)
+    assert result.returncode == 2
+    assert "needs --y-pred-proba" in result.stderr
 
 
 def test_multivariate_same_distribution_exits_0(files):
@@ -158,3 +161,29 @@ def test_estimate_multiclass_refuses_an_unseen_class(tmp_path):
     assert result.returncode == 2, result.stdout + result.stderr
     assert "unseen.parquet: column 'y_pred' has class(es) 'gold_card' that --y-pred-proba does not name" in " ".join(
         result.stderr.split())
+
+
+@pytest.mark.slow
+def test_estimate_regression_gives_nannymls_dle_numbers_and_exits_1_on_its_drop():
+    golden = json.loads((GOLDEN / "car_price_dle.json").read_text())
+    result = _run("estimate", "car_price_reference.parquet", "car_price_analysis.parquet", "--task", "regression",
+                  "--y-pred", "y_pred", "--y-true", "y_true", "--chunk-size", "6000", "--metrics", "mae,rmse",
+                  "--json", cwd=GOLDEN)
+    assert result.returncode == 1, result.stderr
+    report = json.loads(result.stdout)
+    assert report["method"] == "dle"
+    for ours, theirs in zip(report["chunks"], golden["chunks"], strict=True):
+        assert ours["metrics"]["mae"]["value"] == pytest.approx(theirs["mae"]["value"], rel=1e-3)
+        assert ours["metrics"]["rmse"]["alert"] == theirs["rmse"]["alert"]
+        assert ours["metrics"]["mae"]["realized"] == pytest.approx(theirs["mae"]["realized"], rel=1e-9)
+
+
+def test_estimate_regression_refuses_mape_with_zero_labels(tmp_path):
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame({"x": rng.normal(size=200), "y_pred": rng.normal(size=200), "y_true": rng.normal(size=200)})
+    frame.loc[3, "y_true"] = 0.0
+    frame.to_parquet(tmp_path / "zeros.parquet")
+    result = _run("estimate", "zeros.parquet", "zeros.parquet", "--task", "regression", "--y-pred", "y_pred",
+                  "--y-true", "y_true", cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "zeros.parquet: column 'y_true' has zeros, so MAPE is undefined" in " ".join(result.stderr.split())
