@@ -274,7 +274,7 @@ def fit_cbpe(
         lower_bound, upper_bound = _BOUNDS[metric]
         realized = [realized_metric(metric, labels[c.rows].astype(float), scores[c.rows], predicted[c.rows])
                     for c in reference_chunks]
-        thresholds[metric] = threshold_rule(realized, lower_limit=lower_bound, upper_limit=upper_bound)
+        thresholds[metric] = threshold_rule(realized, lower_limit=lower_bound, upper_limit=upper_bound, name=metric)
         components[metric] = _sampling_components(metric, labels, scores, predicted)
     return FittedCBPE(metrics=names, calibrator=fit_calibrator(labels, scores), components=components,
                       thresholds=thresholds, chunk_size=chunk_size, chunks=chunks)

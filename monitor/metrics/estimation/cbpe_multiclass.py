@@ -187,7 +187,7 @@ def fit_multiclass_cbpe(
     for metric in dict.fromkeys(metrics):
         realized = [realized_multiclass(metric, labels[c.rows], scores[c.rows], predicted[c.rows], classes)
                     for c in reference_chunks]
-        thresholds[metric] = reference_thresholds(realized, lower_limit=0.0, upper_limit=1.0)
+        thresholds[metric] = reference_thresholds(realized, lower_limit=0.0, upper_limit=1.0, name=metric)
         if metric == "accuracy":
             components[metric] = [(float(np.std((labels == predicted).astype(int))), 1.0)]
         else:

@@ -159,7 +159,7 @@ def fit_dle(
         models[kind] = model
     reference_chunks = split_rows(len(reference), chunk_size=chunk_size, chunks=chunks)
     thresholds = {name: reference_thresholds([realized_regression(name, true_values[c.rows], predicted[c.rows])
-                                              for c in reference_chunks], lower_limit=0.0)
+                                              for c in reference_chunks], lower_limit=0.0, name=name)
                   for name in names}
     return FittedDLE(features=tuple(features), prediction=prediction, metrics=names, encoders=encoders,
                      models=models, components={name: _components(name, true_values, predicted) for name in names},

@@ -133,5 +133,6 @@ def fit_reconstruction(
     pca = PCA(n_components=EXPLAINED_VARIANCE, random_state=PCA_SEED).fit(scaler.transform(raw))
     fitted = replace(unfitted, scaler=scaler, pca=pca)
     reference_values = [value for value, _ in fitted.chunk_values(reference)]
-    lower, upper = reference_thresholds(reference_values, lower_limit=0.0, drop_at_limit=True)
+    lower, upper = reference_thresholds(reference_values, lower_limit=0.0, drop_at_limit=True,
+                                        name="the reconstruction error")
     return replace(fitted, lower_threshold=lower, upper_threshold=upper)

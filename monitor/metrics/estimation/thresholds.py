@@ -7,6 +7,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from monitor.errors import MetricError
+
 __all__ = ["DEFAULT_STD_MULTIPLIER", "SAMPLING_ERROR_RANGE", "reference_thresholds", "outside"]
 
 DEFAULT_STD_MULTIPLIER = 3.0
@@ -20,6 +22,7 @@ def reference_thresholds(
     lower_limit: float | None = None,
     upper_limit: float | None = None,
     drop_at_limit: bool = False,
+    name: str = "the metric",
 ) -> tuple[float | None, float | None]:
     """``mean ± multiplier · std`` of the reference chunks' values (missing values ignored).
 
@@ -34,6 +37,9 @@ def reference_thresholds(
     (None, 4.44949)
     """
     data = np.asarray(values, dtype=float)
+    if not np.isfinite(data).any():
+        raise MetricError(f"no reference chunk gives a value for {name} (e.g. every chunk holds a single class), "
+                          "so no threshold can be learned; use bigger chunks or leave the metric out")
     with np.errstate(all="ignore"):
         mean, std = float(np.nanmean(data)), float(np.nanstd(data))
     lower: float | None = mean - multiplier * std
@@ -46,11 +52,12 @@ def reference_thresholds(
 
 
 def outside(value: float, lower: float | None, upper: float | None) -> bool:
-    """True when ``value`` is below ``lower`` or above ``upper`` (a missing bound never alerts).
+    """True when ``value`` is below ``lower`` or above ``upper`` (a missing bound never alerts);
+    a value that could not be computed (NaN) alerts: it cannot be called all clear.
 
-    >>> outside(0.5, 0.6, None), outside(0.5, 0.4, 0.6), outside(0.7, None, 0.6)
-    (True, False, True)
+    >>> outside(0.5, 0.6, None), outside(0.5, 0.4, 0.6), outside(0.7, None, 0.6), outside(float("nan"), 0, 1)
+    (True, False, True, True)
     """
     if math.isnan(value):
-        return False
+        return True
     return (lower is not None and value < lower) or (upper is not None and value > upper)

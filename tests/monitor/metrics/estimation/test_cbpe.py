@@ -68,3 +68,19 @@ def test_unknown_metric_and_bad_chunking_are_refused():
         split_rows(10, chunk_size=2, chunks=2)
     with pytest.raises(MetricError, match="cannot make 20 chunks"):
         split_rows(10, chunks=20)
+
+
+def test_a_metric_no_reference_chunk_defines_is_refused():
+    labels = np.r_[np.zeros(50, dtype=int), np.ones(50, dtype=int)]  # every chunk of 10 holds one class
+    scores = np.linspace(0.01, 0.99, 100)
+    with pytest.raises(MetricError, match="no reference chunk gives a value for roc_auc"):
+        fit_cbpe(labels, scores, (scores > 0.5).astype(int), metrics=["roc_auc"], chunk_size=10)
+
+
+def test_an_estimate_that_cannot_be_computed_alerts():
+    rng = np.random.default_rng(1)
+    proba, labels = _sample(rng, 2_000)
+    fitted = fit_cbpe(labels, proba, (proba > 0.5).astype(int), metrics=["roc_auc"], chunk_size=1_000)
+    report = fitted.estimate(np.zeros(1_000), np.zeros(1_000, dtype=int))  # no expected positive: AUC undefined
+    estimate = report.chunks[0].metrics["roc_auc"]
+    assert np.isnan(estimate.value) and estimate.alert
