@@ -30,6 +30,7 @@ CBPE_METRICS = ["roc_auc", "f1", "precision", "recall", "specificity", "accuracy
 CHUNK_SIZE = 5000
 MULTICLASS_CHUNK_SIZE = 6000
 DLE_CHUNK_SIZE = 6000
+DC_CHUNK_SIZE, DC_REFERENCE_ROWS, DC_ANALYSIS_START, DC_ANALYSIS_ROWS = 2000, 10_000, 20_000, 10_000
 
 
 def _outside(args: argparse.Namespace) -> None:
@@ -131,6 +132,18 @@ def _inside(out: Path) -> None:
     regression = {"versions": {**versions, "lightgbm": lightgbm.__version__}, "chunk_size": DLE_CHUNK_SIZE,
                   "features": features, "metrics": names, "chunks": _records(estimated, names)}
     (out / "car_price_dle.json").write_text(json.dumps(regression, indent=1) + "\n")
+    # Domain classifier: five LightGBM fits per chunk, so a slice of the car-loan frames keeps it quick
+    # (rows 20000-29999 of the analysis span the change at row 25000).
+    reference, analysis, _ = nml.load_synthetic_car_loan_dataset()
+    reference = reference.iloc[:DC_REFERENCE_ROWS].reset_index(drop=True)
+    analysis = analysis.iloc[DC_ANALYSIS_START:DC_ANALYSIS_START + DC_ANALYSIS_ROWS].reset_index(drop=True)
+    classifier = nml.DomainClassifierCalculator(feature_column_names=CAR_LOAN_FEATURES, chunk_size=DC_CHUNK_SIZE)
+    classifier.fit(reference)
+    scored = classifier.calculate(analysis).filter(period="analysis").to_df()
+    domain = {"versions": versions, "chunk_size": DC_CHUNK_SIZE, "features": CAR_LOAN_FEATURES,
+              "reference_rows": DC_REFERENCE_ROWS, "analysis_start": DC_ANALYSIS_START,
+              "analysis_rows": DC_ANALYSIS_ROWS, "chunks": _records(scored, ["domain_classifier_auroc"])}
+    (out / "car_loan_domain_classifier.json").write_text(json.dumps(domain, indent=1) + "\n")
     print(f"golden files written to {out} ({versions})")
 
 

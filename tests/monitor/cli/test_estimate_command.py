@@ -187,3 +187,16 @@ def test_estimate_regression_refuses_mape_with_zero_labels(tmp_path):
                   "--y-true", "y_true", cwd=tmp_path)
     assert result.returncode == 2, result.stdout + result.stderr
     assert "zeros.parquet: column 'y_true' has zeros, so MAPE is undefined" in " ".join(result.stderr.split())
+
+
+@pytest.mark.slow
+def test_multivariate_classifier_tells_broken_relations_apart(files):
+    result = _run("multivariate", "reference.parquet", "broken.parquet", "--features", "x1,x2,city",
+                  "--chunk-size", "5000", "--method", "classifier", "--json", cwd=files)
+    assert result.returncode == 1, result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert report["method"] == "domain_classifier"
+    for chunk in report["chunks"]:
+        auroc = chunk["metrics"]["auroc"]
+        assert auroc["value"] > auroc["upper_threshold"] == 0.65
+        assert auroc["lower_band"] is None and auroc["alert"]

@@ -17,6 +17,7 @@ import pytest
 from monitor.metrics.estimation import EstimationReport, fit_cbpe, fit_reconstruction
 from monitor.metrics.estimation.calibration import needs_calibration
 from monitor.metrics.estimation.cbpe_multiclass import fit_multiclass_cbpe
+from monitor.metrics.estimation.classifier import fit_domain_classifier
 from monitor.metrics.estimation.dle import fit_dle
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -112,4 +113,18 @@ def test_dle_regression_agrees_with_nannyml():
                      chunk_size=golden["chunk_size"])
     report = fitted.estimate(analysis, analysis["y_true"].to_numpy(dtype=float))
     _compare(report, golden, golden["metrics"], rel=1e-3)
+    assert report.alert
+
+
+@pytest.mark.slow
+def test_domain_classifier_agrees_with_nannyml(car_loan):
+    """Five LightGBM fits per chunk: 1e-3 relative, identical alerts."""
+    golden = _golden("car_loan_domain_classifier.json")
+    reference, analysis = car_loan
+    start = golden["analysis_start"]
+    fitted = fit_domain_classifier(reference.iloc[:golden["reference_rows"]], golden["features"],
+                                   chunk_size=golden["chunk_size"])
+    report = fitted.estimate(analysis.iloc[start:start + golden["analysis_rows"]].reset_index(drop=True))
+    renamed = {"chunks": [{**chunk, "auroc": chunk["domain_classifier_auroc"]} for chunk in golden["chunks"]]}
+    _compare(report, renamed, ["auroc"], rel=1e-3)
     assert report.alert
