@@ -12,6 +12,8 @@ COPY dashboard ./dashboard
 RUN pip install --no-cache-dir --upgrade pip && pip install --no-cache-dir -c constraints.txt .
 
 FROM python:3.11.11-slim-bookworm
+# LightGBM's wheel links the system OpenMP runtime (libgomp), which slim images lack.
+RUN apt-get update && apt-get install -y --no-install-recommends libgomp1 && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system driftwatch && useradd --system --gid driftwatch --home /var/lib/driftwatch \
     --create-home driftwatch
 COPY --from=build /opt/driftwatch /opt/driftwatch

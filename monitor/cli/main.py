@@ -84,6 +84,7 @@ def _register_commands() -> None:
     from monitor.cli import (  # noqa: F401
         commands_compute,
         commands_dashboard,
+        commands_estimate,
         commands_exporter,
         commands_run,
         commands_service,
