@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from monitor.cli.main import app, config_option, err, install_stop_signals, load_context_config
 from monitor.config.loader import DEFAULT_CONFIG_FILE
 from monitor.config.starter import write_starter_config
-from monitor.errors import ConfigError, StoreUnavailableError
+from monitor.errors import ConfigError, DriftwatchError, StoreUnavailableError
 from monitor.ingest.workers import IngestWorkerError, run_ingest
 from monitor.logs import fields
 from monitor.store.engine import create_store_engine, redact_url
@@ -97,8 +97,10 @@ def ingest(
         return
     try:
         stats = run_ingest(config, engine, stop, until_idle=until_idle)
-    except IngestWorkerError as exc:
-        err.print(str(exc), highlight=False, soft_wrap=True)
+    except (IngestWorkerError, DriftwatchError) as exc:
+        # Past the config and store checks a failure (broker unreachable, a worker
+        # died) is a runtime one: exit 1, for the supervisor to restart.
+        err.print(f"ingestion stopped: {exc}", highlight=False, soft_wrap=True, markup=False)
         raise SystemExit(1) from exc
     err.print(
         f"ingested {stats.messages} messages: {stats.predictions} predictions, {stats.labels} labels, "

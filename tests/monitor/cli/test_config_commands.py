@@ -123,3 +123,12 @@ def test_a_store_url_secret_never_reaches_the_output(tmp_path, url):
     for secret in (SECRET, "2Secret"):
         assert secret not in output
     assert "Traceback" not in output
+
+
+@pytest.mark.slow  # kafka-python gives up on an unreachable broker after about 30 s
+def test_ingest_exits_1_when_the_broker_cannot_be_reached(tmp_path):
+    config = _config(tmp_path, kafka={"bootstrap_servers": "127.0.0.1:1"})
+    upgrade_schema(create_store_engine(f"sqlite:///{tmp_path / 'driftwatch.db'}"))
+    result = _cli("ingest", "--until-idle", "1", cwd=tmp_path, env={"DRIFTWATCH_CONFIG": str(config)})
+    assert result.returncode == 1, result.stderr  # a runtime failure, not a config error (2)
+    assert "ingestion stopped: cannot reach Kafka at 127.0.0.1:1" in result.stderr
