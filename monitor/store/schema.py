@@ -16,8 +16,8 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 
 from monitor.errors import StoreError, StoreUnavailableError
 from monitor.store.engine import redact_url
-from monitor.store.urls import redact_text
 from monitor.store.tables import metadata
+from monitor.store.urls import redact_text
 from monitor.store.views import VIEWS
 
 __all__ = ["upgrade_schema", "current_revision", "head_revision", "render_schema_sql", "require_schema"]

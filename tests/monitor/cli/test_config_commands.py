@@ -109,7 +109,7 @@ SECRET = "Hunter2Secret"
         f"postgresql+psycopg://dw@127.0.0.1:1/dw?password={SECRET}",
         f"postgresql+psycopg://dw@/dw?host=127.0.0.1&port=1&password={SECRET}",
         f"postgresql+psycopg://dw@127.0.0.1:1/dw?sslmode=disable&sslpassword={SECRET}",
-        f"postgresql+psycopg://dw:Hunter@2Secret@127.0.0.1:1/dw",  # an unescaped '@' in the password
+        "postgresql+psycopg://dw:Hunter@2Secret@127.0.0.1:1/dw",  # an unescaped '@' in the password
         f"postgresql://dw:{SECRET}@127.0.0.1:1/dw",
         f"::not a url?token={SECRET}",
     ],

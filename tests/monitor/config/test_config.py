@@ -263,7 +263,8 @@ def test_the_starter_config_is_valid(tmp_path):
     # Its commented-out alternatives are valid too.
     uncommented = STARTER_CONFIG.replace("  channels: {}\n", "").replace("  # channels:", "  channels:").replace(
         "  #   ", "    ")
-    config = load_config(_write(tmp_path, uncommented), environ={"SLACK_WEBHOOK_URL": "https://x", "RETRAIN_SECRET": "s"})
+    secrets = {"SLACK_WEBHOOK_URL": "https://x", "RETRAIN_SECRET": "s"}
+    config = load_config(_write(tmp_path, uncommented), environ=secrets)
     assert sorted(config.alerts.channels) == ["ml-team", "retrain"]
 
 
