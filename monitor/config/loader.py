@@ -11,13 +11,14 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Any, Union, get_args, get_origin
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from monitor.config.models import DriftwatchConfig
-from monitor.config.problems import KeyedValueError
+from monitor.config.problems import KeyedValueError, did_you_mean
 from monitor.errors import ConfigError
 
 __all__ = ["load_config", "config_from_mapping", "no_config_message", "override_name", "resolve_config_path",
@@ -191,6 +192,34 @@ def _where(source: str, lines: Mapping[Path_, int], path: tuple[Any, ...]) -> st
     return f"{source}:{line}" if line else source
 
 
+def _keys_at(path: tuple[Any, ...]) -> list[str]:
+    """The keys allowed in the mapping at ``path`` (empty when that is not one model)."""
+    annotation: Any = DriftwatchConfig
+    for part in path:
+        annotation = _single(annotation)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            fields = {field.alias or name: field for name, field in annotation.model_fields.items()}
+            if part not in fields:
+                return []
+            annotation = fields[part].annotation
+        elif get_origin(annotation) in (dict, list):
+            annotation = get_args(annotation)[-1]
+        else:
+            return []
+    annotation = _single(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [field.alias or name for name, field in annotation.model_fields.items()]
+    return []
+
+
+def _single(annotation: Any) -> Any:
+    """``X | None`` → ``X``; a union of several models stays ambiguous."""
+    if get_origin(annotation) in (Union, UnionType):
+        options = [arg for arg in get_args(annotation) if arg is not type(None)]
+        return options[0] if len(options) == 1 else None
+    return annotation
+
+
 def _env_source(loc: tuple[Any, ...], overrides: Mapping[Path_, str]) -> str | None:
     """The environment variable that set the key at ``loc`` (or a section holding it)."""
     for length in range(len(loc), 0, -1):
@@ -212,7 +241,8 @@ def _describe(
             loc = (*loc, *cause.path)
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
-            message = f"unknown key {loc[-1]!r}; remove it or check its spelling (see README: Configuration)"
+            message = (f"unknown key {loc[-1]!r}{did_you_mean(loc[-1], _keys_at(loc[:-1]))}; "
+                       "remove it or check its spelling (see README: Configuration)")
         elif error["type"] == "missing":
             message = "is required but missing; add it"
         elif error["type"] == "union_tag_invalid":

@@ -229,6 +229,8 @@ def test_errors_name_the_variable_or_the_line_of_the_key(tmp_path, change, envir
         (("      model: fraud", "      model: fruad"), "did you mean 'fraud'?"),
         (("channels: [ml-team, retrain-fraud]", "channels: [ml-teem, retrain-fraud]"), "did you mean 'ml-team'?"),
         (("method: psi", "method: pssi"), "did you mean 'psi'?"),
+        (("  bootstrap_servers:", "  bootstrap_server:"), "did you mean 'bootstrap_servers'?"),
+        (("      for: 2", "      fro: 2"), "did you mean 'for'?"),
         (("      metric: dataset_drift_share\n", "      metric: feature_drift_score\n      feature: amout\n"),
          "did you mean 'amount'?"),
     ],
