@@ -211,7 +211,7 @@ def _config() -> DriftwatchConfig:
 
 
 def _engine(config: DriftwatchConfig) -> Engine:
-    engine = create_store_engine(config.store)
+    engine = create_store_engine(config.store, must_exist=True)
     require_schema(engine)
     return engine
 

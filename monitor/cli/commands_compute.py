@@ -35,10 +35,12 @@ DEFAULT_DRIFT_SHARE = 0.5  # = monitor.metrics.drift.DEFAULT_DRIFT_SHARE (a test
 @app.command()
 def schedule() -> None:
     """Compute every due window every schedule.interval, until SIGTERM (no ingestion)."""
+    from monitor.jobs.reference_files import check_reference_files
     from monitor.jobs.scheduler import run_schedule
 
     config = load_context_config()
-    engine = create_store_engine(config.store)
+    check_reference_files(config)
+    engine = create_store_engine(config.store, must_exist=True)
     require_schema(engine)
     stop = threading.Event()
     install_stop_signals(stop)
@@ -62,14 +64,16 @@ def compute(
     to: Annotated[str | None, typer.Option("--to", help="End of the range, exclusive (ISO-8601).")] = None,
 ) -> None:
     """Compute (or recompute) the model's windows now, replacing their metric rows."""
+    from monitor.jobs.reference_files import check_reference_files
     from monitor.jobs.scheduler import WindowScheduler
 
     config = load_context_config()
     config.model(model)
+    check_reference_files(config, [model])
     start, end = _moment(from_, "--from"), _moment(to, "--to")
     if start is not None and end is not None and end <= start:
         raise InputFileError(f"--to ({end.isoformat()}) must be after --from ({start.isoformat()})")
-    engine = create_store_engine(config.store)
+    engine = create_store_engine(config.store, must_exist=True)
     require_schema(engine)
     scheduler = WindowScheduler(config=config, engine=engine)
     stop = threading.Event()

@@ -51,10 +51,12 @@ def run(
     from alerts.evaluation import evaluate_window
     from alerts.service import AlertService
     from monitor.ingest.workers import run_ingest
+    from monitor.jobs.reference_files import check_reference_files
     from monitor.jobs.scheduler import run_schedule
 
     config = load_context_config()
-    engine = create_store_engine(config.store)
+    check_reference_files(config)
+    engine = create_store_engine(config.store, must_exist=True)
     stop = threading.Event()
     install_stop_signals(stop)
     if not wait_for_store(engine, stop):

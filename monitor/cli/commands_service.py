@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
+from pathlib import Path
 from typing import Annotated
 
 import typer
 from sqlalchemy import Engine
 
-from monitor.cli.main import app, err, install_stop_signals, load_context_config
-from monitor.errors import StoreUnavailableError
+from monitor.cli.main import app, config_option, err, install_stop_signals, load_context_config
+from monitor.config.loader import DEFAULT_CONFIG_FILE
+from monitor.config.starter import write_starter_config
+from monitor.errors import ConfigError, DriftwatchError, StoreUnavailableError
 from monitor.ingest.workers import IngestWorkerError, run_ingest
 from monitor.logs import fields
 from monitor.store.engine import create_store_engine, redact_url
@@ -38,8 +42,27 @@ def wait_for_store(engine: Engine, stop: threading.Event) -> bool:
 
 
 @app.command()
-def init() -> None:
-    """Create or upgrade the schema in the configured store."""
+def init(
+    example: Annotated[
+        bool, typer.Option("--example", help="Write a commented starter config to PATH instead (no store is touched).")
+    ] = False,
+    path: Annotated[
+        Path | None,
+        typer.Argument(metavar="PATH", help="With --example: where to write it (default: --config, $DRIFTWATCH_CONFIG, "
+                            "else ./driftwatch.yaml).", show_default=False),
+    ] = None,
+) -> None:
+    """Create or upgrade the schema in the configured store (the only command that creates it)."""
+    if example:
+        target = path or config_option() or Path(os.environ.get("DRIFTWATCH_CONFIG") or DEFAULT_CONFIG_FILE)
+        write_starter_config(target)
+        default = target.resolve() == (Path.cwd() / DEFAULT_CONFIG_FILE).resolve()
+        then = "driftwatch init" if default else f"driftwatch --config {target} init"
+        typer.echo(f"wrote a starter config to {target}; edit it, then run `{then}` to create the store")
+        return
+    if path is not None:
+        raise ConfigError(f"init takes a PATH only with --example (got {path}); "
+                          "the store to create is the config key store")
     config = load_context_config()
     engine = create_store_engine(config.store)
     before, after = upgrade_schema(engine)
@@ -67,15 +90,17 @@ def ingest(
     config = load_context_config()
     if workers is not None:
         config = config.model_copy(update={"ingest": config.ingest.model_copy(update={"workers": workers})})
-    engine = create_store_engine(config.store)
+    engine = create_store_engine(config.store, must_exist=True)
     stop = threading.Event()
     install_stop_signals(stop)
     if not wait_for_store(engine, stop):
         return
     try:
         stats = run_ingest(config, engine, stop, until_idle=until_idle)
-    except IngestWorkerError as exc:
-        err.print(str(exc), highlight=False, soft_wrap=True)
+    except (IngestWorkerError, DriftwatchError) as exc:
+        # Past the config and store checks a failure (broker unreachable, a worker
+        # died) is a runtime one: exit 1, for the supervisor to restart.
+        err.print(f"ingestion stopped: {exc}", highlight=False, soft_wrap=True, markup=False)
         raise SystemExit(1) from exc
     err.print(
         f"ingested {stats.messages} messages: {stats.predictions} predictions, {stats.labels} labels, "

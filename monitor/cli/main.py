@@ -24,7 +24,7 @@ from monitor.config import DriftwatchConfig, load_config
 from monitor.errors import DriftwatchError
 from monitor.logs import configure_logging
 
-__all__ = ["app", "main", "load_context_config", "install_stop_signals"]
+__all__ = ["app", "main", "config_option", "load_context_config", "install_stop_signals"]
 
 app = typer.Typer(
     name="driftwatch",
@@ -58,8 +58,13 @@ def _root(
 
 
 def load_context_config() -> DriftwatchConfig:
-    """The config chosen by ``--config`` / ``DRIFTWATCH_CONFIG`` / ``./driftwatch.yaml``."""
-    return load_config(_state["config"])
+    """The config chosen by ``--config`` / ``DRIFTWATCH_CONFIG`` / ``./driftwatch.yaml``; none is an error."""
+    return load_config(_state["config"], require_file=True)
+
+
+def config_option() -> Path | None:
+    """The ``--config`` given, if any."""
+    return _state["config"]
 
 
 def install_stop_signals(stop: threading.Event) -> None:

@@ -11,15 +11,18 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Any, Union, get_args, get_origin
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from monitor.config.models import DriftwatchConfig
+from monitor.config.problems import KeyedValueError, did_you_mean
 from monitor.errors import ConfigError
 
-__all__ = ["load_config", "config_from_mapping", "override_name", "resolve_config_path", "DEFAULT_CONFIG_FILE"]
+__all__ = ["load_config", "config_from_mapping", "no_config_message", "override_name", "resolve_config_path",
+           "DEFAULT_CONFIG_FILE"]
 
 DEFAULT_CONFIG_FILE = "driftwatch.yaml"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -40,21 +43,37 @@ def resolve_config_path(explicit: str | os.PathLike[str] | None = None) -> Path 
     return default if default.exists() else None
 
 
+def no_config_message() -> str:
+    """Where a config was looked for, and how to make one."""
+    here = Path.cwd() / DEFAULT_CONFIG_FILE
+    return (f"no config file found: --config was not given, DRIFTWATCH_CONFIG is not set and there is no {here}. "
+            "Write a commented starter with `driftwatch init --example` (creates ./driftwatch.yaml; "
+            "`driftwatch init --example PATH` for another place), edit it, then run `driftwatch init` "
+            "to create the store")
+
+
 def load_config(
-    path: str | os.PathLike[str] | None = None, *, environ: Mapping[str, str] | None = None
+    path: str | os.PathLike[str] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    require_file: bool = False,
 ) -> DriftwatchConfig:
     """Read, substitute, override and validate the configuration.
 
     With no file (none given, none in the environment, none in the working
-    directory) the defaults apply, plus ``DRIFTWATCH_*`` overrides.
+    directory) the defaults apply, plus ``DRIFTWATCH_*`` overrides, unless
+    ``require_file`` (the command line): then that is an error saying where it looked.
     """
     env = os.environ if environ is None else environ
     resolved = resolve_config_path(path) if environ is None else (Path(path) if path else None)
     if resolved is None:
+        if require_file:
+            raise ConfigError(no_config_message())
         return config_from_mapping({}, environ=env, source="<defaults>", lines={})
     if not resolved.exists():
-        raise ConfigError(f"config file {resolved} does not exist; create it (see README: Configuration) "
-                          "or point --config / DRIFTWATCH_CONFIG at it")
+        raise ConfigError(f"config file {resolved} does not exist; write a starter with "
+                          f"`driftwatch init --example {resolved}` (see README: Configuration) "
+                          "or point --config / DRIFTWATCH_CONFIG at an existing file")
     text = resolved.read_text(encoding="utf-8")
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -80,11 +99,11 @@ def config_from_mapping(
 ) -> DriftwatchConfig:
     line_of = dict(lines or {})
     substituted = _substitute(dict(data), (), environ, source, line_of)
-    _apply_env_overrides(substituted, environ)
+    overrides = _apply_env_overrides(substituted, environ)
     try:
         return DriftwatchConfig.model_validate(substituted)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, source, line_of)) from None
+        raise ConfigError(_describe(exc, source, line_of, overrides)) from None
 
 
 def _to_python(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> Any:
@@ -134,8 +153,12 @@ def override_name(*path: str) -> str:
     return _ENV_PREFIX + "__".join(part.upper() for part in path)
 
 
-def _apply_env_overrides(data: dict[str, Any], env: Mapping[str, str]) -> None:
-    """``DRIFTWATCH_STORE`` → store; ``DRIFTWATCH_KAFKA__BOOTSTRAP_SERVERS`` → kafka.bootstrap_servers."""
+def _apply_env_overrides(data: dict[str, Any], env: Mapping[str, str]) -> dict[Path_, str]:
+    """``DRIFTWATCH_STORE`` → store; ``DRIFTWATCH_KAFKA__BOOTSTRAP_SERVERS`` → kafka.bootstrap_servers.
+
+    Returns which variable set each overridden key, so an error names the variable.
+    """
+    applied: dict[Path_, str] = {}
     for name, raw in env.items():
         if not name.startswith(_ENV_PREFIX) or name in _NOT_OVERRIDES:
             continue
@@ -150,6 +173,8 @@ def _apply_env_overrides(data: dict[str, Any], env: Mapping[str, str]) -> None:
             target = nested
         else:
             target[parts[-1]] = raw  # pydantic coerces "5000" / "true" to the field type
+            applied[tuple(parts)] = name
+    return applied
 
 
 def _dotted(path: tuple[Any, ...]) -> str:
@@ -167,17 +192,64 @@ def _where(source: str, lines: Mapping[Path_, int], path: tuple[Any, ...]) -> st
     return f"{source}:{line}" if line else source
 
 
-def _describe(exc: ValidationError, source: str, lines: Mapping[Path_, int]) -> str:
+def _keys_at(path: tuple[Any, ...]) -> list[str]:
+    """The keys allowed in the mapping at ``path`` (empty when that is not one model)."""
+    annotation: Any = DriftwatchConfig
+    for part in path:
+        annotation = _single(annotation)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            fields = {field.alias or name: field for name, field in annotation.model_fields.items()}
+            if part not in fields:
+                return []
+            annotation = fields[part].annotation
+        elif get_origin(annotation) in (dict, list):
+            annotation = get_args(annotation)[-1]
+        else:
+            return []
+    annotation = _single(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [field.alias or name for name, field in annotation.model_fields.items()]
+    return []
+
+
+def _single(annotation: Any) -> Any:
+    """``X | None`` → ``X``; a union of several models stays ambiguous."""
+    if get_origin(annotation) in (Union, UnionType):
+        options = [arg for arg in get_args(annotation) if arg is not type(None)]
+        return options[0] if len(options) == 1 else None
+    return annotation
+
+
+def _env_source(loc: tuple[Any, ...], overrides: Mapping[Path_, str]) -> str | None:
+    """The environment variable that set the key at ``loc`` (or a section holding it)."""
+    for length in range(len(loc), 0, -1):
+        name = overrides.get(tuple(loc[:length]))
+        if name is not None:
+            return name
+    return None
+
+
+def _describe(
+    exc: ValidationError, source: str, lines: Mapping[Path_, int], overrides: Mapping[Path_, str] | None = None
+) -> str:
     problems = []
     for error in exc.errors():
         loc = tuple(part for part in error["loc"] if part not in ("slack", "email", "webhook")
                     and not (isinstance(part, str) and part.startswith("function-")))
+        cause = (error.get("ctx") or {}).get("error")
+        if isinstance(cause, KeyedValueError):
+            loc = (*loc, *cause.path)
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
-            message = f"unknown key {loc[-1]!r}; remove it or check its spelling (see README: Configuration)"
+            message = (f"unknown key {loc[-1]!r}{did_you_mean(loc[-1], _keys_at(loc[:-1]))}; "
+                       "remove it or check its spelling (see README: Configuration)")
         elif error["type"] == "missing":
             message = "is required but missing; add it"
         elif error["type"] == "union_tag_invalid":
             message = "channel type must be one of slack, email, webhook"
-        problems.append(f"{_where(source, lines, loc)}: {_dotted(loc)}: {message}")
+        variable = _env_source(loc, overrides or {})
+        where = f"environment variable {variable}" if variable else _where(source, lines, loc)
+        # Cross-reference messages name their key already (by rule name, not index).
+        key = "" if loc and message.startswith(f"{loc[0]}.") else f"{_dotted(loc)}: "
+        problems.append(f"{where}: {key}{message}")
     return "invalid configuration:\n  " + "\n  ".join(problems)

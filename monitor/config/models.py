@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 
 from monitor.config.conditions import Condition, parse_condition
 from monitor.config.durations import Duration, Offset
+from monitor.config.problems import KeyedValueError, did_you_mean, unknown_choice
 from monitor.metrics.names import ALL_METRICS, FEATURE_METRICS
 
 __all__ = [
@@ -95,11 +96,13 @@ class FeatureConfig(StrictModel):
     @model_validator(mode="after")
     def _check(self) -> FeatureConfig:
         if self.type == "categorical" and (self.min is not None or self.max is not None):
-            raise ValueError("min/max apply to numeric features only; remove them or set type: numeric")
+            raise KeyedValueError(("min" if self.min is not None else "max",),
+                                  "min/max apply to numeric features only; remove them or set type: numeric")
         if self.type == "numeric" and self.values is not None:
-            raise ValueError("values apply to categorical features only; remove it or set type: categorical")
+            raise KeyedValueError(("values",),
+                                  "values apply to categorical features only; remove it or set type: categorical")
         if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
+            raise KeyedValueError(("max",), f"min ({self.min}) is greater than max ({self.max})")
         return self
 
 
@@ -137,7 +140,7 @@ class FeatureDriftOverride(StrictModel):
     @classmethod
     def _known(cls, value: str) -> str:
         if value not in DRIFT_METHODS:
-            raise ValueError(f"unknown drift method {value!r}; use one of {sorted(DRIFT_METHODS)}")
+            raise ValueError(unknown_choice("drift method", value, DRIFT_METHODS))
         return value
 
 
@@ -154,16 +157,24 @@ class ModelConfig(StrictModel):
     reference: ReferenceConfig | None = None
     drift: DriftConfig = Field(default_factory=DriftConfig)
 
+    @field_validator("window")
+    @classmethod
+    def _aligned(cls, value: timedelta) -> timedelta:
+        if timedelta(days=1) % value != timedelta() and value % timedelta(days=1) != timedelta():
+            raise ValueError("window must divide a day (e.g. 5m, 15m, 1h, 6h) or be whole days, "
+                             "so windows stay aligned to UTC")
+        return value
+
     @model_validator(mode="after")
     def _check(self) -> ModelConfig:
         if self.task == "binary_classification" and self.positive_label is None:
-            raise ValueError("binary_classification needs positive_label (the class that counts as positive)")
-        unknown = set(self.drift.per_feature) - set(self.features)
+            raise KeyedValueError(("task",), "binary_classification needs positive_label "
+                                             "(the class that counts as positive); add it")
+        unknown = sorted(set(self.drift.per_feature) - set(self.features))
         if unknown and self.features:
-            raise ValueError(f"drift.per_feature names unknown features {sorted(unknown)}; add them under features")
-        if timedelta(days=1) % self.window != timedelta() and self.window % timedelta(days=1) != timedelta():
-            raise ValueError("window must divide a day (e.g. 5m, 15m, 1h, 6h) or be whole days, "
-                             "so windows stay aligned to UTC")
+            raise KeyedValueError(("drift", "per_feature", unknown[0]),
+                                  f"drift.per_feature names unknown feature {unknown[0]!r}"
+                                  f"{did_you_mean(unknown[0], self.features)}; known: {sorted(self.features)}")
         return self
 
 
@@ -187,7 +198,7 @@ class AlertRule(StrictModel):
     @classmethod
     def _known_metric(cls, value: str) -> str:
         if value not in ALL_METRICS:
-            raise ValueError(f"unknown metric {value!r}; use one of the names in DESIGN.md, e.g. dataset_drift_share")
+            raise ValueError(unknown_choice("metric", value, ALL_METRICS))
         return value
 
     @field_validator("when")
@@ -277,22 +288,30 @@ class DriftwatchConfig(StrictModel):
     @model_validator(mode="after")
     def _check_rule_references(self) -> DriftwatchConfig:
         names = set()
-        for rule in self.alerts.rules:
+        for index, rule in enumerate(self.alerts.rules):
+            at = ("alerts", "rules", index)
             if rule.name in names:
-                raise ValueError(f"alerts.rules: two rules are named {rule.name!r}; rule names must be unique")
+                raise KeyedValueError((*at, "name"), f"alerts.rules: two rules are named {rule.name!r}; "
+                                                     "rule names must be unique")
             names.add(rule.name)
             if rule.model != "*" and rule.model not in self.models:
-                raise ValueError(f"alerts.rules[{rule.name}].model: no model {rule.model!r} under models "
-                                 f"(known: {sorted(self.models)}); fix the name or use '*'")
-            for channel in rule.channels:
+                raise KeyedValueError((*at, "model"), f"alerts.rules[{rule.name}].model: no model {rule.model!r} "
+                                      f"under models{did_you_mean(rule.model, self.models)} "
+                                      f"(known: {sorted(self.models)}); fix the name or use '*'")
+            for position, channel in enumerate(rule.channels):
                 if channel not in self.alerts.channels:
-                    raise ValueError(f"alerts.rules[{rule.name}].channels: no channel {channel!r} under "
-                                     f"alerts.channels (known: {sorted(self.alerts.channels)})")
+                    raise KeyedValueError((*at, "channels", position),
+                                          f"alerts.rules[{rule.name}].channels: no channel {channel!r} under "
+                                          f"alerts.channels{did_you_mean(channel, self.alerts.channels)} "
+                                          f"(known: {sorted(self.alerts.channels)})")
             if rule.feature is not None and rule.metric not in FEATURE_METRICS:
-                raise ValueError(f"alerts.rules[{rule.name}].feature: metric {rule.metric!r} has no features; "
-                                 "remove feature or pick a per-feature metric")
+                raise KeyedValueError((*at, "feature"), f"alerts.rules[{rule.name}].feature: metric {rule.metric!r} "
+                                      "has no features; remove feature or pick a per-feature metric")
             if rule.feature not in (None, "*") and rule.metric != "class_share":
-                self._check_rule_feature(rule.name, rule.model, rule.feature)
+                try:
+                    self._check_rule_feature(rule.name, rule.model, rule.feature)
+                except ValueError as exc:
+                    raise KeyedValueError((*at, "feature"), str(exc)) from None
         return self
 
     def _check_rule_feature(self, rule: str, model: str, feature: str) -> None:
@@ -302,14 +321,14 @@ class DriftwatchConfig(StrictModel):
         if model != "*":
             features = self.models[model].features
             if features and feature not in features:
-                raise ValueError(f"alerts.rules[{rule}].feature: model {model!r} has no feature {feature!r} "
-                                 f"(known: {sorted(features)})")
+                raise ValueError(f"alerts.rules[{rule}].feature: model {model!r} has no feature {feature!r}"
+                                 f"{did_you_mean(feature, features)} (known: {sorted(features)})")
             return
         declared = [config.features for config in self.models.values()]
         if declared and all(declared) and not any(feature in features for features in declared):
             known = sorted({name for features in declared for name in features})
-            raise ValueError(f"alerts.rules[{rule}].feature: no model has a feature {feature!r} "
-                             f"(known: {known}); fix the name or use '*'")
+            raise ValueError(f"alerts.rules[{rule}].feature: no model has a feature {feature!r}"
+                             f"{did_you_mean(feature, known)} (known: {known}); fix the name or use '*'")
 
     def model(self, name: str) -> ModelConfig:
         try:
@@ -317,4 +336,5 @@ class DriftwatchConfig(StrictModel):
         except KeyError:
             from monitor.errors import ConfigError
 
-            raise ConfigError(f"no model {name!r} in the config (known: {sorted(self.models)})") from None
+            raise ConfigError(f"no model {name!r} in the config{did_you_mean(name, self.models)} "
+                              f"(known: {sorted(self.models)})") from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -9,37 +10,61 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from monitor.errors import StoreError
+from monitor.store.urls import redact_text, redact_url
 
-__all__ = ["create_store_engine", "is_postgres", "redact_url"]
+__all__ = ["create_store_engine", "is_postgres", "redact_url", "sqlite_file"]
 
 
-def redact_url(url: str) -> str:
-    """The URL with any password hidden, for logs and error messages."""
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URL (None for other stores and in-memory).
+
+    >>> sqlite_file("sqlite:///data/dw.db")
+    PosixPath('data/dw.db')
+    >>> sqlite_file("sqlite://") is None, sqlite_file("postgresql://u@h/db") is None
+    (True, True)
+    """
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
     except ArgumentError:
-        return "<unparseable store URL>"
+        return None
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
 
 
-def create_store_engine(url: str, *, read_only: bool = False, pool_size: int = 5) -> Engine:
+def create_store_engine(url: str, *, read_only: bool = False, pool_size: int = 5, must_exist: bool = False) -> Engine:
     """Create an engine with the settings driftwatch relies on.
 
     SQLite runs in WAL mode with ``synchronous=FULL`` (a committed batch survives a
     killed process and a power cut) and a long busy timeout so the dashboard and a
     scheduler can read while ingestion writes. ``read_only`` opens SQLite with
     ``mode=ro`` and makes PostgreSQL sessions ``default_transaction_read_only``.
+    ``must_exist`` refuses a SQLite file that is not there instead of creating it:
+    only ``driftwatch init`` creates a store.
     """
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
+    except ArgumentError:
         raise StoreError(
-            f"store URL {url!r} is not valid; use sqlite:///path/to/file.db or "
+            f"store URL {redact_url(url)!r} is not valid; use sqlite:///path/to/file.db or "
             "postgresql+psycopg://user@host/db (config key store / env DRIFTWATCH_STORE)"
-        ) from exc
+        ) from None
     backend = parsed.get_backend_name()
+    if backend != "sqlite" and url.partition("://")[2].split("?", 1)[0].count("@") > 1:
+        # SQLAlchemy would take the text after the first '@' for the host name, and the
+        # driver's "cannot resolve host" error would then show part of the password.
+        raise StoreError(
+            f"store URL {redact_url(url)!r} has more than one '@' before the host; percent-encode '@' in the "
+            "user name or password as %40 (e.g. postgresql+psycopg://user:p%40ss@host/db)"
+        )
     kwargs: dict[str, Any] = {"future": True}
     if backend == "sqlite":
         database = parsed.database or ""
+        file = sqlite_file(url)
+        if must_exist and file is not None and not file.exists():
+            raise StoreError(f"store {redact_url(url)} does not exist (no file {file.resolve()}); "
+                             "run `driftwatch init` to create it, or fix the config key store")
         if read_only and database and database != ":memory:":
             url = f"sqlite:///file:{database}?mode=ro&uri=true"
         kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
@@ -56,7 +81,7 @@ def create_store_engine(url: str, *, read_only: bool = False, pool_size: int = 5
     try:
         engine = create_engine(url, **kwargs)
     except (NoSuchModuleError, ArgumentError) as exc:
-        raise StoreError(f"cannot open store {redact_url(url)}: {exc}") from exc
+        raise StoreError(f"cannot open store {redact_url(url)}: {redact_text(str(exc), url)}") from None
     if backend == "sqlite":
         _configure_sqlite(engine, read_only=read_only)
     return engine

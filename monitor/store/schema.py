@@ -17,6 +17,7 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 from monitor.errors import StoreError, StoreUnavailableError
 from monitor.store.engine import redact_url
 from monitor.store.tables import metadata
+from monitor.store.urls import redact_text
 from monitor.store.views import VIEWS
 
 __all__ = ["upgrade_schema", "current_revision", "head_revision", "render_schema_sql", "require_schema"]
@@ -41,7 +42,8 @@ def current_revision(engine: Engine) -> str | None:
         with engine.connect() as connection:
             return MigrationContext.configure(connection).get_current_revision()
     except OperationalError as exc:
-        raise StoreUnavailableError(f"cannot reach the store {redact_url(str(engine.url))}: {exc.orig}") from exc
+        reason = redact_text(str(exc.orig), engine.url.render_as_string(hide_password=False))
+        raise StoreUnavailableError(f"cannot reach the store {redact_url(str(engine.url))}: {reason}") from exc
 
 
 def upgrade_schema(engine: Engine) -> tuple[str | None, str]:

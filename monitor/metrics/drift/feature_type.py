@@ -1,6 +1,6 @@
 """The two feature types drift statistics know, and how the offline CLI infers them.
 
-DESIGN.md fixes the inference rule for ``driftwatch drift``: bool, string and
+The inference rule for ``driftwatch drift``: bool, string and
 category columns are categorical, numbers are numeric. Anything else (dates,
 durations, complex numbers) has no drift test and must be named explicitly.
 """

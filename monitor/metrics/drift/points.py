@@ -1,4 +1,4 @@
-"""Drift results as the metric points DESIGN.md names (``metric_values`` rows).
+"""Drift results as the metric points the README names (``metric_values`` rows).
 
 ``feature_drift_score`` and ``feature_drift`` per feature, ``dataset_drift_share``
 and ``dataset_drift`` per window. Details are strict JSON (NaN and infinities become

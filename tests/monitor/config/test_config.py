@@ -202,3 +202,90 @@ def test_prometheus_is_off_by_default_and_checked(tmp_path: Path):
         config_from_mapping({"prometheus": {"port": 70000}}, environ={})
     with pytest.raises(ConfigError, match=r"prometheus\.max_features"):
         config_from_mapping({"prometheus": {"max_features": 0}}, environ={})
+
+
+@pytest.mark.parametrize(
+    ("change", "environ", "where"),
+    [
+        # A bad value from the environment names the variable, not the file.
+        (None, {"DRIFTWATCH_INGEST__BATCH_SIZE": "abc"}, "environment variable DRIFTWATCH_INGEST__BATCH_SIZE: "
+                                                         "ingest.batch_size"),
+        (None, {"DRIFTWATCH_KAFKA__SESSION_TIMEOUT": "soon"}, "environment variable DRIFTWATCH_KAFKA__SESSION_TIMEOUT"),
+        (None, {"DRIFTWATCH_INGEST__BATCHSIZE": "5"}, "environment variable DRIFTWATCH_INGEST__BATCHSIZE: "
+                                                      "ingest.batchsize: unknown key"),
+        # Errors from the file name the line of the key at fault.
+        (("channels: [ml-team, retrain-fraud]", "channels: [ml-team, pager]"), {}, "driftwatch.yaml:28: "),
+        (("      model: fraud", "      model: fruad"), {}, "driftwatch.yaml:23: "),
+        (("window: 1h", "window: 7m"), {}, "driftwatch.yaml:10: models.fraud.window: window must divide a day"),
+        (("{amount: {method", "{amont: {method"), {}, "driftwatch.yaml:18: models.fraud.drift.per_feature.amont"),
+        (("min: 0}", "min: 0, values: [1]}"), {}, "driftwatch.yaml:12: models.fraud.features.amount.values"),
+        (("      metric: dataset_drift_share\n", "      metric: feature_drift_score\n      feature: amout\n"), {},
+         "driftwatch.yaml:25: alerts.rules[fraud-data-drift].feature"),
+    ],
+)
+def test_errors_name_the_variable_or_the_line_of_the_key(tmp_path, change, environ, where):
+    text = GOOD if change is None else GOOD.replace(*change, 1)
+    with pytest.raises(ConfigError) as caught:
+        load_config(_write(tmp_path, text), environ={**ENV, **environ})
+    message = str(caught.value)
+    assert where in message, message
+    if environ:
+        assert "driftwatch.yaml" not in message, message
+
+
+@pytest.mark.parametrize(
+    ("change", "suggestion"),
+    [
+        (("metric: dataset_drift_share", "metric: dataset_drift_shar"), "did you mean 'dataset_drift_share'?"),
+        (("      model: fraud", "      model: fruad"), "did you mean 'fraud'?"),
+        (("channels: [ml-team, retrain-fraud]", "channels: [ml-teem, retrain-fraud]"), "did you mean 'ml-team'?"),
+        (("method: psi", "method: pssi"), "did you mean 'psi'?"),
+        (("  bootstrap_servers:", "  bootstrap_server:"), "did you mean 'bootstrap_servers'?"),
+        (("      for: 2", "      fro: 2"), "did you mean 'for'?"),
+        (("      metric: dataset_drift_share\n", "      metric: feature_drift_score\n      feature: amout\n"),
+         "did you mean 'amount'?"),
+    ],
+)
+def test_a_misspelt_name_gets_a_suggestion_and_the_choices(tmp_path, change, suggestion):
+    with pytest.raises(ConfigError) as caught:
+        load_config(_write(tmp_path, GOOD.replace(*change, 1)), environ=ENV)
+    message = str(caught.value)
+    assert suggestion in message, message
+    assert "DESIGN" not in message
+
+
+def test_an_unknown_metric_lists_every_valid_name(tmp_path):
+    from monitor.metrics.names import ALL_METRICS
+
+    with pytest.raises(ConfigError) as caught:
+        load_config(_write(tmp_path, GOOD.replace("metric: dataset_drift_share", "metric: vibes", 1)), environ=ENV)
+    message = str(caught.value)
+    assert "unknown metric 'vibes'; use one of: " in message and "did you mean" not in message
+    assert all(name in message for name in ALL_METRICS)
+
+
+def test_the_starter_config_is_valid(tmp_path):
+    from monitor.config.starter import STARTER_CONFIG
+
+    path = tmp_path / "starter.yaml"
+    path.write_text(STARTER_CONFIG)
+    config = load_config(path, environ={})
+    assert config.store == "sqlite:///driftwatch.db"
+    assert config.models["my-model"].reference is not None and config.models["my-model"].reference.first == 1000
+    assert [rule.metric for rule in config.alerts.rules] == ["dataset_drift_share"]
+    # Its commented-out alternatives are valid too.
+    uncommented = STARTER_CONFIG.replace("  channels: {}\n", "").replace("  # channels:", "  channels:").replace(
+        "  #   ", "    ")
+    secrets = {"SLACK_WEBHOOK_URL": "https://x", "RETRAIN_SECRET": "s"}
+    config = load_config(_write(tmp_path, uncommented), environ=secrets)
+    assert sorted(config.alerts.channels) == ["ml-team", "retrain"]
+
+
+def test_no_user_facing_text_points_outside_the_repository():
+    root = Path(__file__).resolve().parents[3]
+    files = [root / "README.md", root / "Makefile", root / "Dockerfile", root / "docker-compose.yml"]
+    for folder in ("monitor", "alerts", "dashboard", "scripts", "deploy"):
+        files += [path for path in (root / folder).rglob("*") if path.suffix in (".py", ".sh", ".md", ".yaml", ".yml")]
+    offenders = [f"{path.relative_to(root)}: {word}" for path in files if path.is_file()
+                 for word in ("DESIGN.md", "STYLE.md", "../shared", "/work/shared") if word in path.read_text()]
+    assert offenders == []
