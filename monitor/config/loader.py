@@ -49,7 +49,8 @@ def no_config_message() -> str:
     return (f"no config file found: --config was not given, DRIFTWATCH_CONFIG is not set and there is no {here}. "
             "Write a commented starter with `driftwatch init --example` (creates ./driftwatch.yaml; "
             "`driftwatch init --example PATH` for another place), edit it, then run `driftwatch init` "
-            "to create the store")
+            "to create the store. (Or configure from the environment alone: set DRIFTWATCH_STORE and "
+            "the other DRIFTWATCH_* variables.)")
 
 
 def load_config(
@@ -62,12 +63,14 @@ def load_config(
 
     With no file (none given, none in the environment, none in the working
     directory) the defaults apply, plus ``DRIFTWATCH_*`` overrides, unless
-    ``require_file`` (the command line): then that is an error saying where it looked.
+    ``require_file`` (the command line) and the environment names no store
+    (``DRIFTWATCH_STORE``): then that is an error saying where it looked, so a
+    command never creates the default ``driftwatch.db`` the user did not ask for.
     """
     env = os.environ if environ is None else environ
     resolved = resolve_config_path(path) if environ is None else (Path(path) if path else None)
     if resolved is None:
-        if require_file:
+        if require_file and not env.get("DRIFTWATCH_STORE"):
             raise ConfigError(no_config_message())
         return config_from_mapping({}, environ=env, source="<defaults>", lines={})
     if not resolved.exists():

@@ -43,6 +43,19 @@ def test_no_config_says_where_it_looked_and_creates_nothing(tmp_path):
     assert sorted(os.listdir(tmp_path)) == []
 
 
+def test_a_config_from_the_environment_alone_needs_no_file(tmp_path):
+    """Every value may come from the environment: DRIFTWATCH_STORE names the store, so no file is needed
+    (and the store is still never created by a command that only reads it)."""
+    store = tmp_path / "elsewhere.db"
+    env = {"DRIFTWATCH_STORE": f"sqlite:///{store}"}
+    assert _cli("alerts", "list", cwd=tmp_path, env=env).returncode == 2  # no store yet: not created
+    assert sorted(os.listdir(tmp_path)) == []
+    assert _cli("init", cwd=tmp_path, env=env).returncode == 0
+    listed = _cli("alerts", "list", cwd=tmp_path, env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert "elsewhere.db" in os.listdir(tmp_path)
+
+
 def test_init_example_writes_a_valid_starter_once(tmp_path):
     result = _cli("init", "--example", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
