@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +33,18 @@ class FeatureDriftResult:
     threshold: float
     drifted: bool
     details: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def judged(self) -> bool:
+        """False when the test gave no score: the feature was not judged (never "no drift")."""
+        return not math.isnan(self.score)
+
+    @property
+    def not_judged_reason(self) -> str | None:
+        """Why the feature was not judged (None when it was)."""
+        if self.judged:
+            return None
+        return str(self.details.get("reason") or "the drift test gave no score")
 
 
 def compute_feature_drift(
