@@ -2,7 +2,7 @@
 
 A reference feature that has no values (absent, or all missing) or whose values are
 of the wrong kind (a numeric feature stored as text, a mix of numbers and strings)
-cannot be compared with any window. Without this check such a feature would only
+cannot be compared with any window, or only with part of its reference. Without this check such a feature would only
 show ``feature_drift_score`` NULL, window after window; instead every window
 computed with that reference carries one ``reference_problem`` point per affected
 feature (value 1, ``details["reason"]`` saying what to fix), which an alert rule
@@ -39,6 +39,8 @@ def reference_problem(values: pd.Series[Any] | None, spec: FeatureSpec, *, featu
     >>> found = reference_problem(pd.Series(["1.5", "n/a", 2.0], dtype=object), spec, feature="amount")
     >>> found["problem"], found["n_mismatched"], found["n_values"]
     ('mixed_types', 2, 3)
+    >>> reference_problem(pd.Series([10115, 75001]), FeatureSpec(type="categorical"), feature="zip") is None
+    True
     """
     if values is None or len(values) == 0:
         return _problem("no_values", f"the reference has no value for feature {feature!r} (column absent or all "
@@ -55,8 +57,9 @@ def reference_problem(values: pd.Series[Any] | None, spec: FeatureSpec, *, featu
         wrong = (kinds == ValueKind.BOOL) | (kinds == ValueKind.STRING) | (kinds == ValueKind.OTHER)
         expected = "number"
     else:
-        wrong = (kinds == ValueKind.NUMBER) | (kinds == ValueKind.OTHER)
-        expected = "string or bool"
+        # Numbers are fine here: a categorical test compares them as categories ("49").
+        wrong = kinds == ValueKind.OTHER
+        expected = "string, bool or number"
     n_wrong = int(wrong.sum())
     if n_wrong == 0:
         return None
