@@ -5,6 +5,9 @@ from __future__ import annotations
 import math
 from datetime import timedelta
 
+from alerts.alert_store import open_alerts_of
+from alerts.evaluation import evaluate_window
+from monitor.config.models import DriftwatchConfig
 from monitor.jobs.scheduler import WindowScheduler
 from tests.monitor.jobs.store_data import (
     DAY,
@@ -216,6 +219,15 @@ def test_a_bad_reference_is_reported_loudly_per_feature(engine, tmp_path):
     [run] = runs(engine, window_start=window)
     assert run.status == "degraded"
     assert "reference problem" in run.error and "'amount'" in run.error and "'country'" in run.error
+    # ... and an alert rule can watch it.
+    rule = {"name": "reference", "model": "fraud", "metric": "reference_problem", "feature": "*", "when": "== 1"}
+    cfg = DriftwatchConfig.model_validate({"store": "sqlite://", "models": {"fraud": model},
+                                           "alerts": {"rules": [rule]}})
+    evaluate_window(engine, cfg, model="fraud", model_version="v1", window_start=window, window_end=window + HOUR,
+                    now=DAY + 4 * HOUR)
+    with engine.connect() as connection:
+        firing = open_alerts_of(connection, rule="reference", model="fraud")
+    assert {feature: alert.state for feature, alert in firing.items()} == {"amount": "firing", "country": "firing"}
 
 
 def test_a_good_reference_has_no_reference_problem_rows(engine):
@@ -224,10 +236,6 @@ def test_a_good_reference_has_no_reference_problem_rows(engine):
 
 
 def test_a_window_that_cannot_be_judged_does_not_resolve_a_drift_alert(engine):
-    from alerts.alert_store import open_alerts_of
-    from alerts.evaluation import evaluate_window
-    from monitor.config.models import DriftwatchConfig
-
     rules = [{"name": "drift", "model": "fraud", "metric": "dataset_drift", "when": "== 1"},
              {"name": "share", "model": "fraud", "metric": "dataset_drift_share", "when": "> 0.3"}]
     cfg = DriftwatchConfig.model_validate({"store": "sqlite://", "models": {"fraud": FRAUD_MODEL},
