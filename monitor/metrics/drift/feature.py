@@ -21,7 +21,8 @@ class FeatureDriftResult:
     """Drift verdict for one feature in one window.
 
     ``score`` is a p-value or a distance depending on ``method`` (an Evidently key);
-    it may be NaN, and then ``drifted`` is False and ``details["reason"]`` says why.
+    it may be NaN: then the feature is *not judged* (``judged`` False), ``drifted`` is
+    False but means nothing, and ``details["reason"]`` says why.
     ``details`` also holds ``p_value`` or ``distance``, ``n_reference``,
     ``n_current`` and ``auto`` (whether the method was chosen automatically).
     """
