@@ -55,7 +55,8 @@ _MAX_REFERENCE_CLASSES = 100
 
 @dataclass(frozen=True, slots=True)
 class WindowInput:
-    """What one window's computation needs; ``reference_reason`` explains a missing baseline."""
+    """What one window's computation needs; ``reference_reason`` explains a missing baseline,
+    and ``reference_unusable`` says an operator must fix it (not just "not built yet")."""
 
     model: str
     model_version: str
@@ -64,6 +65,7 @@ class WindowInput:
     dead_letter_count: int
     reference: StoredRows | None
     reference_reason: str | None = None
+    reference_unusable: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,10 +279,17 @@ def compute_window_metrics(inputs: WindowInput) -> WindowMetrics:
         reference = inputs.reference
         outcomes.append(_guarded(inputs, "reference check",
                                  lambda: compute_reference_problems(reference.features, specs)))
+    elif inputs.reference_unusable:
+        # The caller notes the reason once; these points make it alertable per feature.
+        reason = inputs.reference_reason or "the reference is unusable"
+        outcomes.append(([MetricPoint(REFERENCE_PROBLEM, 1.0, feature=name, is_breach=True,
+                                      details={"problem": "unavailable", "reason": reason})
+                          for name in specs], None))
     points = [point for group_points, _ in outcomes for point in group_points]
     notes.extend(note for _, note in outcomes if note is not None)
-    notes.extend(f"reference problem: {point.details['reason']}" for point in points
-                 if point.metric == REFERENCE_PROBLEM)
+    if inputs.reference is not None:
+        notes.extend(f"reference problem: {point.details['reason']}" for point in points
+                     if point.metric == REFERENCE_PROBLEM)
     return WindowMetrics(points=tuple(points), notes=tuple(notes))
 
 

@@ -7,7 +7,9 @@ show ``feature_drift_score`` NULL, window after window; instead every window
 computed with that reference carries one ``reference_problem`` point per affected
 feature (value 1, ``details["reason"]`` saying what to fix), which an alert rule
 can watch, and the job notes it in ``job_runs``. A feature without problems has no
-point.
+point. (A reference that cannot be had at all — file missing, none configured — gives
+every feature such a point too, with ``problem: unavailable``; see
+:mod:`monitor.jobs.window_metrics`.)
 """
 
 from __future__ import annotations

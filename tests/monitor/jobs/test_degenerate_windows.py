@@ -175,6 +175,9 @@ def test_reference_file_that_cannot_be_read(engine, tmp_path):
     _compute(engine, fraud_traffic(DAY, 2, 20), model)
     window = DAY + HOUR
     assert "no such file" in _reason(engine, "feature_drift_score", window, "amount")
+    for feature in ("amount", "country"):  # alertable per feature, like a bad column
+        problem = metric(engine, "reference_problem", window_start=window, feature=feature)
+        assert value(problem) == 1.0 and "no such file" in details(problem)["reason"]
     [run] = runs(engine, window_start=window)
     assert run.status == "degraded" and "reference unavailable" in run.error
 
