@@ -266,7 +266,7 @@ def check_drift_files(
     if method != AUTO:
         get_method(method)
     for options in per_feature.values():
-        if "method" in options:
+        if options.get("method", AUTO) != AUTO:
             get_method(options["method"])
     _check_methods(types, method, per_feature)
     result = compute_dataset_drift(reference, current, feature_types=types, method=method, threshold=threshold,

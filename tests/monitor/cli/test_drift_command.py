@@ -221,7 +221,7 @@ def test_feature_method_and_threshold_options(files):
     assert "--feature-method country=chisquare" in refused.stderr and "per_feature" not in refused.stderr
 
     result = _drift("reference.parquet", "drifted.parquet", "--json", "--method", "ks",
-                    "--feature-method", "country=chisquare", "--feature-method", "is_new=z",
+                    "--feature-method", "country=chisquare", "--feature-method", "is_new=auto",
                     "--feature-threshold", "country=0.01", cwd=files)
     assert result.returncode in (0, 1), result.stderr
     by_name = {f["feature"]: (f["method"], f["threshold"]) for f in json.loads(result.stdout)["features"]}
