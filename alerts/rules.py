@@ -37,7 +37,9 @@ class Observation:
     """What one window says about one alert series (rule, model, feature).
 
     ``value`` is NaN and ``model_version`` None when the window had no point for
-    the series; no data never breaches. ``details`` are the point's details (test
+    the series (``present`` False); no data never breaches. A point whose value is
+    NaN (empty window, feature not judged) is :attr:`not_judged`: it neither breaches
+    nor counts as a window without breach. ``details`` are the point's details (test
     used, p-value, drifted features ...), passed on to the notification.
     """
 
@@ -46,6 +48,12 @@ class Observation:
     value: float
     model_version: str | None
     details: Mapping[str, Any] = field(default_factory=dict)
+    present: bool = True
+
+    @property
+    def not_judged(self) -> bool:
+        """The window has the series' point, but with no value to judge."""
+        return self.present and math.isnan(self.value)
 
 
 def rule_applies_to(rule: AlertRule, model: str) -> bool:
@@ -55,7 +63,7 @@ def rule_applies_to(rule: AlertRule, model: str) -> bool:
 
 def no_data(feature: str | None) -> Observation:
     """The observation of a series that has no point in the window."""
-    return Observation(feature=feature, breach=False, value=math.nan, model_version=None)
+    return Observation(feature=feature, breach=False, value=math.nan, model_version=None, present=False)
 
 
 def evaluate_rule(rule: AlertRule, points: Mapping[str, Sequence[MetricPoint]]) -> list[Observation]:
@@ -83,7 +91,8 @@ def evaluate_rule(rule: AlertRule, points: Mapping[str, Sequence[MetricPoint]]) 
             # The worst offender is the most useful one to show a person.
             chosen = max(breaching, key=lambda item: (_distance(item[2], condition.low), item[1]))
         else:
-            chosen = max(judged, key=lambda item: item[1])
+            # A version with a value says more than one without (not judged).
+            chosen = max(judged, key=lambda item: (not math.isnan(_number(item[2].value)), item[1]))
         breach, version, point = chosen
         observations.append(
             Observation(

@@ -9,7 +9,9 @@
                                                                         resolved
 
 ``for: 1`` goes from inactive straight to firing. A pending alert that sees a
-window without breach is dropped (it never fired, so nobody heard of it). A
+window without breach is dropped (it never fired, so nobody heard of it). A window
+whose point has no value (empty window, a feature or dataset not judged) changes
+nothing: it is neither a breach nor a calm window, so it never resolves an alert. A
 resolved alert is closed for good: a later breach starts a NEW alert. The caller
 feeds the windows of a series in ``window_start`` order, each once; the store
 layer (:mod:`alerts.evaluation`) guarantees that.
@@ -122,6 +124,8 @@ def advance(
     """
     if alert is not None and not alert.is_open:
         raise ValueError(f"alert {alert.id} is resolved; a new breach starts a new alert, pass None")
+    if observation.not_judged:
+        return Transition(before=alert, after=alert)  # could not be judged: the state stands
     if alert is None:
         if not observation.breach:
             return Transition(before=None, after=None)

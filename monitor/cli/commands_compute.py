@@ -23,6 +23,7 @@ from monitor.store.schema import require_schema
 if TYPE_CHECKING:
     from monitor.jobs.compute_window import WindowOutcome
     from monitor.jobs.offline_drift import OfflineDriftReport
+    from monitor.metrics.drift import FeatureDriftResult
     from monitor.store.window_state import WindowKey, WindowState
 
 # The statistics (scipy, pandas) load inside the commands that need them, so every
@@ -147,27 +148,46 @@ def _score(value: float) -> str:
     return "n/a" if math.isnan(value) else f"{value:.6g}"
 
 
+def _drifted(feature: FeatureDriftResult) -> str:
+    if not feature.judged:
+        return "[yellow]not judged[/]"
+    return "[red]yes[/]" if feature.drifted else "no"
+
+
 def _print_table(report: OfflineDriftReport) -> None:
     table = Table(title="Feature drift", header_style="bold")
     for column in ("feature", "type", "method", "score", "threshold", "drifted"):
         table.add_column(column, justify="right" if column in ("score", "threshold") else "left")
     for feature in report.result.features:
         table.add_row(feature.feature, feature.feature_type, feature.method, _score(feature.score),
-                      f"{feature.threshold:g}", "[red]yes[/]" if feature.drifted else "no")
+                      f"{feature.threshold:g}", _drifted(feature))
     print_table(out, table)
     result = report.result
+    unjudged = len(result.not_judged)
+    counts = f"{result.number_of_drifted} of {result.number_of_features} features drifted"
+    if unjudged:
+        counts += f", {unjudged} not judged"
+    if result.dataset_drift is None:
+        out.print(f"[bold yellow]dataset drift not judged[/]: {counts}; the unjudged features could tip the verdict "
+                  f"(threshold {result.drift_share_threshold:g})")
+        return
     verdict = "[bold red]dataset drift[/]" if result.dataset_drift else "[bold green]no dataset drift[/]"
-    out.print(f"{verdict}: {result.number_of_drifted} of {result.number_of_features} features drifted "
-              f"(share {result.drift_share:.2f}, threshold {result.drift_share_threshold:g})")
+    out.print(f"{verdict}: {counts} (share {result.drift_share:.2f}, threshold {result.drift_share_threshold:g})")
 
 
 @app.command()
 def drift(
-    reference: Annotated[Path, typer.Argument(help="Baseline data (parquet or csv).")],
-    current: Annotated[Path, typer.Argument(help="Data to check (parquet or csv), same columns.")],
+    reference: Annotated[Path, typer.Argument(metavar="REFERENCE", help="Baseline data (parquet or csv).")],
+    current: Annotated[Path, typer.Argument(metavar="CURRENT", help="Data to check (parquet or csv), same columns.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     method: Annotated[str, typer.Option(help="Drift method for every feature (Evidently key), or auto.")] = "auto",
     threshold: Annotated[float | None, typer.Option(help="Threshold for every feature (method default).")] = None,
+    feature_method: Annotated[list[str] | None, typer.Option(
+        "--feature-method", metavar="COLUMN=METHOD",
+        help="Drift method for one column, e.g. country=chisquare (repeatable; overrides --method).")] = None,
+    feature_threshold: Annotated[list[str] | None, typer.Option(
+        "--feature-threshold", metavar="COLUMN=NUMBER",
+        help="Threshold for one column, e.g. country=0.1 (repeatable; overrides --threshold).")] = None,
     categorical: Annotated[str | None, typer.Option(help="Columns to treat as categorical, comma-separated.")] = None,
     numerical: Annotated[str | None, typer.Option(help="Columns to treat as numerical, comma-separated.")] = None,
     drift_share: Annotated[float, typer.Option(help="Share of drifted features that makes the dataset drift.")] = (
@@ -176,14 +196,22 @@ def drift(
 ) -> None:
     """Offline drift check of two files (no store needed).
 
-    Exits 1 when the dataset drifts, 0 when it does not, 2 on bad input.
+    Exits 1 when the dataset drifts, 0 when it does not, 2 on bad input or data
+    that cannot be judged (no rows, an empty column, ...).
     """
     from monitor.jobs.offline_drift import check_drift_files
 
     report = check_drift_files(reference, current, method=method, threshold=threshold,
-                               categorical=_names(categorical), numerical=_names(numerical), drift_share=drift_share)
+                               categorical=_names(categorical), numerical=_names(numerical), drift_share=drift_share,
+                               feature_methods=feature_method or (), feature_thresholds=feature_threshold or ())
     if as_json:
         typer.echo(json.dumps(report.to_json(), allow_nan=False))
     else:
         _print_table(report)
-    raise typer.Exit(1 if report.dataset_drift else 0)
+    lines = report.not_judged_lines()
+    if report.exit_code == 2:
+        raise InputFileError(f"drift cannot be judged: {'; '.join(lines)}")
+    for line in lines:
+        err.print(f"warning: not judged (cannot change the verdict): {line}", markup=False, highlight=False,
+                  soft_wrap=True)
+    raise typer.Exit(report.exit_code)

@@ -95,6 +95,9 @@ def _register_commands() -> None:
         commands_service,
         commands_simulate,
     )
+    from monitor.cli.help_format import plain_flags
+
+    plain_flags()
 
     if not any(group.name == "alerts" for group in app.registered_groups):
         app.add_typer(alerts_app, name="alerts")

@@ -81,7 +81,7 @@ def compute_window(
         model=key.model, model_version=key.model_version, config=model_config, rows=data.rows,
         dead_letter_count=data.dead_letter_count,
         reference=lookup.reference.rows if lookup.reference is not None else None,
-        reference_reason=lookup.reason,
+        reference_reason=lookup.reason, reference_unusable=lookup.problem,
     ))
     notes = list(metrics.notes)
     if lookup.problem and lookup.reason:

@@ -6,6 +6,13 @@ category columns are categorical, numbers numeric — unless the caller names it
 categorical or numerical. The drift statistics are the scheduler's own
 (:func:`monitor.metrics.drift.compute_dataset_drift`, Evidently's methods and
 automatic choice).
+
+Degenerate input never passes the gate: a file without rows or with a single row,
+and a reference column without any value, are refused (exit 2, naming the file and
+the column). A feature whose test gives no score (e.g. a column entirely missing in
+CURRENT) is *not judged*; the dataset verdict stands only when it does not depend
+on the unjudged features (see :func:`monitor.metrics.drift.dataset_verdict`),
+otherwise the check ends with exit 2 naming each unjudged column.
 """
 
 from __future__ import annotations
@@ -21,39 +28,74 @@ import pandas as pd
 from monitor.errors import InputFileError, MetricError
 from monitor.jobs.data_files import read_data_file
 from monitor.metrics.drift import (
+    AUTO,
     DEFAULT_DRIFT_SHARE,
     DatasetDriftResult,
+    FeatureDriftResult,
     FeatureType,
     compute_dataset_drift,
+    get_method,
     infer_feature_type,
 )
 
-__all__ = ["OfflineDriftReport", "check_drift_files", "resolve_feature_types"]
+__all__ = [
+    "OfflineDriftReport",
+    "check_drift_files",
+    "parse_feature_options",
+    "resolve_feature_types",
+]
+
+_MIN_ROWS = 2
+# A method for each type, suggested when --method does not apply to a column.
+_SUGGESTED_METHOD: dict[str, str] = {"numeric": "ks", "categorical": "chisquare"}
 
 
 @dataclass(frozen=True, slots=True)
 class OfflineDriftReport:
-    """The dataset verdict and each feature's test."""
+    """The dataset verdict and each feature's test; ``dataset_drift`` None means not judged."""
 
     result: DatasetDriftResult
+    reference_name: str = "REFERENCE"
+    current_name: str = "CURRENT"
 
     @property
-    def dataset_drift(self) -> bool:
+    def dataset_drift(self) -> bool | None:
         return self.result.dataset_drift
 
+    @property
+    def exit_code(self) -> int:
+        """1 drift, 0 no drift, 2 not judged."""
+        if self.result.dataset_drift is None:
+            return 2
+        return 1 if self.result.dataset_drift else 0
+
+    def not_judged_lines(self) -> list[str]:
+        """One ``FILE column 'x': reason`` per feature that could not be judged."""
+        return [f"{self._file_of(feature)} column {feature.feature!r}: {feature.not_judged_reason}"
+                for feature in self.result.not_judged]
+
+    def _file_of(self, feature: FeatureDriftResult) -> str:
+        if feature.details.get("n_reference") == 0:
+            return self.reference_name
+        if feature.details.get("n_current") == 0:
+            return self.current_name
+        return f"{self.reference_name} vs {self.current_name}"
+
     def to_json(self) -> dict[str, Any]:
-        """The ``--json`` document: strict JSON (a NaN score is null)."""
+        """The ``--json`` document: strict JSON (a NaN score is null; not judged is null)."""
+        verdict = self.result.dataset_drift
         return {
-            "dataset_drift": bool(self.result.dataset_drift),
-            "drift_share": float(self.result.drift_share),
+            "dataset_drift": None if verdict is None else bool(verdict),
+            "drift_share": None if math.isnan(self.result.drift_share) else float(self.result.drift_share),
             "features": [
                 {
                     "feature": feature.feature,
                     "type": feature.feature_type,
                     "method": feature.method,
-                    "score": None if math.isnan(feature.score) else float(feature.score),
+                    "score": float(feature.score) if feature.judged else None,
                     "threshold": float(feature.threshold),
-                    "drifted": bool(feature.drifted),
+                    "drifted": bool(feature.drifted) if feature.judged else None,
+                    "not_judged": feature.not_judged_reason,
                 }
                 for feature in self.result.features
             ],
@@ -122,6 +164,76 @@ def resolve_feature_types(
     return types
 
 
+def parse_feature_options(
+    methods: Sequence[str], thresholds: Sequence[str], columns: Sequence[str]
+) -> dict[str, dict[str, Any]]:
+    """``--feature-method COLUMN=METHOD`` / ``--feature-threshold COLUMN=NUMBER`` as per-feature options.
+
+    >>> parse_feature_options(["country=chisquare"], ["country=0.1", "age=0.2"], ["age", "country"])
+    {'country': {'method': 'chisquare', 'threshold': 0.1}, 'age': {'threshold': 0.2}}
+    """
+    options: dict[str, dict[str, Any]] = {}
+    for flag, items, key in (("--feature-method", methods, "method"), ("--feature-threshold", thresholds,
+                                                                        "threshold")):
+        for item in items:
+            name, sep, raw = item.partition("=")
+            name, raw = name.strip(), raw.strip()
+            if not sep or not name or not raw:
+                example = "country=chisquare" if key == "method" else "country=0.1"
+                raise InputFileError(f"{flag} {item!r} must be COLUMN={key.upper()}, e.g. {flag} {example}")
+            if name not in columns:
+                raise InputFileError(f"{flag} names {name!r}, which is not a column of the files "
+                                     f"(columns: {list(columns)})")
+            if key in options.get(name, {}):
+                raise InputFileError(f"{flag} is given twice for column {name!r}; give it once")
+            value: Any = raw
+            if key == "threshold":
+                try:
+                    value = float(raw)
+                except ValueError:
+                    raise InputFileError(f"{flag} {item!r}: {raw!r} is not a number; write e.g. "
+                                         f"{flag} {name}=0.1") from None
+                if not math.isfinite(value) or value < 0:
+                    raise InputFileError(f"{flag} {item!r}: the threshold must be a finite number >= 0")
+            options.setdefault(name, {})[key] = value
+    return options
+
+
+def _check_rows(frame: pd.DataFrame, path: Path) -> None:
+    if len(frame) == 0:
+        raise InputFileError(f"{path} has no rows (a header only?); there is no data to judge, so there is no "
+                             "verdict; check what wrote the file")
+    if len(frame) < _MIN_ROWS:
+        raise InputFileError(f"{path} has only {len(frame)} row; one row is not a distribution, so drift cannot be "
+                             f"judged; compare at least {_MIN_ROWS} rows")
+
+
+def _check_reference_values(reference: pd.DataFrame, types: dict[str, FeatureType], path: Path) -> None:
+    for name in types:
+        if _all_missing(reference[name]):
+            raise InputFileError(f"{path} column {name!r} has no values (every value is missing): there is nothing "
+                                 "to compare with, so its drift cannot be judged; fix the file or drop the column "
+                                 "from both files")
+
+
+def _check_methods(types: dict[str, FeatureType], method: str, per_feature: dict[str, dict[str, Any]]) -> None:
+    """A method that cannot test a column's type: name the column and the option that fixes it."""
+    for name, feature_type in types.items():
+        own = per_feature.get(name, {}).get("method")
+        chosen = own or method
+        if chosen == AUTO:
+            continue
+        drift_method = get_method(chosen)
+        if feature_type in drift_method.feature_types:
+            continue
+        kinds = " and ".join(drift_method.feature_types)
+        where = f"--feature-method {name}={chosen}" if own else f"--method {chosen}"
+        raise InputFileError(
+            f"{where} applies to {kinds} features only, but column {name!r} is {feature_type}; test it with "
+            f"--feature-method {name}={_SUGGESTED_METHOD[feature_type]} (or {name}=auto)"
+        )
+
+
 def check_drift_files(
     reference_path: Path,
     current_path: Path,
@@ -131,20 +243,32 @@ def check_drift_files(
     categorical: Sequence[str] = (),
     numerical: Sequence[str] = (),
     drift_share: float = DEFAULT_DRIFT_SHARE,
+    feature_methods: Sequence[str] = (),
+    feature_thresholds: Sequence[str] = (),
 ) -> OfflineDriftReport:
     """Read both files and test every column (see the module docstring).
 
-    Raises :class:`~monitor.errors.InputFileError` or
-    :class:`~monitor.errors.MetricError` on bad input.
+    ``feature_methods`` / ``feature_thresholds`` are ``COLUMN=VALUE`` texts that
+    override ``method`` / ``threshold`` for one column. Raises
+    :class:`~monitor.errors.InputFileError` or :class:`~monitor.errors.MetricError`
+    on bad input.
     """
     reference = read_data_file(reference_path)
     current = read_data_file(current_path)
-    if len(reference) == 0:
-        raise InputFileError(f"{reference_path} has no rows; a reference needs data")
+    _check_rows(reference, reference_path)
+    _check_rows(current, current_path)
     types = resolve_feature_types(reference, current, categorical=categorical, numerical=numerical,
                                   reference_name=str(reference_path), current_name=str(current_path))
+    _check_reference_values(reference, types, reference_path)
     if threshold is not None and (not math.isfinite(threshold) or threshold < 0):
         raise MetricError(f"--threshold must be a finite number >= 0, got {threshold}")
+    per_feature = parse_feature_options(feature_methods, feature_thresholds, list(types))
+    if method != AUTO:
+        get_method(method)
+    for options in per_feature.values():
+        if options.get("method", AUTO) != AUTO:
+            get_method(options["method"])
+    _check_methods(types, method, per_feature)
     result = compute_dataset_drift(reference, current, feature_types=types, method=method, threshold=threshold,
-                                   drift_share=drift_share)
-    return OfflineDriftReport(result)
+                                   per_feature=per_feature, drift_share=drift_share)
+    return OfflineDriftReport(result, reference_name=str(reference_path), current_name=str(current_path))

@@ -2,8 +2,10 @@
 
 Pure assembly of the statistics in :mod:`monitor.metrics` (no store, no clock):
 traffic and serving errors, latency, data quality per feature, dead letters, data
-drift per feature and for the dataset, the output distribution and prediction
-drift, performance, label drift and concept drift. Which columns each group gets
+drift per feature and for the dataset (a feature that cannot be judged is NULL
+with ``details["not_judged"]``, never "no drift"), problems of the reference data
+(``reference_problem``), the output distribution and prediction drift,
+performance, label drift and concept drift. Which columns each group gets
 follows the model's task: classification compares classes as text, regression
 compares numbers.
 
@@ -39,6 +41,7 @@ from monitor.metrics.output import compute_output
 from monitor.metrics.performance import compute_performance
 from monitor.metrics.point import MetricPoint
 from monitor.metrics.quality import compute_quality
+from monitor.metrics.reference_problems import REFERENCE_PROBLEM, compute_reference_problems
 from monitor.metrics.traffic import compute_traffic
 from monitor.store.stored_rows import StoredRows
 
@@ -52,7 +55,8 @@ _MAX_REFERENCE_CLASSES = 100
 
 @dataclass(frozen=True, slots=True)
 class WindowInput:
-    """What one window's computation needs; ``reference_reason`` explains a missing baseline."""
+    """What one window's computation needs; ``reference_reason`` explains a missing baseline,
+    and ``reference_unusable`` says an operator must fix it (not just "not built yet")."""
 
     model: str
     model_version: str
@@ -61,6 +65,7 @@ class WindowInput:
     dead_letter_count: int
     reference: StoredRows | None
     reference_reason: str | None = None
+    reference_unusable: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +78,16 @@ class WindowMetrics:
 
 def _nan(metric: str, reason: str, feature: str | None = None, **details: Any) -> MetricPoint:
     return MetricPoint(metric, math.nan, feature=feature, details={"reason": reason, **details})
+
+
+def _unjudged_drift(specs: dict[str, FeatureSpec], reason: str) -> list[MetricPoint]:
+    """Every data-drift point as not judged (NULL, never "no drift"), with the reason."""
+    points = []
+    for name in specs:
+        points += [_nan("feature_drift_score", reason, name, not_judged=reason),
+                   _nan("feature_drift", reason, name, not_judged=reason)]
+    return [*points, _nan("dataset_drift_share", reason, not_judged=reason),
+            _nan("dataset_drift", reason, not_judged=reason)]
 
 
 def feature_specs(inputs: WindowInput) -> tuple[dict[str, FeatureSpec], list[str]]:
@@ -129,10 +144,7 @@ def _data_drift(inputs: WindowInput, specs: dict[str, FeatureSpec]) -> list[Metr
     elif inputs.reference is None:
         reason = inputs.reference_reason or "no reference"
     if reason is not None:
-        points = []
-        for name in specs:
-            points += [_nan("feature_drift_score", reason, name), _nan("feature_drift", reason, name)]
-        return [*points, _nan("dataset_drift_share", reason), _nan("dataset_drift", reason)]
+        return _unjudged_drift(specs, reason)
     assert inputs.reference is not None
     config = inputs.config
     per_feature = {name: options for name, options in _per_feature_options(config).items() if name in specs}
@@ -258,9 +270,26 @@ def compute_window_metrics(inputs: WindowInput) -> WindowMetrics:
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="driftwatch-drift") as pool:
         drift = pool.submit(_guarded, inputs, "data drift", lambda: _data_drift(inputs, specs))
         outcomes = [_guarded(inputs, group, compute) for group, compute in groups]
-        outcomes.append(drift.result())
+        drift_points, drift_note = drift.result()
+    if drift_note is not None:
+        # A failed drift group leaves every drift metric not judged, so that no alert reads "no drift".
+        drift_points = _unjudged_drift(specs, drift_note)
+    outcomes.append((drift_points, drift_note))
+    if inputs.reference is not None:
+        reference = inputs.reference
+        outcomes.append(_guarded(inputs, "reference check",
+                                 lambda: compute_reference_problems(reference.features, specs)))
+    elif inputs.reference_unusable:
+        # The caller notes the reason once; these points make it alertable per feature.
+        reason = inputs.reference_reason or "the reference is unusable"
+        outcomes.append(([MetricPoint(REFERENCE_PROBLEM, 1.0, feature=name, is_breach=True,
+                                      details={"problem": "unavailable", "reason": reason})
+                          for name in specs], None))
     points = [point for group_points, _ in outcomes for point in group_points]
     notes.extend(note for _, note in outcomes if note is not None)
+    if inputs.reference is not None:
+        notes.extend(f"reference problem: {point.details['reason']}" for point in points
+                     if point.metric == REFERENCE_PROBLEM)
     return WindowMetrics(points=tuple(points), notes=tuple(notes))
 
 

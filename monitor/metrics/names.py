@@ -21,7 +21,13 @@ METRIC_GROUPS: dict[str, tuple[str, ...]] = {
         "type_mismatch_share",
         "dead_letter_count",
     ),
-    "data_drift": ("feature_drift_score", "feature_drift", "dataset_drift_share", "dataset_drift"),
+    "data_drift": (
+        "feature_drift_score",
+        "feature_drift",
+        "dataset_drift_share",
+        "dataset_drift",
+        "reference_problem",
+    ),
     "output": ("prediction_drift_score", "positive_rate", "class_share", "prediction_mean", "score_mean"),
     "performance": (
         "label_count",
@@ -48,6 +54,7 @@ FEATURE_METRICS: frozenset[str] = frozenset(
         "type_mismatch_share",
         "feature_drift_score",
         "feature_drift",
+        "reference_problem",
         "class_share",
     }
 )

@@ -192,12 +192,26 @@ def test_feature_star_keeps_one_alert_per_feature_and_model_star_every_model(
     ]
 
 
-def test_a_series_without_data_resolves(engine: Engine, receiver: Receiver) -> None:
+def test_a_window_that_could_not_be_judged_keeps_the_alert_firing(engine: Engine, receiver: Receiver) -> None:
     config = make_config(rules=[drift_rule(**{"for": 1})], channels={"hook": {"type": "webhook", "url": receiver.url}})
     timeline = Timeline(engine, config)
 
     timeline.step(0, 0.9)
-    timeline.step(1, None)  # not computable in this window: no data never breaches
+    timeline.step(1, None)  # empty or unjudgeable window: NULL is not "no drift"
+    timeline.step(2, None)
+    assert [call.event for call in receiver.delivered()] == ["firing"]
+    assert [(row.state, row.consecutive) for row in alert_rows(engine)] == [("firing", 1)]
+
+    timeline.step(3, 0.1)  # a judged calm window resolves it
+    assert [call.event for call in receiver.delivered()] == ["firing", "resolved"]
+
+
+def test_a_series_without_any_point_resolves(engine: Engine, receiver: Receiver) -> None:
+    config = make_config(rules=[drift_rule(**{"for": 1})], channels={"hook": {"type": "webhook", "url": receiver.url}})
+    timeline = Timeline(engine, config)
+
+    timeline.step(0, 0.9)
+    timeline.step(1, {("prediction_count", None): 5.0})  # the series is gone (e.g. rule's metric no longer made)
 
     assert [call.event for call in receiver.delivered()] == ["firing", "resolved"]
     assert receiver.delivered()[1].body["value"] is None

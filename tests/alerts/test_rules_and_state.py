@@ -117,13 +117,41 @@ def test_times_of_an_alert() -> None:
     assert fired is not None
     assert (fired.started_at, fired.fired_at, fired.last_notified_at, fired.last_value) == (T0, T0 + HOUR, now, 0.5)
 
-    later = advance(fired, observe(math.nan, version="v9"), rule=the_rule, model="fraud",
+    later = advance(fired, no_data(None), rule=the_rule, model="fraud",
                     window_start=T0 + HOUR, window_end=T0 + 2 * HOUR, now=now).after
     assert later is not None
     assert (later.state, later.resolved_at, later.last_value, later.model_version) == (
-        "resolved", T0 + 2 * HOUR, None, "v9")
+        "resolved", T0 + 2 * HOUR, None, "v1")
     with pytest.raises(ValueError, match="resolved"):
         advance(later, observe(0.5), rule=the_rule, model="fraud", window_start=T0, window_end=T0 + HOUR, now=now)
+
+
+def test_a_window_not_judged_neither_resolves_nor_advances_an_alert() -> None:
+    the_rule = rule(feature=None, metric="dataset_drift", when="== 1", **{"for": 2})
+    windows = [(T0 + n * HOUR, T0 + (n + 1) * HOUR) for n in range(4)]
+
+    def step(alert: Alert | None, value: float, n: int) -> Alert | None:
+        seen = Observation(feature=None, breach=value == 1, value=value, model_version="v1")
+        start, end = windows[n]
+        return advance(alert, seen, rule=the_rule, model="fraud", window_start=start, window_end=end,
+                       now=end).after
+
+    pending = step(None, 1.0, 0)
+    assert pending is not None and (pending.state, pending.consecutive) == ("pending", 1)
+    assert step(pending, math.nan, 1) == pending  # not judged: not a calm window, so not dropped
+    fired = step(pending, 1.0, 2)
+    assert fired is not None and (fired.state, fired.consecutive) == ("firing", 2)
+    assert step(fired, math.nan, 3) == fired  # not judged: still firing, not resolved
+    assert advance(None, Observation(feature=None, breach=False, value=math.nan, model_version="v1"),
+                   rule=the_rule, model="fraud", window_start=T0, window_end=T0 + HOUR, now=T0).after is None
+
+
+def test_a_judged_version_outweighs_one_not_judged() -> None:
+    points = {"v1": [MetricPoint("dataset_drift", 0.0)], "v2": [MetricPoint("dataset_drift", math.nan)]}
+    [result] = evaluate_rule(rule(metric="dataset_drift", feature=None, when="== 1"), points)
+    assert (result.value, result.model_version, result.not_judged) == (0.0, "v1", False)
+    [alone] = evaluate_rule(rule(metric="dataset_drift", feature=None, when="== 1"), {"v2": points["v2"]})
+    assert alone.not_judged and not no_data(None).not_judged
 
 
 def test_repeat_is_due_after_the_interval_since_the_last_notification() -> None:

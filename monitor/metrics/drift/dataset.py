@@ -3,8 +3,13 @@
 Mirrors Evidently's ``DataDriftPreset`` / ``DatasetDriftMetric``: a per-feature
 method and threshold override the global ones, which override the automatic
 choice and the method default; the dataset drifts when the share of drifted
-features is at least ``drift_share`` (``>=``, as in Evidently). A feature whose
-score is NaN counts as not drifted, as Evidently counts a NaN score.
+features is at least ``drift_share`` (``>=``, as in Evidently).
+
+A feature whose score is NaN is *not judged* (no values left, a statistic undefined
+on these samples). Evidently counts it as not drifted; we never let it make an "all
+clear": the dataset verdict is ``True`` when the drifted features alone reach
+``drift_share``, ``False`` only when they would stay below it even if every
+unjudged feature had drifted, and ``None`` (not judged) otherwise.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from monitor.metrics.drift.feature import FeatureDriftResult, compute_feature_dr
 from monitor.metrics.drift.feature_type import FeatureType, check_feature_type
 from monitor.metrics.drift.registry import get_method
 
-__all__ = ["DEFAULT_DRIFT_SHARE", "DatasetDriftResult", "compute_dataset_drift"]
+__all__ = ["DEFAULT_DRIFT_SHARE", "DatasetDriftResult", "compute_dataset_drift", "dataset_verdict"]
 
 DEFAULT_DRIFT_SHARE: Final = 0.5
 _PER_FEATURE_KEYS: Final = frozenset({"method", "threshold"})
@@ -32,19 +37,26 @@ _PER_FEATURE_KEYS: Final = frozenset({"method", "threshold"})
 class DatasetDriftResult:
     """Per-feature results plus the dataset verdict.
 
-    ``drift_share`` is the measured share of drifted features;
-    ``drift_share_threshold`` the configured share at which the dataset drifts.
+    ``drift_share`` is the measured share of drifted features among all features
+    (NaN when the verdict is not judged); ``drift_share_threshold`` the configured
+    share at which the dataset drifts. ``dataset_drift`` is None when unjudged
+    features leave the verdict open (see the module docstring).
     """
 
     features: tuple[FeatureDriftResult, ...]
     drift_share: float
     drift_share_threshold: float
-    dataset_drift: bool
+    dataset_drift: bool | None
     number_of_drifted: int
 
     @property
     def number_of_features(self) -> int:
         return len(self.features)
+
+    @property
+    def not_judged(self) -> tuple[FeatureDriftResult, ...]:
+        """The features whose test gave no score (each says why in ``not_judged_reason``)."""
+        return tuple(feature for feature in self.features if not feature.judged)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,14 +109,31 @@ def compute_dataset_drift(
         for plan in plans
     )
     number_of_drifted = sum(1 for feature in features if feature.drifted)
-    share = number_of_drifted / len(features)
+    verdict = dataset_verdict(
+        number_of_drifted, sum(1 for feature in features if not feature.judged), len(features), drift_share
+    )
     return DatasetDriftResult(
         features=features,
-        drift_share=share,
+        drift_share=math.nan if verdict is None else number_of_drifted / len(features),
         drift_share_threshold=float(drift_share),
-        dataset_drift=share >= drift_share,
+        dataset_drift=verdict,
         number_of_drifted=number_of_drifted,
     )
+
+
+def dataset_verdict(drifted: int, not_judged: int, features: int, drift_share: float) -> bool | None:
+    """Drift when the drifted features reach ``drift_share`` of all features; no drift
+    only when they would not even if every unjudged feature drifted; else None.
+
+    >>> dataset_verdict(2, 1, 4, 0.5), dataset_verdict(0, 1, 4, 0.5), dataset_verdict(1, 1, 4, 0.5)
+    (True, False, None)
+    >>> dataset_verdict(0, 3, 3, 0.5)  # nothing could be judged
+    """
+    if drifted / features >= drift_share:
+        return True
+    if (drifted + not_judged) / features >= drift_share:
+        return None
+    return False
 
 
 def _plan(

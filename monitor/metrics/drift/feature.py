@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +21,8 @@ class FeatureDriftResult:
     """Drift verdict for one feature in one window.
 
     ``score`` is a p-value or a distance depending on ``method`` (an Evidently key);
-    it may be NaN, and then ``drifted`` is False and ``details["reason"]`` says why.
+    it may be NaN: then the feature is *not judged* (``judged`` False), ``drifted`` is
+    False but means nothing, and ``details["reason"]`` says why.
     ``details`` also holds ``p_value`` or ``distance``, ``n_reference``,
     ``n_current`` and ``auto`` (whether the method was chosen automatically).
     """
@@ -32,6 +34,18 @@ class FeatureDriftResult:
     threshold: float
     drifted: bool
     details: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def judged(self) -> bool:
+        """False when the test gave no score: the feature was not judged (never "no drift")."""
+        return not math.isnan(self.score)
+
+    @property
+    def not_judged_reason(self) -> str | None:
+        """Why the feature was not judged (None when it was)."""
+        if self.judged:
+            return None
+        return str(self.details.get("reason") or "the drift test gave no score")
 
 
 def compute_feature_drift(

@@ -151,7 +151,8 @@ class DriftMethod:
             kinds = " and ".join(self.feature_types)
             raise MetricError(
                 f"drift method {self.name!r} applies to {kinds} features only, but feature {feature!r} "
-                f"is {feature_type}; choose another method for it (per_feature) or 'auto'"
+                f"is {feature_type}; choose another method for it (drift.per_feature in the config, --feature-method "
+                f"on the command line) or 'auto'"
             )
 
     def resolve_threshold(self, threshold: float | None, *, feature: str = "feature") -> float:

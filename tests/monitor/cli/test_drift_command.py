@@ -69,8 +69,9 @@ def test_drift_exits_1_and_json_has_exactly_the_documented_shape(files):
     by_name = {feature["feature"]: feature for feature in document["features"]}
     assert list(by_name) == ["amount", "age", "country", "is_new", "zip"]
     for feature in document["features"]:
-        assert set(feature) == {"feature", "type", "method", "score", "threshold", "drifted"}
+        assert set(feature) == {"feature", "type", "method", "score", "threshold", "drifted", "not_judged"}
         assert isinstance(feature["drifted"], bool) and isinstance(feature["score"], float)
+        assert feature["not_judged"] is None
     assert {name: (f["type"], f["method"]) for name, f in by_name.items()} == {
         "amount": ("numeric", "ks"), "age": ("numeric", "ks"), "country": ("categorical", "chisquare"),
         "is_new": ("categorical", "z"), "zip": ("numeric", "chisquare"),
@@ -108,6 +109,11 @@ def test_method_threshold_types_and_drift_share_options(files):
         (("reference.parquet", "same.csv", "--categorical", "colour"), "not columns of the files"),
         (("reference.parquet", "same.csv", "--drift-share", "1.5"), "drift_share"),
         (("reference.parquet", "same.csv", "--method", "ks", "--json"), "numeric features only"),
+        (("reference.parquet", "same.csv", "--feature-method", "country"), "must be COLUMN=METHOD"),
+        (("reference.parquet", "same.csv", "--feature-method", "colour=psi"), "'colour', which is not a column"),
+        (("reference.parquet", "same.csv", "--feature-method", "country=ks"),
+         "--feature-method country=ks applies to numeric features only"),
+        (("reference.parquet", "same.csv", "--feature-threshold", "country=high"), "is not a number"),
     ],
 )
 def test_bad_input_exits_2_with_a_clear_message(files, args, message):
@@ -116,3 +122,121 @@ def test_bad_input_exits_2_with_a_clear_message(files, args, message):
     assert result.returncode == 2, (result.stdout, result.stderr)
     assert message in result.stderr
     assert result.stdout == ""
+
+
+# --- Degenerate input: every case is a verdict the user can trust, or exit 2 naming file, column, problem.
+
+
+@pytest.fixture(scope="module")
+def degenerate(files: Path) -> Path:
+    reference = pd.read_parquet(files / "reference.parquet")
+    same = pd.read_csv(files / "same.csv")
+    same.head(0).to_csv(files / "header_only.csv", index=False)
+    same.head(1).to_csv(files / "one_row.csv", index=False)
+    one_missing = same.copy()
+    one_missing["amount"] = np.nan
+    one_missing.to_csv(files / "amount_missing.csv", index=False)
+    three_missing = one_missing.copy()
+    three_missing[["age", "zip"]] = np.nan
+    three_missing.to_csv(files / "three_missing.csv", index=False)
+    blind = reference.copy()
+    blind["age"] = np.nan
+    blind.to_csv(files / "reference_age_missing.csv", index=False)
+    constant = pd.DataFrame({"level": [3.0] * 200, "tier": ["gold"] * 200})
+    constant.to_csv(files / "constant.csv", index=False)
+    constant.assign(level=4.0).to_csv(files / "constant_moved.csv", index=False)
+    text_country = same.copy()
+    text_country["age"] = text_country["age"].map(lambda years: f"{years} years")
+    text_country.to_csv(files / "age_as_text.csv", index=False)
+    return files
+
+
+@pytest.mark.parametrize(
+    ("current", "message"),
+    [
+        ("header_only.csv", "header_only.csv has no rows"),
+        ("one_row.csv", "one_row.csv has only 1 row"),
+        ("age_as_text.csv", "column 'age' looks numeric in reference.parquet but categorical in age_as_text.csv"),
+        ("fewer.parquet", "fewer.parquet lacks ['zip']"),
+    ],
+    ids=["no-rows", "one-row", "type-differs", "fewer-columns"],
+)
+def test_a_current_file_that_cannot_be_judged_exits_2_naming_the_file(degenerate, current, message):
+    result = _drift("reference.parquet", current, "--json", cwd=degenerate)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert message in result.stderr
+    assert result.stdout == ""  # no verdict at all, least of all "dataset_drift": false
+
+
+def test_a_header_only_reference_and_an_all_missing_reference_column_exit_2(degenerate):
+    result = _drift("header_only.csv", "same.csv", cwd=degenerate)
+    assert result.returncode == 2 and "header_only.csv has no rows" in result.stderr
+    result = _drift("reference_age_missing.csv", "same.csv", cwd=degenerate)
+    assert result.returncode == 2, result.stdout
+    assert "reference_age_missing.csv column 'age' has no values" in result.stderr
+    assert result.stdout == ""
+
+
+def test_unjudged_columns_that_could_tip_the_verdict_exit_2_and_json_says_null(degenerate):
+    result = _drift("reference.parquet", "three_missing.csv", "--json", cwd=degenerate)
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    document = json.loads(result.stdout)
+    assert document["dataset_drift"] is None and document["drift_share"] is None
+    unjudged = {f["feature"]: f for f in document["features"] if f["not_judged"]}
+    assert sorted(unjudged) == ["age", "amount", "zip"]
+    assert all(f["score"] is None and f["drifted"] is None for f in unjudged.values())
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: drift cannot be judged: ")
+    for name in ("amount", "age", "zip"):
+        assert f"three_missing.csv column '{name}': the current sample has no values" in line
+
+    table = _drift("reference.parquet", "three_missing.csv", cwd=degenerate)
+    assert table.returncode == 2 and "dataset drift not judged" in table.stdout and "not judged" in table.stdout
+    assert "no dataset drift" not in table.stdout
+
+
+def test_one_unjudged_column_that_cannot_tip_the_verdict_passes_with_a_warning(degenerate):
+    result = _drift("reference.parquet", "amount_missing.csv", "--json", cwd=degenerate)
+    assert result.returncode == 0, (result.stdout, result.stderr)  # 0 of 4 judged drift; 1 more could not reach 0.5
+    document = json.loads(result.stdout)
+    assert document["dataset_drift"] is False
+    amount = next(f for f in document["features"] if f["feature"] == "amount")
+    assert amount["drifted"] is None and "no values" in amount["not_judged"]
+    assert "warning: not judged" in result.stderr and "amount_missing.csv column 'amount'" in result.stderr
+
+
+def test_constant_columns_get_a_real_verdict(degenerate):
+    same = _drift("constant.csv", "constant.csv", "--json", cwd=degenerate)
+    assert same.returncode == 0, same.stderr
+    assert [f["drifted"] for f in json.loads(same.stdout)["features"]] == [False, False]
+    moved = _drift("constant.csv", "constant_moved.csv", "--json", cwd=degenerate)
+    assert moved.returncode == 1, moved.stderr
+    assert [(f["feature"], f["drifted"]) for f in json.loads(moved.stdout)["features"]] == [
+        ("level", True), ("tier", False)]
+
+
+def test_feature_method_and_threshold_options(files):
+    refused = _drift("reference.parquet", "drifted.parquet", "--method", "ks", cwd=files)
+    assert refused.returncode == 2
+    assert "--feature-method country=chisquare" in refused.stderr and "per_feature" not in refused.stderr
+
+    result = _drift("reference.parquet", "drifted.parquet", "--json", "--method", "ks",
+                    "--feature-method", "country=chisquare", "--feature-method", "is_new=auto",
+                    "--feature-threshold", "country=0.01", cwd=files)
+    assert result.returncode in (0, 1), result.stderr
+    by_name = {f["feature"]: (f["method"], f["threshold"]) for f in json.loads(result.stdout)["features"]}
+    assert by_name == {"amount": ("ks", 0.05), "age": ("ks", 0.05), "country": ("chisquare", 0.01),
+                       "is_new": ("z", 0.05), "zip": ("ks", 0.05)}
+
+
+def test_help_shows_boolean_flags_without_a_value(tmp_path):
+    env = {**os.environ, "COLUMNS": "200"}
+    for command in (["drift"], ["alerts", "list"], []):
+        result = subprocess.run([sys.executable, "-m", "monitor.cli", *command, "--help"], capture_output=True,
+                                text=True, cwd=tmp_path, env=env, timeout=120, check=False)
+        assert result.returncode == 0, result.stderr
+        assert "<bool>" not in result.stdout, result.stdout
+    drift_help = subprocess.run([sys.executable, "-m", "monitor.cli", "drift", "--help"], capture_output=True,
+                                text=True, cwd=tmp_path, env=env, timeout=120, check=False).stdout
+    assert "--feature-method" in drift_help and "COLUMN=METHOD" in drift_help and "--feature-threshold" in drift_help
+    assert "--method" in drift_help and "<str>" in drift_help  # options with a value keep their type

@@ -71,17 +71,24 @@ def test_every_metric_name_is_produced(engine, tmp_path):
     upsert_labels(engine, {row.prediction_id: round(50.0 * row.features["rooms"], 3) for row in price},
                   ingested_at=DAY + 2 * HOUR, model="price")
 
-    cfg = config({"fraud": FRAUD_MODEL, "price": price_model})
+    # A model whose reference file holds its amounts as text: reference_problem.
+    (tmp_path / "legacy_reference.csv").write_text("amount,country\n" + "12.5 EUR,DE\n" * 30)
+    legacy_model = {**FRAUD_MODEL, "reference": {"file": str(tmp_path / "legacy_reference.csv")}}
+    insert_predictions(engine, fraud_traffic(DAY + HOUR, 1, 10, model="legacy"), ingested_at=DAY + 2 * HOUR)
+
+    cfg = config({"fraud": FRAUD_MODEL, "price": price_model, "legacy": legacy_model})
     report = WindowScheduler(config=cfg, engine=engine, worker="w").tick(DAY + 2 * HOUR + timedelta(minutes=1))
     assert not report.failed and not report.model_errors
-    assert {o.status for o in report.outcomes} == {"succeeded"}
+    assert {o.status for o in report.outcomes if o.job.key.model != "legacy"} == {"succeeded"}
 
     window = DAY + HOUR
     fraud_rows = [row for row in metric_rows(engine, model="fraud", window_start=window) if row.value is not None]
     price_rows = [row for row in metric_rows(engine, model="price", window_start=window) if row.value is not None]
-    produced = {row.metric for row in fraud_rows} | {row.metric for row in price_rows}
+    legacy_rows = metric_rows(engine, model="legacy", metric="reference_problem", window_start=window)
+    assert [(row.feature, row.value) for row in legacy_rows] == [("amount", 1.0)]
+    produced = {row.metric for row in fraud_rows + price_rows + legacy_rows}
     assert produced == set(ALL_METRICS), f"missing: {sorted(set(ALL_METRICS) - produced)}"
-    for row in fraud_rows + price_rows:
+    for row in fraud_rows + price_rows + legacy_rows:
         assert (row.feature is not None) == (row.metric in FEATURE_METRICS), row.metric
 
     # Known answers.

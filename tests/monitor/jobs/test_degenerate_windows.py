@@ -5,6 +5,9 @@ from __future__ import annotations
 import math
 from datetime import timedelta
 
+from alerts.alert_store import open_alerts_of
+from alerts.evaluation import evaluate_window
+from monitor.config.models import DriftwatchConfig
 from monitor.jobs.scheduler import WindowScheduler
 from tests.monitor.jobs.store_data import (
     DAY,
@@ -49,6 +52,8 @@ def test_empty_window_between_traffic(engine):
     for name in ("error_rate", "latency_p95_ms", "positive_rate", "label_coverage", "dataset_drift_share"):
         assert "empty window" in _reason(engine, name, empty)
     assert "empty window" in _reason(engine, "feature_drift_score", empty, "amount")
+    for name, feature in (("dataset_drift", None), ("dataset_drift_share", None), ("feature_drift", "country")):
+        assert "empty window" in details(metric(engine, name, window_start=empty, feature=feature))["not_judged"]
     assert "empty window" in _reason(engine, "missing_share", empty, "country")
     assert [run.status for run in runs(engine, window_start=empty)] == ["succeeded"]
 
@@ -76,9 +81,16 @@ def test_all_null_feature(engine):
     assert value(metric(engine, "missing_share", window_start=window, feature="amount")) == 1.0
     assert "all values missing" in _reason(engine, "type_mismatch_share", window, "amount")
     assert "no values" in _reason(engine, "feature_drift_score", window, "amount")
-    assert metric(engine, "feature_drift", window_start=window, feature="amount").value is None
+    verdict = metric(engine, "feature_drift", window_start=window, feature="amount")
+    assert verdict.value is None and verdict.is_breach is None  # not judged, never "no drift"
+    assert "no values" in details(verdict)["not_judged"]
     # The other feature is still tested.
     assert metric(engine, "feature_drift_score", window_start=window, feature="country").value is not None
+    # 1 of 2 features judged (no drift), the other could still make the share 0.5: the dataset is not judged.
+    dataset = metric(engine, "dataset_drift", window_start=window)
+    assert dataset.value is None and dataset.is_breach is None
+    assert details(dataset)["not_judged_features"] == ["amount"] and "not judged" in details(dataset)["not_judged"]
+    assert metric(engine, "dataset_drift_share", window_start=window).value is None
 
 
 def test_single_class_predictions_and_labels(engine):
@@ -163,6 +175,9 @@ def test_reference_file_that_cannot_be_read(engine, tmp_path):
     _compute(engine, fraud_traffic(DAY, 2, 20), model)
     window = DAY + HOUR
     assert "no such file" in _reason(engine, "feature_drift_score", window, "amount")
+    for feature in ("amount", "country"):  # alertable per feature, like a bad column
+        problem = metric(engine, "reference_problem", window_start=window, feature=feature)
+        assert value(problem) == 1.0 and "no such file" in details(problem)["reason"]
     [run] = runs(engine, window_start=window)
     assert run.status == "degraded" and "reference unavailable" in run.error
 
@@ -180,6 +195,76 @@ def test_unusable_drift_method_for_a_feature_is_a_note_not_a_crash(engine):
     _compute(engine, fraud_traffic(DAY, 2, 30), model)
     window = DAY + HOUR
     assert not math.isnan(value(metric(engine, "prediction_count", window_start=window)))
-    assert not metric_rows(engine, metric="dataset_drift", window_start=window)
+    # The failed group's metrics are written as not judged, so no alert reads them as "no drift".
+    assert "data drift metrics failed" in details(metric(engine, "dataset_drift", window_start=window))["not_judged"]
+    assert "data drift metrics failed" in _reason(engine, "feature_drift", window, "amount")
     [run] = runs(engine, window_start=window)
     assert run.status == "degraded" and "data drift metrics failed" in run.error
+
+
+def test_a_bad_reference_is_reported_loudly_per_feature(engine, tmp_path):
+    reference = tmp_path / "reference.csv"
+    # amount: numbers with stray text, so the whole CSV column is read as text; country: entirely empty.
+    amounts = ["12.5", "unknown", "7.25"] * 20
+    reference.write_text("amount,country\n" + "".join(f"{amount},\n" for amount in amounts))
+    model = {**FRAUD_MODEL, "reference": {"file": str(reference)}}
+    _compute(engine, fraud_traffic(DAY, 2, 20), model)
+    window = DAY + HOUR
+    wrong = metric(engine, "reference_problem", window_start=window, feature="amount")
+    assert value(wrong) == 1.0 and wrong.is_breach is True
+    assert details(wrong)["problem"] == "wrong_type" and "no reference value of feature 'amount' is a number" in (
+        details(wrong)["reason"])
+    empty = metric(engine, "reference_problem", window_start=window, feature="country")
+    assert details(empty)["problem"] == "no_values" and "'country'" in details(empty)["reason"]
+    for feature in ("amount", "country"):  # blinded features are not judged, never "no drift"
+        assert metric(engine, "feature_drift", window_start=window, feature=feature).value is None
+    assert metric(engine, "dataset_drift", window_start=window).value is None
+    [run] = runs(engine, window_start=window)
+    assert run.status == "degraded"
+    assert "reference problem" in run.error and "'amount'" in run.error and "'country'" in run.error
+    # ... and an alert rule can watch it.
+    rule = {"name": "reference", "model": "fraud", "metric": "reference_problem", "feature": "*", "when": "== 1"}
+    cfg = DriftwatchConfig.model_validate({"store": "sqlite://", "models": {"fraud": model},
+                                           "alerts": {"rules": [rule]}})
+    evaluate_window(engine, cfg, model="fraud", model_version="v1", window_start=window, window_end=window + HOUR,
+                    now=DAY + 4 * HOUR)
+    with engine.connect() as connection:
+        firing = open_alerts_of(connection, rule="reference", model="fraud")
+    assert {feature: alert.state for feature, alert in firing.items()} == {"amount": "firing", "country": "firing"}
+
+
+def test_a_good_reference_has_no_reference_problem_rows(engine):
+    _compute(engine, fraud_traffic(DAY, 2, 30))
+    assert not metric_rows(engine, metric="reference_problem")
+
+
+def test_a_window_that_cannot_be_judged_does_not_resolve_a_drift_alert(engine):
+    rules = [{"name": "drift", "model": "fraud", "metric": "dataset_drift", "when": "== 1"},
+             {"name": "share", "model": "fraud", "metric": "dataset_drift_share", "when": "> 0.3"}]
+    cfg = DriftwatchConfig.model_validate({"store": "sqlite://", "models": {"fraud": FRAUD_MODEL},
+                                           "alerts": {"rules": rules}})
+    rows = fraud_traffic(DAY, 1, 60) + fraud_traffic(DAY + HOUR, 1, 60, seed=5, shift=2.0, prefix="d")
+    blind = fraud_traffic(DAY + 2 * HOUR, 1, 30, seed=6, prefix="n")
+    for row in blind:
+        row.features["amount"] = None  # amount cannot be judged; the share could still reach 0.5
+    rows += blind + fraud_traffic(DAY + 4 * HOUR, 1, 60, seed=7, prefix="c")  # hour 3: empty window
+    insert_predictions(engine, rows, ingested_at=DAY + 5 * HOUR)
+    report = WindowScheduler(config=cfg, engine=engine, worker="w").tick(DAY + 5 * HOUR + timedelta(minutes=1))
+    assert not report.failed, report
+
+    def states_after(hour):
+        start = DAY + hour * HOUR
+        evaluate_window(engine, cfg, model="fraud", model_version="v1", window_start=start, window_end=start + HOUR,
+                        now=DAY + 6 * HOUR)
+        with engine.connect() as connection:
+            return {rule: sorted(alert.state for alert in open_alerts_of(connection, rule=rule, model="fraud")
+                                 .values()) for rule in ("drift", "share")}
+
+    assert value(metric(engine, "dataset_drift", window_start=DAY + HOUR)) == 1.0
+    assert states_after(1) == {"drift": ["firing"], "share": ["firing"]}
+    assert metric(engine, "dataset_drift", window_start=DAY + 2 * HOUR).value is None
+    assert states_after(2) == {"drift": ["firing"], "share": ["firing"]}  # not judged: still firing
+    assert metric(engine, "dataset_drift", window_start=DAY + 3 * HOUR).value is None
+    assert states_after(3) == {"drift": ["firing"], "share": ["firing"]}  # empty window: still firing
+    assert value(metric(engine, "dataset_drift", window_start=DAY + 4 * HOUR)) == 0.0
+    assert states_after(4) == {"drift": [], "share": []}  # a judged calm window resolves

@@ -110,6 +110,21 @@ def test_global_and_per_feature_settings_match_data_drift_preset() -> None:
     assert result.features[0].threshold == 0.15  # the global threshold applies to a per-feature method
 
 
+def test_a_dataset_whose_unjudged_features_could_tip_the_verdict_is_not_judged() -> None:
+    reference, current = _frames(600, 400, seed=6)
+    features = {"latency": FEATURE_TYPES["latency"], "amount": FEATURE_TYPES["amount"]}
+    nothing = current.copy()
+    nothing[list(features)] = np.nan
+    result = compute_dataset_drift(reference, nothing, feature_types=features)
+    assert result.dataset_drift is None and math.isnan(result.drift_share)
+    points = check_points(to_metric_points(result))
+    for name in ("dataset_drift", "dataset_drift_share"):
+        point = points[(name, None)]
+        assert math.isnan(point.value) and point.is_breach is None  # never "no drift"
+        assert "not judged" in point.details["not_judged"] and point.details["not_judged_features"] == sorted(features)
+    assert all(math.isnan(points[("feature_drift", name)].value) for name in features)
+
+
 def test_dataset_drifts_when_the_share_reaches_drift_share_exactly() -> None:
     reference, current = _frames(600, 400, seed=5)
     share = compute_dataset_drift(reference, current, feature_types=FEATURE_TYPES).drift_share
@@ -128,19 +143,23 @@ def test_metric_points_follow_the_contract_and_carry_the_verdicts() -> None:
     for feature in result.features:
         score = points[("feature_drift_score", feature.feature)]
         verdict = points[("feature_drift", feature.feature)]
-        assert score.threshold == feature.threshold and score.is_breach == feature.drifted
+        assert score.threshold == feature.threshold
+        assert score.is_breach == (feature.drifted if feature.judged else None)  # not judged: no verdict
         assert score.details["method"] == feature.method and score.details["threshold"] == feature.threshold
         assert {"n_reference", "n_current", "feature_type"} <= set(score.details)
         kind = get_method(feature.method).score_kind
         if math.isnan(feature.score):
             assert math.isnan(score.value) and math.isnan(verdict.value)
             assert score.details[kind] is None and "no values left" in score.details["reason"]
+            assert score.details["not_judged"] == score.details["reason"] and verdict.is_breach is None
         else:
             assert score.value == feature.score == score.details[kind]
             assert verdict.value == (1.0 if feature.drifted else 0.0)
     share = points[("dataset_drift_share", None)]
+    assert result.dataset_drift is not None  # one unjudged feature cannot tip this verdict
     assert (share.value, share.threshold, share.is_breach) == (result.drift_share, 0.5, result.dataset_drift)
     assert points[("dataset_drift", None)].value == (1.0 if result.dataset_drift else 0.0)
+    assert share.details["not_judged_features"] == ["latency"]
     latency = next(feature for feature in result.features if feature.feature == "latency")
     assert latency.drifted is False and result.number_of_drifted == sum(f.drifted for f in result.features)
 
