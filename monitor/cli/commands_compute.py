@@ -159,8 +159,9 @@ def _print_table(report: OfflineDriftReport) -> None:
     for column in ("feature", "type", "method", "score", "threshold", "drifted"):
         table.add_column(column, justify="right" if column in ("score", "threshold") else "left")
     for feature in report.result.features:
+        learned = " (learned)" if feature.details.get("threshold_source") == "reference" else ""
         table.add_row(feature.feature, feature.feature_type, feature.method, _score(feature.score),
-                      f"{feature.threshold:g}", _drifted(feature))
+                      f"{feature.threshold:.4g}{learned}", _drifted(feature))
     print_table(out, table)
     result = report.result
     unjudged = len(result.not_judged)
@@ -181,13 +182,19 @@ def drift(
     current: Annotated[Path, typer.Argument(metavar="CURRENT", help="Data to check (parquet or csv), same columns.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     method: Annotated[str, typer.Option(help="Drift method for every feature (Evidently key), or auto.")] = "auto",
-    threshold: Annotated[float | None, typer.Option(help="Threshold for every feature (method default).")] = None,
+    threshold: Annotated[str | None, typer.Option(
+        metavar="NUMBER|reference",
+        help="Threshold for every feature (method default), or 'reference' to learn it from chunks of REFERENCE "
+             "as large as CURRENT.")] = None,
+    threshold_std: Annotated[float, typer.Option(
+        help="With a 'reference' threshold: how many standard deviations of the chunks' scores flag drift.")] = 3.0,
     feature_method: Annotated[list[str] | None, typer.Option(
         "--feature-method", metavar="COLUMN=METHOD",
         help="Drift method for one column, e.g. country=chisquare (repeatable; overrides --method).")] = None,
     feature_threshold: Annotated[list[str] | None, typer.Option(
-        "--feature-threshold", metavar="COLUMN=NUMBER",
-        help="Threshold for one column, e.g. country=0.1 (repeatable; overrides --threshold).")] = None,
+        "--feature-threshold", metavar="COLUMN=NUMBER|reference",
+        help="Threshold for one column, e.g. country=0.1 or country=reference (repeatable; overrides --threshold).")
+    ] = None,
     categorical: Annotated[str | None, typer.Option(help="Columns to treat as categorical, comma-separated.")] = None,
     numerical: Annotated[str | None, typer.Option(help="Columns to treat as numerical, comma-separated.")] = None,
     drift_share: Annotated[float, typer.Option(help="Share of drifted features that makes the dataset drift.")] = (
@@ -201,7 +208,7 @@ def drift(
     """
     from monitor.jobs.offline_drift import check_drift_files
 
-    report = check_drift_files(reference, current, method=method, threshold=threshold,
+    report = check_drift_files(reference, current, method=method, threshold=threshold, threshold_std=threshold_std,
                                categorical=_names(categorical), numerical=_names(numerical), drift_share=drift_share,
                                feature_methods=feature_method or (), feature_thresholds=feature_threshold or ())
     if as_json:

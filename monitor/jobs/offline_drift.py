@@ -37,6 +37,13 @@ from monitor.metrics.drift import (
     get_method,
     infer_feature_type,
 )
+from monitor.metrics.drift.learned import (
+    DEFAULT_STD_MULTIPLIER,
+    MIN_CHUNKS,
+    REFERENCE,
+    ThresholdLearning,
+    min_reference_rows,
+)
 
 __all__ = [
     "OfflineDriftReport",
@@ -94,6 +101,8 @@ class OfflineDriftReport:
                     "method": feature.method,
                     "score": float(feature.score) if feature.judged else None,
                     "threshold": float(feature.threshold),
+                    "threshold_source": feature.details.get("threshold_source", "fixed"),
+                    "learned": feature.details.get("learned"),
                     "drifted": bool(feature.drifted) if feature.judged else None,
                     "not_judged": feature.not_judged_reason,
                 }
@@ -167,10 +176,10 @@ def resolve_feature_types(
 def parse_feature_options(
     methods: Sequence[str], thresholds: Sequence[str], columns: Sequence[str]
 ) -> dict[str, dict[str, Any]]:
-    """``--feature-method COLUMN=METHOD`` / ``--feature-threshold COLUMN=NUMBER`` as per-feature options.
+    """``--feature-method COLUMN=METHOD`` / ``--feature-threshold COLUMN=NUMBER|reference`` as per-feature options.
 
-    >>> parse_feature_options(["country=chisquare"], ["country=0.1", "age=0.2"], ["age", "country"])
-    {'country': {'method': 'chisquare', 'threshold': 0.1}, 'age': {'threshold': 0.2}}
+    >>> parse_feature_options(["country=chisquare"], ["country=0.1", "age=reference"], ["age", "country"])
+    {'country': {'method': 'chisquare', 'threshold': 0.1}, 'age': {'threshold': 'reference'}}
     """
     options: dict[str, dict[str, Any]] = {}
     for flag, items, key in (("--feature-method", methods, "method"), ("--feature-threshold", thresholds,
@@ -187,12 +196,12 @@ def parse_feature_options(
             if key in options.get(name, {}):
                 raise InputFileError(f"{flag} is given twice for column {name!r}; give it once")
             value: Any = raw
-            if key == "threshold":
+            if key == "threshold" and raw != REFERENCE:
                 try:
                     value = float(raw)
                 except ValueError:
-                    raise InputFileError(f"{flag} {item!r}: {raw!r} is not a number; write e.g. "
-                                         f"{flag} {name}=0.1") from None
+                    raise InputFileError(f"{flag} {item!r}: {raw!r} is neither a number nor 'reference'; write "
+                                         f"e.g. {flag} {name}=0.1 or {flag} {name}=reference") from None
                 if not math.isfinite(value) or value < 0:
                     raise InputFileError(f"{flag} {item!r}: the threshold must be a finite number >= 0")
             options.setdefault(name, {})[key] = value
@@ -239,7 +248,8 @@ def check_drift_files(
     current_path: Path,
     *,
     method: str = "auto",
-    threshold: float | None = None,
+    threshold: float | str | None = None,
+    threshold_std: float = DEFAULT_STD_MULTIPLIER,
     categorical: Sequence[str] = (),
     numerical: Sequence[str] = (),
     drift_share: float = DEFAULT_DRIFT_SHARE,
@@ -249,7 +259,9 @@ def check_drift_files(
     """Read both files and test every column (see the module docstring).
 
     ``feature_methods`` / ``feature_thresholds`` are ``COLUMN=VALUE`` texts that
-    override ``method`` / ``threshold`` for one column. Raises
+    override ``method`` / ``threshold`` for one column. A threshold ``"reference"``
+    is learned from chunks of REFERENCE as large as CURRENT (``mean + threshold_std · std``
+    of the chunks' scores; see :mod:`monitor.metrics.drift.learned`). Raises
     :class:`~monitor.errors.InputFileError` or :class:`~monitor.errors.MetricError`
     on bad input.
     """
@@ -260,9 +272,11 @@ def check_drift_files(
     types = resolve_feature_types(reference, current, categorical=categorical, numerical=numerical,
                                   reference_name=str(reference_path), current_name=str(current_path))
     _check_reference_values(reference, types, reference_path)
-    if threshold is not None and (not math.isfinite(threshold) or threshold < 0):
-        raise MetricError(f"--threshold must be a finite number >= 0, got {threshold}")
+    threshold = _parse_threshold(threshold)
     per_feature = parse_feature_options(feature_methods, feature_thresholds, list(types))
+    learning = None
+    if threshold == REFERENCE or any(options.get("threshold") == REFERENCE for options in per_feature.values()):
+        learning = _learning(reference, current, threshold_std, reference_path, current_path)
     if method != AUTO:
         get_method(method)
     for options in per_feature.values():
@@ -270,5 +284,39 @@ def check_drift_files(
             get_method(options["method"])
     _check_methods(types, method, per_feature)
     result = compute_dataset_drift(reference, current, feature_types=types, method=method, threshold=threshold,
-                                   per_feature=per_feature, drift_share=drift_share)
+                                   per_feature=per_feature, drift_share=drift_share, learning=learning)
     return OfflineDriftReport(result, reference_name=str(reference_path), current_name=str(current_path))
+
+
+def _parse_threshold(threshold: float | str | None) -> float | str | None:
+    """``--threshold`` as a number, ``"reference"`` or None (each method's default).
+
+    >>> _parse_threshold("0.1"), _parse_threshold("reference"), _parse_threshold(None)
+    (0.1, 'reference', None)
+    """
+    if threshold is None or threshold == REFERENCE:
+        return threshold
+    try:
+        number = float(threshold)
+    except ValueError:
+        raise InputFileError(f"--threshold {threshold!r} is neither a number nor 'reference'; write e.g. "
+                             "--threshold 0.1, or --threshold reference to learn it from the reference") from None
+    if not math.isfinite(number) or number < 0:
+        raise MetricError(f"--threshold must be a finite number >= 0 or 'reference', got {threshold}")
+    return number
+
+
+def _learning(reference: pd.DataFrame, current: pd.DataFrame, threshold_std: float, reference_path: Path,
+              current_path: Path) -> ThresholdLearning:
+    """Chunks of CURRENT's size; REFERENCE must hold enough of them."""
+    if isinstance(threshold_std, bool) or not math.isfinite(threshold_std) or threshold_std <= 0:
+        raise InputFileError(f"--threshold-std must be a number > 0 (how many standard deviations from the mean "
+                             f"flags drift; 3 by default), got {threshold_std}")
+    needed = min_reference_rows(len(current))
+    if len(reference) < needed:
+        raise InputFileError(
+            f"--threshold reference splits {reference_path} into chunks of {len(current)} rows (the rows of "
+            f"{current_path}) and needs at least {MIN_CHUNKS} of them, so at least {needed} rows, but it has {len(reference)}; "
+            "use a bigger reference, compare a smaller current file, or give a fixed --threshold"
+        )
+    return ThresholdLearning(chunk_size=len(current), multiplier=float(threshold_std))

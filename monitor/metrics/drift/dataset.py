@@ -25,6 +25,7 @@ from monitor.errors import MetricError
 from monitor.metrics.drift.auto import AUTO
 from monitor.metrics.drift.feature import FeatureDriftResult, compute_feature_drift
 from monitor.metrics.drift.feature_type import FeatureType, check_feature_type
+from monitor.metrics.drift.learned import REFERENCE, ThresholdLearning
 from monitor.metrics.drift.registry import get_method
 
 __all__ = ["DEFAULT_DRIFT_SHARE", "DatasetDriftResult", "compute_dataset_drift", "dataset_verdict"]
@@ -64,7 +65,7 @@ class _FeaturePlan:
     feature: str
     feature_type: FeatureType
     method: str
-    threshold: float | None
+    threshold: float | str | None
 
 
 def compute_dataset_drift(
@@ -73,15 +74,18 @@ def compute_dataset_drift(
     *,
     feature_types: Mapping[str, str],
     method: str = AUTO,
-    threshold: float | None = None,
+    threshold: float | str | None = None,
     per_feature: Mapping[str, Mapping[str, Any]] | None = None,
     drift_share: float = DEFAULT_DRIFT_SHARE,
+    learning: ThresholdLearning | None = None,
 ) -> DatasetDriftResult:
     """Test every feature of ``feature_types`` (name -> "numeric"/"categorical").
 
     ``per_feature`` maps a feature to ``{"method": ..., "threshold": ...}`` (either
-    key optional) as in the config's ``drift.per_feature``. Every parameter is
-    checked before any statistic runs.
+    key optional) as in the config's ``drift.per_feature``. A threshold
+    ``"reference"`` is learned from reference chunks as ``learning`` says (see
+    :mod:`monitor.metrics.drift.learned`). Every parameter is checked before any
+    statistic runs.
 
     >>> import numpy as np
     >>> rng = np.random.default_rng(1)
@@ -96,6 +100,8 @@ def compute_dataset_drift(
     plans = _plan(
         reference, current, feature_types=feature_types, method=method, threshold=threshold, per_feature=per_feature
     )
+    if learning is None and any(plan.threshold == REFERENCE for plan in plans):
+        raise MetricError("threshold 'reference' needs the chunk size to learn it from (learning=...)")
     _check_drift_share(drift_share)
     features = tuple(
         compute_feature_drift(
@@ -105,6 +111,7 @@ def compute_dataset_drift(
             feature_type=plan.feature_type,
             method=plan.method,
             threshold=plan.threshold,
+            learning=learning,
         )
         for plan in plans
     )
@@ -142,7 +149,7 @@ def _plan(
     *,
     feature_types: Mapping[str, str],
     method: str,
-    threshold: float | None,
+    threshold: float | str | None,
     per_feature: Mapping[str, Mapping[str, Any]] | None,
 ) -> list[_FeaturePlan]:
     if not feature_types:
@@ -175,10 +182,14 @@ def _plan(
             method=options.get("method") or method,
             threshold=options["threshold"] if options.get("threshold") is not None else threshold,
         )
+        if isinstance(plan.threshold, str) and plan.threshold != REFERENCE:
+            raise MetricError(f"drift threshold for feature {feature!r} must be a number or 'reference', "
+                              f"got {plan.threshold!r}")
         if plan.method != AUTO:
             chosen = get_method(plan.method)
             chosen.check_applies_to(plan.feature_type, feature=feature)
-            chosen.resolve_threshold(plan.threshold, feature=feature)
+            if not isinstance(plan.threshold, str):
+                chosen.resolve_threshold(plan.threshold, feature=feature)
         plans.append(plan)
     return plans
 

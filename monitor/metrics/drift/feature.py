@@ -10,6 +10,7 @@ from typing import Any
 from monitor.errors import MetricError
 from monitor.metrics.drift.auto import AUTO, choose_method_for_samples
 from monitor.metrics.drift.feature_type import FeatureType, check_feature_type
+from monitor.metrics.drift.learned import REFERENCE, ThresholdLearning, learn_threshold
 from monitor.metrics.drift.registry import get_method
 from monitor.metrics.drift.sample import FeatureValues, clean_sample
 
@@ -55,13 +56,16 @@ def compute_feature_drift(
     feature: str,
     feature_type: FeatureType,
     method: str = AUTO,
-    threshold: float | None = None,
+    threshold: float | str | None = None,
+    learning: ThresholdLearning | None = None,
 ) -> FeatureDriftResult:
     """Compare one feature's current values with its reference values.
 
     Missing and infinite values are dropped first, as Evidently does. ``method``
     is ``"auto"`` (Evidently's rule) or an Evidently key; ``threshold`` None means
-    the method's default.
+    the method's default, ``"reference"`` a threshold learned from chunks of the
+    reference as ``learning`` says (:mod:`monitor.metrics.drift.learned`; raises
+    :class:`MetricError` when the reference is too small for it).
 
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
@@ -73,19 +77,32 @@ def compute_feature_drift(
     if not isinstance(feature, str) or not feature:
         raise MetricError(f"feature must be a non-empty column name, got {feature!r}")
     feature_type = check_feature_type(feature_type, feature=feature)
+    learned = threshold == REFERENCE
+    if learned and learning is None:
+        raise MetricError(f"threshold 'reference' for feature {feature!r} needs the chunk size to learn it from")
+    if isinstance(threshold, str) and not learned:
+        raise MetricError(f"drift threshold for feature {feature!r} must be a number or 'reference', "
+                          f"got {threshold!r}")
+    fixed = None if isinstance(threshold, str) else threshold
     if method != AUTO:
         chosen = get_method(method)
         chosen.check_applies_to(feature_type, feature=feature)
-        chosen.resolve_threshold(threshold, feature=feature)
+        chosen.resolve_threshold(fixed, feature=feature)
     reference_sample = clean_sample(reference, feature_type, feature=feature)
     current_sample = clean_sample(current, feature_type, feature=feature)
     if method == AUTO:
         chosen = choose_method_for_samples(reference_sample, current_sample, feature_type=feature_type)
+    extra: dict[str, Any] = {}
+    if learned:
+        assert learning is not None
+        learnt = learn_threshold(reference_sample, chosen, feature_type=feature_type, learning=learning,
+                                 feature=feature)
+        fixed, extra = learnt.threshold, learnt.details()
     outcome = chosen.evaluate(
         reference_sample,
         current_sample,
         feature_type=feature_type,
-        threshold=chosen.resolve_threshold(threshold, feature=feature),
+        threshold=chosen.resolve_threshold(fixed, feature=feature),
     )
     return FeatureDriftResult(
         feature=feature,
@@ -94,5 +111,6 @@ def compute_feature_drift(
         score=outcome.score,
         threshold=outcome.threshold,
         drifted=outcome.drifted,
-        details={"method": chosen.name, "threshold": outcome.threshold, "auto": method == AUTO, **outcome.details},
+        details={"method": chosen.name, "threshold": outcome.threshold, "auto": method == AUTO, **extra,
+                 **outcome.details},
     )
