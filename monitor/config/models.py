@@ -6,6 +6,7 @@ feature, channel) are checked in :class:`DriftwatchConfig`.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime, timedelta
 from typing import Annotated, Literal
@@ -134,7 +135,8 @@ class ReferenceConfig(StrictModel):
 
 class FeatureDriftOverride(StrictModel):
     method: str = "auto"
-    threshold: float | None = None
+    # A number, or "reference": learned from chunks of the reference (monitor.metrics.drift.learned).
+    threshold: float | str | None = None
 
     @field_validator("method")
     @classmethod
@@ -143,10 +145,25 @@ class FeatureDriftOverride(StrictModel):
             raise ValueError(unknown_choice("drift method", value, DRIFT_METHODS))
         return value
 
+    @field_validator("threshold")
+    @classmethod
+    def _number_or_reference(cls, value: float | str | None) -> float | str | None:
+        if isinstance(value, str) and value != "reference":
+            try:
+                value = float(value)
+            except ValueError:
+                raise ValueError(f"threshold must be a number or 'reference' (learned from the reference), "
+                                 f"got {value!r}{did_you_mean(value, ['reference'])}") from None
+        if isinstance(value, float) and (not math.isfinite(value) or value < 0):
+            raise ValueError(f"threshold must be a finite number >= 0 or 'reference', got {value}")
+        return value
+
 
 class DriftConfig(FeatureDriftOverride):
     per_feature: dict[str, FeatureDriftOverride] = Field(default_factory=dict)
     drift_share: Annotated[float, Field(gt=0, le=1)] = 0.5
+    # k of a threshold learned from the reference: drift beyond mean + k std of the chunks' scores.
+    threshold_std: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 3.0
 
 
 class ModelConfig(StrictModel):

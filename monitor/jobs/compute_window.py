@@ -21,6 +21,7 @@ from monitor.jobs.reference import ReferenceProvider, feature_types_of
 from monitor.jobs.window_metrics import WindowInput, compute_window_metrics
 from monitor.logs import fields
 from monitor.store.metric_writer import JobRun, save_window_result
+from monitor.store.reference_store import ReferenceSetInfo
 from monitor.store.window_reader import load_window
 from monitor.store.window_state import WindowKey
 
@@ -55,6 +56,11 @@ class WindowOutcome:
     seconds: float = 0.0
 
 
+def _reference_key(engine: Engine, info: ReferenceSetInfo) -> tuple[str, int, str, int, str]:
+    """Names one stored reference in this process (thresholds learned from it are cached under it)."""
+    return (str(engine.url), info.id, info.source, info.row_count, info.created_at.isoformat())
+
+
 def _wall_clock() -> datetime:
     return datetime.now(UTC)
 
@@ -82,6 +88,7 @@ def compute_window(
         dead_letter_count=data.dead_letter_count,
         reference=lookup.reference.rows if lookup.reference is not None else None,
         reference_reason=lookup.reason, reference_unusable=lookup.problem,
+        reference_key=_reference_key(engine, lookup.reference.info) if lookup.reference is not None else None,
     ))
     notes = list(metrics.notes)
     if lookup.problem and lookup.reason:

@@ -316,7 +316,8 @@ def _learning(reference: pd.DataFrame, current: pd.DataFrame, threshold_std: flo
     if len(reference) < needed:
         raise InputFileError(
             f"--threshold reference splits {reference_path} into chunks of {len(current)} rows (the rows of "
-            f"{current_path}) and needs at least {MIN_CHUNKS} of them, so at least {needed} rows, but it has {len(reference)}; "
+            f"{current_path}) and needs at least {MIN_CHUNKS} of them, so at least {needed} rows, but it has "
+            f"{len(reference)}; "
             "use a bigger reference, compare a smaller current file, or give a fixed --threshold"
         )
     return ThresholdLearning(chunk_size=len(current), multiplier=float(threshold_std))

@@ -35,6 +35,7 @@ from monitor.metrics.drift import (
     infer_feature_type,
     to_metric_points,
 )
+from monitor.metrics.drift.learned import REFERENCE, LearnedThreshold, ThresholdLearning
 from monitor.metrics.features import FeatureSpec, coerce_feature
 from monitor.metrics.latency import compute_latency
 from monitor.metrics.output import compute_output
@@ -51,6 +52,10 @@ log = logging.getLogger(__name__)
 
 _EMPTY = "empty window: no predictions"
 _MAX_REFERENCE_CLASSES = 100
+_MAX_LEARNED = 4096
+# Thresholds learned from a stored reference, per (reference, feature, method, chunk size, k),
+# kept for the life of the process (a new reference set has a new key).
+_learned: dict[tuple[Any, ...], LearnedThreshold] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +71,9 @@ class WindowInput:
     reference: StoredRows | None
     reference_reason: str | None = None
     reference_unusable: bool = False
+    reference_key: tuple[Any, ...] | None = None
+    """Names the stored reference (set id, source, rows, creation time): thresholds learned
+    from it are cached under this key. None: nothing is cached."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,8 +164,29 @@ def _data_drift(inputs: WindowInput, specs: dict[str, FeatureSpec]) -> list[Metr
         threshold=config.drift.threshold,
         per_feature=per_feature,
         drift_share=config.drift.drift_share,
+        learning=_learning(inputs, per_feature),
     )
     return to_metric_points(result)
+
+
+def learned_chunk_size(rows: int) -> int:
+    """The reference chunk size for a window of ``rows`` rows: rounded to two significant
+    digits, so windows of similar size share one learned threshold.
+
+    >>> learned_chunk_size(287), learned_chunk_size(1234), learned_chunk_size(7)
+    (290, 1200, 7)
+    """
+    return max(1, int(float(f"{rows:.2g}")))
+
+
+def _learning(inputs: WindowInput, per_feature: dict[str, dict[str, Any]]) -> ThresholdLearning | None:
+    drift = inputs.config.drift
+    if drift.threshold != REFERENCE and all(options.get("threshold") != REFERENCE for options in per_feature.values()):
+        return None
+    if len(_learned) > _MAX_LEARNED:
+        _learned.clear()
+    return ThresholdLearning(chunk_size=learned_chunk_size(len(inputs.rows)), multiplier=drift.threshold_std,
+                             cache=_learned, cache_key=inputs.reference_key)
 
 
 def _typed_features(raw: pd.DataFrame, specs: dict[str, FeatureSpec]) -> pd.DataFrame:

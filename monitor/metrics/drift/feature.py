@@ -95,8 +95,17 @@ def compute_feature_drift(
     extra: dict[str, Any] = {}
     if learned:
         assert learning is not None
-        learnt = learn_threshold(reference_sample, chosen, feature_type=feature_type, learning=learning,
-                                 feature=feature)
+        try:
+            learnt = learn_threshold(reference_sample, chosen, feature_type=feature_type, learning=learning,
+                                     feature=feature)
+        except MetricError as exc:
+            # No threshold, no verdict: the feature is not judged (never "no drift"), and says why.
+            reason = f"no threshold could be learned from the reference: {exc}"
+            return FeatureDriftResult(
+                feature=feature, feature_type=feature_type, method=chosen.name, score=math.nan, threshold=math.nan,
+                drifted=False, details={"method": chosen.name, "threshold": None, "auto": method == AUTO,
+                                        "threshold_source": REFERENCE, "reason": reason},
+            )
         fixed, extra = learnt.threshold, learnt.details()
     outcome = chosen.evaluate(
         reference_sample,

@@ -127,7 +127,8 @@ def learn_threshold(
     """
     chunk_size, multiplier = learning.chunk_size, learning.multiplier
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-        raise MetricError(f"the chunk size for a learned threshold must be a positive number of rows, got {chunk_size!r}")
+        raise MetricError(f"the chunk size of a learned threshold must be a positive number of rows, "
+                          f"got {chunk_size!r}")
     if isinstance(multiplier, bool) or not isinstance(multiplier, (int, float)) or not multiplier > 0:
         raise MetricError(f"the std multiplier of a learned threshold must be a number > 0, got {multiplier!r}")
     key = (learning.cache_key, feature, method.name, chunk_size, float(multiplier))

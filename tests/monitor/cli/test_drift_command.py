@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from monitor.jobs.offline_drift import check_drift_files
 from tests.monitor.metrics.evidently_drift import evidently_dataset_drift
 
 
@@ -240,3 +241,82 @@ def test_help_shows_boolean_flags_without_a_value(tmp_path):
                                 text=True, cwd=tmp_path, env=env, timeout=120, check=False).stdout
     assert "--feature-method" in drift_help and "COLUMN=METHOD" in drift_help and "--feature-threshold" in drift_help
     assert "--method" in drift_help and "<str>" in drift_help  # options with a value keep their type
+
+
+@pytest.fixture(scope="module")
+def small_windows(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 4,000-row reference with a 40-valued categorical (4 common, 36 rare) and windows of 200 rows:
+    the fixed rule flags the clean window's categorical by chance; a learned threshold does not."""
+    folder = tmp_path_factory.mktemp("learned-threshold")
+    rng = np.random.default_rng(14)
+    values = np.array([f"c{index}" for index in range(40)], dtype=object)
+    shares = np.array([0.2] * 4 + [0.2 / 36] * 36)
+
+    def frame(rows: int, *, mean: float = 0.0, shift_shares: bool = False) -> pd.DataFrame:
+        p = shares.copy()
+        if shift_shares:
+            p[0] *= 2
+            p[1:] *= (1 - p[0]) / p[1:].sum()
+        return pd.DataFrame({"x": rng.normal(mean, 1.0, rows), "c": rng.choice(values, rows, p=p)})
+
+    frame(4000).to_parquet(folder / "reference.parquet")
+    frame(200).to_parquet(folder / "clean.parquet")
+    frame(200, mean=1.0, shift_shares=True).to_parquet(folder / "shifted.parquet")
+    frame(900).to_parquet(folder / "big.parquet")
+    return folder
+
+
+@pytest.mark.slow
+def test_threshold_reference_learns_from_chunks_and_stops_the_false_alarm(small_windows):
+    fixed = _drift("reference.parquet", "clean.parquet", "--json", cwd=small_windows)
+    fixed_features = {row["feature"]: row for row in json.loads(fixed.stdout)["features"]}
+    assert fixed_features["c"]["drifted"] is True  # the fixed rule cries wolf on the clean window
+    assert fixed_features["c"]["threshold_source"] == "fixed" and fixed_features["c"]["learned"] is None
+
+    learned = _drift("reference.parquet", "clean.parquet", "--json", "--threshold", "reference", cwd=small_windows)
+    assert learned.returncode == 0, learned.stderr
+    document = json.loads(learned.stdout)
+    features = {row["feature"]: row for row in document["features"]}
+    assert document["dataset_drift"] is False
+    for name in ("x", "c"):
+        row = features[name]
+        assert row["threshold_source"] == "reference" and row["drifted"] is False
+        assert row["learned"]["chunk_size"] == 200 and row["learned"]["chunks"] == 20
+        assert row["learned"]["std_multiplier"] == 3.0 and row["learned"]["scale"] == "distance"
+        expected = row["learned"]["mean"] + 3 * row["learned"]["std"]
+        assert row["threshold"] == pytest.approx(expected)
+    assert features["c"]["threshold"] > fixed_features["c"]["threshold"]
+
+    shifted = _drift("reference.parquet", "shifted.parquet", "--json", "--threshold", "reference", cwd=small_windows)
+    assert shifted.returncode == 1, shifted.stderr
+    assert all(row["drifted"] for row in json.loads(shifted.stdout)["features"])
+
+
+def test_threshold_reference_table_std_option_and_per_feature(small_windows):
+    table = _drift("reference.parquet", "clean.parquet", "--threshold", "reference", cwd=small_windows)
+    assert table.returncode == 0, table.stderr
+    assert "(learned)" in table.stdout
+    reference, clean = small_windows / "reference.parquet", small_windows / "clean.parquet"
+    # A smaller k gives a smaller threshold.
+    loose = check_drift_files(reference, clean, threshold="reference", threshold_std=1.0).to_json()
+    strict = check_drift_files(reference, clean, threshold="reference").to_json()
+    assert loose["features"][0]["threshold"] < strict["features"][0]["threshold"]
+    # Only c learns its threshold; x keeps the method default.
+    mixed = check_drift_files(reference, clean, feature_thresholds=["c=reference"]).to_json()
+    assert {row["feature"]: row["threshold_source"] for row in mixed["features"]} == {"x": "fixed", "c": "reference"}
+    # A p-value method learns on -log10(p): the threshold is a p-value in (0, 1).
+    ks = check_drift_files(reference, clean, feature_methods=["x=ks"], feature_thresholds=["x=reference"]).to_json()
+    x = next(row for row in ks["features"] if row["feature"] == "x")
+    assert x["learned"]["scale"] == "-log10(p_value)" and 0 < x["threshold"] < 0.05
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("big.parquet", "reference.parquet", "--threshold", "reference"), "at least 20000 rows, but it has 900"),
+    (("reference.parquet", "big.parquet", "--threshold", "reference"), "at least 4500 rows, but it has 4000"),
+    (("reference.parquet", "clean.parquet", "--threshold", "refrence"), "neither a number nor 'reference'"),
+    (("reference.parquet", "clean.parquet", "--threshold", "reference", "--threshold-std", "0"), "--threshold-std"),
+])
+def test_threshold_reference_bad_input_exits_2(small_windows, args, message):
+    result = _drift(*args, cwd=small_windows)
+    assert result.returncode == 2
+    assert message in " ".join(result.stderr.split())
