@@ -289,3 +289,27 @@ def test_no_user_facing_text_points_outside_the_repository():
     offenders = [f"{path.relative_to(root)}: {word}" for path in files if path.is_file()
                  for word in ("DESIGN.md", "STYLE.md", "../shared", "/work/shared") if word in path.read_text()]
     assert offenders == []
+
+
+def test_drift_threshold_reference_is_accepted_model_wide_and_per_feature(tmp_path):
+    text = GOOD.replace("      method: auto\n", "      method: auto\n      threshold: reference\n      threshold_std: 2.5\n")
+    text = text.replace("{amount: {method: psi, threshold: 0.2}}", "{amount: {threshold: reference}, country: "
+                                                                    "{threshold: 0.1}}")
+    drift = load_config(_write(tmp_path, text), environ=ENV).models["fraud"].drift
+    assert (drift.threshold, drift.threshold_std) == ("reference", 2.5)
+    assert drift.per_feature["amount"].threshold == "reference"
+    assert drift.per_feature["country"].threshold == 0.1
+    assert load_config(_write(tmp_path, GOOD), environ=ENV).models["fraud"].drift.threshold_std == 3.0
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (("{amount: {method: psi, threshold: 0.2}}", "{amount: {threshold: refrence}}"),
+     "models.fraud.drift.per_feature.amount.threshold: threshold must be a number or 'reference'"),
+    (("{amount: {method: psi, threshold: 0.2}}", "{amount: {threshold: refrence}}"), "did you mean 'reference'?"),
+    (("      method: auto\n", "      method: auto\n      threshold: -0.1\n"), "finite number >= 0 or 'reference'"),
+    (("      method: auto\n", "      method: auto\n      threshold_std: 0\n"), "models.fraud.drift.threshold_std"),
+])
+def test_a_bad_drift_threshold_is_named(tmp_path, change, message):
+    with pytest.raises(ConfigError) as caught:
+        load_config(_write(tmp_path, GOOD.replace(*change, 1)), environ=ENV)
+    assert message in str(caught.value), str(caught.value)
