@@ -292,7 +292,8 @@ def test_no_user_facing_text_points_outside_the_repository():
 
 
 def test_drift_threshold_reference_is_accepted_model_wide_and_per_feature(tmp_path):
-    text = GOOD.replace("      method: auto\n", "      method: auto\n      threshold: reference\n      threshold_std: 2.5\n")
+    text = GOOD.replace("      method: auto\n",
+                        "      method: auto\n      threshold: reference\n      threshold_std: 2.5\n")
     text = text.replace("{amount: {method: psi, threshold: 0.2}}", "{amount: {threshold: reference}, country: "
                                                                     "{threshold: 0.1}}")
     drift = load_config(_write(tmp_path, text), environ=ENV).models["fraud"].drift
