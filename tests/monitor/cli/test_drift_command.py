@@ -114,7 +114,7 @@ def test_method_threshold_types_and_drift_share_options(files):
         (("reference.parquet", "same.csv", "--feature-method", "colour=psi"), "'colour', which is not a column"),
         (("reference.parquet", "same.csv", "--feature-method", "country=ks"),
          "--feature-method country=ks applies to numeric features only"),
-        (("reference.parquet", "same.csv", "--feature-threshold", "country=high"), "is not a number"),
+        (("reference.parquet", "same.csv", "--feature-threshold", "country=high"), "is neither a number nor"),
     ],
 )
 def test_bad_input_exits_2_with_a_clear_message(files, args, message):
@@ -314,7 +314,8 @@ def test_threshold_reference_table_std_option_and_per_feature(small_windows):
     (("big.parquet", "reference.parquet", "--threshold", "reference"), "at least 20000 rows, but it has 900"),
     (("reference.parquet", "big.parquet", "--threshold", "reference"), "at least 4500 rows, but it has 4000"),
     (("reference.parquet", "clean.parquet", "--threshold", "refrence"), "neither a number nor 'reference'"),
-    (("reference.parquet", "clean.parquet", "--threshold", "reference", "--threshold-std", "0"), "--threshold-std"),
+    (("reference.parquet", "clean.parquet", "--threshold", "reference", "--threshold-std", "0"),
+     "--threshold-std must be a number > 0"),
 ])
 def test_threshold_reference_bad_input_exits_2(small_windows, args, message):
     result = _drift(*args, cwd=small_windows)

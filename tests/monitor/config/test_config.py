@@ -308,7 +308,8 @@ def test_drift_threshold_reference_is_accepted_model_wide_and_per_feature(tmp_pa
      "models.fraud.drift.per_feature.amount.threshold: threshold must be a number or 'reference'"),
     (("{amount: {method: psi, threshold: 0.2}}", "{amount: {threshold: refrence}}"), "did you mean 'reference'?"),
     (("      method: auto\n", "      method: auto\n      threshold: -0.1\n"), "finite number >= 0 or 'reference'"),
-    (("      method: auto\n", "      method: auto\n      threshold_std: 0\n"), "models.fraud.drift.threshold_std"),
+    (("      method: auto\n", "      method: auto\n      threshold_std: 0\n"),
+     "models.fraud.drift.threshold_std: Input should be greater than 0"),
 ])
 def test_a_bad_drift_threshold_is_named(tmp_path, change, message):
     with pytest.raises(ConfigError) as caught:
