@@ -16,7 +16,7 @@ numbers and Jensen-Shannon for the categorical, as the reference has more than
 ``benchmarks/results/false_alarms.json``::
 
     python benchmarks/false_alarms.py
-    python benchmarks/false_alarms.py --window 2000 --std 2.5
+    python benchmarks/false_alarms.py --window 2000 --std 2.5 --shift-scale 0.5
 """
 
 from __future__ import annotations
@@ -38,18 +38,19 @@ BASE_SHARES = np.array([0.2] * 4 + [0.2 / 36] * 36)
 POISSON_MEAN = 3.0
 
 
-def _shares_doubled() -> np.ndarray:
+def _shares_raised(scale: float) -> np.ndarray:
     shares = BASE_SHARES.copy()
-    shares[0] *= 2
+    shares[0] *= 1 + scale
     shares[1:] *= (1 - shares[0]) / shares[1:].sum()
     return shares
 
 
-def draw(rng: np.random.Generator, rows: int, *, shifted: str | None = None) -> pd.DataFrame:
-    """Rows of the reference's distribution; ``shifted`` names the one feature moved."""
-    normal_mean = 0.5 if shifted == "normal" else 0.0
-    poisson_mean = POISSON_MEAN + 0.5 * np.sqrt(POISSON_MEAN) if shifted == "poisson" else POISSON_MEAN
-    shares = _shares_doubled() if shifted == "categorical" else BASE_SHARES
+def draw(rng: np.random.Generator, rows: int, *, shifted: str | None = None, scale: float = 1.0) -> pd.DataFrame:
+    """Rows of the reference's distribution; ``shifted`` names the one feature moved (``scale`` 1: the
+    mean by 0.5 std, the first category's share doubled; 0.5: half of that)."""
+    normal_mean = 0.5 * scale if shifted == "normal" else 0.0
+    poisson_mean = POISSON_MEAN + 0.5 * scale * np.sqrt(POISSON_MEAN) if shifted == "poisson" else POISSON_MEAN
+    shares = _shares_raised(scale) if shifted == "categorical" else BASE_SHARES
     return pd.DataFrame({
         "normal": rng.normal(normal_mean, 1.0, rows),
         "poisson": rng.poisson(poisson_mean, rows).astype(float),
@@ -60,7 +61,8 @@ def draw(rng: np.random.Generator, rows: int, *, shifted: str | None = None) -> 
 TYPES = {"normal": "numeric", "poisson": "numeric", "categorical": "categorical"}
 
 
-def run(*, reference_rows: int, window: int, windows: int, std: float, seed: int) -> dict[str, Any]:
+def run(*, reference_rows: int, window: int, windows: int, std: float, seed: int, scale: float = 1.0
+        ) -> dict[str, Any]:
     rng = np.random.default_rng(seed)
     reference = draw(rng, reference_rows)
     cache: dict[tuple[Any, ...], LearnedThreshold] = {}
@@ -71,7 +73,7 @@ def run(*, reference_rows: int, window: int, windows: int, std: float, seed: int
     for kind in ("clean", "shifted"):
         for name, feature_type in TYPES.items():
             for _ in range(windows):
-                current = draw(rng, window, shifted=name if kind == "shifted" else None)
+                current = draw(rng, window, shifted=name if kind == "shifted" else None, scale=scale)
                 fixed = compute_feature_drift(reference[name], current[name], feature=name, feature_type=feature_type)
                 learned = compute_feature_drift(reference[name], current[name], feature=name,
                                                 feature_type=feature_type, threshold="reference", learning=learning)
@@ -80,7 +82,7 @@ def run(*, reference_rows: int, window: int, windows: int, std: float, seed: int
                 methods[name] = {"method": fixed.method, "fixed_threshold": fixed.threshold,
                                  "learned_threshold": learned.threshold}
     return {"reference_rows": reference_rows, "window_rows": window, "windows": windows, "std_multiplier": std,
-            "seed": seed, "features": {name: {**methods[name], **counts[name]} for name in TYPES}}
+            "shift_scale": scale, "seed": seed, "features": {name: {**methods[name], **counts[name]} for name in TYPES}}
 
 
 def main() -> None:
@@ -89,13 +91,15 @@ def main() -> None:
     parser.add_argument("--window", type=int, default=300, help="rows per window")
     parser.add_argument("--windows", type=int, default=25, help="windows per case")
     parser.add_argument("--std", type=float, default=3.0, help="k of mean + k·std")
+    parser.add_argument("--shift-scale", type=float, default=1.0,
+                        help="size of the shifts (1: 0.5 std and a doubled share; 0.5: half of that)")
     parser.add_argument("--seed", type=int, default=14)
     args = parser.parse_args()
     result = run(reference_rows=args.reference, window=args.window, windows=args.windows, std=args.std,
-                 seed=args.seed)
+                 seed=args.seed, scale=args.shift_scale)
     n = result["windows"]
     print(f"{result['reference_rows']:,}-row reference, windows of {result['window_rows']} rows, {n} windows each, "
-          f"k = {result['std_multiplier']:g}")
+          f"k = {result['std_multiplier']:g}, shift scale {result['shift_scale']:g}")
     header = (f"{'feature':<12} {'method':<15} {'fixed thr':>10} {'learned thr':>12} "
               f"{'false alarms fixed':>19} {'learned':>8} {'detected fixed':>15} {'learned':>8}")
     print(header)
@@ -105,7 +109,9 @@ def main() -> None:
               f"{row['clean_fixed']:>16}/{n} {row['clean_learned']:>5}/{n} "
               f"{row['shifted_fixed']:>12}/{n} {row['shifted_learned']:>5}/{n}")
     RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    default = (args.shift_scale, args.window, args.std, args.windows) == (1.0, 300, 3.0, 25)
+    suffix = "" if default else f"_w{args.window}_k{args.std:g}_s{args.shift_scale:g}_n{args.windows}"
+    RESULTS.with_stem(RESULTS.stem + suffix).write_text(json.dumps(result, indent=2) + "\n")
 
 
 if __name__ == "__main__":
