@@ -70,9 +70,11 @@ def test_drift_exits_1_and_json_has_exactly_the_documented_shape(files):
     by_name = {feature["feature"]: feature for feature in document["features"]}
     assert list(by_name) == ["amount", "age", "country", "is_new", "zip"]
     for feature in document["features"]:
-        assert set(feature) == {"feature", "type", "method", "score", "threshold", "drifted", "not_judged"}
+        assert set(feature) == {"feature", "type", "method", "score", "threshold", "threshold_source", "learned",
+                                "drifted", "not_judged"}
         assert isinstance(feature["drifted"], bool) and isinstance(feature["score"], float)
         assert feature["not_judged"] is None
+        assert (feature["threshold_source"], feature["learned"]) == ("fixed", None)
     assert {name: (f["type"], f["method"]) for name, f in by_name.items()} == {
         "amount": ("numeric", "ks"), "age": ("numeric", "ks"), "country": ("categorical", "chisquare"),
         "is_new": ("categorical", "z"), "zip": ("numeric", "chisquare"),
