@@ -36,6 +36,7 @@ from sqlalchemy import Engine
 
 from monitor.config.models import DriftwatchConfig
 from monitor.errors import BrokerUnavailableError, StoreError, StoreUnavailableError
+from monitor.event_time import EventTimeRange
 from monitor.ingest.decode import MessageDecoder
 from monitor.ingest.records import DeadLetterRecord, Decoded, LabelRecord, Origin, PredictionRecord
 from monitor.logs import fields
@@ -135,6 +136,8 @@ class IngestService:
             labels_topic=config.kafka.labels_topic,
             max_bytes=config.ingest.max_message_bytes,
             known_models=config.models.keys() if (config.models and config.ingest.reject_unknown_models) else None,
+            event_range=EventTimeRange(config.ingest.max_event_age, config.ingest.max_event_lead),
+            clock=clock,
         )
         self.consumer_factory = consumer_factory
         self.clock = clock
