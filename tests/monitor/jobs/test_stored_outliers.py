@@ -1,0 +1,46 @@
+"""Rows stored before ingestion refused them (or inserted by hand) never block windows:
+a number too large for a float is a missing value of its feature, and an event time
+millennia ahead is skipped with a logged note, on both stores."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from monitor.jobs.scheduler import WindowScheduler
+from tests.monitor.jobs.store_data import (
+    DAY,
+    FRAUD_MODEL,
+    HOUR,
+    Prediction,
+    config,
+    fraud_traffic,
+    insert_predictions,
+    metric,
+    value,
+)
+
+MINUTE = timedelta(minutes=1)
+UNDECLARED = {key: item for key, item in FRAUD_MODEL.items() if key != "features"}  # types from the reference
+
+
+def test_a_stored_integer_too_large_for_a_float_is_a_missing_value(engine):
+    rows = fraud_traffic(DAY, 2, 30)
+    # One in the reference (the first 50 predictions) and one in the second window.
+    rows.append(Prediction("huge-ref", DAY + 3 * MINUTE, {"amount": 10**400, "country": "DE"}, 1, score=0.9))
+    rows.append(Prediction("huge", DAY + HOUR + 3 * MINUTE, {"amount": -(10**400), "country": "FR"}, 1, score=0.9))
+    insert_predictions(engine, rows, ingested_at=DAY + 2 * HOUR)
+    scheduler = WindowScheduler(config=config({"fraud": UNDECLARED}), engine=engine)
+    report = scheduler.tick(DAY + 2 * HOUR + MINUTE)
+    assert [o.status for o in report.outcomes] == ["succeeded"] * 3, [o.error for o in report.outcomes]
+    for start in (DAY, DAY + HOUR):
+        assert value(metric(engine, "prediction_count", window_start=start)) == 31
+        assert value(metric(engine, "missing_share", window_start=start, feature="amount")) == 1 / 31
+        assert value(metric(engine, "missing_share", window_start=start, feature="country")) == 0
+        metric(engine, "feature_drift_score", window_start=start, feature="amount")  # drift still judged
+
+    # `driftwatch compute` (compacts everything into segments first) computes them too.
+    backfill = WindowScheduler(config=config({"fraud": UNDECLARED}), engine=engine).backfill(
+        "fraud", now=DAY + 3 * HOUR)
+    assert [o.status for o in backfill.outcomes] == ["succeeded"] * 2, [o.error for o in backfill.outcomes]
+    assert value(metric(engine, "missing_share", window_start=DAY + HOUR, feature="amount")) == 1 / 31
