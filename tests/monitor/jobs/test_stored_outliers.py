@@ -44,3 +44,39 @@ def test_a_stored_integer_too_large_for_a_float_is_a_missing_value(engine):
         "fraud", now=DAY + 3 * HOUR)
     assert [o.status for o in backfill.outcomes] == ["succeeded"] * 2, [o.error for o in backfill.outcomes]
     assert value(metric(engine, "missing_share", window_start=DAY + HOUR, feature="amount")) == 1 / 31
+
+
+def _far_rows() -> list[Prediction]:
+    return [
+        Prediction("year-9999", datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC), {"amount": 1.0, "country": "DE"}, 0),
+        Prediction("year-2999", datetime(2999, 1, 1, tzinfo=UTC), {"amount": 1.0, "country": "DE"}, 0),
+        Prediction("year-1970", datetime(1970, 1, 1, tzinfo=UTC), {"amount": 1.0, "country": "DE"}, 0),
+    ]
+
+
+def test_a_tick_skips_windows_past_the_accepted_event_times(engine, caplog):
+    insert_predictions(engine, [*fraud_traffic(DAY, 2, 30), *_far_rows()[:2]], ingested_at=DAY + 2 * HOUR)
+    scheduler = WindowScheduler(config=config({"fraud": FRAUD_MODEL}), engine=engine)
+    with caplog.at_level(logging.WARNING, logger="monitor.jobs.due"):
+        report = scheduler.tick(DAY + 2 * HOUR + MINUTE)
+    starts = [o.job.key.start for o in report.outcomes]
+    assert all(o.status == "succeeded" for o in report.outcomes), [o.error for o in report.outcomes]
+    # The windows of 2999 and 9999 are skipped (not every window up to them).
+    assert starts == [DAY, DAY + HOUR, DAY + 2 * HOUR]
+    assert value(metric(engine, "prediction_count", window_start=DAY + HOUR)) == 30
+    skipped = [r for r in caplog.records if r.getMessage().startswith("windows skipped")]
+    assert len(skipped) == 1 and "max_event_lead" in skipped[0].getMessage()
+    # Logged once, not on every tick; the next tick has nothing to do.
+    caplog.clear()
+    assert scheduler.tick(DAY + 2 * HOUR + 2 * MINUTE).outcomes == []
+    assert not [r for r in caplog.records if r.getMessage().startswith("windows skipped")]
+
+
+def test_compute_skips_windows_past_the_accepted_event_times(engine):
+    insert_predictions(engine, [*fraud_traffic(DAY, 2, 30), *_far_rows()], ingested_at=DAY + 2 * HOUR)
+    report = WindowScheduler(config=config({"fraud": FRAUD_MODEL}), engine=engine).backfill(
+        "fraud", now=DAY + 3 * HOUR)
+    assert all(o.status == "succeeded" for o in report.outcomes), [o.error for o in report.outcomes]
+    # The 1970 row's window is computed alone (not decades of empty windows); 2999 and 9999 are skipped.
+    assert [o.job.key.start for o in report.outcomes] == [datetime(1970, 1, 1, tzinfo=UTC), DAY, DAY + HOUR]
+    assert value(metric(engine, "prediction_count", window_start=DAY)) == 30
