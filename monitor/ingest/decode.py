@@ -397,7 +397,7 @@ class MessageDecoder:
                 reason=f"model {record.model!r} is not configured; add it under models: in driftwatch.yaml "
                        f"(known: {', '.join(sorted(self.known_models))})",
             )
-        if self.event_range is not None:
+        if self.event_range is not None and not isinstance(record, DeadLetterRecord):
             problem = self.event_range.problem(record.event_time, self.clock())
             if problem is not None:
                 return DeadLetterRecord(origin=origin, raw=raw[:self.max_bytes], raw_size=len(raw),
