@@ -8,6 +8,7 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from monitor.jobs.scheduler import WindowScheduler
+from tests.monitor.cli.test_compute_commands import _cli, _config
 from tests.monitor.jobs.store_data import (
     DAY,
     FRAUD_MODEL,
@@ -80,3 +81,12 @@ def test_compute_skips_windows_past_the_accepted_event_times(engine):
     # The 1970 row's window is computed alone (not decades of empty windows); 2999 and 9999 are skipped.
     assert [o.job.key.start for o in report.outcomes] == [datetime(1970, 1, 1, tzinfo=UTC), DAY, DAY + HOUR]
     assert value(metric(engine, "prediction_count", window_start=DAY)) == 30
+
+
+def test_the_compute_command_finishes_with_a_row_dated_9999(engine, store_url, tmp_path):
+    insert_predictions(engine, [*fraud_traffic(DAY, 2, 30), *_far_rows()[:2]], ingested_at=DAY + 2 * HOUR)
+    result = _cli(_config(tmp_path, store_url), "compute", "--model", "fraud")
+    assert result.returncode == 0, result.stderr
+    assert "2 windows computed" in result.stderr and "0 failed" in result.stderr
+    assert "windows skipped" in result.stderr and "Traceback" not in result.stderr
+    assert value(metric(engine, "prediction_count", window_start=DAY + HOUR)) == 30
