@@ -113,10 +113,11 @@ class ModelTracker:
 
         With ``now``, data in windows past the accepted event times does not count.
         """
-        if not self.spans:
-            return None
         cap = self._last_allowed(now) if now is not None else None
-        return max(self.spans, key=lambda version: (
+        versions = [version for version, span in self.spans.items() if cap is None or span.first <= cap]
+        if not versions:
+            return None
+        return max(versions, key=lambda version: (
             self.spans[version].last if cap is None else min(self.spans[version].last, cap), version))
 
     def _last_allowed(self, now: datetime) -> int:
