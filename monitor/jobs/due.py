@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from monitor.errors import DriftwatchError
 from monitor.event_time import EventTimeRange
 from monitor.jobs.windows import Window, window_from_index, window_index, windows_between
 from monitor.logs import fields
@@ -204,9 +205,10 @@ class ModelTracker:
 
     def settle(self, states: Mapping[tuple[str, datetime], WindowState], now: datetime) -> None:
         """Advance each version's settled mark over windows computed final and quiet."""
+        current = window_index(now, self.size)
         for version in self.spans:
             index = self._first_listed(version, now)
-            while True:
+            while index <= current:  # (a window past the clock is never complete)
                 window = window_from_index(index, self.size)
                 state = states.get((version, window.start))
                 if (state is None or state.computed_at is None or state.is_partial or not window.is_complete(now)
@@ -219,5 +221,5 @@ class ModelTracker:
 def _start_text(index: int, size: timedelta) -> str:
     try:
         return window_from_index(index, size).start.isoformat()
-    except Exception:  # noqa: BLE001 - a window past year 9999 has no datetime
+    except DriftwatchError:  # a window past year 9999 has no datetime
         return f"window number {index} of {size} (past year 9999)"
