@@ -100,3 +100,22 @@ def test_an_empty_feature_name_is_a_dead_letter() -> None:
     record = _decode({**VALID, "features": {"": 1.0, "amount": 2.0}})
     assert isinstance(record, DeadLetterRecord)
     assert "empty name" in record.reason
+
+
+def test_the_ingest_service_takes_the_range_from_the_config() -> None:
+    from monitor.config.loader import config_from_mapping
+    from monitor.ingest.consumer import IngestService
+    from monitor.store.engine import create_store_engine
+
+    config = config_from_mapping({"store": "sqlite://", "ingest": {"max_event_age": "2d", "max_event_lead": "1h"},
+                                  "models": {"fraud": {"task": "binary_classification", "positive_label": 1}}},
+                                 environ={})
+    engine = create_store_engine(config.store)
+    try:
+        decoder = IngestService(config=config, engine=engine, clock=lambda: NOW).decoder
+    finally:
+        engine.dispose()
+    assert isinstance(_decode({**VALID, "timestamp": "2026-12-02T00:00:00Z"}, decoder), PredictionRecord)
+    for timestamp, reason in (("2026-11-30T00:00:00Z", "before now"), ("2026-12-03T07:30:00Z", "ahead of now")):
+        record = _decode({**VALID, "timestamp": timestamp}, decoder)
+        assert isinstance(record, DeadLetterRecord) and reason in record.reason
