@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+import re
+from collections.abc import Collection, Mapping
 from datetime import datetime
 
 import pandas as pd
@@ -11,7 +12,7 @@ import pandas as pd
 from dashboard.drift_strength import KIND_NOTES, ScoreKind
 
 __all__ = ["METRIC_LABELS", "blank_missing", "breach_mark", "cell_style", "format_age", "format_time", "format_value",
-           "is_share", "metric_label", "score_label"]
+           "is_share", "markdown_safe", "metric_label", "score_label"]
 
 METRIC_LABELS: dict[str, str] = {
     "prediction_count": "Predictions",
@@ -197,4 +198,24 @@ def blank_missing(frame: pd.DataFrame, *, numbers: Mapping[str, str] | None = No
         elif values.dtype == object and values.isna().any():
             result[column] = ["" if v is None or (not isinstance(v, str | bool | tuple | list | dict) and pd.isna(v))
                               else v for v in values]
+    return result
+
+
+# What makes Markdown read a cell as a block: a quote, heading, list item or numbered item.
+_BLOCK_START = re.compile(r"^(?=[>#*+-]|\d+[.)])")
+
+
+def markdown_safe(frame: pd.DataFrame, *, markdown: Collection[str] = ()) -> pd.DataFrame:
+    """Text cells of a ``st.table`` (which reads cells as Markdown) that read as typed:
+    a condition "> 0.3" is not a quote, "-0.5" not a list item. ``markdown`` columns
+    (links) are left as they are.
+
+    >>> markdown_safe(pd.DataFrame({"c": ["> 0.3", "-0.5", "a > b"], "n": [1, 2, 3]})).to_dict("list")
+    {'c': ['\\\\> 0.3', '\\\\-0.5', 'a > b'], 'n': [1, 2, 3]}
+    """
+    result = frame.copy()
+    for column in result.columns:
+        if column in markdown or result[column].dtype != object:
+            continue
+        result[column] = [_BLOCK_START.sub("\\\\", v) if isinstance(v, str) else v for v in result[column]]
     return result

@@ -10,7 +10,7 @@ import streamlit as st
 from dashboard import queries
 from dashboard.charts import alert_timeline_chart
 from dashboard.controls import now_utc, store_url_or_stop
-from dashboard.formatting import blank_missing, cell_style, format_time
+from dashboard.formatting import blank_missing, cell_style, format_time, markdown_safe
 from dashboard.frames import active_silence
 from dashboard.time_ranges import model_page_query
 
@@ -48,8 +48,9 @@ def alert_table(frame: pd.DataFrame, group: str = "Firing") -> pd.DataFrame:
             "Resolved": frame["resolved_at"],
             "Silence": frame["silence"],
             "Last window": [
-                "model?" + model_page_query(row.model, None if pd.isna(row.model_version) else row.model_version,
-                                            None if pd.isna(row.last_window_start) else row.last_window_start)
+                "[open ↗](model?" + model_page_query(
+                    row.model, None if pd.isna(row.model_version) else row.model_version,
+                    None if pd.isna(row.last_window_start) else row.last_window_start) + ")"
                 for row in frame.itertuples()
             ],
         }
@@ -59,30 +60,27 @@ def alert_table(frame: pd.DataFrame, group: str = "Firing") -> pd.DataFrame:
     return blank_missing(table.drop(columns=unused), numbers={"Last value": "{:.4g}"})
 
 
-ALERT_COLUMNS = {
-    "Last window": st.column_config.LinkColumn("Last window", display_text="open ↗",
-                                               help="The model page at the alert's last window."),
-}
+TABLE_ROWS = 50
+
 
 def notification_table(notes: pd.DataFrame) -> pd.DataFrame:
     return blank_missing(pd.DataFrame(
         {
             "Alert": notes["alert_id"],
             "Rule": notes["rule"],
-            "Model": notes["model"],
             "Channel": notes["channel"],
             "Event": notes["event"],
             "Status": notes["status"],
             "Attempts": notes["attempts"],
             "Created": notes["created_at"],
-            "Delivered": notes["delivered_at"],
-            "Next attempt": notes["next_attempt_at"],
+            # A notification is delivered or waits for its next attempt, never both: one column.
+            "Delivered / next try": notes["delivered_at"].fillna(notes["next_attempt_at"]),
             "Last error": notes["last_error"],
         }
     ).reset_index(drop=True))
 
 
-NOTIFICATION_COLUMNS = {"Last error": st.column_config.TextColumn(width="large")}
+NOTIFICATION_COLUMNS = {"Last error": st.column_config.TextColumn(width="medium")}
 
 
 def alert_history(url: str, alerts: pd.DataFrame) -> None:
@@ -138,10 +136,14 @@ def render() -> None:
                 if frame.empty:
                     st.caption(f"No {name.lower()} alerts.")
                 else:
-                    table = alert_table(frame, name)
+                    # A static table wraps its cells: every column stays in view in a narrow window.
+                    shown = frame.head(TABLE_ROWS)
+                    table = alert_table(shown, name)
                     styled = [column for column in ("Severity", "State") if column in table.columns]
-                    st.dataframe(table.style.map(cell_style, subset=styled),
-                                 hide_index=True, width="stretch", column_config=ALERT_COLUMNS)
+                    st.table(markdown_safe(table, markdown=["Last window"]).style.map(cell_style, subset=styled),
+                             hide_index=True)
+                    if len(frame) > len(shown):
+                        st.caption(f"The newest {len(shown)} of {len(frame)} {name.lower()} alerts.")
         if not alerts.empty:
             st.subheader("Timeline")
             st.vega_lite_chart(spec=alert_timeline_chart(alerts, now), width="stretch")

@@ -29,25 +29,26 @@ def dead_letters(url: str) -> None:
                            f"{len(exact)} distinct reason texts in all.")
     newest = reasons["last_seen"].max()
     columns[2].metric("Newest", format_age(newest, now_utc()), help=format_time(newest))
-    st.markdown("**By kind of reason** (each letter keeps its full reason: see the samples)")
+    st.markdown("**By kind of reason** (positions left out; each letter keeps its full reason, see the samples)")
     st.dataframe(
         blank_missing(reasons.rename(columns={
             "reason": "Reason", "topic": "Topic", "count": "Count", "variants": "Variants", "example": "Newest example",
-            "last_seen": "Last seen", "first_seen": "First seen"})),
+            "last_seen": "Last seen", "first_seen": "First seen"})[
+            ["Reason", "Count", "Variants", "Topic", "Last seen", "First seen", "Newest example"]]),
         hide_index=True,
         width="stretch",
-        column_config={"Reason": st.column_config.TextColumn(width="large"),
-                       "Variants": st.column_config.NumberColumn(help="Distinct full reason texts of this kind.")},
+        column_config={"Variants": st.column_config.NumberColumn(help="Distinct full reason texts of this kind.")},
     )
     st.markdown("**Latest samples**")
     samples = queries.dead_letter_samples(url)
     st.dataframe(
         blank_missing(samples.rename(columns={
             "received_at": "Received", "topic": "Topic", "partition": "Partition", "offset": "Offset",
-            "model": "Model", "reason": "Reason", "raw_size": "Bytes", "raw": "Message (start)"})),
+            "model": "Model", "reason": "Reason", "raw_size": "Bytes", "raw": "Message (start)"})[
+            ["Received", "Model", "Reason", "Message (start)", "Bytes", "Topic", "Partition", "Offset"]]),
         hide_index=True,
         width="stretch",
-        column_config={"Message (start)": st.column_config.TextColumn(width="large")},
+        column_config={"Message (start)": st.column_config.TextColumn(width="medium")},
     )
 
 

@@ -10,12 +10,21 @@ from dashboard.charts import distribution_chart, drift_heatmap_chart
 from dashboard.controls import deep_link, keep_link, models_or_stop, pick_scope, store_url_or_stop
 from dashboard.distributions import compare_distributions
 from dashboard.drift_strength import DRIFT_SCORES, KIND_NOTES, STRENGTH_RULE, score_kind_of
-from dashboard.formatting import blank_missing, breach_mark, cell_style, format_time, format_value, metric_label
+from dashboard.formatting import (
+    blank_missing,
+    breach_mark,
+    cell_style,
+    format_time,
+    format_value,
+    markdown_safe,
+    metric_label,
+)
 from dashboard.frames import drift_heatmap, drift_verdict, rank_features
 
 QUALITY = ("missing_share", "out_of_range_share", "unseen_category_share", "type_mismatch_share")
 
 
+KIND_WORDS = {"p_value": "p-value ↓", "distance": "distance ↑"}
 DRIFT_ALERT_METRICS = DRIFT_SCORES | {"dataset_drift_share", "dataset_drift", "feature_drift"}
 
 
@@ -72,20 +81,24 @@ def ranking_table(ranking: pd.DataFrame) -> None:
     kinds = [score_kind_of("feature_drift_score", method, None, score, threshold, drifted)
              for method, score, threshold, drifted in zip(ranking["method"], ranking["score"], ranking["threshold"],
                                                           ranking["drifted"], strict=True)]
-    table = ranking.assign(kind=[KIND_NOTES[k] if k is not None else "" for k in kinds])[
-        ["feature", "method", "kind", "score", "threshold", "strength", "drifted", "windows_drifted", "windows",
-         "max_strength"]]
+    table = ranking.assign(
+        kind=[KIND_WORDS[k] if k is not None else "" for k in kinds],
+        drifted_windows=[f"{d} of {n}" for d, n in zip(ranking["windows_drifted"], ranking["windows"], strict=True)],
+    )[["feature", "method", "kind", "score", "threshold", "strength", "drifted", "drifted_windows", "max_strength"]]
     st.dataframe(
         blank_missing(table.rename(columns={
             "feature": "Feature", "method": "Test", "kind": "Score is", "score": "Score", "threshold": "Threshold",
-            "strength": "Strength", "drifted": "Drifting now", "windows_drifted": "Windows drifted",
-            "windows": "Windows", "max_strength": "Max strength"}), numbers={"Score": "{:.4g}", "Threshold": "{:.4g}"}),
+            "strength": "Strength", "drifted": "Drifting", "drifted_windows": "Windows drifted",
+            "max_strength": "Max strength"}), numbers={"Score": "{:.4g}", "Threshold": "{:.4g}"}),
         hide_index=True,
         width="stretch",
         column_config={
-            "Strength": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.2f",
+            "Score is": st.column_config.TextColumn(help="p-value: lower = drift; distance: higher = drift."),
+            "Strength": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.2f", width="small",
                                                         help="0.5 = at the threshold"),
-            "Max strength": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.2f"),
+            "Drifting": st.column_config.CheckboxColumn(help="In the newest complete window."),
+            "Max strength": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.2f",
+                                                            width="small"),
         },
     )
 
@@ -124,7 +137,7 @@ def feature_detail(url: str, model: str, version: str, heat: pd.DataFrame, ranki
     if counts:
         st.caption(counts)
 
-    chart_column, quality_column = st.columns([3, 2])
+    chart_column, quality_column = st.columns(2)
     with chart_column:
         st.markdown(f"**{feature}: reference vs current window**")
         source, reference = queries.reference_values(url, model, version, feature)
@@ -146,16 +159,15 @@ def feature_detail(url: str, model: str, version: str, heat: pd.DataFrame, ranki
         if quality.empty:
             st.caption("No data-quality metrics for this feature and window.")
         else:
-            st.dataframe(
-                pd.DataFrame({
+            st.table(
+                markdown_safe(pd.DataFrame({
                     "Check": [metric_label(m) for m in quality["metric"]],
                     "Share": [format_value(m, v) for m, v in zip(quality["metric"], quality["value"], strict=True)],
                     "Threshold": [format_value(m, t) if pd.notna(t) else "" for m, t in
                                   zip(quality["metric"], quality["threshold"], strict=True)],
                     "Breach": quality["is_breach"].map(breach_mark),
-                }).style.map(cell_style, subset=["Breach"]),
+                })).style.map(cell_style, subset=["Breach"]),
                 hide_index=True,
-                width="stretch",
             )
 
 

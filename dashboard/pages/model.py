@@ -32,6 +32,7 @@ from dashboard.formatting import (
     format_age,
     format_time,
     format_value,
+    markdown_safe,
     metric_label,
     score_label,
 )
@@ -48,6 +49,7 @@ METRICS = (
     "prediction_drift_score", "dataset_drift_share", *PERFORMANCE, "label_count", "label_coverage",
     "performance_drop", "concept_drift",
 )
+ALERT_ROWS = 20
 # "performance" stands for the model's headline metric: accuracy, or MAE for regression.
 HEADLINE = ("prediction_count", "latency_p95_ms", "error_rate", "dataset_drift_share", "performance", "label_coverage")
 
@@ -211,13 +213,18 @@ def vitals(url: str, model: str, version: str, range_label: str, window: datetim
     if alerts.empty:
         st.caption("No alerts.")
     else:
-        table = alerts[["state", "severity", "rule", "metric", "feature", "condition", "last_value", "started_at",
-                        "fired_at", "resolved_at"]].rename(columns={
-            "state": "State", "severity": "Severity", "rule": "Rule", "metric": "Metric", "feature": "Feature",
-            "condition": "Condition", "last_value": "Last value", "started_at": "First breach", "fired_at": "Fired",
-            "resolved_at": "Resolved"})
-        st.dataframe(blank_missing(table).style.map(cell_style, subset=["Severity", "State"]), hide_index=True,
-                     width="stretch", column_config={"Last value": st.column_config.NumberColumn(format="%.4g")})
+        table = pd.DataFrame({
+            "State": alerts["state"], "Severity": alerts["severity"], "Rule": alerts["rule"],
+            "Condition": [f"{metric}{'' if pd.isna(feature) else f' · {feature}'} {condition}"
+                          for metric, feature, condition in zip(alerts["metric"], alerts["feature"],
+                                                                 alerts["condition"], strict=True)],
+            "Last value": alerts["last_value"], "First breach": alerts["started_at"], "Fired": alerts["fired_at"],
+            "Resolved": alerts["resolved_at"],
+        }).reset_index(drop=True)
+        shown = blank_missing(table.head(ALERT_ROWS), numbers={"Last value": "{:.4g}"})
+        st.table(markdown_safe(shown).style.map(cell_style, subset=["Severity", "State"]), hide_index=True)
+        if len(table) > ALERT_ROWS:
+            st.caption(f"The {ALERT_ROWS} most recently active of {len(table)} alerts; the Alerts page lists all.")
 
 
 def render() -> None:

@@ -10,7 +10,15 @@ import streamlit as st
 
 from dashboard import queries
 from dashboard.controls import models_or_stop, now_utc, store_url_or_stop
-from dashboard.formatting import blank_missing, cell_style, format_age, format_time, format_value, metric_label
+from dashboard.formatting import (
+    blank_missing,
+    cell_style,
+    format_age,
+    format_time,
+    format_value,
+    markdown_safe,
+    metric_label,
+)
 from dashboard.frames import active_silence, headline_metric, sparkline, wide_latest
 from dashboard.health import HEALTH_RULE, Health, HealthStatus, assess_models
 from dashboard.navigation import page_file
@@ -51,7 +59,7 @@ def open_alerts_table(alerts: pd.DataFrame, silences: pd.DataFrame) -> pd.DataFr
                                                                  open_["condition"], strict=True)],
             "Last value": open_["last_value"],
             "Since (first breach)": open_["started_at"],
-            "Window": ["model?" + model_page_query(row.model, row.model_version, row.last_window_start)
+            "Window": [f"[open ↗](model?{model_page_query(row.model, row.model_version, row.last_window_start)})"
                        for row in open_.itertuples()],
         }
     ).reset_index(drop=True), numbers={"Last value": "{:.4g}"})
@@ -165,14 +173,9 @@ def render() -> None:
     if table.empty:
         st.success("No pending or firing alerts.", icon=":material/check_circle:")
     else:
-        st.dataframe(
-            table.style.map(cell_style, subset=["Severity", "State"]),
-            hide_index=True,
-            width="stretch",
-            column_config={
-                "Window": st.column_config.LinkColumn("Window", display_text="open ↗"),
-            },
-        )
+        # A static table wraps its cells: every column stays in view in a narrow window.
+        st.table(markdown_safe(table, markdown=["Window"]).style.map(cell_style, subset=["Severity", "State"]),
+                 hide_index=True)
 
     st.subheader("Models")
     rows = model_rows(url, models, alerts)

@@ -317,7 +317,8 @@ def test_blank_missing_leaves_no_literal_none() -> None:
 
 
 def test_drift_verdict_names_the_share_and_the_setting() -> None:
-    assert drift_verdict(0.4, 0.5, False) == "no: 40% of the features drift, under this model's drift_share setting of 50%"
+    assert drift_verdict(0.4, 0.5, False) == (
+        "no: 40% of the features drift, under this model's drift_share setting of 50%")
 
 
 def test_dead_letter_reasons_group_by_kind_not_by_position() -> None:

@@ -43,11 +43,12 @@ def ok(at: AppTest) -> AppTest:
 
 def test_overview_shows_open_alerts_first_with_links_to_their_window(open_app: OpenApp) -> None:
     at = ok(open_app())
-    alerts = at.dataframe[0].value
+    alerts = at.table[0].value
     assert list(alerts["Rule"]) == ["fraud-data-drift", "fraud-missing-f01", "churn-latency"]
     assert list(alerts["Severity"]) == ["critical", "warning", "warning"]
     assert list(alerts["State"]) == ["firing", "firing (silenced)", "pending"]
-    assert alerts["Window"][0] == "model?model=fraud&version=v2&window=2026-01-15T10%3A00%3A00%2B00%3A00"
+    assert alerts["Window"][0] == "[open ↗](model?model=fraud&version=v2&window=2026-01-15T10%3A00%3A00%2B00%3A00)"
+    assert alerts["Condition"][1] == "missing_share · f01 > 0.1"
     assert at.subheader[0].value == "Open alerts (3)"
 
 
@@ -80,7 +81,7 @@ def test_overview_sparklines_hold_the_last_windows_of_the_current_version(open_a
 
 
 def test_overview_table_view_explains_each_status(open_app: OpenApp) -> None:
-    table = ok(open_app()).dataframe[1].value
+    table = ok(open_app()).dataframe[0].value
     assert list(table["Health"]) == ["red", "amber", "green"]
     assert list(table["Labels"]) == ["80%", "80%", "no labels"]
     assert "critical alert firing: fraud-data-drift" in table["Why"][0]
@@ -190,11 +191,10 @@ def test_drift_page_summary_ranking_and_heatmap(open_app: OpenApp, seeded: SeedR
     assert ("**Dataset drift verdict** (2026-01-15 10:00 UTC): yes: 50% of the features drift, at or over this "
             "model's drift_share setting of 50%.") in [m.value for m in at.markdown]
     ranking = at.dataframe[0].value
-    assert list(ranking["Score is"]) == ["p-value, lower = drift", "p-value, lower = drift",
-                                         "distance, higher = drift", "distance, higher = drift"]
+    assert list(ranking["Score is"]) == ["p-value ↓", "p-value ↓", "distance ↑", "distance ↑"]
+    assert list(ranking["Windows drifted"]) == ["3 of 23", "3 of 23", "0 of 23", "0 of 23"]
     assert list(ranking["Feature"]) == ["country", "f00", "f01", "f02"]
     assert list(ranking["Test"]) == ["chisquare", "ks", "psi", "wasserstein"]
-    assert list(ranking["Windows drifted"]) == [3, 3, 0, 0]
     assert ranking["Strength"][0] == 1.0
     heat = charts(at)[0].frame_with("strength")
     assert len(heat) == 4 * 23  # complete windows of the last 24 hours
@@ -215,7 +215,7 @@ def test_drift_feature_detail_shows_test_and_distributions(open_app: OpenApp) ->
     shares = categories.pivot_table(index="category", columns="sample", values="share")
     assert shares["reference"].sum() == pytest.approx(1.0) and shares["current"].sum() == pytest.approx(1.0)
     assert shares.loc["US", "current"] > shares.loc["US", "reference"]  # the drift moved traffic to US
-    quality = at.dataframe[1].value
+    quality = at.table[0].value
     assert list(quality["Check"]) == ["Missing", "Out of range", "Unseen category", "Type mismatch"]
     assert quality.set_index("Check").loc["Unseen category", "Breach"] == "yes"
 
@@ -272,8 +272,13 @@ def test_alerts_page_groups_alerts_by_state(open_app: OpenApp) -> None:
     assert metrics(at) == [("Firing", "1"), ("Critical firing", "1"), ("Pending", "1"), ("Silenced", "1"),
                            ("Resolved", "1")]
     assert [tab.label for tab in at.tabs] == ["Firing (1)", "Pending (1)", "Silenced (1)", "Resolved (1)"]
-    tables = [frame.value for frame in at.dataframe]
+    tables = [table.value for table in at.table]
     assert list(tables[0]["Rule"]) == ["fraud-data-drift"]
+    # Each tab shows the times its state has: a firing alert when it fired, no empty Resolved.
+    assert list(tables[0].columns) == ["ID", "Severity", "Rule", "Model", "Condition", "Last value", "First breach",
+                                       "Fired", "Last window"]
+    assert tables[0]["Model"][0] == "fraud · v2" and tables[0]["Condition"][0] == "dataset_drift_share > 0.3"
+    assert "Fired" not in tables[1].columns and "Resolved" in tables[3].columns
     assert list(tables[1]["Rule"]) == ["churn-latency"]
     assert list(tables[2]["Silence"]) == ["upstream fix for f01 is deploying"]
     assert list(tables[3]["Rule"]) == ["fraud-latency"]
@@ -285,18 +290,18 @@ def test_alerts_page_groups_alerts_by_state(open_app: OpenApp) -> None:
 def test_alerts_page_shows_notifications_and_their_delivery(open_app: OpenApp) -> None:
     at = ok(open_app("alerts"))
     assert at.selectbox[0].value == 1  # the firing critical alert is preselected
-    history = at.dataframe[4].value
+    history = at.dataframe[0].value
     assert sorted(history["Status"]) == ["delivered", "failed", "pending"]
     failed = history[history["Status"] == "failed"].iloc[0]
     assert failed["Channel"] == "retrain-fraud" and failed["Attempts"] == 5 and "HTTP 500" in failed["Last error"]
-    delivery = at.dataframe[5].value
+    delivery = at.dataframe[1].value
     assert delivery.loc["ml-team"].to_dict() == {"delivered": 3, "failed": 0, "pending": 1, "silenced": 1}
     assert delivery.loc["retrain-fraud", "failed"] == 1
-    assert len(at.dataframe[6].value) == 6
-    silences = at.dataframe[7].value
+    assert len(at.dataframe[2].value) == 6
+    silences = at.dataframe[3].value
     assert bool(silences["Active"][0]) and silences["Rule"][0] == "fraud-missing-f01"
     # Missing values are blank, not the grid's literal "None".
-    for frame in at.dataframe:
+    for frame in [*at.dataframe, *at.table]:
         assert "None" not in frame.value.astype(str).to_numpy(), frame.value
 
 
