@@ -201,21 +201,30 @@ def blank_missing(frame: pd.DataFrame, *, numbers: Mapping[str, str] | None = No
     return result
 
 
-# What makes Markdown read a cell as a block: a quote, heading, list item or numbered item.
-_BLOCK_START = re.compile(r"^(?=[>#*+-]|\d+[.)])")
+# What makes Markdown read a cell as a block: a quote, a heading, a list item.
+_BLOCK_START = re.compile(r"^(?:>|(?:#{1,6}|[-+*])(?=\s|$)|\d{1,9}[.)](?=\s|$))")
+
+
+def _escape_block(text: str) -> str:
+    match = _BLOCK_START.match(text)
+    if match is None:
+        return text
+    end = match.end()
+    return text[:end - 1] + "\\" + text[end - 1:]  # escape the marker's last character (punctuation)
 
 
 def markdown_safe(frame: pd.DataFrame, *, markdown: Collection[str] = ()) -> pd.DataFrame:
     """Text cells of a ``st.table`` (which reads cells as Markdown) that read as typed:
-    a condition "> 0.3" is not a quote, "-0.5" not a list item. ``markdown`` columns
+    a condition "> 0.3" is not a quote, "- x" not a list item. ``markdown`` columns
     (links) are left as they are.
 
-    >>> markdown_safe(pd.DataFrame({"c": ["> 0.3", "-0.5", "a > b"], "n": [1, 2, 3]})).to_dict("list")
-    {'c': ['\\\\> 0.3', '\\\\-0.5', 'a > b'], 'n': [1, 2, 3]}
+    >>> cells = markdown_safe(pd.DataFrame({"c": ["> 0.3", "- x", "1. y", "0.00%", "-0.5", "a > b"]}))
+    >>> [len(c) for c in cells["c"]], list(cells["c"][3:])
+    ([6, 4, 5, 5, 4, 5], ['0.00%', '-0.5', 'a > b'])
     """
     result = frame.copy()
     for column in result.columns:
         if column in markdown or result[column].dtype != object:
             continue
-        result[column] = [_BLOCK_START.sub("\\\\", v) if isinstance(v, str) else v for v in result[column]]
+        result[column] = [_escape_block(v) if isinstance(v, str) else v for v in result[column]]
     return result

@@ -34,7 +34,7 @@ def dead_letters(url: str) -> None:
         blank_missing(reasons.rename(columns={
             "reason": "Reason", "topic": "Topic", "count": "Count", "variants": "Variants", "example": "Newest example",
             "last_seen": "Last seen", "first_seen": "First seen"})[
-            ["Reason", "Count", "Variants", "Topic", "Last seen", "First seen", "Newest example"]]),
+            ["Reason", "Count", "Variants", "Topic", "Last seen", "Newest example"]]),
         hide_index=True,
         width="stretch",
         column_config={"Variants": st.column_config.NumberColumn(help="Distinct full reason texts of this kind.")},

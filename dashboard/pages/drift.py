@@ -88,7 +88,7 @@ def ranking_table(ranking: pd.DataFrame) -> None:
     st.dataframe(
         blank_missing(table.rename(columns={
             "feature": "Feature", "method": "Test", "kind": "Score is", "score": "Score", "threshold": "Threshold",
-            "strength": "Strength", "drifted": "Drifting", "drifted_windows": "Windows drifted",
+            "strength": "Strength", "drifted": "Now", "drifted_windows": "Drifted",
             "max_strength": "Max strength"}), numbers={"Score": "{:.4g}", "Threshold": "{:.4g}"}),
         hide_index=True,
         width="stretch",
@@ -96,7 +96,8 @@ def ranking_table(ranking: pd.DataFrame) -> None:
             "Score is": st.column_config.TextColumn(help="p-value: lower = drift; distance: higher = drift."),
             "Strength": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.2f", width="small",
                                                         help="0.5 = at the threshold"),
-            "Drifting": st.column_config.CheckboxColumn(help="In the newest complete window."),
+            "Now": st.column_config.CheckboxColumn(help="Drifting in the newest complete window."),
+            "Drifted": st.column_config.TextColumn(help="Windows of the range in which the feature drifted."),
             "Max strength": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.2f",
                                                             width="small"),
         },

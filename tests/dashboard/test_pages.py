@@ -192,7 +192,7 @@ def test_drift_page_summary_ranking_and_heatmap(open_app: OpenApp, seeded: SeedR
             "model's drift_share setting of 50%.") in [m.value for m in at.markdown]
     ranking = at.dataframe[0].value
     assert list(ranking["Score is"]) == ["p-value ↓", "p-value ↓", "distance ↑", "distance ↑"]
-    assert list(ranking["Windows drifted"]) == ["3 of 23", "3 of 23", "0 of 23", "0 of 23"]
+    assert list(ranking["Drifted"]) == ["3 of 23", "3 of 23", "0 of 23", "0 of 23"]
     assert list(ranking["Feature"]) == ["country", "f00", "f01", "f02"]
     assert list(ranking["Test"]) == ["chisquare", "ks", "psi", "wasserstein"]
     assert ranking["Strength"][0] == 1.0
