@@ -102,7 +102,9 @@ def alert_history(url: str, alerts: pd.DataFrame) -> None:
     if notes.empty:
         st.caption("No notifications for this alert.")
     else:
-        show_notifications(notes)
+        # A handful of rows: a static table, which wraps a long error instead of cutting it.
+        table = markdown_safe(notification_table(notes)).style.map(cell_style, subset=["Status"])
+        st.table(table, hide_index=True)
 
 
 def show_notifications(notes: pd.DataFrame) -> None:

@@ -290,15 +290,15 @@ def test_alerts_page_groups_alerts_by_state(open_app: OpenApp) -> None:
 def test_alerts_page_shows_notifications_and_their_delivery(open_app: OpenApp) -> None:
     at = ok(open_app("alerts"))
     assert at.selectbox[0].value == 1  # the firing critical alert is preselected
-    history = at.dataframe[0].value
+    history = at.table[4].value  # after the four alert tabs
     assert sorted(history["Status"]) == ["delivered", "failed", "pending"]
     failed = history[history["Status"] == "failed"].iloc[0]
     assert failed["Channel"] == "retrain-fraud" and failed["Attempts"] == 5 and "HTTP 500" in failed["Last error"]
-    delivery = at.dataframe[1].value
+    delivery = at.dataframe[0].value
     assert delivery.loc["ml-team"].to_dict() == {"delivered": 3, "failed": 0, "pending": 1, "silenced": 1}
     assert delivery.loc["retrain-fraud", "failed"] == 1
-    assert len(at.dataframe[2].value) == 6
-    silences = at.dataframe[3].value
+    assert len(at.dataframe[1].value) == 6
+    silences = at.dataframe[2].value
     assert bool(silences["Active"][0]) and silences["Rule"][0] == "fraud-missing-f01"
     # Missing values are blank, not the grid's literal "None".
     for frame in [*at.dataframe, *at.table]:
