@@ -12,7 +12,6 @@ import streamlit as st
 from dashboard.controls import show_error, store_url_or_stop
 from dashboard.navigation import build_pages
 from dashboard.settings import QUERY_TTL
-from dashboard.style import STYLE
 from monitor.errors import DriftwatchError
 from monitor.store.engine import redact_url
 
@@ -20,7 +19,6 @@ from monitor.store.engine import redact_url
 def main() -> None:
     st.set_page_config(page_title="driftwatch", page_icon=":material/monitoring:", layout="wide")
     page = st.navigation(build_pages())
-    st.html(STYLE)
     with st.sidebar:
         st.caption("driftwatch · model monitoring")
     url = store_url_or_stop()

@@ -20,6 +20,7 @@ from dashboard.frames import current_models, default_model
 from dashboard.health import HealthStatus, assess_models
 from dashboard.settings import resolve_store_url
 from dashboard.store import check_store
+from dashboard.style import STYLE
 from dashboard.time_ranges import AROUND_WINDOW, PRESETS, TimeRange, resolve_range
 from monitor.errors import DriftwatchError
 from monitor.store.engine import redact_url
@@ -51,7 +52,12 @@ def show_error(exc: BaseException) -> None:
 
 
 def store_url_or_stop() -> str:
-    """The store URL, after checking it answers and has the schema; else an error and stop."""
+    """The store URL, after checking it answers and has the schema; else an error and stop.
+
+    Every page starts here, so this also adds the dashboard's CSS: a page opened by its
+    URL as a fresh server's first request runs without ``app.py``.
+    """
+    st.html(STYLE)
     try:
         url = resolve_store_url()
         check_store(url)

@@ -103,7 +103,9 @@ def alert_history(url: str, alerts: pd.DataFrame) -> None:
         st.caption("No notifications for this alert.")
     else:
         # A handful of rows: a static table, which wraps a long error instead of cutting it.
-        table = markdown_safe(notification_table(notes)).style.map(cell_style, subset=["Status"])
+        # Every row is this alert's: no Alert and Rule columns.
+        own = notification_table(notes).drop(columns=["Alert", "Rule"])
+        table = markdown_safe(own).style.map(cell_style, subset=["Status"])
         st.table(table, hide_index=True)
 
 

@@ -151,17 +151,18 @@ def test_values_and_alert_tables_are_whole_at_common_widths(engine: Engine, stor
     server = DashboardProcess(store_url, tmp_path).start()
     try:
         browser.set_window_size(width, 1000)
+        # Opened first, straight from its URL: the drift page honours ?model= and keeps its
+        # tiles whole ("chisquare", not "chisq…").
+        page = open_page(browser, server.base_url + "/drift?model=churn", "Data drift")
+        assert "model=churn&version=v1" in browser.current_url  # the page wrote its choice back
+        assert "No open alerts on drift metrics" in page  # churn's: fraud has a firing one
+        assert cut_off(browser) == []
         page = open_page(browser, server.base_url + "/", "Model health")
         assert cut_off(browser) == []
         for value in ("50.00%", "126 ms", "0.85", "MAE"):
             assert value in page
         page = open_page(browser, server.base_url + "/model?model=fraud&version=v2", "Model vitals")
         assert cut_off(browser) == [] and "80.00%" in page
-        # The drift page honours ?model= and keeps its tiles whole ("wasserstein", not "wasserst…").
-        page = open_page(browser, server.base_url + "/drift?model=churn", "Data drift")
-        assert "model=churn&version=v1" in browser.current_url  # the page wrote its choice back
-        assert "No open alerts on drift metrics" in page  # churn's: fraud has a firing one
-        assert cut_off(browser) == []
         page = open_page(browser, server.base_url + "/alerts", "Alerts")
         assert cut_off(browser) == []
         header = [cell.text for cell in css(browser, '[data-testid="stTable"] th')]
