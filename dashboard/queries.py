@@ -101,11 +101,16 @@ def model_windows(url: str) -> pd.DataFrame:
 
 @_cached
 def latest_points(url: str, windows: tuple[tuple[str, datetime], ...]) -> pd.DataFrame:
-    """Every metric row of the given (model, window_start) pairs, all versions."""
+    """Every metric row of the given (model, window_start) pairs, all versions, with
+    the drift test (``details.method``) and ``details.p_value`` where there is one."""
     columns = ["model", "model_version", "window_start", "metric", "feature", "value", "threshold", "is_breach"]
     if not windows:
-        return pd.DataFrame(columns=columns)
-    statement = select(*(_time(MV.c[name]) if name == "window_start" else MV.c[name] for name in columns)).where(
+        return pd.DataFrame(columns=[*columns, "method", "p_value"])
+    statement = select(
+        *(_time(MV.c[name]) if name == "window_start" else MV.c[name] for name in columns),
+        MV.c.details["method"].as_string().label("method"),
+        MV.c.details["p_value"].as_float().label("p_value"),
+    ).where(
         or_(*(and_(MV.c.model == model, MV.c.metric.in_(_CATALOGUE), MV.c.window_start == start)
               for model, start in windows))
     )

@@ -82,7 +82,8 @@ def _parse_json_slowly(raw: bytes) -> Any:
     try:
         return json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
-        _fail(f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
+        # Some messages end in "at" ("Unterminated string starting at"): say it once.
+        _fail(f"not valid JSON: {exc.msg.removesuffix(' at')} at line {exc.lineno} column {exc.colno}")
     except RecursionError:
         _fail("JSON is nested too deeply; features must be a flat object of numbers, strings, booleans or null")
 
