@@ -42,6 +42,7 @@ __all__ = [
     "metric_series",
     "model_windows",
     "notification_list",
+    "reference_problems",
     "reference_values",
     "silence_list",
 ]
@@ -115,6 +116,25 @@ def latest_points(url: str, windows: tuple[tuple[str, datetime], ...]) -> pd.Dat
               for model, start in windows))
     )
     return _utc(read_frame(url, statement), "window_start")
+
+
+@_cached
+def reference_problems(url: str, model: str, version: str) -> pd.DataFrame:
+    """What is wrong with the reference of one model version, per feature, as its newest
+    computed window says (``reference_problem`` rows: ``feature``, ``reason``); empty
+    when that window has none, so a fixed reference stops showing a problem."""
+    newest = (
+        select(func.max(MV.c.window_start))
+        .where(MV.c.model == model, MV.c.metric == "prediction_count", MV.c.model_version == version)
+        .scalar_subquery()
+    )
+    statement = (
+        select(MV.c.feature, MV.c.details["reason"].as_string().label("reason"))
+        .where(MV.c.model == model, MV.c.metric == "reference_problem", MV.c.model_version == version,
+               MV.c.window_start == newest)
+        .order_by(MV.c.feature)
+    )
+    return read_frame(url, statement)
 
 
 @_cached

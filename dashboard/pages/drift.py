@@ -172,6 +172,22 @@ def feature_detail(url: str, model: str, version: str, heat: pd.DataFrame, ranki
             )
 
 
+def _plain(text: str) -> str:
+    """Text shown as it is inside Markdown (no LaTeX from '$', no emphasis from '*' or '_')."""
+    return text.replace("$", "\\$").replace("*", "\\*").replace("_", "\\_")
+
+
+def reference_warning(url: str, model: str, version: str) -> None:
+    """A reference that blinds features is said first: their drift is not judged at all."""
+    problems = queries.reference_problems(url, model, version)
+    if problems.empty:
+        return
+    lines = "\n".join(f"- `{row.feature}`: {_plain(str(row.reason))}" for row in problems.itertuples())
+    st.error(f"**The reference of {model} {version} cannot judge {len(problems)} feature(s)** "
+             f"(`reference_problem` in the newest window); their drift is not judged until it is fixed:\n{lines}",
+             icon=":material/report:")
+
+
 def render() -> None:
     url = store_url_or_stop()
     windows, models = models_or_stop(url)
@@ -180,6 +196,7 @@ def render() -> None:
     scope, _ = pick_scope(url, windows, models, key="drift", default_range="Last 24 hours", override=link.override)
     model, version, span = scope.model, scope.version, scope.span
     keep_link("drift", model, version)
+    reference_warning(url, model, version)
     heat = drift_heatmap(queries.drift_scores(url, model, version, span.start, span.end))
     heat = heat[heat["is_partial"].ne(True)] if len(heat) else heat
     if heat.empty:

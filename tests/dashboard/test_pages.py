@@ -340,3 +340,27 @@ def test_model_charts_mark_when_an_alert_fired_and_resolved(open_app: OpenApp) -
     assert events["alert started"] < events["alert fired"] < events["alert resolved"]
     # The v2 alerts are not drawn on v1's charts.
     assert "fraud-data-drift" not in set(markers["rule"])
+
+
+def test_an_unusable_reference_is_said_on_the_drift_page_and_in_the_health(open_app: OpenApp, engine: Engine,
+                                                                          seeded: SeedResult) -> None:
+    # churn (amber by its latency) gets a reference whose 'f01' column holds no number.
+    reason = "reference values of feature 'f01' are text ('1.5', 'n/a'), not numbers: fix the reference data"
+    with engine.begin() as connection:
+        for start in seeded.windows[-2:]:  # the newest complete and the partial window
+            connection.execute(metric_values.insert().values(
+                model="churn", model_version="v1", window_start=start, window_end=start + pd.Timedelta(hours=1),
+                metric="reference_problem", feature="f01", value=1.0, threshold=None, is_breach=True,
+                is_partial=start == seeded.windows[-1], details={"problem": "mixed_types", "reason": reason},
+                computed_at=datetime(2026, 1, 15, 12, tzinfo=UTC)))
+    drift = open_app("drift", {"model": "churn"})
+    assert not drift.exception, [e.value for e in drift.exception]
+    [banner] = [e.value for e in drift.error if "reference" in e.value]
+    assert banner.startswith("**The reference of churn v1 cannot judge 1 feature(s)**")
+    assert "`f01`: reference values of feature 'f01' are text" in banner
+
+    overview = open_app()
+    captions = [c.value for c in overview.caption]
+    assert any("reference unusable for: f01" in text for text in captions), captions
+    # fraud has no reference problem: its drift page shows none.
+    assert not [e.value for e in open_app("drift", {"model": "fraud"}).error if "cannot judge" in e.value]
