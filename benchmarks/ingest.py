@@ -145,7 +145,8 @@ def step_ingest(bootstrap: str, topic: str, total: int, store: str, workers: int
         "store": store,
         "kafka": {"bootstrap_servers": bootstrap, "predictions_topic": topic, "labels_topic": topic + "-labels",
                   "group_id": f"dw-{time.time_ns()}"},
-        "ingest": {"batch_size": 5000, "batch_max_wait": "1s", "workers": workers},
+        "ingest": {"batch_size": 5000, "batch_max_wait": "1s", "workers": workers,
+                   "max_event_age": "3650d"},  # the messages carry fixed 2026 timestamps
         "models": {"bench": {"task": "binary_classification", "positive_label": 1}},
     }, environ={})
     sampler = RssSampler()

@@ -12,17 +12,21 @@ resolved, and a yellow band over the window an alert link points at.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, TypeAlias
 
 import pandas as pd
 
-from dashboard.drift_strength import AT_THRESHOLD
+from dashboard.drift_strength import AT_THRESHOLD, KIND_NOTES, score_kind
 
 __all__ = [
     "MARKER_COLOURS",
     "Spec",
     "alert_timeline_chart",
+    "axis_format",
+    "tick_step",
     "distribution_chart",
     "drift_heatmap_chart",
     "time_series_chart",
@@ -36,6 +40,7 @@ SEVERITY_COLOURS = {"critical": "#c62828", "warning": "#fb8c00", "info": "#1e88e
 STRENGTH_DOMAIN = [0.0, 0.3, AT_THRESHOLD, 1.0]
 STRENGTH_COLOURS = ["#e8f5e9", "#aed581", "#ffca28", "#b71c1c"]
 SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json"
+TICKS = 5  # y ticks a time series asks for; axis_format picks its precision for the same count
 _UTC_MINUTES = "utcyearmonthdatehoursminutes"
 _TIME_FORMAT = "%Y-%m-%d %H:%M"
 
@@ -49,6 +54,58 @@ def _time_tip(field: str, title: str) -> Spec:
     return {"field": field, "type": "temporal", "timeUnit": _UTC_MINUTES, "format": _TIME_FORMAT, "title": title}
 
 
+def tick_step(low: float, high: float, ticks: int = TICKS) -> float:
+    """The step between about ``ticks`` ticks on ``[low, high]``: 1, 2 or 5 × 10^k,
+    as Vega (d3) picks it. A flat range gets a tenth of its magnitude.
+
+    >>> tick_step(114.2, 114.66), tick_step(0, 0.0004), tick_step(500, 730), tick_step(114.0, 114.0)
+    (0.1, 0.0001, 50.0, 10.0)
+    """
+    span = high - low
+    if not math.isfinite(span) or span <= 0:
+        magnitude = max(abs(low), abs(high)) if math.isfinite(low) and math.isfinite(high) else 0.0
+        return 10.0 ** (math.floor(math.log10(magnitude)) - 1) if magnitude > 0 else 1.0
+    raw = span / max(ticks, 1)
+    power = 10.0 ** math.floor(math.log10(raw))
+    error = raw / power
+    factor = 10 if error >= math.sqrt(50) else 5 if error >= math.sqrt(10) else 2 if error >= math.sqrt(2) else 1
+    return float(round(factor * power, 12))
+
+
+def axis_format(values: Iterable[float | None], *, percent: bool = False, zero: bool = False,
+                ticks: int = TICKS) -> str:
+    """A d3 format with the decimals the ticks of ``values`` need to differ.
+
+    ``percent`` formats shares (0.0002 → 0.02%); ``zero`` puts zero in the range, as
+    a zero-based axis does.
+
+    >>> axis_format([114.2, 114.5, 114.66]), axis_format([500, 730])
+    (',.1f', ',.0f')
+    >>> axis_format([0.0002, 0.0004], percent=True, zero=True), axis_format([0.01, 0.05], percent=True, zero=True)
+    ('.2%', '.0%')
+    >>> axis_format([], percent=True), axis_format([0.85, 0.92])
+    ('.1%', ',.2f')
+    """
+    finite = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    if not finite:
+        return ".1%" if percent else ",.2f"
+    low, high = min(finite), max(finite)
+    if zero:
+        low, high = min(low, 0.0), max(high, 0.0)
+    step = tick_step(low, high, ticks) * (100 if percent else 1)
+    decimals = min(max(0, -math.floor(math.log10(step) + 1e-9)), 8)
+    return f".{decimals}%" if percent else f",.{decimals}f"
+
+
+def _finer(value_format: str) -> str:
+    """One more decimal, for tooltips: ``,.1f`` → ``,.2f``."""
+    head, _, tail = value_format.rpartition(".")
+    digits = "".join(ch for ch in tail if ch.isdigit())
+    if not digits:
+        return value_format
+    return f"{head}.{int(digits) + 1}{tail[len(digits):]}"
+
+
 def _spec(datasets: dict[str, pd.DataFrame], **body: Any) -> Spec:
     return {"$schema": SCHEMA, "datasets": datasets, **body}
 
@@ -57,27 +114,37 @@ def time_series_chart(
     frame: pd.DataFrame,
     *,
     y_title: str,
-    value_format: str = ",.2f",
+    value_format: str | None = None,
     threshold: float | None = None,
     markers: pd.DataFrame | None = None,
     highlight: tuple[datetime, datetime] | None = None,
     height: int = 220,
     counts: bool = False,
+    percent: bool = False,
+    zero: bool | None = None,
 ) -> Spec:
     """Lines of ``value`` over ``window_start``, one per ``series``, with the overlays.
 
-    ``counts`` keeps the y axis on whole numbers from zero (no "1, 1, 2, 2" ticks).
+    ``counts`` keeps the y axis on whole numbers from zero (no "1, 1, 2, 2" ticks);
+    ``percent`` reads values as shares, on an axis from zero (so a move of 0.02% stays
+    a small move). Without a ``value_format`` the ticks get the decimals they need to
+    differ (see :func:`axis_format`); ``zero`` forces (or drops) zero in the range.
     """
     series_count = frame["series"].nunique() if "series" in frame else 1
+    from_zero = (counts or percent) if zero is None else zero
+    if value_format is None:
+        scale_values = [*frame["value"], *([threshold] if threshold is not None else [])]
+        value_format = ",.0f" if counts else axis_format(scale_values, percent=percent, zero=from_zero)
+    tip_format = value_format if counts else _finer(value_format)
     datasets = {"series": frame[["window_start", "value", "series"]]}
     encoding = {
         "x": _time_x(),
-        "y": {"field": "value", "type": "quantitative", "title": y_title, "scale": {"zero": counts},
-              "axis": {"format": value_format, **({"tickMinStep": 1} if counts else {})}},
+        "y": {"field": "value", "type": "quantitative", "title": y_title, "scale": {"zero": from_zero},
+              "axis": {"format": value_format, "tickCount": TICKS, **({"tickMinStep": 1} if counts else {})}},
         "color": {"field": "series", "type": "nominal", "title": None,
                   "legend": {"orient": "top"} if series_count > 1 else None},
         "tooltip": [_time_tip("window_start", "window (UTC)"), {"field": "series", "type": "nominal"},
-                    {"field": "value", "type": "quantitative", "format": value_format}],
+                    {"field": "value", "type": "quantitative", "format": tip_format}],
     }
     layers: list[Spec] = []
     if highlight is not None:
@@ -93,7 +160,7 @@ def time_series_chart(
                                                                "strokeDash": [6, 4]},
                        "encoding": {"y": {"field": "threshold", "type": "quantitative"},
                                     "tooltip": [{"field": "threshold", "type": "quantitative",
-                                                 "format": value_format}]}})
+                                                 "format": tip_format}]}})
     if markers is not None and not markers.empty:
         # One layer per event with a fixed colour, so the series legend stays the only legend.
         for index, (event, colour) in enumerate(MARKER_COLOURS.items()):
@@ -116,8 +183,9 @@ def drift_heatmap_chart(frame: pd.DataFrame, feature_order: list[str]) -> Spec:
     """Feature × window cells coloured by drift strength (0.5 = at the threshold)."""
     data = frame.assign(score_text=frame["score"].map(lambda v: "n/a" if pd.isna(v) else f"{v:.4g}"))
     drifted = data["drifted"].map(lambda d: "yes" if d is not None and pd.notna(d) and bool(d) else "no")
+    kind = data["method"].map(lambda m: KIND_NOTES[score_kind(m)] if isinstance(m, str) and m else "")
     data = data[["window_start", "window_end", "feature", "method", "score_text", "threshold", "strength"]].assign(
-        drifted=drifted)
+        drifted=drifted, kind=kind)
     return _spec(
         {"cells": data},
         data={"name": "cells"},
@@ -133,6 +201,7 @@ def drift_heatmap_chart(frame: pd.DataFrame, feature_order: list[str]) -> Spec:
             "tooltip": [
                 {"field": "feature", "type": "nominal"}, _time_tip("window_start", "window (UTC)"),
                 {"field": "method", "type": "nominal"}, {"field": "score_text", "type": "nominal", "title": "score"},
+                {"field": "kind", "type": "nominal", "title": "score is"},
                 {"field": "threshold", "type": "quantitative", "format": ".4g"},
                 {"field": "strength", "type": "quantitative", "format": ".2f"},
                 {"field": "drifted", "type": "nominal"},

@@ -17,15 +17,20 @@ import streamlit as st
 
 from dashboard import queries
 from dashboard.frames import current_models, default_model
-from dashboard.health import HealthStatus
+from dashboard.health import HealthStatus, assess_models
 from dashboard.settings import resolve_store_url
 from dashboard.store import check_store
+from dashboard.style import STYLE
 from dashboard.time_ranges import AROUND_WINDOW, PRESETS, TimeRange, resolve_range
 from monitor.errors import DriftwatchError
 from monitor.store.engine import redact_url
 
 __all__ = [
+    "DeepLink",
+    "deep_link",
     "health_banner",
+    "keep_link",
+    "model_health",
     "models_or_stop",
     "now_utc",
     "pick_model",
@@ -47,7 +52,12 @@ def show_error(exc: BaseException) -> None:
 
 
 def store_url_or_stop() -> str:
-    """The store URL, after checking it answers and has the schema; else an error and stop."""
+    """The store URL, after checking it answers and has the schema; else an error and stop.
+
+    Every page starts here, so this also adds the dashboard's CSS: a page opened by its
+    URL as a fresh server's first request runs without ``app.py``.
+    """
+    st.html(STYLE)
     try:
         url = resolve_store_url()
         check_store(url)
@@ -92,11 +102,54 @@ def _sticky_select(
     return value
 
 
+def model_health(url: str, models: pd.DataFrame) -> dict[str, HealthStatus]:
+    """Every model's health: its open alerts and its newest complete window."""
+    latest = models.dropna(subset=["last_complete_window"])
+    points = queries.latest_points(url, queries.pairs(list(latest["model"]), list(latest["last_complete_window"])))
+    alerts = queries.alert_list(url)
+    open_alerts = alerts[alerts["state"].isin(["pending", "firing"])] if not alerts.empty else alerts
+    return assess_models(models["model"], open_alerts, points)
+
+
 def pick_model(url: str, models: pd.DataFrame, *, key: str, override: str | None = None) -> str:
-    """The model selector; without a previous choice it starts at the model with the worst open alert."""
+    """The model selector; without a previous choice it starts at the model that needs
+    attention most (worst health, then worst open alert)."""
     names = list(models["model"])
+    health = {model: status.health for model, status in model_health(url, models).items()}
     return str(_sticky_select("Model", names, key=key, sticky="dw.model", override=override,
-                              default=default_model(names, queries.alert_list(url))))
+                              default=default_model(names, queries.alert_list(url), health)))
+
+
+@dataclass(frozen=True)
+class DeepLink:
+    """The ``?model=M&version=V&window=ISO`` of a page's URL; ``new`` when not yet applied."""
+
+    model: str | None
+    version: str | None
+    window: str | None
+    new: bool
+
+    @property
+    def override(self) -> tuple[str | None, str | None]:
+        """What the selectors should jump to: the link's model and version, once."""
+        return (self.model, self.version) if self.new else (None, None)
+
+
+def deep_link(key: str) -> DeepLink:
+    """Read the page's deep link. A link counts as new until :func:`keep_link` has
+    written it back, so the selectors jump to it once and stay free afterwards."""
+    params = st.query_params
+    link = (params.get("model"), params.get("version"), params.get("window"))
+    new = any(link) and st.session_state.get(f"dw.link.{key}") != link
+    return DeepLink(*link, new=bool(new))
+
+
+def keep_link(key: str, model: str, version: str, window: str | None = None) -> None:
+    """Keep the URL a shareable link to what the page shows (every per-model page)."""
+    wanted = {"model": model, "version": version, **({"window": window} if window else {})}
+    if dict(st.query_params) != wanted:
+        st.query_params.from_dict(wanted)
+    st.session_state[f"dw.link.{key}"] = (model, version, window)
 
 
 def pick_version(windows: pd.DataFrame, model: str, *, key: str, override: str | None = None) -> str:

@@ -24,8 +24,8 @@ from typing import Literal, TypeAlias
 import numpy as np
 import pandas as pd
 
-__all__ = ["AT_THRESHOLD", "P_VALUE_METHODS", "STRENGTH_RULE", "ScoreKind", "drift_strength", "score_kind",
-           "strength_series"]
+__all__ = ["AT_THRESHOLD", "DRIFT_SCORES", "KIND_NOTES", "P_VALUE_METHODS", "STRENGTH_RULE", "ScoreKind",
+           "drift_strength", "score_kind", "score_kind_of", "strength_series"]
 
 ScoreKind: TypeAlias = Literal["p_value", "distance"]
 
@@ -37,6 +37,11 @@ P_VALUE_METHODS: frozenset[str] = frozenset(
      "epps_singleton", "TVD", "empirical_mmd"}
 )
 _SMALLEST_P = 1e-300
+# Metrics whose value is a drift test's score: a p-value or a distance, depending on the test.
+DRIFT_SCORES = frozenset({"feature_drift_score", "prediction_drift_score", "label_drift_score"})
+# label_drift_score is always a p-value (chi-square or K-S on the labels).
+_P_VALUE_METRICS = frozenset({"label_drift_score"})
+KIND_NOTES: dict[str, str] = {"p_value": "p-value, lower = drift", "distance": "distance, higher = drift"}
 
 STRENGTH_RULE = (
     "Colour = drift strength, the score measured against its method's threshold: 0 = no sign of drift, "
@@ -53,6 +58,43 @@ def score_kind(method: str | None) -> ScoreKind:
     ('p_value', 'distance')
     """
     return "p_value" if method in P_VALUE_METHODS else "distance"
+
+
+def score_kind_of(metric: str, method: object = None, p_value: object = None, value: object = None,
+                  threshold: object = None, breach: object = None) -> ScoreKind | None:
+    """What a stored drift score is: from its test (``details.method``), from a
+    ``details.p_value`` equal to it, from the metric, or else from how it compares
+    with its threshold when it breached. None for other metrics, or when nothing tells.
+
+    >>> score_kind_of("prediction_drift_score", "psi"), score_kind_of("label_drift_score")
+    ('distance', 'p_value')
+    >>> score_kind_of("feature_drift_score", None, 0.01, 0.01)
+    'p_value'
+    >>> score_kind_of("feature_drift_score", None, None, 0.3, 0.1, True)
+    'distance'
+    >>> score_kind_of("feature_drift_score") is None, score_kind_of("error_rate", "ks") is None
+    (True, True)
+    """
+    if metric not in DRIFT_SCORES:
+        return None
+    if isinstance(method, str) and method:
+        return score_kind(method)
+    number = _finite(value)
+    if number is not None and _finite(p_value) == number:
+        return "p_value"
+    if metric in _P_VALUE_METRICS:
+        return "p_value"
+    limit = _finite(threshold)
+    if number is None or limit is None or number == limit or breach is None or pd.isna(breach):
+        return None
+    breached = bool(breach)
+    return "p_value" if (number < limit) == breached else "distance"
+
+
+def _finite(value: object) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
 
 
 def drift_strength(score: float | None, threshold: float | None, kind: ScoreKind) -> float:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Collection, Mapping
 from datetime import datetime
 
 import pandas as pd
 
-__all__ = ["METRIC_LABELS", "breach_mark", "cell_style", "format_age", "format_time", "format_value", "is_share",
-           "metric_label"]
+from dashboard.drift_strength import KIND_NOTES, ScoreKind
+
+__all__ = ["METRIC_LABELS", "blank_missing", "breach_mark", "cell_style", "format_age", "format_time", "format_value",
+           "is_share", "markdown_safe", "metric_label", "score_label"]
 
 METRIC_LABELS: dict[str, str] = {
     "prediction_count": "Predictions",
@@ -57,6 +61,15 @@ def metric_label(metric: str) -> str:
     ('Latency p95', 'my_custom_metric')
     """
     return METRIC_LABELS.get(metric, metric)
+
+
+def score_label(metric: str, kind: ScoreKind | None) -> str:
+    """A drift score's label saying what its number is.
+
+    >>> score_label("label_drift_score", "p_value"), score_label("accuracy", None)
+    ('Label drift (p-value, lower = drift)', 'Accuracy')
+    """
+    return metric_label(metric) + (f" ({KIND_NOTES[kind]})" if kind is not None else "")
 
 
 def is_share(metric: str) -> bool:
@@ -155,3 +168,63 @@ def cell_style(value: object) -> str:
     word = "silenced" if "silenced" in value else value.split()[0].lower()
     colours = _CELL_COLOURS.get(word)
     return "" if colours is None else f"background-color: {colours[0]}; color: {colours[1]}; font-weight: 600"
+
+
+TABLE_TIME = "%Y-%m-%d %H:%M"
+
+
+def blank_missing(frame: pd.DataFrame, *, numbers: Mapping[str, str] | None = None,
+                  time_format: str = TABLE_TIME) -> pd.DataFrame:
+    """A table ready for ``st.dataframe`` without the grid's literal "None" cells.
+
+    The data grid draws every missing value as "None". Text and time columns with a
+    gap become text with a blank cell (times as ``time_format``, UTC); number columns
+    named in ``numbers`` (column → ``str.format`` pattern) become text with "—".
+
+    >>> table = pd.DataFrame({"rule": ["r", None], "fired": pd.to_datetime(["2026-01-15 10:00", None], utc=True),
+    ...                       "value": [0.5, None]})
+    >>> blank_missing(table, numbers={"value": "{:.4g}"}).to_dict("list")
+    {'rule': ['r', ''], 'fired': ['2026-01-15 10:00', ''], 'value': ['0.5', '—']}
+    """
+    result = frame.copy()
+    for column in result.columns:
+        values = result[column]
+        if column in (numbers or {}):
+            pattern = (numbers or {})[column]
+            result[column] = [("—" if v is None or pd.isna(v) else pattern.format(v)) for v in values]
+        elif pd.api.types.is_datetime64_any_dtype(values):
+            times = values.dt.tz_convert("UTC") if values.dt.tz is not None else values
+            result[column] = [("" if pd.isna(v) else v.strftime(time_format)) for v in times]
+        elif values.dtype == object and values.isna().any():
+            result[column] = ["" if v is None or (not isinstance(v, str | bool | tuple | list | dict) and pd.isna(v))
+                              else v for v in values]
+    return result
+
+
+# What makes Markdown read a cell as a block: a quote, a heading, a list item.
+_BLOCK_START = re.compile(r"^(?:>|(?:#{1,6}|[-+*])(?=\s|$)|\d{1,9}[.)](?=\s|$))")
+
+
+def _escape_block(text: str) -> str:
+    match = _BLOCK_START.match(text)
+    if match is None:
+        return text
+    end = match.end()
+    return text[:end - 1] + "\\" + text[end - 1:]  # escape the marker's last character (punctuation)
+
+
+def markdown_safe(frame: pd.DataFrame, *, markdown: Collection[str] = ()) -> pd.DataFrame:
+    """Text cells of a ``st.table`` (which reads cells as Markdown) that read as typed:
+    a condition "> 0.3" is not a quote, "- x" not a list item. ``markdown`` columns
+    (links) are left as they are.
+
+    >>> cells = markdown_safe(pd.DataFrame({"c": ["> 0.3", "- x", "1. y", "0.00%", "-0.5", "a > b"]}))
+    >>> [len(c) for c in cells["c"]], list(cells["c"][3:])
+    ([6, 4, 5, 5, 4, 5], ['0.00%', '-0.5', 'a > b'])
+    """
+    result = frame.copy()
+    for column in result.columns:
+        if column in markdown or result[column].dtype != object:
+            continue
+        result[column] = [_escape_block(v) if isinstance(v, str) else v for v in result[column]]
+    return result

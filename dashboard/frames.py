@@ -6,12 +6,14 @@ Nothing here reads the store or calls Streamlit; every function takes DataFrames
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
 import pandas as pd
 
 from dashboard.drift_strength import strength_series
+from dashboard.health import Health
 
 __all__ = [
     "MODEL_COLUMNS",
@@ -19,11 +21,15 @@ __all__ = [
     "alert_markers",
     "current_models",
     "default_model",
+    "drift_verdict",
     "drift_heatmap",
     "flagged_windows",
+    "group_reasons",
+    "headline_metric",
     "latest_threshold",
     "metric_frame",
     "rank_features",
+    "reason_kind",
     "sparkline",
     "wide_latest",
 ]
@@ -191,21 +197,100 @@ def flagged_windows(series: pd.DataFrame, metric: str, event: str) -> pd.DataFra
     )
 
 
-def default_model(models: Sequence[str], alerts: pd.DataFrame) -> str | None:
-    """The model an on-call engineer most likely came for: the one with the most
-    severe open alert (firing before pending, critical before warning), else the first.
+def default_model(models: Sequence[str], alerts: pd.DataFrame,
+                  health: Mapping[str, Health] | None = None) -> str | None:
+    """The model an on-call engineer most likely came for: the worst health (red,
+    then amber), then the most severe open alert (firing before pending, critical
+    before warning), then the name.
 
     >>> alerts = pd.DataFrame({"model": ["a", "b"], "state": ["pending", "firing"], "severity": ["critical", "info"]})
     >>> default_model(["a", "b", "c"], alerts)
     'b'
+    >>> default_model(["a", "b", "c"], alerts, {"a": Health.AMBER, "b": Health.GREEN, "c": Health.RED})
+    'c'
     """
     if not len(models):
         return None
-    if alerts.empty:
-        return models[0]
-    open_ = alerts[alerts["state"].isin(["firing", "pending"]) & alerts["model"].isin(models)]
-    if open_.empty:
-        return models[0]
-    rank = (open_["state"] != "firing").astype(int) * 10 + open_["severity"].map(
-        {"critical": 0, "warning": 1, "info": 2}).fillna(3)
-    return str(open_.assign(rank=rank).sort_values(["rank", "model"])["model"].iloc[0])
+    open_ = (alerts[alerts["state"].isin(["firing", "pending"]) & alerts["model"].isin(models)]
+             if not alerts.empty else pd.DataFrame(columns=["model", "state", "severity"]))
+    alert_rank = ((open_["state"] != "firing").astype(int) * 10 + open_["severity"].map(
+        {"critical": 0, "warning": 1, "info": 2}).fillna(3)).groupby(open_["model"]).min()
+    colour_rank = {Health.RED: 0, Health.AMBER: 1, Health.GREEN: 2}
+    return min(models, key=lambda model: (colour_rank.get((health or {}).get(model, Health.GREEN), 2),
+                                          float(alert_rank.get(model, 99)), str(model)))
+
+
+# Metrics that tell a model's task when its performance metrics are missing.
+_REGRESSION_HINTS = ("mae", "rmse", "mape", "r2", "prediction_mean")
+
+
+def headline_metric(metrics: Collection[str]) -> str:
+    """The performance metric a model is judged by: accuracy for classifiers, MAE
+    for regression (told by the metrics it has).
+
+    >>> headline_metric({"prediction_mean", "mae", "rmse"}), headline_metric({"positive_rate", "accuracy"})
+    ('mae', 'accuracy')
+    >>> headline_metric({"prediction_mean"}), headline_metric(set())
+    ('mae', 'accuracy')
+    """
+    if "accuracy" in metrics:
+        return "accuracy"
+    if "mae" not in metrics and "rmse" in metrics:
+        return "rmse"
+    return "mae" if any(hint in metrics for hint in _REGRESSION_HINTS) else "accuracy"
+
+
+# Positions inside a reason: JSON parse errors (" at line 1 column 5 (char 4)"), bytes.
+_POSITIONS = re.compile(r":? (?:at )?line \d+ column \d+(?: \(char \d+\))?| \(char \d+\)| \(byte \d+[^)]*\)")
+
+
+def reason_kind(reason: str) -> str:
+    """A dead letter's reason without the positions in it, to group by.
+
+    >>> reason_kind("not valid JSON: Expecting value at line 1 column 41 (char 40)")
+    'not valid JSON: Expecting value'
+    >>> reason_kind("not valid JSON: Unterminated string starting at line 3 column 2")
+    'not valid JSON: Unterminated string starting'
+    >>> reason_kind("message is not UTF-8 (byte 12: b'\\xff'); encode JSON as UTF-8")
+    'message is not UTF-8; encode JSON as UTF-8'
+    """
+    return _POSITIONS.sub("", reason).strip()
+
+
+def group_reasons(reasons: pd.DataFrame) -> pd.DataFrame:
+    """Dead-letter counts per (reason kind, topic), most first.
+
+    ``reasons`` is :func:`dashboard.queries.dead_letter_reasons` (one row per exact
+    reason and topic). Columns: reason (the kind), topic, count, variants (distinct
+    full reasons), example (the newest full reason), last_seen, first_seen.
+    """
+    columns = ["reason", "topic", "count", "variants", "example", "last_seen", "first_seen"]
+    if reasons.empty:
+        return pd.DataFrame(columns=columns)
+    frame = reasons.assign(kind=reasons["reason"].astype(str).map(reason_kind)).sort_values("last_seen")
+    grouped = frame.groupby(["kind", "topic"], sort=False, dropna=False).agg(
+        count=("count", "sum"), variants=("reason", "nunique"), example=("reason", "last"),
+        last_seen=("last_seen", "max"), first_seen=("first_seen", "min"))
+    grouped = grouped.reset_index().rename(columns={"kind": "reason"})
+    grouped["count"] = grouped["count"].astype(int)
+    return grouped.sort_values(["count", "last_seen"], ascending=[False, False])[columns].reset_index(drop=True)
+
+
+def drift_verdict(share: float | None, setting: float | None, drifted: bool | None) -> str:
+    """Why the dataset-drift verdict is what it is: the share of drifting features
+    against the model's ``drift_share`` setting.
+
+    >>> drift_verdict(0.4, 0.5, False)
+    "no: 40% of the features drift, under this model's drift_share setting of 50%"
+    >>> drift_verdict(0.5, 0.5, True)
+    "yes: 50% of the features drift, at or over this model's drift_share setting of 50%"
+    >>> drift_verdict(None, None, None)
+    'unknown: no dataset drift share in the newest complete window'
+    """
+    if share is None or pd.isna(share):
+        return "unknown: no dataset drift share in the newest complete window"
+    word = "yes" if drifted else "no"
+    if setting is None or pd.isna(setting):
+        return f"{word}: {share:.0%} of the features drift"
+    side = "at or over" if drifted else "under"
+    return f"{word}: {share:.0%} of the features drift, {side} this model's drift_share setting of {setting:.0%}"

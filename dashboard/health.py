@@ -5,7 +5,8 @@ The rule (shown in the dashboard as :data:`HEALTH_RULE`):
 - **red**: a critical alert is firing, or the latest complete window shows dataset
   drift (``dataset_drift`` = 1) or an error rate over its threshold;
 - **amber**: any other open alert (pending of any severity, or a firing warning),
-  or any metric of the latest complete window breached its threshold;
+  or any metric of the latest complete window breached its threshold (a feature
+  whose reference is unusable, ``reference_problem``, is named as such);
 - **green**: none of that.
 
 Silenced alerts still count: a silence mutes notifications, not the model's state.
@@ -71,6 +72,7 @@ class WindowVitals:
     error_rate_breach: bool = False
     breached_metrics: tuple[str, ...] = ()  # model-level metrics over their threshold
     breached_features: tuple[str, ...] = ()  # features with any metric over its threshold
+    reference_problems: tuple[str, ...] = ()  # features the reference cannot judge
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +94,8 @@ def assess_health(alerts: Iterable[OpenAlert], latest: WindowVitals | None) -> H
     <Health.AMBER: 'amber'>
     >>> assess_health([], WindowVitals(breached_metrics=("latency_p95_ms",), breached_features=("f1",))).reasons
     ('over threshold: latency_p95_ms', 'features over threshold: f1')
+    >>> assess_health([], WindowVitals(breached_features=("zip",), reference_problems=("zip",))).reasons
+    ('reference unusable for: zip',)
     >>> assess_health([], WindowVitals()).health
     <Health.GREEN: 'green'>
     """
@@ -113,8 +117,11 @@ def assess_health(alerts: Iterable[OpenAlert], latest: WindowVitals | None) -> H
         others = sorted(set(latest.breached_metrics) - already_red)
         if others:
             amber.append("over threshold: " + _listing(others))
-        if latest.breached_features:
-            amber.append("features over threshold: " + _listing(sorted(latest.breached_features)))
+        if latest.reference_problems:
+            amber.append("reference unusable for: " + _listing(sorted(latest.reference_problems)))
+        others_features = set(latest.breached_features) - set(latest.reference_problems)
+        if others_features:
+            amber.append("features over threshold: " + _listing(sorted(others_features)))
     if red:
         return HealthStatus(Health.RED, tuple(red + amber))
     if amber:
@@ -144,6 +151,8 @@ def window_vitals(points: pd.DataFrame) -> WindowVitals:
         error_rate_breach=bool(error_breach.any()),
         breached_metrics=tuple(sorted(set(points.loc[breach & model_level, "metric"]))),
         breached_features=tuple(sorted(set(points.loc[breach & ~model_level, "feature"]))),
+        reference_problems=tuple(sorted(set(points.loc[points["metric"] == "reference_problem", "feature"]
+                                            .dropna()))),
     )
 
 

@@ -42,6 +42,7 @@ __all__ = [
     "metric_series",
     "model_windows",
     "notification_list",
+    "reference_problems",
     "reference_values",
     "silence_list",
 ]
@@ -101,15 +102,39 @@ def model_windows(url: str) -> pd.DataFrame:
 
 @_cached
 def latest_points(url: str, windows: tuple[tuple[str, datetime], ...]) -> pd.DataFrame:
-    """Every metric row of the given (model, window_start) pairs, all versions."""
+    """Every metric row of the given (model, window_start) pairs, all versions, with
+    the drift test (``details.method``) and ``details.p_value`` where there is one."""
     columns = ["model", "model_version", "window_start", "metric", "feature", "value", "threshold", "is_breach"]
     if not windows:
-        return pd.DataFrame(columns=columns)
-    statement = select(*(_time(MV.c[name]) if name == "window_start" else MV.c[name] for name in columns)).where(
+        return pd.DataFrame(columns=[*columns, "method", "p_value"])
+    statement = select(
+        *(_time(MV.c[name]) if name == "window_start" else MV.c[name] for name in columns),
+        MV.c.details["method"].as_string().label("method"),
+        MV.c.details["p_value"].as_float().label("p_value"),
+    ).where(
         or_(*(and_(MV.c.model == model, MV.c.metric.in_(_CATALOGUE), MV.c.window_start == start)
               for model, start in windows))
     )
     return _utc(read_frame(url, statement), "window_start")
+
+
+@_cached
+def reference_problems(url: str, model: str, version: str) -> pd.DataFrame:
+    """What is wrong with the reference of one model version, per feature, as its newest
+    computed window says (``reference_problem`` rows: ``feature``, ``reason``); empty
+    when that window has none, so a fixed reference stops showing a problem."""
+    newest = (
+        select(func.max(MV.c.window_start))
+        .where(MV.c.model == model, MV.c.metric == "prediction_count", MV.c.model_version == version)
+        .scalar_subquery()
+    )
+    statement = (
+        select(MV.c.feature, MV.c.details["reason"].as_string().label("reason"))
+        .where(MV.c.model == model, MV.c.metric == "reference_problem", MV.c.model_version == version,
+               MV.c.window_start == newest)
+        .order_by(MV.c.feature)
+    )
+    return read_frame(url, statement)
 
 
 @_cached

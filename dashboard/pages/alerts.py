@@ -10,11 +10,9 @@ import streamlit as st
 from dashboard import queries
 from dashboard.charts import alert_timeline_chart
 from dashboard.controls import now_utc, store_url_or_stop
-from dashboard.formatting import cell_style, format_time
+from dashboard.formatting import blank_missing, cell_style, format_time, markdown_safe
 from dashboard.frames import active_silence
 from dashboard.time_ranges import model_page_query
-
-TIME = st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm", timezone="UTC")
 
 
 def group_alerts(alerts: pd.DataFrame, silences: pd.DataFrame, now: datetime) -> dict[str, pd.DataFrame]:
@@ -30,62 +28,59 @@ def group_alerts(alerts: pd.DataFrame, silences: pd.DataFrame, now: datetime) ->
     }
 
 
-def alert_table(frame: pd.DataFrame, *, silenced: bool = False) -> pd.DataFrame:
+def alert_table(frame: pd.DataFrame, group: str = "Firing") -> pd.DataFrame:
+    """The alerts of one tab, with the columns that tab needs (the tab already says
+    the state; only resolved alerts have a resolution time, only fired ones a firing time)."""
     table = pd.DataFrame(
         {
             "ID": frame["id"],
             "Severity": frame["severity"],
             "State": frame["state"],
             "Rule": frame["rule"],
-            "Model": frame["model"],
-            "Version": frame["model_version"],
-            "Metric": frame["metric"] + frame["feature"].map(lambda f: "" if pd.isna(f) else f" · {f}"),
-            "Condition": frame["condition"],
+            "Model": [str(model) if pd.isna(version) else f"{model} · {version}"
+                      for model, version in zip(frame["model"], frame["model_version"], strict=True)],
+            "Condition": [f"{metric}{'' if pd.isna(feature) else f' · {feature}'} {condition}"
+                          for metric, feature, condition in zip(frame["metric"], frame["feature"],
+                                                                 frame["condition"], strict=True)],
             "Last value": frame["last_value"],
             "First breach": frame["started_at"],
             "Fired": frame["fired_at"],
             "Resolved": frame["resolved_at"],
             "Silence": frame["silence"],
             "Last window": [
-                "model?" + model_page_query(row.model, None if pd.isna(row.model_version) else row.model_version,
-                                            None if pd.isna(row.last_window_start) else row.last_window_start)
+                "[open ↗](model?" + model_page_query(
+                    row.model, None if pd.isna(row.model_version) else row.model_version,
+                    None if pd.isna(row.last_window_start) else row.last_window_start) + ")"
                 for row in frame.itertuples()
             ],
         }
     ).reset_index(drop=True)
-    return table if silenced else table.drop(columns="Silence")
+    unused = {"Firing": ["State", "Resolved", "Silence"], "Pending": ["State", "Fired", "Resolved", "Silence"],
+              "Silenced": ["Resolved"], "Resolved": ["State", "Silence"]}.get(group, [])
+    return blank_missing(table.drop(columns=unused), numbers={"Last value": "{:.4g}"})
 
 
-ALERT_COLUMNS = {
-    "Last value": st.column_config.NumberColumn(format="%.4g"),
-    "First breach": TIME,
-    "Fired": TIME,
-    "Resolved": TIME,
-    "Last window": st.column_config.LinkColumn("Last window", display_text="open ↗",
-                                               help="The model page at the alert's last window."),
-}
+TABLE_ROWS = 50
 
 
 def notification_table(notes: pd.DataFrame) -> pd.DataFrame:
-    return pd.DataFrame(
+    return blank_missing(pd.DataFrame(
         {
             "Alert": notes["alert_id"],
             "Rule": notes["rule"],
-            "Model": notes["model"],
             "Channel": notes["channel"],
             "Event": notes["event"],
             "Status": notes["status"],
             "Attempts": notes["attempts"],
             "Created": notes["created_at"],
-            "Delivered": notes["delivered_at"],
-            "Next attempt": notes["next_attempt_at"],
+            # A notification is delivered or waits for its next attempt, never both: one column.
+            "Delivered / next try": notes["delivered_at"].fillna(notes["next_attempt_at"]),
             "Last error": notes["last_error"],
         }
-    ).reset_index(drop=True)
+    ).reset_index(drop=True))
 
 
-NOTIFICATION_COLUMNS = {"Created": TIME, "Delivered": TIME, "Next attempt": TIME,
-                        "Last error": st.column_config.TextColumn(width="large")}
+NOTIFICATION_COLUMNS = {"Last error": st.column_config.TextColumn(width="medium")}
 
 
 def alert_history(url: str, alerts: pd.DataFrame) -> None:
@@ -107,7 +102,11 @@ def alert_history(url: str, alerts: pd.DataFrame) -> None:
     if notes.empty:
         st.caption("No notifications for this alert.")
     else:
-        show_notifications(notes)
+        # A handful of rows: a static table, which wraps a long error instead of cutting it.
+        # Every row is this alert's: no Alert and Rule columns.
+        own = notification_table(notes).drop(columns=["Alert", "Rule"])
+        table = markdown_safe(own).style.map(cell_style, subset=["Status"])
+        st.table(table, hide_index=True)
 
 
 def show_notifications(notes: pd.DataFrame) -> None:
@@ -141,9 +140,14 @@ def render() -> None:
                 if frame.empty:
                     st.caption(f"No {name.lower()} alerts.")
                 else:
-                    table = alert_table(frame, silenced=name == "Silenced")
-                    st.dataframe(table.style.map(cell_style, subset=["Severity", "State"]),
-                                 hide_index=True, width="stretch", column_config=ALERT_COLUMNS)
+                    # A static table wraps its cells: every column stays in view in a narrow window.
+                    shown = frame.head(TABLE_ROWS)
+                    table = alert_table(shown, name)
+                    styled = [column for column in ("Severity", "State") if column in table.columns]
+                    st.table(markdown_safe(table, markdown=["Last window"]).style.map(cell_style, subset=styled),
+                             hide_index=True)
+                    if len(frame) > len(shown):
+                        st.caption(f"The newest {len(shown)} of {len(frame)} {name.lower()} alerts.")
         if not alerts.empty:
             st.subheader("Timeline")
             st.vega_lite_chart(spec=alert_timeline_chart(alerts, now), width="stretch")
@@ -164,12 +168,14 @@ def render() -> None:
         st.caption("No silences.")
     else:
         active = (silences["starts_at"] <= now) & (silences["ends_at"] > now)
+        table = silences.assign(active=active)[["active", "rule", "model", "feature", "starts_at", "ends_at",
+                                                "comment", "created_by"]]
         st.dataframe(
-            silences.assign(active=active)[["active", "rule", "model", "feature", "starts_at", "ends_at", "comment",
-                                            "created_by"]],
+            blank_missing(table.rename(columns={
+                "active": "Active", "rule": "Rule", "model": "Model", "feature": "Feature", "starts_at": "Starts",
+                "ends_at": "Ends", "comment": "Comment", "created_by": "Created by"})),
             hide_index=True,
             width="stretch",
-            column_config={"starts_at": TIME, "ends_at": TIME},
         )
 
 

@@ -7,43 +7,48 @@ import streamlit as st
 
 from dashboard import queries
 from dashboard.charts import time_series_chart
-from dashboard.controls import now_utc, pick_scope, store_url_or_stop
-from dashboard.formatting import cell_style, format_age, format_time, metric_label
-from dashboard.frames import current_models
+from dashboard.controls import deep_link, keep_link, now_utc, pick_scope, store_url_or_stop
+from dashboard.formatting import blank_missing, cell_style, format_age, format_time, metric_label
+from dashboard.frames import current_models, group_reasons
 
 QUALITY = ("missing_share", "out_of_range_share", "unseen_category_share", "type_mismatch_share")
 TOP_FEATURES = 8
-TIME = st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm", timezone="UTC")
 
 
 def dead_letters(url: str) -> None:
     st.subheader("Dead letters")
-    reasons = queries.dead_letter_reasons(url)
-    if reasons.empty:
+    exact = queries.dead_letter_reasons(url)
+    if exact.empty:
         st.success("No dead letters: every message so far was valid.", icon=":material/check_circle:")
         return
+    reasons = group_reasons(exact)
     columns = st.columns(3)
     columns[0].metric("Dead letters", f"{int(reasons['count'].sum()):,}")
-    columns[1].metric("Distinct reasons", len(reasons))
+    columns[1].metric("Kinds of reason", len(reasons),
+                      help=f"Reasons that differ only in a position (line, column, byte) count as one kind; "
+                           f"{len(exact)} distinct reason texts in all.")
     newest = reasons["last_seen"].max()
     columns[2].metric("Newest", format_age(newest, now_utc()), help=format_time(newest))
-    st.markdown("**By reason**")
+    st.markdown("**By kind of reason** (positions left out; each letter keeps its full reason, see the samples)")
     st.dataframe(
-        reasons.rename(columns={"reason": "Reason", "topic": "Topic", "count": "Count", "last_seen": "Last seen",
-                                "first_seen": "First seen"}),
+        blank_missing(reasons.rename(columns={
+            "reason": "Reason", "topic": "Topic", "count": "Count", "variants": "Variants", "example": "Newest example",
+            "last_seen": "Last seen", "first_seen": "First seen"})[
+            ["Reason", "Count", "Variants", "Topic", "Last seen", "Newest example"]]),
         hide_index=True,
         width="stretch",
-        column_config={"Last seen": TIME, "First seen": TIME, "Reason": st.column_config.TextColumn(width="large")},
+        column_config={"Variants": st.column_config.NumberColumn(help="Distinct full reason texts of this kind.")},
     )
     st.markdown("**Latest samples**")
     samples = queries.dead_letter_samples(url)
     st.dataframe(
-        samples.rename(columns={"received_at": "Received", "topic": "Topic", "partition": "Partition",
-                                "offset": "Offset", "model": "Model", "reason": "Reason", "raw_size": "Bytes",
-                                "raw": "Message (start)"}),
+        blank_missing(samples.rename(columns={
+            "received_at": "Received", "topic": "Topic", "partition": "Partition", "offset": "Offset",
+            "model": "Model", "reason": "Reason", "raw_size": "Bytes", "raw": "Message (start)"})[
+            ["Received", "Model", "Reason", "Message (start)", "Bytes", "Topic", "Partition", "Offset"]]),
         hide_index=True,
         width="stretch",
-        column_config={"Received": TIME, "Message (start)": st.column_config.TextColumn(width="large")},
+        column_config={"Message (start)": st.column_config.TextColumn(width="medium")},
     )
 
 
@@ -80,7 +85,7 @@ def quality_charts(rows: pd.DataFrame) -> None:
         with grid[shown % 2]:
             noun = "feature" if len(top) == 1 else "features"
             st.markdown(f"**{metric_label(metric)}** (share of rows; {len(top)} {noun} with any)")
-            spec = time_series_chart(frame, y_title="share of rows", value_format=".1%", height=200,
+            spec = time_series_chart(frame, y_title="share of rows", percent=True, height=200,
                                      threshold=float(threshold.iloc[-1]) if len(threshold) else None)
             st.vega_lite_chart(spec=spec, width="stretch")
         shown += 1
@@ -99,8 +104,10 @@ def render() -> None:
         st.info("No computed windows yet: feature quality appears once the first window is computed.")
         return
     models = current_models(windows)
-    scope, _ = pick_scope(url, windows, models, key="quality")
+    link = deep_link("quality")
+    scope, _ = pick_scope(url, windows, models, key="quality", override=link.override)
     model, version, span = scope.model, scope.version, scope.span
+    keep_link("quality", model, version)
     series = queries.metric_series(url, (model,), (*QUALITY, "dead_letter_count"), span.start, span.end, version)
     rows = quality_rows(series)
     table = latest_quality(rows)
@@ -120,7 +127,7 @@ def render() -> None:
     if len(letters) and letters["value"].max() > 0:
         st.markdown(f"**Dead letters per window attributed to {model}**")
         frame = letters.assign(series="dead letters")[["window_start", "window_end", "value", "series"]]
-        spec = time_series_chart(frame, y_title="messages", value_format=",.0f", height=180, counts=True)
+        spec = time_series_chart(frame, y_title="messages", height=180, counts=True)
         st.vega_lite_chart(spec=spec, width="stretch")
 
 

@@ -7,46 +7,99 @@ import streamlit as st
 
 from dashboard import queries
 from dashboard.charts import distribution_chart, drift_heatmap_chart
-from dashboard.controls import models_or_stop, pick_scope, store_url_or_stop
+from dashboard.controls import deep_link, keep_link, models_or_stop, pick_scope, store_url_or_stop
 from dashboard.distributions import compare_distributions
-from dashboard.drift_strength import STRENGTH_RULE
-from dashboard.formatting import breach_mark, cell_style, format_time, format_value, metric_label
-from dashboard.frames import drift_heatmap, rank_features
+from dashboard.drift_strength import DRIFT_SCORES, KIND_NOTES, STRENGTH_RULE, score_kind_of
+from dashboard.formatting import (
+    blank_missing,
+    breach_mark,
+    cell_style,
+    format_time,
+    format_value,
+    markdown_safe,
+    metric_label,
+)
+from dashboard.frames import drift_heatmap, drift_verdict, rank_features
 
 QUALITY = ("missing_share", "out_of_range_share", "unseen_category_share", "type_mismatch_share")
+
+
+KIND_WORDS = {"p_value": "p-value ↓", "distance": "distance ↑"}
+DRIFT_ALERT_METRICS = DRIFT_SCORES | {"dataset_drift_share", "dataset_drift", "feature_drift"}
 
 
 def summary(url: str, model: str, version: str, ranking: pd.DataFrame, newest: pd.Timestamp) -> None:
     points = queries.latest_points(url, queries.pairs([model], [newest]))
     points = points[(points["model_version"] == version) & points["feature"].isna()]
-    share = points.loc[points["metric"] == "dataset_drift_share"]
+    share_rows = points.loc[points["metric"] == "dataset_drift_share"]
     drifted = points.loc[points["metric"] == "dataset_drift", "value"]
+    share = float(share_rows["value"].iloc[0]) if len(share_rows) and pd.notna(share_rows["value"].iloc[0]) else None
+    setting = (float(share_rows["threshold"].iloc[0])
+               if len(share_rows) and pd.notna(share_rows["threshold"].iloc[0]) else None)
+    verdict = bool(drifted.iloc[0] >= 1) if len(drifted) and pd.notna(drifted.iloc[0]) else None
     columns = st.columns(4)
-    columns[0].metric("Dataset drift", "yes" if len(drifted) and drifted.iloc[0] >= 1 else "no",
-                      help="The share of drifting features reached the drift_share threshold.")
-    share_value = share["value"].iloc[0] if len(share) else None
-    columns[1].metric("Drift share", format_value("dataset_drift_share", share_value),
+    columns[0].metric("Dataset drift", "—" if verdict is None else "yes" if verdict else "no",
+                      help="The model's own verdict: the share of drifting features reached its drift_share "
+                           "setting. Alert rules have thresholds of their own (below).")
+    columns[1].metric("Drift share", format_value("dataset_drift_share", share),
                       help="Share of features that drift in the newest complete window.")
     columns[2].metric("Drifting features", f"{int(ranking['drifted'].sum())} of {len(ranking)}")
     top = ranking.iloc[0] if len(ranking) else None
     columns[3].metric("Strongest", "—" if top is None else str(top["feature"]),
                       help="Feature with the highest drift strength in the newest complete window.")
+    st.markdown(f"**Dataset drift verdict** ({format_time(newest)}): {drift_verdict(share, setting, verdict)}.")
+    drift_alerts(url, model, version, verdict)
+
+
+def drift_alerts(url: str, model: str, version: str, verdict: bool | None) -> None:
+    """Open alerts of the model on drift metrics: they may disagree with the verdict, so say why."""
+    alerts = queries.alert_list(url, model)
+    if alerts.empty:
+        open_ = alerts
+    else:
+        open_ = alerts[alerts["state"].isin(["firing", "pending"]) & alerts["metric"].isin(DRIFT_ALERT_METRICS)
+                       & (alerts["model_version"].isna() | (alerts["model_version"] == version))]
+    if open_.empty:
+        st.caption("No open alerts on drift metrics for this version.")
+        return
+    for alert in open_.itertuples():
+        target = str(alert.metric) + ("" if pd.isna(alert.feature) else f" · {alert.feature}")
+        value = "" if pd.isna(alert.last_value) else f", last value {alert.last_value:.4g}"
+        text = (f"**Alert {alert.rule} is {alert.state}** ({alert.severity}): `{target} {alert.condition}`{value}. ")
+        if alert.metric == "dataset_drift_share" and verdict is False:
+            text += ("Its threshold is the alert rule's own, lower than the drift_share setting the verdict uses, "
+                     "so the alert fires while the verdict says no.")
+        else:
+            text += "Alert rules set their own thresholds, apart from the drift_share setting of the verdict."
+        if alert.state == "firing" and alert.severity == "critical":
+            st.error(text, icon=":material/notifications_active:")
+        else:
+            st.warning(text, icon=":material/notifications_active:")
 
 
 def ranking_table(ranking: pd.DataFrame) -> None:
+    kinds = [score_kind_of("feature_drift_score", method, None, score, threshold, drifted)
+             for method, score, threshold, drifted in zip(ranking["method"], ranking["score"], ranking["threshold"],
+                                                          ranking["drifted"], strict=True)]
+    table = ranking.assign(
+        kind=[KIND_WORDS[k] if k is not None else "" for k in kinds],
+        drifted_windows=[f"{d} of {n}" for d, n in zip(ranking["windows_drifted"], ranking["windows"], strict=True)],
+    )[["feature", "method", "kind", "score", "threshold", "strength", "drifted", "drifted_windows", "max_strength"]]
     st.dataframe(
-        ranking.rename(columns={"feature": "Feature", "method": "Test", "score": "Score", "threshold": "Threshold",
-                                "strength": "Strength", "drifted": "Drifting now",
-                                "windows_drifted": "Windows drifted", "windows": "Windows",
-                                "max_strength": "Max strength"}),
+        blank_missing(table.rename(columns={
+            "feature": "Feature", "method": "Test", "kind": "Score is", "score": "Score", "threshold": "Threshold",
+            "strength": "Strength", "drifted": "Now", "drifted_windows": "Drifted",
+            "max_strength": "Max strength"}), numbers={"Score": "{:.4g}", "Threshold": "{:.4g}"}),
         hide_index=True,
         width="stretch",
         column_config={
-            "Score": st.column_config.NumberColumn(format="%.4g"),
-            "Threshold": st.column_config.NumberColumn(format="%.4g"),
-            "Strength": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.2f",
+            "Score is": st.column_config.TextColumn(help="p-value: lower = drift; distance: higher = drift."),
+            "Strength": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.2f", width="small",
                                                         help="0.5 = at the threshold"),
-            "Max strength": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.2f"),
+            "Now": st.column_config.CheckboxColumn(help="Drifting in the newest complete window."),
+            "Drifted": st.column_config.TextColumn(help="Windows of the range in which the feature drifted."),
+            "Max strength": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.2f",
+                                                            width="small"),
         },
     )
 
@@ -69,7 +122,10 @@ def feature_detail(url: str, model: str, version: str, heat: pd.DataFrame, ranki
     p_value = details.get("p_value")
     columns = st.columns(5)
     columns[0].metric("Test", str(details.get("method") or window["method"] or "—"))
-    columns[1].metric("Score", "n/a" if pd.isna(window["score"]) else f"{window['score']:.4g}")
+    kind = score_kind_of("feature_drift_score", details.get("method") or window["method"], p_value,
+                         window["score"], window["threshold"], window["drifted"])
+    columns[1].metric("Score" if kind is None else f"Score ({KIND_NOTES[kind]})",
+                      "n/a" if pd.isna(window["score"]) else f"{window['score']:.4g}")
     columns[2].metric("Threshold", "—" if pd.isna(window["threshold"]) else f"{window['threshold']:.4g}")
     columns[3].metric("p-value", "—" if p_value is None else f"{p_value:.4g}")
     columns[4].metric("Drifted", "yes" if breach_mark(window["drifted"]) else "no",
@@ -82,7 +138,7 @@ def feature_detail(url: str, model: str, version: str, heat: pd.DataFrame, ranki
     if counts:
         st.caption(counts)
 
-    chart_column, quality_column = st.columns([3, 2])
+    chart_column, quality_column = st.columns(2)
     with chart_column:
         st.markdown(f"**{feature}: reference vs current window**")
         source, reference = queries.reference_values(url, model, version, feature)
@@ -104,25 +160,43 @@ def feature_detail(url: str, model: str, version: str, heat: pd.DataFrame, ranki
         if quality.empty:
             st.caption("No data-quality metrics for this feature and window.")
         else:
-            st.dataframe(
-                pd.DataFrame({
+            st.table(
+                markdown_safe(pd.DataFrame({
                     "Check": [metric_label(m) for m in quality["metric"]],
                     "Share": [format_value(m, v) for m, v in zip(quality["metric"], quality["value"], strict=True)],
                     "Threshold": [format_value(m, t) if pd.notna(t) else "" for m, t in
                                   zip(quality["metric"], quality["threshold"], strict=True)],
                     "Breach": quality["is_breach"].map(breach_mark),
-                }).style.map(cell_style, subset=["Breach"]),
+                })).style.map(cell_style, subset=["Breach"]),
                 hide_index=True,
-                width="stretch",
             )
+
+
+def _plain(text: str) -> str:
+    """Text shown as it is inside Markdown (no LaTeX from '$', no emphasis from '*' or '_')."""
+    return text.replace("$", "\\$").replace("*", "\\*").replace("_", "\\_")
+
+
+def reference_warning(url: str, model: str, version: str) -> None:
+    """A reference that blinds features is said first: their drift is not judged at all."""
+    problems = queries.reference_problems(url, model, version)
+    if problems.empty:
+        return
+    lines = "\n".join(f"- `{row.feature}`: {_plain(str(row.reason))}" for row in problems.itertuples())
+    st.error(f"**The reference of {model} {version} cannot judge {len(problems)} feature(s)** "
+             f"(`reference_problem` in the newest window); their drift is not judged until it is fixed:\n{lines}",
+             icon=":material/report:")
 
 
 def render() -> None:
     url = store_url_or_stop()
     windows, models = models_or_stop(url)
+    link = deep_link("drift")
     st.title("Data drift")
-    scope, _ = pick_scope(url, windows, models, key="drift", default_range="Last 24 hours")
+    scope, _ = pick_scope(url, windows, models, key="drift", default_range="Last 24 hours", override=link.override)
     model, version, span = scope.model, scope.version, scope.span
+    keep_link("drift", model, version)
+    reference_warning(url, model, version)
     heat = drift_heatmap(queries.drift_scores(url, model, version, span.start, span.end))
     heat = heat[heat["is_partial"].ne(True)] if len(heat) else heat
     if heat.empty:

@@ -14,23 +14,29 @@ import streamlit as st
 from dashboard import queries
 from dashboard.charts import time_series_chart
 from dashboard.controls import (
+    deep_link,
     health_banner,
+    keep_link,
     models_or_stop,
     now_utc,
     pick_scope,
     show_error,
     store_url_or_stop,
 )
+from dashboard.drift_strength import score_kind_of
 from dashboard.formatting import (
     METRIC_LABELS,
+    blank_missing,
     breach_mark,
     cell_style,
     format_age,
     format_time,
     format_value,
+    markdown_safe,
     metric_label,
+    score_label,
 )
-from dashboard.frames import alert_markers, flagged_windows, latest_threshold, metric_frame
+from dashboard.frames import alert_markers, flagged_windows, headline_metric, latest_threshold, metric_frame
 from dashboard.health import assess_models
 from dashboard.settings import AUTO_REFRESH
 from dashboard.time_ranges import AROUND_WINDOW, TimeRange, parse_window, resolve_range
@@ -43,12 +49,15 @@ METRICS = (
     "prediction_drift_score", "dataset_drift_share", *PERFORMANCE, "label_count", "label_coverage",
     "performance_drop", "concept_drift",
 )
-HEADLINE = ("prediction_count", "latency_p95_ms", "error_rate", "dataset_drift_share", "accuracy", "label_coverage")
+ALERT_ROWS = 20
+# "performance" stands for the model's headline metric: accuracy, or MAE for regression.
+HEADLINE = ("prediction_count", "latency_p95_ms", "error_rate", "dataset_drift_share", "performance", "label_coverage")
 
 
-def chart(series: pd.DataFrame, metrics: tuple[str, ...], title: str, *, y_title: str, value_format: str,
+def chart(series: pd.DataFrame, metrics: tuple[str, ...], title: str, *, y_title: str,
           markers: pd.DataFrame, highlight: tuple[datetime, datetime] | None, threshold_of: str | None = None,
-          empty: str = "No values in this range.") -> None:
+          empty: str = "No values in this range.", percent: bool = False, zero: bool | None = None,
+          value_format: str | None = None) -> None:
     st.markdown(f"**{title}**")
     frame = metric_frame(series, metrics, labels=METRIC_LABELS)
     if frame.empty:
@@ -56,30 +65,40 @@ def chart(series: pd.DataFrame, metrics: tuple[str, ...], title: str, *, y_title
         return
     threshold = latest_threshold(series, threshold_of) if threshold_of else None
     spec = time_series_chart(frame, y_title=y_title, value_format=value_format, threshold=threshold, markers=markers,
-                             highlight=highlight)
+                             highlight=highlight, percent=percent, zero=zero)
     st.vega_lite_chart(spec=spec, width="stretch")
 
 
-def headline(points: pd.DataFrame, previous: pd.DataFrame) -> None:
+def headline(points: pd.DataFrame, previous: pd.DataFrame, performance: str) -> None:
     columns = st.columns(len(HEADLINE))
-    for column, metric in zip(columns, HEADLINE, strict=True):
+    shown = [performance if metric == "performance" else metric for metric in HEADLINE]
+    for column, metric in zip(columns, shown, strict=True):
         now = points.loc[points["metric"] == metric, "value"]
         before = previous.loc[previous["metric"] == metric, "value"]
         value = float(now.iloc[0]) if len(now) and pd.notna(now.iloc[0]) else None
         delta = None
         if value is not None and len(before) and pd.notna(before.iloc[0]) and value != float(before.iloc[0]):
             delta = format_value(metric, value - float(before.iloc[0]))
+        higher_is_worse = metric not in ("accuracy", "precision", "recall", "f1", "roc_auc", "r2")
         column.metric(metric_label(metric), format_value(metric, value), delta=delta,
-                      delta_color="off" if metric in ("prediction_count", "label_coverage") else "inverse")
+                      delta_color="off" if metric in ("prediction_count", "label_coverage")
+                      else "inverse" if higher_is_worse else "normal")
 
 
 def window_table(points: pd.DataFrame) -> pd.DataFrame:
-    """Model-level values of one window, breaches first."""
+    """Model-level values of one window, breaches first; drift scores say whether
+    they are p-values (lower = drift) or distances (higher = drift)."""
     model_level = points[points["feature"].isna()].assign(
         breach_first=lambda f: ~f["is_breach"].eq(True)).sort_values(["breach_first", "metric"])
+    methods = model_level["method"] if "method" in model_level else pd.Series(None, index=model_level.index)
+    p_values = model_level["p_value"] if "p_value" in model_level else pd.Series(None, index=model_level.index)
+    labels = [
+        score_label(row.metric, score_kind_of(row.metric, method, p_value, row.value, row.threshold, row.is_breach))
+        for row, method, p_value in zip(model_level.itertuples(), methods, p_values, strict=True)
+    ]
     return pd.DataFrame(
         {
-            "Metric": model_level["metric"].map(metric_label),
+            "Metric": labels,
             "Value": [format_value(m, v) for m, v in zip(model_level["metric"], model_level["value"], strict=True)],
             "Threshold": [format_value(m, t) if pd.notna(t) else "" for m, t in
                           zip(model_level["metric"], model_level["threshold"], strict=True)],
@@ -112,7 +131,8 @@ def headline_section(url: str, model: str, version: str, info: pd.Series, focus:
     label = "linked window" if linked else "newest complete window"
     st.caption(f"Headline: {label} {format_time(focus)} ({format_age(focus, now_utc())}); deltas against the "
                "window before. Times in UTC.")
-    headline(focus_points, previous)
+    available = set(points_metrics(focus_points)) | set(series["metric"])
+    headline(focus_points, previous, headline_metric(available))
     if info["last_window"] != info["last_complete_window"]:
         partial = series[(series["metric"] == "prediction_count") & series["is_partial"].eq(True)]
         so_far = (f": {format_value('prediction_count', partial['value'].iloc[-1])} predictions so far"
@@ -120,6 +140,10 @@ def headline_section(url: str, model: str, version: str, info: pd.Series, focus:
         st.caption(f"Current window {format_time(info['last_window'])} is still filling{so_far}; charts show "
                    "complete windows.")
     return focus_points
+
+
+def points_metrics(points: pd.DataFrame) -> list[str]:
+    return [str(m) for m in points["metric"].unique()] if len(points) else []
 
 
 def chart_grid(series: pd.DataFrame, markers: pd.DataFrame, highlight: tuple[datetime, datetime] | None,
@@ -132,20 +156,22 @@ def chart_grid(series: pd.DataFrame, markers: pd.DataFrame, highlight: tuple[dat
     overlays = {"markers": markers, "highlight": highlight}
     left, right = st.columns(2)
     with left:
-        chart(series, ("prediction_count",), "Traffic", y_title="predictions / window", value_format=",.0f",
-              **overlays)
-        chart(series, ("error_rate",), "Serving error rate", y_title="error rate", value_format=".1%",
+        chart(series, ("prediction_count",), "Traffic", y_title="predictions / window", **overlays)
+        chart(series, ("error_rate",), "Serving error rate", y_title="error rate", percent=True,
               threshold_of="error_rate", **overlays)
         chart(series, ("prediction_drift_score", "dataset_drift_share"), "Prediction drift and dataset drift share",
-              y_title="score / share", value_format=".2f", threshold_of="dataset_drift_share", **overlays)
+              y_title="score / share", zero=True, threshold_of="dataset_drift_share", **overlays)
     with right:
         chart(series, ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms"), "Latency", y_title="ms",
-              value_format=",.0f", threshold_of="latency_p95_ms", **overlays)
-        chart(series, OUTPUT, "Output", y_title="share / mean", value_format=".3g", **overlays)
+              threshold_of="latency_p95_ms", **overlays)
+        regression = series["metric"].eq("prediction_mean").any()
+        # Shares and scores of a classifier read from zero; a regression's mean reads at its own level.
+        chart(series, OUTPUT, "Output", y_title="mean prediction" if regression else "share / mean",
+              zero=not regression, **overlays)
         has_labels = metric_frame(series, PERFORMANCE).shape[0] > 0
         if has_labels:
             concept = flagged_windows(series, "concept_drift", "concept drift")
-            chart(series, PERFORMANCE, "Performance (purple: concept drift)", y_title="score", value_format=".3f",
+            chart(series, PERFORMANCE, "Performance (purple: concept drift)", y_title="score",
                   markers=pd.concat([markers, concept], ignore_index=True), highlight=highlight)
         else:
             st.markdown("**Performance**")
@@ -154,11 +180,11 @@ def chart_grid(series: pd.DataFrame, markers: pd.DataFrame, highlight: tuple[dat
     if has_labels:
         left, right = st.columns(2)
         with left:
-            chart(series, ("label_coverage",), "Label coverage", y_title="share labelled", value_format=".0%",
+            chart(series, ("label_coverage",), "Label coverage", y_title="share labelled", percent=True,
                   **overlays)
         with right:
             chart(series, ("performance_drop",), "Performance drop against the reference", y_title="drop",
-                  value_format=".3f", threshold_of="performance_drop", **overlays)
+                  zero=True, threshold_of="performance_drop", **overlays)
 
 
 def vitals(url: str, model: str, version: str, range_label: str, window: datetime | None) -> None:
@@ -187,29 +213,29 @@ def vitals(url: str, model: str, version: str, range_label: str, window: datetim
     if alerts.empty:
         st.caption("No alerts.")
     else:
-        st.dataframe(
-            alerts[["state", "severity", "rule", "metric", "feature", "condition", "last_value", "started_at",
-                    "fired_at", "resolved_at"]],
-            hide_index=True, width="stretch",
-            column_config={c: st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm", timezone="UTC")
-                           for c in ("started_at", "fired_at", "resolved_at")},
-        )
+        table = pd.DataFrame({
+            "State": alerts["state"], "Severity": alerts["severity"], "Rule": alerts["rule"],
+            "Condition": [f"{metric}{'' if pd.isna(feature) else f' · {feature}'} {condition}"
+                          for metric, feature, condition in zip(alerts["metric"], alerts["feature"],
+                                                                 alerts["condition"], strict=True)],
+            "Last value": alerts["last_value"], "First breach": alerts["started_at"], "Fired": alerts["fired_at"],
+            "Resolved": alerts["resolved_at"],
+        }).reset_index(drop=True)
+        shown = blank_missing(table.head(ALERT_ROWS), numbers={"Last value": "{:.4g}"})
+        st.table(markdown_safe(shown).style.map(cell_style, subset=["Severity", "State"]), hide_index=True)
+        if len(table) > ALERT_ROWS:
+            st.caption(f"The {ALERT_ROWS} most recently active of {len(table)} alerts; the Alerts page lists all.")
 
 
 def render() -> None:
     url = store_url_or_stop()
     windows, models = models_or_stop(url)
-    params = st.query_params
-    link = (params.get("model"), params.get("version"), params.get("window"))
-    new_link = any(link) and st.session_state.get("dw.model_link") != link
-    if new_link:
-        st.session_state["dw.model_link"] = link
-    linked_window = parse_window(link[2])
+    link = deep_link("model")
+    linked_window = parse_window(link.window)
 
     st.title("Model vitals")
-    scope, extra = pick_scope(url, windows, models, key="model_page", extra_columns=1,
-                              override=(link[0], link[1]) if new_link else (None, None),
-                              window=lambda model: linked_window if link[0] in (None, model) else None)
+    scope, extra = pick_scope(url, windows, models, key="model_page", extra_columns=1, override=link.override,
+                              window=lambda model: linked_window if link.model in (None, model) else None)
     model, version, window = scope.model, scope.version, scope.window
     with extra[0]:
         auto = st.toggle("Auto-refresh", key="model_page.auto",
@@ -218,10 +244,7 @@ def render() -> None:
         window = None
     # Keep the URL a shareable link to what is shown, and remember it as applied so the
     # next run does not mistake our own parameters for a new deep link.
-    wanted = {"model": model, "version": version, **({"window": link[2]} if window is not None and link[2] else {})}
-    if dict(params) != wanted:
-        params.from_dict(wanted)
-    st.session_state["dw.model_link"] = (wanted["model"], wanted["version"], wanted.get("window"))
+    keep_link("model", model, version, link.window if window is not None else None)
 
     @st.fragment(run_every=AUTO_REFRESH if auto else None)
     def live() -> None:

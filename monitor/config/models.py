@@ -74,6 +74,9 @@ class IngestConfig(StrictModel):
     reject_unknown_models: bool = True
     # Consumer processes in the group (one core each); at most one per partition is busy.
     workers: Annotated[int, Field(ge=1, le=64)] = 1
+    # Event times accepted around the clock; others are dead-lettered, their windows never listed.
+    max_event_age: Duration = timedelta(days=365)
+    max_event_lead: Duration = timedelta(days=1)
 
 
 class ScheduleConfig(StrictModel):

@@ -14,6 +14,7 @@ retried. A SIGTERM/SIGINT finishes the batch in hand, commits, and returns.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -36,12 +37,13 @@ from sqlalchemy import Engine
 
 from monitor.config.models import DriftwatchConfig
 from monitor.errors import BrokerUnavailableError, StoreError, StoreUnavailableError
+from monitor.event_time import EventTimeRange
 from monitor.ingest.decode import MessageDecoder
 from monitor.ingest.records import DeadLetterRecord, Decoded, LabelRecord, Origin, PredictionRecord
 from monitor.logs import fields
 from monitor.store.ingest_writer import IngestWriter, WriteResult
 
-__all__ = ["IngestService", "IngestStats", "build_consumer"]
+__all__ = ["IngestService", "IngestStats", "build_consumer", "topic_pattern"]
 
 log = logging.getLogger("driftwatch.ingest")
 
@@ -78,6 +80,19 @@ class IngestStats:
         return self.messages / elapsed if elapsed > 0 else 0.0
 
 
+# How often the topic list is re-read: how soon a topic created after start-up is consumed.
+_METADATA_MAX_AGE_MS = 5_000
+
+
+def topic_pattern(topics: Sequence[str]) -> str:
+    """A regular expression that matches exactly ``topics``.
+
+    >>> topic_pattern(["predictions", "labels_v1"])
+    '^(?:predictions|labels_v1)$'
+    """
+    return "^(?:" + "|".join(re.escape(topic) for topic in topics) + ")$"
+
+
 def build_consumer(config: DriftwatchConfig) -> KafkaConsumer:
     """A consumer in the configured group, with auto-commit off."""
     kafka = config.kafka
@@ -97,18 +112,19 @@ def build_consumer(config: DriftwatchConfig) -> KafkaConsumer:
             session_timeout_ms=int(kafka.session_timeout.total_seconds() * 1000),
             heartbeat_interval_ms=max(1000, int(kafka.session_timeout.total_seconds() * 1000) // 3),
             reconnect_backoff_max_ms=2_000,
+            metadata_max_age_ms=_METADATA_MAX_AGE_MS,
         )
-        # Fetch the topics' metadata BEFORE joining the group: a member that becomes
-        # the group leader without it assigns no partitions at all (and stays idle).
+        # Subscribe by pattern: a topic that does not exist yet (labels often come later) is
+        # picked up when it appears — kafka-python re-reads the topic list every
+        # metadata_max_age_ms — instead of holding up the topics that already exist.
+        # The coordinator refreshes metadata before joining, so the leader assigns every
+        # existing partition. A pattern subscription never auto-creates a topic.
         topics = [kafka.predictions_topic, kafka.labels_topic]
-        deadline = time.monotonic() + 30
-        while not all(consumer.partitions_for_topic(t) for t in topics):
-            if time.monotonic() > deadline:
-                log.warning("a topic does not exist yet; subscribing anyway (create it with the partitions you "
-                            "want, or enable auto-creation)", extra=fields(topics=",".join(topics)))
-                break
-            time.sleep(0.5)
-        consumer.subscribe(topics)
+        missing = sorted(set(topics) - consumer.topics())
+        if missing:
+            log.warning("a topic does not exist yet; ingesting the others now, it is picked up once created",
+                        extra=fields(missing=",".join(missing)))
+        consumer.subscribe(pattern=topic_pattern(topics))
         return consumer
     except KafkaError as exc:
         raise BrokerUnavailableError(
@@ -135,6 +151,8 @@ class IngestService:
             labels_topic=config.kafka.labels_topic,
             max_bytes=config.ingest.max_message_bytes,
             known_models=config.models.keys() if (config.models and config.ingest.reject_unknown_models) else None,
+            event_range=EventTimeRange(config.ingest.max_event_age, config.ingest.max_event_lead),
+            clock=clock,
         )
         self.consumer_factory = consumer_factory
         self.clock = clock

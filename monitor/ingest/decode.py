@@ -19,12 +19,13 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 import msgspec
 
+from monitor.event_time import EventTimeRange
 from monitor.ingest.records import DeadLetterRecord, Decoded, LabelRecord, Origin, PredictionRecord
 
 __all__ = ["MessageDecoder", "decode_prediction", "decode_label", "DEFAULT_MAX_BYTES"]
@@ -41,6 +42,8 @@ _EPOCH_9999_MS = 253_402_300_799_000
 # msgspec parses valid JSON into the same values as json.loads, several times faster;
 # anything it refuses goes through json.loads for a precise reason.
 _FAST_JSON = msgspec.json.Decoder()
+# A JSON integer of this many digits may be too large for a float (over ~1.8e308).
+_HUGE_DIGITS = re.compile(rb"[0-9]{300}")
 
 
 class _Invalid(Exception):
@@ -79,7 +82,8 @@ def _parse_json_slowly(raw: bytes) -> Any:
     try:
         return json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
-        _fail(f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
+        # Some messages end in "at" ("Unterminated string starting at"): say it once.
+        _fail(f"not valid JSON: {exc.msg.removesuffix(' at')} at line {exc.lineno} column {exc.colno}")
     except RecursionError:
         _fail("JSON is nested too deeply; features must be a flat object of numbers, strings, booleans or null")
 
@@ -125,7 +129,10 @@ def _model(value: object) -> str:
 def _number(value: object, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         _fail(f"field {name!r} must be a number, got {_json_type(value)}")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        _fail(f"field {name!r} is a number too large for a 64-bit float; send a finite number")
     if not math.isfinite(number):
         _fail(f"field {name!r} must be a finite number")
     return number
@@ -170,14 +177,28 @@ def _features(value: object) -> dict[str, Any]:
     # Exact type checks: json.loads only ever produces these types, and this loop runs
     # for every feature of every message.
     isfinite = math.isfinite
+    if "" in value:
+        _fail("a feature has an empty name (\"\"); give every feature a non-empty name")
     for name, item in value.items():
         kind = type(item)
         if kind is float:
             if not isfinite(item):
                 _fail(f"feature {name[:80]!r} is not a finite number; send null for a missing value")
-        elif kind is not str and kind is not int and kind is not bool and item is not None:
+        elif kind is int:
+            if item.bit_length() > 1000 and not _fits_float(item):
+                _fail(f"feature {name[:80]!r} is a number too large for a 64-bit float (over 1.8e308); "
+                      "send a finite number, or null for a missing value")
+        elif kind is not str and kind is not bool and item is not None:
             _fail(f"feature {name[:80]!r} must be a number, string, boolean or null, got {_json_type(item)}")
     return value
+
+
+def _fits_float(number: int) -> bool:
+    try:
+        float(number)
+    except OverflowError:
+        return False
+    return True
 
 
 def _probabilities(value: object) -> dict[str, float]:
@@ -236,7 +257,7 @@ def _prediction(model: object, model_version: object, prediction_id: object, tim
         model_version=_string(model_version, "model_version", 64),
         prediction_id=_string(prediction_id, "prediction_id", 128),
         event_time=_timestamp(timestamp),
-        features=features if features_typed else _features(features),  # type: ignore[arg-type]
+        features=_typed_features(features) if features_typed else _features(features),  # type: ignore[arg-type]
         prediction=prediction_text,
         prediction_numeric=prediction_numeric,
         score=score,
@@ -247,6 +268,12 @@ def _prediction(model: object, model_version: object, prediction_id: object, tim
         extra=extra,
         origin=origin,
     )
+
+
+def _typed_features(features: dict[str, Any]) -> dict[str, Any]:
+    if "" in features:
+        _fail("a feature has an empty name (\"\"); give every feature a non-empty name")
+    return features
 
 
 class _WirePrediction(msgspec.Struct, forbid_unknown_fields=True):
@@ -277,6 +304,8 @@ def _fast_prediction(raw: bytes, origin: Origin) -> PredictionRecord | None:
     messages and build equal records (a property test holds them to it).
     """
     if b"\\u0000" in raw:  # msgspec would keep a NUL the store cannot (lone surrogates it refuses itself)
+        return None
+    if _HUGE_DIGITS.search(raw):  # msgspec keeps huge integers as ints; the full path checks them
         return None
     try:
         wire = _WIRE_PREDICTION.decode(raw)
@@ -318,7 +347,8 @@ class MessageDecoder:
     """Decodes messages of the predictions and labels topics.
 
     ``known_models``: when given, a message for any other model is a dead letter
-    (most often a typo in the serving app's config).
+    (most often a typo in the serving app's config). ``event_range``: when given, a
+    message whose event time is outside it (as of ``clock``) is a dead letter.
     """
 
     def __init__(
@@ -328,6 +358,8 @@ class MessageDecoder:
         labels_topic: str = "labels",
         max_bytes: int = DEFAULT_MAX_BYTES,
         known_models: Collection[str] | None = None,
+        event_range: EventTimeRange | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         if max_bytes < 1:
             raise ValueError(f"max_bytes must be positive, got {max_bytes}")
@@ -335,6 +367,8 @@ class MessageDecoder:
         self.labels_topic = labels_topic
         self.max_bytes = max_bytes
         self.known_models = frozenset(known_models) if known_models else None
+        self.event_range = event_range
+        self.clock = clock
 
     def decode(self, raw: bytes | None, origin: Origin, kafka_timestamp_ms: int | None = None) -> Decoded:
         if raw is None:
@@ -364,6 +398,12 @@ class MessageDecoder:
                 reason=f"model {record.model!r} is not configured; add it under models: in driftwatch.yaml "
                        f"(known: {', '.join(sorted(self.known_models))})",
             )
+        if self.event_range is not None and not isinstance(record, DeadLetterRecord):
+            problem = self.event_range.problem(record.event_time, self.clock())
+            if problem is not None:
+                return DeadLetterRecord(origin=origin, raw=raw[:self.max_bytes], raw_size=len(raw),
+                                        model=record.model, reason=f"field 'timestamp' "
+                                        f"({record.event_time.isoformat().replace('+00:00', 'Z')}) {problem}")
         return record
 
 

@@ -16,15 +16,21 @@ far every window is settled, so a tick looks only at what may have changed.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from monitor.jobs.windows import Window, window_from_index, window_index
+from monitor.errors import DriftwatchError
+from monitor.event_time import EventTimeRange
+from monitor.jobs.windows import Window, window_from_index, window_index, windows_between
+from monitor.logs import fields
 from monitor.store.window_activity import WindowActivity
 from monitor.store.window_state import WindowState
 
 __all__ = ["LISTED_LOOKBACK", "MAX_LISTED_WINDOWS", "ModelTracker", "VersionSpan", "due_trigger"]
+
+log = logging.getLogger(__name__)
 
 # Empty windows (no data, e.g. a traffic stop) are computed this far back at most.
 LISTED_LOOKBACK = timedelta(days=7)
@@ -72,13 +78,22 @@ class VersionSpan:
 
 @dataclass(slots=True)
 class ModelTracker:
-    """One scheduler's knowledge of one model between ticks (see the module docstring)."""
+    """One scheduler's knowledge of one model between ticks (see the module docstring).
+
+    Windows that start after ``event_range``'s latest accepted event time are never
+    listed (rows stored there before ingestion refused such times, or by hand): they
+    are skipped with a logged note, so one row dated 9999 cannot make a tick walk
+    every window up to it.
+    """
 
     size: timedelta
+    model: str = ""
+    event_range: EventTimeRange = field(default_factory=EventTimeRange)
     scanned_until: datetime | None = None
     spans: dict[str, VersionSpan] = field(default_factory=dict)
     pending: dict[tuple[str, int], datetime] = field(default_factory=dict)
     settled: dict[str, int] = field(default_factory=dict)
+    skipped: set[tuple[str, int]] = field(default_factory=set)
 
     def absorb(self, activity: Iterable[WindowActivity]) -> None:
         """Take in a scan: new windows with data, and data newer than seen before."""
@@ -94,11 +109,35 @@ class ModelTracker:
             if self.scanned_until is None or item.newest > self.scanned_until:
                 self.scanned_until = item.newest
 
-    def live_version(self) -> str | None:
-        """The version with the most recent data (it gets windows up to the clock, even empty ones)."""
-        if not self.spans:
+    def live_version(self, now: datetime | None = None) -> str | None:
+        """The version with the most recent data (it gets windows up to the clock, even empty ones).
+
+        With ``now``, data in windows past the accepted event times does not count.
+        """
+        cap = self._last_allowed(now) if now is not None else None
+        versions = [version for version, span in self.spans.items() if cap is None or span.first <= cap]
+        if not versions:
             return None
-        return max(self.spans, key=lambda version: (self.spans[version].last, version))
+        return max(versions, key=lambda version: (
+            self.spans[version].last if cap is None else min(self.spans[version].last, cap), version))
+
+    def _last_allowed(self, now: datetime) -> int:
+        """The number of the last window that may hold an accepted event time."""
+        return window_index(self.event_range.latest(now), self.size)
+
+    def _skip(self, version: str, indexes: Iterable[int], now: datetime) -> None:
+        """Log (once each) windows past the accepted event times, and forget their activity."""
+        new = sorted(index for index in indexes if (version, index) not in self.skipped)
+        for index in new:
+            self.skipped.add((version, index))
+            self.pending.pop((version, index), None)
+        if new:
+            log.warning(
+                "windows skipped: their predictions have event times past the accepted range; delete those rows "
+                "(or raise ingest.max_event_lead) to have them computed",
+                extra=fields(model=self.model, version=version, windows=len(new),
+                             first_skipped=_start_text(new[0], self.size),
+                             latest_allowed=self.event_range.latest(now).isoformat()))
 
     def _lookback_start(self, now: datetime) -> int:
         windows = max(1, min(MAX_LISTED_WINDOWS, LISTED_LOOKBACK // self.size))
@@ -116,14 +155,44 @@ class ModelTracker:
         months of empty windows.
         """
         current = window_index(now, self.size)
-        live = self.live_version()
+        cap = max(current, self._last_allowed(now))
+        live = self.live_version(now)
+        for version in {version for version, index in self.pending if index > cap}:
+            self._skip(version, (index for v, index in self.pending if v == version and index > cap), now)
         keys = set(self.pending)
         for version, span in self.spans.items():
-            last = max(current, span.last) if version == live else span.last
+            # Empty windows up to the clock at most; windows ahead of it are listed by their data.
+            last = current if version == live else min(span.last, current)
             for index in range(self._first_listed(version, now), last + 1):
                 keys.add((version, index))
         return [(version, window_from_index(index, self.size))
                 for version, index in sorted(keys, key=lambda key: (key[1], key[0]))]
+
+    def backfill_windows(self, now: datetime, start: datetime | None = None,
+                         end: datetime | None = None) -> list[tuple[str, Window]]:
+        """Every window of :meth:`absorb`'s activity (a full scan) to recompute, oldest first.
+
+        The windows with data, and the empty ones between a version's first and last
+        data window within the accepted event-time range: a stray row from 1970 adds
+        its one window, not decades of empty ones, and rows past the range none.
+        ``start``/``end`` narrow it further.
+        """
+        cap = max(window_index(now, self.size), self._last_allowed(now))
+        floor = window_index(self.event_range.earliest(now), self.size)
+        keys: set[tuple[str, int]] = set()
+        for version in self.spans:
+            data = [index for v, index in self.pending if v == version]
+            self._skip(version, (index for index in data if index > cap), now)
+            keys.update((version, index) for index in data if index <= cap)
+            inside = [index for index in data if floor <= index <= cap]
+            if inside:
+                for window in windows_between(window_from_index(min(inside), self.size).start,
+                                              window_from_index(max(inside), self.size).end, self.size):
+                    keys.add((version, window_index(window.start, self.size)))
+        listed = [(version, window_from_index(index, self.size)) for version, index in keys]
+        return sorted(((version, window) for version, window in listed
+                       if (start is None or window.end > start) and (end is None or window.start < end)),
+                      key=lambda item: (item[1].start, item[0]))
 
     def newest(self, version: str, window: Window) -> datetime | None:
         return self.pending.get((version, window_index(window.start, self.size)))
@@ -136,9 +205,10 @@ class ModelTracker:
 
     def settle(self, states: Mapping[tuple[str, datetime], WindowState], now: datetime) -> None:
         """Advance each version's settled mark over windows computed final and quiet."""
+        current = window_index(now, self.size)
         for version in self.spans:
             index = self._first_listed(version, now)
-            while True:
+            while index <= current:  # (a window past the clock is never complete)
                 window = window_from_index(index, self.size)
                 state = states.get((version, window.start))
                 if (state is None or state.computed_at is None or state.is_partial or not window.is_complete(now)
@@ -146,3 +216,10 @@ class ModelTracker:
                     break
                 index += 1
             self.settled[version] = index
+
+
+def _start_text(index: int, size: timedelta) -> str:
+    try:
+        return window_from_index(index, size).start.isoformat()
+    except DriftwatchError:  # a window past year 9999 has no datetime
+        return f"window number {index} of {size} (past year 9999)"

@@ -41,11 +41,12 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine
 
 from monitor.config.models import DriftwatchConfig, ModelConfig
+from monitor.event_time import EventTimeRange
 from monitor.jobs.compute_window import WindowJob, WindowOutcome, compute_window
 from monitor.jobs.due import ModelTracker, due_trigger
 from monitor.jobs.lease import LeaseKeeper, process_gone, this_process
 from monitor.jobs.reference import ReferenceProvider, feature_types_of
-from monitor.jobs.windows import Window, window_from_index, windows_between
+from monitor.jobs.windows import Window
 from monitor.logs import fields
 from monitor.store.engine import create_store_engine
 from monitor.store.label_segments import compact_labels, label_compaction_due
@@ -168,10 +169,13 @@ class WindowScheduler:
         except Exception:  # segments are an accelerator: windows stay correct without them
             log.exception("compacting predictions or labels failed; windows are read from JSON until it succeeds")
 
+    def _event_range(self) -> EventTimeRange:
+        return EventTimeRange(self.config.ingest.max_event_age, self.config.ingest.max_event_lead)
+
     def _tracker(self, model: str, model_config: ModelConfig) -> ModelTracker:
         tracker = self._trackers.get(model)
         if tracker is None or tracker.size != model_config.window:
-            tracker = ModelTracker(size=model_config.window)
+            tracker = ModelTracker(size=model_config.window, model=model, event_range=self._event_range())
             self._trackers[model] = tracker
         return tracker
 
@@ -290,17 +294,10 @@ class WindowScheduler:
         report = TickReport(now=now)
         activity = scan_activity(self.engine, model=model, size=model_config.window, event_from=start,
                                  event_to=end)
-        tracker = ModelTracker(size=model_config.window)
+        tracker = ModelTracker(size=model_config.window, model=model, event_range=self._event_range())
         tracker.absorb(activity)
-        jobs: list[WindowJob] = []
-        for version, span in sorted(tracker.spans.items()):
-            lo = window_from_index(span.first, model_config.window).start
-            hi = window_from_index(span.last, model_config.window).end
-            lo, hi = max(lo, start) if start is not None else lo, min(hi, end) if end is not None else hi
-            for window in windows_between(lo, hi, model_config.window):
-                key = WindowKey(model, version, window.start, window.end)
-                jobs.append(WindowJob(key, "backfill", not window.is_complete(now)))
-        jobs.sort(key=lambda job: (job.key.start, job.key.model_version))
+        jobs = [WindowJob(WindowKey(model, version, window.start, window.end), "backfill", not window.is_complete(now))
+                for version, window in tracker.backfill_windows(now, start, end)]
         if on_plan is not None:
             on_plan(len(jobs))
         with self._lock:

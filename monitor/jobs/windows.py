@@ -68,10 +68,23 @@ def window_index(moment: datetime, size: timedelta) -> int:
 
 
 def window_from_index(index: int, size: timedelta) -> Window:
-    """The window number ``index`` of ``size`` (see :func:`window_index`)."""
+    """The window number ``index`` of ``size`` (see :func:`window_index`).
+
+    >>> window_from_index(window_index(datetime(9999, 12, 31, 23, tzinfo=UTC), timedelta(hours=1)),
+    ...                   timedelta(hours=1))
+    Traceback (most recent call last):
+    monitor.errors.DriftwatchError: window number 70389527 of 1:00:00 ends after year 9999, which no date can hold; \
+its predictions have an impossible event time (delete them: ingestion now refuses such times)
+    """
     _check_size(size)
-    start = EPOCH + index * size
-    return Window(start, start + size)
+    try:
+        start = EPOCH + index * size
+        return Window(start, start + size)
+    except OverflowError:
+        raise DriftwatchError(
+            f"window number {index} of {size} ends after year 9999, which no date can hold; its predictions "
+            "have an impossible event time (delete them: ingestion now refuses such times)"
+        ) from None
 
 
 def window_at(moment: datetime, size: timedelta) -> Window:

@@ -21,6 +21,7 @@ and :mod:`monitor.metrics` reads each dtype correctly.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeAlias, cast
 
@@ -54,9 +55,35 @@ def _read_arrow(text: pa.Buffer | bytes, schema: pa.Schema | None) -> pa.Table:
     return cast(pa.Table, table)
 
 
+# A JSON integer of this many digits may be too large for a float (over ~1.8e308).
+_HUGE_DIGITS = re.compile(rb"[0-9]{300}")
+
+
+def _float_sized_int(digits: str) -> int | None:
+    """A JSON integer, or None (missing) when no float can hold it.
+
+    Ingestion refuses such numbers; one stored before (or by hand) must not make its
+    whole window fail, so it counts as a missing value of its feature.
+
+    >>> _float_sized_int("12"), _float_sized_int("1" + "0" * 400)
+    (12, None)
+    """
+    number = int(digits)
+    if len(digits) > 300:
+        try:
+            float(number)
+        except OverflowError:
+            return None
+    return number
+
+
 def _python_frame(text: pa.Buffer | bytes, n_rows: int) -> pd.DataFrame:
-    lines = bytes(text).split(b"\n")[:n_rows]
-    records = [json.loads(line) for line in lines]
+    data = bytes(text)
+    lines = data.split(b"\n")[:n_rows]
+    if _HUGE_DIGITS.search(data):
+        records = [json.loads(line, parse_int=_float_sized_int) for line in lines]
+    else:
+        records = [json.loads(line) for line in lines]
     frame = pd.DataFrame.from_records(records) if records else pd.DataFrame()
     frame.index = pd.RangeIndex(len(lines))
     return frame
@@ -75,6 +102,8 @@ def parse_feature_lines(text: pa.Buffer | bytes, n_rows: int, feature_types: Map
     """:func:`parse_feature_objects` for ``n_rows`` objects already joined by newlines."""
     if n_rows == 0:
         return pd.DataFrame(index=pd.RangeIndex(0))
+    if _HUGE_DIGITS.search(bytes(text)):
+        return _python_frame(text, n_rows)  # Arrow would read a huge integer as infinity
     schema = _declared_schema(feature_types)
     for attempt in (schema, None) if schema is not None else (None,):
         try:

@@ -117,6 +117,16 @@ def latency_p50(k: int, i: int) -> float:
     return 20.0 + 5 * k + (i % 24)
 
 
+def prediction_mean(i: int) -> float:
+    """prediction_mean of a regression model in window index i: 114.2 to 114.66."""
+    return round(114.2 + 0.02 * (i % 24), 4)
+
+
+def out_of_range(i: int) -> float:
+    """out_of_range_share of feature f00 in window index i: 0.02% to 0.038%."""
+    return round(0.0002 + 0.00002 * (i % 10), 6)
+
+
 def _feature_method(j: int, features: int) -> tuple[str, str, float]:
     return CATEGORICAL_METHOD if j == features - 1 else NUMERIC_METHODS[j % len(NUMERIC_METHODS)]
 
@@ -166,7 +176,8 @@ def _metric_rows(spec: SeedSpec, k: int, model: SeedModel, windows: Sequence[dat
             for label, share in zip("abc", (0.5, 0.3, 0.2), strict=True):
                 yield row("class_share", share, feature=label)
         else:
-            yield row("prediction_mean", 100.0 + (i % 24))
+            # A mean that moves by hundredths: its axis needs decimals to read.
+            yield row("prediction_mean", prediction_mean(i))
         if model.has_labels:
             accuracy = 0.85 if drifting else 0.92
             yield row("label_count", round(count * 0.8))
@@ -174,6 +185,8 @@ def _metric_rows(spec: SeedSpec, k: int, model: SeedModel, windows: Sequence[dat
             yield row("accuracy", accuracy)
             yield row("f1", round(accuracy - 0.05, 4))
             yield row("performance_drop", round(0.92 - accuracy, 4), threshold=0.05, breach=drifting)
+            yield row("label_drift_score", 0.0 if drifting else 0.6, threshold=0.05, breach=drifting,
+                      details={"test": "chi2_contingency", "p_value": 0.0 if drifting else 0.6})
             yield row("concept_drift", 1.0 if drifting else 0.0, breach=drifting,
                       details={"test": "two-proportion z-test", "p_value": 0.001 if drifting else 0.6})
         else:
@@ -195,7 +208,8 @@ def _metric_rows(spec: SeedSpec, k: int, model: SeedModel, windows: Sequence[dat
             yield row("feature_drift", float(feature_drifts), feature, None, feature_drifts, details)
             missing = 0.2 if (newest_complete and feature == model.missing_breach_feature) else round(0.01 * (j % 3), 4)
             yield row("missing_share", missing, feature, MISSING_THRESHOLD, missing > MISSING_THRESHOLD)
-            yield row("out_of_range_share", 0.005 if j == 0 else 0.0, feature, 0.05, False)
+            # Hundredths of a percent, no rule: the axis alone must show it is small.
+            yield row("out_of_range_share", out_of_range(i) if j == 0 else 0.0, feature)
             if j == len(names) - 1:
                 yield row("unseen_category_share", 0.3 if drifting else 0.02, feature, 0.1, drifting)
             yield row("type_mismatch_share", 0.0, feature, 0.05, False)
@@ -293,14 +307,15 @@ def _alert_rows(windows: Sequence[datetime], now: datetime, red_model: SeedModel
 
 
 def _dead_letter_rows(before: datetime) -> list[dict[str, Any]]:
-    reasons = [("not valid JSON: Expecting value at line 1 column 1 (char 0)", 6, None, b"{not json"),
+    # The JSON errors differ only in their column: three texts, one kind of reason.
+    reasons = [("not valid JSON: Expecting value at line 1 column {n}", 6, None, b"{not json"),
                ("missing required field 'model_version'", 4, "fraud", b'{"model": "fraud", "prediction_id": "x"}'),
                ("field 'score' must be a number in [0, 1], got 1.7", 2, "churn", b'{"model": "churn", "score": 1.7}')]
     rows, offset = [], 0
     for reason, count, model, raw in reasons:
-        for _ in range(count):
+        for n in range(count):
             rows.append({"topic": "predictions", "partition": 0, "offset": offset, "model": model, "raw": raw,
-                         "raw_size": len(raw), "reason": reason,
+                         "raw_size": len(raw), "reason": reason.format(n=1 + n % 3),
                          "received_at": before - timedelta(minutes=10 * offset + 5)})
             offset += 1
     return rows

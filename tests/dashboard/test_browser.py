@@ -91,6 +91,7 @@ def test_every_page_in_a_real_browser(engine: Engine, store_url: str, live_store
         page = open_page(browser, server.base_url + "/drift", "Data drift")
         assert "Drift strength by feature and window" in page and "Features ranked by drift" in page
         assert "2 of 4" in page and "chisquare" in page
+        assert "Dataset drift verdict" in page and "Alert fraud-data-drift is firing" in page
         screenshot(browser, "drift", save)
 
         page = open_page(browser, server.base_url + "/alerts", "Alerts")
@@ -99,7 +100,8 @@ def test_every_page_in_a_real_browser(engine: Engine, store_url: str, live_store
         screenshot(browser, "alerts", save)
 
         page = open_page(browser, server.base_url + "/data_quality", "Data quality")
-        for expected in ("Dead letters", "12", "By reason", "Latest samples", "Feature quality", "Missing"):
+        for expected in ("Dead letters", "12", "Kinds of reason", "By kind of reason", "Latest samples",
+                         "Feature quality", "Missing"):
             assert expected in page
         assert len(css(browser, '[data-testid="stDataFrame"]')) == 3  # reasons, samples, newest window
         screenshot(browser, "data_quality", save)
@@ -112,6 +114,61 @@ def test_every_page_in_a_real_browser(engine: Engine, store_url: str, live_store
     finally:
         code = server.stop()
     assert code == 0, server.output()
+
+
+# Elements whose text overflows its box (cut with "…" or hidden), as [kind, text, needed, shown] rows.
+CUT_OFF = """
+const cut = [];
+for (const tile of document.querySelectorAll('[data-testid="stMetricValue"], [data-testid="stMetricLabel"]')) {
+  for (const node of [tile, ...tile.querySelectorAll('*')]) {
+    if (node.scrollWidth > node.clientWidth + 1) {
+      cut.push(['tile', tile.innerText, node.scrollWidth, node.clientWidth]);
+      break;
+    }
+  }
+}
+for (const table of document.querySelectorAll('[data-testid="stTable"]')) {
+  const box = table.getBoundingClientRect();
+  for (const cell of table.querySelectorAll('th, td')) {
+    const r = cell.getBoundingClientRect();
+    if (r.width > 0 && r.right > box.right + 1) { cut.push(['table cell', cell.innerText, r.right, box.right]); break; }
+  }
+}
+return cut;
+"""
+
+
+def cut_off(driver: WebDriver) -> list[list[object]]:
+    return list(driver.execute_script(CUT_OFF))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("width", [1000, 1400])
+def test_values_and_alert_tables_are_whole_at_common_widths(engine: Engine, store_url: str, live_store: datetime,
+                                                            tmp_path: Path, browser: WebDriver, width: int) -> None:
+    """Tiles show their whole value and alert tables every column (no "40.0…", no cut-off Fired)."""
+    server = DashboardProcess(store_url, tmp_path).start()
+    try:
+        browser.set_window_size(width, 1000)
+        # Opened first, straight from its URL: the drift page honours ?model= and keeps its
+        # tiles whole ("chisquare", not "chisq…").
+        page = open_page(browser, server.base_url + "/drift?model=churn", "Data drift")
+        assert "model=churn&version=v1" in browser.current_url  # the page wrote its choice back
+        assert "No open alerts on drift metrics" in page  # churn's: fraud has a firing one
+        assert cut_off(browser) == []
+        page = open_page(browser, server.base_url + "/", "Model health")
+        assert cut_off(browser) == []
+        for value in ("50.00%", "126 ms", "0.85", "MAE"):
+            assert value in page
+        page = open_page(browser, server.base_url + "/model?model=fraud&version=v2", "Model vitals")
+        assert cut_off(browser) == [] and "80.00%" in page
+        page = open_page(browser, server.base_url + "/alerts", "Alerts")
+        assert cut_off(browser) == []
+        header = [cell.text for cell in css(browser, '[data-testid="stTable"] th')]
+        assert "Fired" in header, header
+    finally:
+        assert server.stop() == 0, server.output()
 
 
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)

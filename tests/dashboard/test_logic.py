@@ -10,17 +10,32 @@ from datetime import UTC, datetime
 import pandas as pd
 import pytest
 
+from dashboard.charts import axis_format, tick_step, time_series_chart
 from dashboard.distributions import OTHER, compare_distributions
-from dashboard.drift_strength import P_VALUE_METHODS, drift_strength, score_kind
-from dashboard.frames import active_silence, alert_markers, current_models, rank_features, wide_latest
+from dashboard.drift_strength import P_VALUE_METHODS, drift_strength, score_kind, score_kind_of
+from dashboard.formatting import blank_missing, score_label
+from dashboard.frames import (
+    active_silence,
+    alert_markers,
+    current_models,
+    default_model,
+    drift_verdict,
+    group_reasons,
+    headline_metric,
+    rank_features,
+    reason_kind,
+    wide_latest,
+)
 from dashboard.health import Health, OpenAlert, WindowVitals, assess_health, assess_models
 from dashboard.settings import store_url_from
 from dashboard.time_ranges import AROUND_WINDOW, model_page_query, parse_window, resolve_range
+from monitor.ingest.decode import decode_prediction
+from monitor.ingest.records import Origin
 from monitor.metrics.drift.registry import DRIFT_METHODS
 
 T0 = datetime(2026, 1, 15, 10, tzinfo=UTC)
 MODULES = ["dashboard.drift_strength", "dashboard.health", "dashboard.time_ranges", "dashboard.settings",
-           "dashboard.formatting", "dashboard.distributions", "dashboard.frames", "dashboard.store"]
+           "dashboard.formatting", "dashboard.distributions", "dashboard.frames", "dashboard.store", "dashboard.charts"]
 
 
 @pytest.mark.parametrize("module", MODULES)
@@ -209,3 +224,121 @@ def test_store_url_from_arguments_wins_over_the_environment() -> None:
     environ = {"DRIFTWATCH_STORE": "sqlite:///env.db"}
     assert store_url_from(["--store=sqlite:///arg.db"], environ) == "sqlite:///arg.db"
     assert store_url_from([], environ) == "sqlite:///env.db"
+
+
+# ---- readability (axes, model choice, score kinds, empty cells, reasons) -------------------------------------------
+
+def _ticks(low: float, high: float, value_format: str) -> list[str]:
+    """The labels d3 would draw: multiples of the step inside [low, high], formatted."""
+    step = tick_step(low, high)
+    first = math.ceil(low / step)
+    labels = []
+    for k in range(first, first + 20):
+        value = k * step
+        if value > high + step / 1e6:
+            break
+        labels.append(f"{value * 100:.{int(value_format[1:-1])}f}%" if value_format.endswith("%")
+                      else f"{value:,.{int(value_format.split('.')[1][:-1])}f}")
+    return labels
+
+
+@pytest.mark.parametrize(
+    ("values", "percent", "zero"),
+    [
+        ([114.2, 114.3, 114.5, 114.66], False, False),  # a regression's mean: "115, 114, 114, 114" before
+        ([0.0002, 0.00025, 0.00038], True, True),  # out-of-range share: "0.0%" on every tick before
+        ([500.0, 730.0], False, False),
+        ([0.85, 0.92], False, False),
+        ([0.01, 0.011, 0.05], True, True),
+    ],
+)
+def test_axis_ticks_all_differ(values: list[float], percent: bool, zero: bool) -> None:
+    value_format = axis_format(values, percent=percent, zero=zero)
+    low, high = (min(0.0, min(values)), max(values)) if zero else (min(values), max(values))
+    labels = _ticks(low, high, value_format)
+    assert len(labels) >= 2 and len(set(labels)) == len(labels), (value_format, labels)
+
+
+def test_share_charts_start_at_zero_and_means_do_not() -> None:
+    frame = pd.DataFrame({"window_start": pd.to_datetime(["2026-01-15 09:00", "2026-01-15 10:00"], utc=True),
+                          "value": [0.0002, 0.0004], "series": ["f00", "f00"]})
+    share = time_series_chart(frame, y_title="share", percent=True)["layer"][0]["encoding"]["y"]
+    assert share["scale"]["zero"] is True and share["axis"]["format"] == ".2%"
+    mean = time_series_chart(frame.assign(value=[114.2, 114.66]), y_title="mean")["layer"][0]["encoding"]["y"]
+    assert mean["scale"]["zero"] is False and mean["axis"]["format"] == ",.1f"
+
+
+def test_default_model_is_the_worst_health_then_the_worst_alert() -> None:
+    no_alerts = pd.DataFrame(columns=["model", "state", "severity"])
+    health = {"churn": Health.AMBER, "fraud": Health.RED, "price": Health.GREEN}
+    assert default_model(["churn", "fraud", "price"], no_alerts, health) == "fraud"
+    alerts = pd.DataFrame({"model": ["a", "b"], "state": ["pending", "firing"], "severity": ["warning", "warning"]})
+    assert default_model(["a", "b"], alerts, {"a": Health.AMBER, "b": Health.AMBER}) == "b"
+    assert default_model(["b", "a"], no_alerts, {}) == "a"
+
+
+def test_headline_metric_follows_the_task() -> None:
+    assert headline_metric({"prediction_mean", "mae", "rmse", "r2"}) == "mae"
+    assert headline_metric({"class_share", "accuracy", "f1"}) == "accuracy"
+    assert headline_metric({"rmse"}) == "rmse"
+
+
+@pytest.mark.parametrize(
+    ("metric", "method", "p_value", "value", "threshold", "breach", "kind"),
+    [
+        ("label_drift_score", None, 0.0, 0.0, 0.05, True, "p_value"),
+        ("label_drift_score", None, None, 0.6, 0.05, False, "p_value"),
+        ("prediction_drift_score", "psi", None, 0.25, 0.1, True, "distance"),
+        ("feature_drift_score", "ks", 0.001, 0.001, 0.05, True, "p_value"),
+        ("feature_drift_score", None, None, 0.3, 0.1, True, "distance"),
+        ("feature_drift_score", None, None, 0.01, 0.05, True, "p_value"),
+        ("feature_drift_score", None, None, 0.3, 0.1, None, None),
+        ("error_rate", None, None, 0.3, 0.1, True, None),
+    ],
+)
+def test_drift_scores_say_whether_they_are_p_values_or_distances(metric: str, method: str | None,
+                                                                 p_value: float | None, value: float,
+                                                                 threshold: float, breach: bool | None,
+                                                                 kind: str | None) -> None:
+    assert score_kind_of(metric, method, p_value, value, threshold, breach) == kind
+
+
+def test_score_labels_name_the_kind() -> None:
+    assert score_label("label_drift_score", "p_value") == "Label drift (p-value, lower = drift)"
+    assert score_label("prediction_drift_score", "distance") == "Prediction drift (distance, higher = drift)"
+
+
+def test_blank_missing_leaves_no_literal_none() -> None:
+    table = pd.DataFrame({"feature": [None, "f01"], "fired": pd.to_datetime([None, "2026-01-15 10:00"], utc=True),
+                          "value": [float("nan"), 0.25], "count": [1, 2]})
+    shown = blank_missing(table, numbers={"value": "{:.4g}"})
+    assert shown.to_dict("list") == {"feature": ["", "f01"], "fired": ["", "2026-01-15 10:00"], "value": ["—", "0.25"],
+                                     "count": [1, 2]}
+
+
+def test_drift_verdict_names_the_share_and_the_setting() -> None:
+    assert drift_verdict(0.4, 0.5, False) == (
+        "no: 40% of the features drift, under this model's drift_share setting of 50%")
+
+
+def test_dead_letter_reasons_group_by_kind_not_by_position() -> None:
+    times = pd.to_datetime(["2026-01-15 10:00", "2026-01-15 11:00", "2026-01-15 09:00", "2026-01-15 08:00"], utc=True)
+    exact = pd.DataFrame({
+        "reason": ["not valid JSON: Expecting value at line 1 column 5 (char 4)",
+                   "not valid JSON: Expecting value at line 1 column 9",
+                   "not valid JSON: Unterminated string starting at line 2 column 1",
+                   "missing required field 'model'"],
+        "topic": ["predictions"] * 4, "count": [3, 2, 1, 4], "last_seen": times, "first_seen": times,
+    })
+    grouped = group_reasons(exact)
+    assert list(grouped["reason"]) == ["not valid JSON: Expecting value", "missing required field 'model'",
+                                       "not valid JSON: Unterminated string starting"]
+    assert list(grouped["count"]) == [5, 4, 1] and list(grouped["variants"]) == [2, 1, 1]
+    assert grouped["example"][0] == "not valid JSON: Expecting value at line 1 column 9"  # the newest, in full
+    assert reason_kind("message is not UTF-8 (byte 3: b'\\xff'); encode JSON as UTF-8") == (
+        "message is not UTF-8; encode JSON as UTF-8")
+
+
+def test_json_reasons_say_at_once() -> None:
+    reason = decode_prediction(b'{"model": "fra', Origin("predictions", 0, 1)).reason  # type: ignore[union-attr]
+    assert reason == "not valid JSON: Unterminated string starting at line 1 column 11"

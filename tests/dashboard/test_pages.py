@@ -15,11 +15,14 @@ from urllib.parse import parse_qsl, urlsplit
 
 import pandas as pd
 import pytest
+from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
 from alerts.outbox import dashboard_url
+from monitor.store.tables import alerts as alerts_table
+from monitor.store.tables import metric_values
 from tests.dashboard.conftest import chart_of, charts
-from tests.dashboard.seed import SeedResult
+from tests.dashboard.seed import SeedResult, prediction_mean
 
 pytestmark = pytest.mark.usefixtures("seeded")
 OpenApp = Callable[..., AppTest]
@@ -31,7 +34,8 @@ def metrics(at: AppTest) -> list[tuple[str, str]]:
 
 def ok(at: AppTest) -> AppTest:
     assert not at.exception, [e.value for e in at.exception]
-    assert not at.error or all("is **red**" in e.value for e in at.error), [e.value for e in at.error]
+    # Allowed errors: the red health banner, a critical alert on the drift page.
+    assert all("is **red**" in e.value or e.value.startswith("**Alert ") for e in at.error), [e.value for e in at.error]
     return at
 
 
@@ -39,11 +43,12 @@ def ok(at: AppTest) -> AppTest:
 
 def test_overview_shows_open_alerts_first_with_links_to_their_window(open_app: OpenApp) -> None:
     at = ok(open_app())
-    alerts = at.dataframe[0].value
+    alerts = at.table[0].value
     assert list(alerts["Rule"]) == ["fraud-data-drift", "fraud-missing-f01", "churn-latency"]
     assert list(alerts["Severity"]) == ["critical", "warning", "warning"]
     assert list(alerts["State"]) == ["firing", "firing (silenced)", "pending"]
-    assert alerts["Window"][0] == "model?model=fraud&version=v2&window=2026-01-15T10%3A00%3A00%2B00%3A00"
+    assert alerts["Window"][0] == "[open ↗](model?model=fraud&version=v2&window=2026-01-15T10%3A00%3A00%2B00%3A00)"
+    assert alerts["Condition"][1] == "missing_share · f01 > 0.1"
     assert at.subheader[0].value == "Open alerts (3)"
 
 
@@ -60,8 +65,9 @@ def test_overview_health_badges_and_latest_values_per_model(open_app: OpenApp) -
                           ("Drift share", "50.00%"), ("Accuracy", "0.85")]
     assert values[5:10] == [("Predictions", "820"), ("p95 latency", "300 ms"), ("Error rate", "1.10%"),
                             ("Drift share", "0.00%"), ("Accuracy", "0.92")]
+    # price is a regression: its headline is MAE, not accuracy (no labels yet, so no value).
     assert values[10:] == [("Predictions", "920"), ("p95 latency", "156 ms"), ("Error rate", "1.20%"),
-                           ("Drift share", "0.00%"), ("Accuracy", "—")]
+                           ("Drift share", "0.00%"), ("MAE", "—")]
     assert "no labels yet" in [c.value for c in at.caption]
 
 
@@ -75,14 +81,15 @@ def test_overview_sparklines_hold_the_last_windows_of_the_current_version(open_a
 
 
 def test_overview_table_view_explains_each_status(open_app: OpenApp) -> None:
-    table = ok(open_app()).dataframe[1].value
+    table = ok(open_app()).dataframe[0].value
     assert list(table["Health"]) == ["red", "amber", "green"]
     assert list(table["Labels"]) == ["80%", "80%", "no labels"]
     assert "critical alert firing: fraud-data-drift" in table["Why"][0]
     assert "dataset drift in the latest window" in table["Why"][0]
     assert table["Why"][1] == "warning alert pending: churn-latency; over threshold: latency_p95_ms"
     assert table["Why"][2] == "all vitals within thresholds"
-    assert pd.isna(table["Accuracy"][2])
+    assert list(table["Performance"]) == ["Accuracy 0.85", "Accuracy 0.92", "MAE —"]
+    assert "None" not in table.astype(str).to_numpy()
 
 
 # ---- model page --------------------------------------------------------------------------------------------------
@@ -97,8 +104,12 @@ def test_alert_deep_link_opens_the_model_at_its_window(open_app: OpenApp) -> Non
     assert metrics(at)[:4] == [("Predictions", "720"), ("Latency p95", "126 ms"), ("Error rate", "1.00%"),
                                ("Drift share", "50.00%")]
     window = at.dataframe[0].value
+    # Drift scores say what their number is: label drift 0 is a p-value (lower = drift).
     assert list(window.loc[window["Breach"] == "yes", "Metric"]) == [
-        "Concept drift", "Dataset drift", "Drift share", "Performance drop", "Prediction drift"]
+        "Concept drift", "Dataset drift", "Drift share", "Label drift (p-value, lower = drift)", "Performance drop",
+        "Prediction drift (distance, higher = drift)"]
+    label_drift = window.set_index("Metric").loc["Label drift (p-value, lower = drift)"]
+    assert (label_drift["Value"], label_drift["Threshold"]) == ("0", "0.05")
     assert at.query_params["window"] == "2026-01-15T10:00:00+00:00"
     assert at.subheader[0].value == "Window 2026-01-15 10:00 UTC"
 
@@ -131,7 +142,13 @@ def test_model_without_labels_says_so_instead_of_performance(open_app: OpenApp) 
     titles = [m.value for m in at.markdown]
     assert "**Performance**" in titles and "**Label coverage**" not in titles
     output = chart_of(at, "Prediction mean")
-    assert output.frame_with("series")["value"].iloc[-1] == 100.0 + 22
+    assert output.frame_with("series")["value"].iloc[-1] == prediction_mean(46)
+    # The mean moves by hundredths, so its axis shows tenths (not "114, 114, 114") and
+    # is not pulled down to zero.
+    y = output.spec["layer"][0]["encoding"]["y"]  # type: ignore[index]
+    assert y["axis"]["format"] == ",.1f" and y["scale"]["zero"] is False
+    # Its headline is the regression's MAE.
+    assert [label for label, _ in metrics(at)][4] == "MAE"
 
 
 def test_model_page_selectors_keep_the_url_shareable_and_auto_refresh_runs(open_app: OpenApp) -> None:
@@ -171,10 +188,13 @@ def test_drift_page_summary_ranking_and_heatmap(open_app: OpenApp, seeded: SeedR
     assert [s.value for s in at.selectbox[:3]] == ["fraud", "v2", "Last 24 hours"]
     assert metrics(at)[:4] == [("Dataset drift", "yes"), ("Drift share", "50.00%"), ("Drifting features", "2 of 4"),
                                ("Strongest", "country")]
+    assert ("**Dataset drift verdict** (2026-01-15 10:00 UTC): yes: 50% of the features drift, at or over this "
+            "model's drift_share setting of 50%.") in [m.value for m in at.markdown]
     ranking = at.dataframe[0].value
+    assert list(ranking["Score is"]) == ["p-value ↓", "p-value ↓", "distance ↑", "distance ↑"]
+    assert list(ranking["Drifted"]) == ["3 of 23", "3 of 23", "0 of 23", "0 of 23"]
     assert list(ranking["Feature"]) == ["country", "f00", "f01", "f02"]
     assert list(ranking["Test"]) == ["chisquare", "ks", "psi", "wasserstein"]
-    assert list(ranking["Windows drifted"]) == [3, 3, 0, 0]
     assert ranking["Strength"][0] == 1.0
     heat = charts(at)[0].frame_with("strength")
     assert len(heat) == 4 * 23  # complete windows of the last 24 hours
@@ -189,13 +209,13 @@ def test_drift_page_summary_ranking_and_heatmap(open_app: OpenApp, seeded: SeedR
 def test_drift_feature_detail_shows_test_and_distributions(open_app: OpenApp) -> None:
     at = ok(open_app("drift"))
     assert at.selectbox[3].value == "country"
-    assert metrics(at)[4:] == [("Test", "chisquare"), ("Score", "0.001"), ("Threshold", "0.05"), ("p-value", "0.001"),
-                               ("Drifted", "yes")]
+    assert metrics(at)[4:] == [("Test", "chisquare"), ("Score (p-value, lower = drift)", "0.001"),
+                               ("Threshold", "0.05"), ("p-value", "0.001"), ("Drifted", "yes")]
     categories = charts(at)[1].frame_with("category")
     shares = categories.pivot_table(index="category", columns="sample", values="share")
     assert shares["reference"].sum() == pytest.approx(1.0) and shares["current"].sum() == pytest.approx(1.0)
     assert shares.loc["US", "current"] > shares.loc["US", "reference"]  # the drift moved traffic to US
-    quality = at.dataframe[1].value
+    quality = at.table[0].value
     assert list(quality["Check"]) == ["Missing", "Out of range", "Unseen category", "Type mismatch"]
     assert quality.set_index("Check").loc["Unseen category", "Breach"] == "yes"
 
@@ -206,6 +226,45 @@ def test_drift_feature_detail_shows_test_and_distributions(open_app: OpenApp) ->
     assert ("Test", "ks") in metrics(at)
 
 
+def test_drift_page_shows_why_the_verdict_and_a_firing_drift_alert_differ(open_app: OpenApp, engine: Engine) -> None:
+    # fraud's drift_share setting is 0.6 here: 50% of its features drifting is no dataset
+    # drift, while the alert rule "dataset_drift_share > 0.3" fires.
+    with engine.begin() as connection:
+        fraud = metric_values.c.model == "fraud"
+        connection.execute(metric_values.update().where(fraud, metric_values.c.metric == "dataset_drift_share")
+                           .values(threshold=0.6, is_breach=False))
+        connection.execute(metric_values.update().where(fraud, metric_values.c.metric == "dataset_drift")
+                           .values(value=0.0, is_breach=False))
+    at = ok(open_app("drift"))
+    assert metrics(at)[:2] == [("Dataset drift", "no"), ("Drift share", "50.00%")]
+    assert ("**Dataset drift verdict** (2026-01-15 10:00 UTC): no: 50% of the features drift, under this model's "
+            "drift_share setting of 60%.") in [m.value for m in at.markdown]
+    assert len(at.error) == 1
+    alert = at.error[0].value
+    assert alert.startswith("**Alert fraud-data-drift is firing** (critical): `dataset_drift_share > 0.3`")
+    assert "lower than the drift_share setting the verdict uses" in alert
+
+
+@pytest.mark.parametrize("page", ["model", "drift", "data_quality"])
+def test_pages_open_on_the_model_that_needs_attention(open_app: OpenApp, engine: Engine, page: str) -> None:
+    # No open alerts: fraud is red by its newest window's dataset drift, churn (first by
+    # name) only amber by its latency.
+    with engine.begin() as connection:
+        connection.execute(alerts_table.update().values(state="resolved"))
+    at = ok(open_app(page))
+    assert at.selectbox[0].value == "fraud"
+
+
+@pytest.mark.parametrize("page", ["drift", "data_quality"])
+def test_every_per_model_page_honours_and_keeps_the_model_in_its_url(open_app: OpenApp, page: str) -> None:
+    at = ok(open_app(page, {"model": "churn"}))
+    assert at.selectbox[0].value == "churn"
+    assert at.query_params == {"model": "churn", "version": "v1"}
+    at.selectbox[0].set_value("price").run()
+    ok(at)
+    assert at.selectbox[0].value == "price" and at.query_params == {"model": "price", "version": "v1"}
+
+
 # ---- alerts page -------------------------------------------------------------------------------------------------
 
 def test_alerts_page_groups_alerts_by_state(open_app: OpenApp) -> None:
@@ -213,8 +272,13 @@ def test_alerts_page_groups_alerts_by_state(open_app: OpenApp) -> None:
     assert metrics(at) == [("Firing", "1"), ("Critical firing", "1"), ("Pending", "1"), ("Silenced", "1"),
                            ("Resolved", "1")]
     assert [tab.label for tab in at.tabs] == ["Firing (1)", "Pending (1)", "Silenced (1)", "Resolved (1)"]
-    tables = [frame.value for frame in at.dataframe]
+    tables = [table.value for table in at.table]
     assert list(tables[0]["Rule"]) == ["fraud-data-drift"]
+    # Each tab shows the times its state has: a firing alert when it fired, no empty Resolved.
+    assert list(tables[0].columns) == ["ID", "Severity", "Rule", "Model", "Condition", "Last value", "First breach",
+                                       "Fired", "Last window"]
+    assert tables[0]["Model"][0] == "fraud · v2" and tables[0]["Condition"][0] == "dataset_drift_share > 0.3"
+    assert "Fired" not in tables[1].columns and "Resolved" in tables[3].columns
     assert list(tables[1]["Rule"]) == ["churn-latency"]
     assert list(tables[2]["Silence"]) == ["upstream fix for f01 is deploying"]
     assert list(tables[3]["Rule"]) == ["fraud-latency"]
@@ -226,25 +290,32 @@ def test_alerts_page_groups_alerts_by_state(open_app: OpenApp) -> None:
 def test_alerts_page_shows_notifications_and_their_delivery(open_app: OpenApp) -> None:
     at = ok(open_app("alerts"))
     assert at.selectbox[0].value == 1  # the firing critical alert is preselected
-    history = at.dataframe[4].value
+    history = at.table[4].value  # after the four alert tabs
     assert sorted(history["Status"]) == ["delivered", "failed", "pending"]
     failed = history[history["Status"] == "failed"].iloc[0]
     assert failed["Channel"] == "retrain-fraud" and failed["Attempts"] == 5 and "HTTP 500" in failed["Last error"]
-    delivery = at.dataframe[5].value
+    delivery = at.dataframe[0].value
     assert delivery.loc["ml-team"].to_dict() == {"delivered": 3, "failed": 0, "pending": 1, "silenced": 1}
     assert delivery.loc["retrain-fraud", "failed"] == 1
-    assert len(at.dataframe[6].value) == 6
-    silences = at.dataframe[7].value
-    assert bool(silences["active"][0]) and silences["rule"][0] == "fraud-missing-f01"
+    assert len(at.dataframe[1].value) == 6
+    silences = at.dataframe[2].value
+    assert bool(silences["Active"][0]) and silences["Rule"][0] == "fraud-missing-f01"
+    # Missing values are blank, not the grid's literal "None".
+    for frame in [*at.dataframe, *at.table]:
+        assert "None" not in frame.value.astype(str).to_numpy(), frame.value
 
 
 # ---- data quality page -------------------------------------------------------------------------------------------
 
 def test_data_quality_page_groups_dead_letters_and_shows_feature_shares(open_app: OpenApp) -> None:
     at = ok(open_app("data_quality"))
-    assert metrics(at)[:2] == [("Dead letters", "12"), ("Distinct reasons", "3")]
+    # Six JSON errors at three different columns are one kind of reason.
+    assert metrics(at)[:2] == [("Dead letters", "12"), ("Kinds of reason", "3")]
     reasons = at.dataframe[0].value
     assert list(reasons["Count"]) == [6, 4, 2]
+    assert list(reasons["Variants"]) == [3, 1, 1]
+    assert reasons["Reason"][0] == "not valid JSON: Expecting value"
+    assert reasons["Newest example"][0].startswith("not valid JSON: Expecting value at line 1 column ")
     assert reasons["Reason"][1] == "missing required field 'model_version'"
     samples = at.dataframe[1].value
     assert len(samples) == 12 and samples["Message (start)"][0] == "{not json"
@@ -253,6 +324,9 @@ def test_data_quality_page_groups_dead_letters_and_shows_feature_shares(open_app
     assert newest.loc["country", "Unseen category"] == 0.3
     missing = chart_of(at, "f01")
     assert missing.frame_with("threshold")["threshold"][0] == 0.1
+    # Out of range moves between 0.02% and 0.038%: a zero-based axis whose ticks differ.
+    y = chart_of(at, "f00").spec["layer"][0]["encoding"]["y"]  # type: ignore[index]
+    assert y["scale"]["zero"] is True and y["axis"]["format"] == ".2%"
 
 
 def test_model_charts_mark_when_an_alert_fired_and_resolved(open_app: OpenApp) -> None:
@@ -266,3 +340,27 @@ def test_model_charts_mark_when_an_alert_fired_and_resolved(open_app: OpenApp) -
     assert events["alert started"] < events["alert fired"] < events["alert resolved"]
     # The v2 alerts are not drawn on v1's charts.
     assert "fraud-data-drift" not in set(markers["rule"])
+
+
+def test_an_unusable_reference_is_said_on_the_drift_page_and_in_the_health(open_app: OpenApp, engine: Engine,
+                                                                          seeded: SeedResult) -> None:
+    # churn (amber by its latency) gets a reference whose 'f01' column holds no number.
+    reason = "reference values of feature 'f01' are text ('1.5', 'n/a'), not numbers: fix the reference data"
+    with engine.begin() as connection:
+        for start in seeded.windows[-2:]:  # the newest complete and the partial window
+            connection.execute(metric_values.insert().values(
+                model="churn", model_version="v1", window_start=start, window_end=start + pd.Timedelta(hours=1),
+                metric="reference_problem", feature="f01", value=1.0, threshold=None, is_breach=True,
+                is_partial=start == seeded.windows[-1], details={"problem": "mixed_types", "reason": reason},
+                computed_at=datetime(2026, 1, 15, 12, tzinfo=UTC)))
+    drift = open_app("drift", {"model": "churn"})
+    assert not drift.exception, [e.value for e in drift.exception]
+    [banner] = [e.value for e in drift.error if "reference" in e.value]
+    assert banner.startswith("**The reference of churn v1 cannot judge 1 feature(s)**")
+    assert "`f01`: reference values of feature 'f01' are text" in banner
+
+    overview = open_app()
+    captions = [c.value for c in overview.caption]
+    assert any("reference unusable for: f01" in text for text in captions), captions
+    # fraud has no reference problem: its drift page shows none.
+    assert not [e.value for e in open_app("drift", {"model": "fraud"}).error if "cannot judge" in e.value]

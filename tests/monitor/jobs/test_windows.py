@@ -130,3 +130,16 @@ def test_tracker_lists_empty_windows_only_within_the_look_back():
     # The window with data, then the last 7 days of (empty) windows up to the clock's.
     assert listed[0] == long_ago
     assert listed[1:] == [T - h * H for h in range(167, -1, -1)]
+
+
+def test_tracker_never_lists_windows_past_the_accepted_event_times():
+    now = datetime(2026, 3, 2, 10, 30, tzinfo=UTC)
+    tracker = ModelTracker(size=H)
+    far = window_index(datetime(9999, 12, 31, 23, tzinfo=UTC), H)
+    tracker.absorb([WindowActivity("v1", window_index(now, H) - 1, now),
+                    WindowActivity("v1", far, now), WindowActivity("v9", far, now)])
+    listed = tracker.candidates(now)
+    assert listed == [("v1", window_at(now - H, H)), ("v1", window_at(now, H))]
+    assert tracker.live_version(now) == "v1"
+    tracker.settle({}, now)  # v9's only window is past year 9999: no date for it is ever made
+    assert tracker.backfill_windows(now) == [("v1", window_at(now - H, H))]
