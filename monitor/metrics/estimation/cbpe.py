@@ -138,8 +138,8 @@ def realized_metric(metric: str, labels: np.ndarray, scores: np.ndarray, predict
     if len(labels) == 0:
         return float("nan")
     tp, fp, fn, tn = _counts(labels, predicted)
-    two_label_classes = len(np.unique(labels)) > 1
-    two_predicted_classes = len(np.unique(predicted)) > 1
+    two_label_classes = bool(labels.min() != labels.max())
+    two_predicted_classes = bool(predicted.min() != predicted.max())
     if metric == "roc_auc":
         return float(roc_auc_score(labels, scores)) if two_label_classes else float("nan")
     if metric in ("f1", "precision", "recall"):

@@ -7,7 +7,7 @@ import pytest
 
 from monitor.errors import MetricError
 from monitor.metrics.estimation import fit_cbpe, split_rows
-from monitor.metrics.estimation.calibration import needs_calibration, stratified_splits
+from monitor.metrics.estimation.calibration import isotonic_predictions, needs_calibration, stratified_splits
 from monitor.metrics.estimation.cbpe import estimated_roc_auc, realized_metric
 
 
@@ -33,6 +33,18 @@ def test_calibration_splits_are_exactly_stratified_shuffle_splits(sizes):
     for (train, test), (their_train, their_test) in zip(stratified_splits(labels), expected, strict=True):
         np.testing.assert_array_equal(train, their_train)
         np.testing.assert_array_equal(test, their_test)
+
+
+@pytest.mark.parametrize("decimals", [2, 4, None])  # many, some or no tied scores
+def test_held_out_isotonic_predictions_are_scikit_learns(decimals):
+    from sklearn.isotonic import IsotonicRegression
+
+    rng = np.random.default_rng(11)
+    proba, labels = _sample(rng, 5_000)
+    scores = proba**2 if decimals is None else np.round(proba**2, decimals)
+    for train, test in stratified_splits(labels):
+        expected = IsotonicRegression(out_of_bounds="clip").fit(scores[train], labels[train]).predict(scores[test])
+        np.testing.assert_array_equal(isotonic_predictions(scores, labels, train, test), expected)
 
 
 def test_estimates_match_the_labels_on_calibrated_scores():
