@@ -320,9 +320,11 @@ def _print_table(results: dict[str, dict[str, Any]]) -> None:
         print(f"{'':<7}{'ratio':<12}{r['speedup']:>7.1f}x{r['cpu_speedup']:>7.1f}x   with read: "
               f"{r['speedup_with_read']:.1f}x wall, {r['cpu_speedup_with_read']:.1f}x CPU; NannyML peak "
               f"{memory:.2f}x ours")
+        alerts = ", ".join(f"{metric} {len(chunks)}" for metric, chunks in r["alerting_chunks"].items())
+        any_field = max(r["max_relative_difference_by_field"].values())
         print(f"{'':<7}{'verdicts':<12}{'identical' if r['verdicts_identical'] else 'DIFFER'} over {r['chunks']} "
-              f"chunks; alerting chunks {r['alerting_chunks']}; max relative difference of values "
-              f"{r['max_relative_difference']:.1e}")
+              f"chunks (alerts: {alerts or 'none'}); max relative difference of values "
+              f"{r['max_relative_difference']:.1e}, of any field {any_field:.1e}")
 
 
 def main() -> int:

@@ -92,9 +92,13 @@ class FittedReconstruction:
         with threadpool_limits(limits=1, user_api="blas"):
             for start in range(0, len(frame), BLOCK_ROWS):
                 data = self.encode(frame.iloc[start:start + BLOCK_ROWS])
-                data -= mean  # PCA.transform then inverse_transform, as sklearn computes them
-                residual = data - (data @ components.T) @ components
-                errors[start:start + len(data)] = np.sqrt(np.einsum("ij,ij->i", residual, residual))
+                data -= mean
+                projected = data @ components.T
+                # |row - its reconstruction|² = |row|² - |its projection|² (orthonormal components):
+                # the same distance as PCA.inverse_transform(PCA.transform(row)) gives, without
+                # building the reconstruction
+                squared = np.einsum("ij,ij->i", data, data) - np.einsum("ij,ij->i", projected, projected)
+                errors[start:start + len(data)] = np.sqrt(np.maximum(squared, 0.0))
         return errors
 
     def chunk_values(self, frame: pd.DataFrame) -> list[tuple[float, float]]:
