@@ -18,7 +18,9 @@ Four processes, each with its own peak RSS, on the same two files:
 Each side reads both whole files with the same ``pandas.read_parquet``; the timed total is
 fit + estimate on those frames, wall and CPU seconds (the read is reported apart, and
 the ratios with it too). Imports are not timed; NannyML's ``to_df()`` of its result is
-not timed either. Peak RSS is the whole process's, frames included. Verdicts (the alert
+not timed either. Peak RSS is the whole process's, frames included. Each side runs
+``--repeat`` times (3), each time in a new process; the fastest run counts (the machine may
+be shared: other work only slows a run down), with the largest peak RSS of its runs. Verdicts (the alert
 of every chunk and metric) must be identical; the largest relative difference of values,
 thresholds and bands is reported. Prints a table,
 writes ``benchmarks/results/estimate.json``::
@@ -255,6 +257,19 @@ def _child(python: Path, side: str, files: tuple[Path, Path], chunk_size: int,
     return result
 
 
+def _best(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The fastest of repeated runs (fit + estimate wall seconds); the largest peak RSS of them all.
+
+    The machine is shared, so other work only ever slows a run down: the fastest run is the
+    one least disturbed, and so for both sides.
+    """
+    best = dict(min(runs, key=lambda run: run["seconds"]))
+    best["peak_rss_mb"] = max(run["peak_rss_mb"] for run in runs)
+    best["runs"] = [{key: run[key] for key in ("seconds", "cpu_seconds", "seconds_with_read", "peak_rss_mb")}
+                    for run in runs]
+    return best
+
+
 def _relative(ours: float | None, theirs: float | None) -> float:
     if ours is None or theirs is None or math.isnan(ours) or math.isnan(theirs):
         both_missing = (ours is None or math.isnan(ours)) and (theirs is None or math.isnan(theirs))
@@ -301,6 +316,7 @@ def _summary(ours: dict[str, Any], theirs: dict[str, Any]) -> dict[str, Any]:
         "driftwatch_phases": ours["phases"], "nannyml_phases": theirs["phases"],
         "driftwatch_cpu_phases": ours["cpu_phases"], "nannyml_cpu_phases": theirs["cpu_phases"],
         "driftwatch_import_seconds": ours["import_seconds"], "nannyml_import_seconds": theirs["import_seconds"],
+        "driftwatch_runs": ours["runs"], "nannyml_runs": theirs["runs"],
         **compare(ours, theirs),
     }
 
@@ -332,6 +348,8 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=1_000_000, help="analysis rows")
     parser.add_argument("--reference-rows", type=int, default=100_000)
     parser.add_argument("--chunk-size", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each side (each a new process); the fastest "
+                        "counts")
     parser.add_argument("--venv", type=Path, default=Path("/tmp/driftwatch-nannyml-venv"),
                         help="throwaway virtualenv for NannyML (made if missing)")
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -369,7 +387,9 @@ def main() -> int:
             for side in ("driftwatch", "nannyml"):
                 python, environment = ((Path(sys.executable), None) if side == "driftwatch"
                                        else (nannyml_python, nannyml_environment()))
-                sides[side] = _child(python, f"{side}-{method}", files, args.chunk_size, environment)
+                runs = [_child(python, f"{side}-{method}", files, args.chunk_size, environment)
+                        for _ in range(args.repeat)]
+                sides[side] = _best(runs)
                 print(f"{side} {method}: fit + estimate {sides[side]['seconds']:.2f}s "
                       f"({sides[side]['cpu_seconds']:.2f}s CPU), read {sides[side]['phases']['read']:.2f}s, "
                       f"peak {sides[side]['peak_rss_mb']:.0f} MB", flush=True)
@@ -384,8 +404,10 @@ def main() -> int:
     document = {
         "benchmark": "CBPE and PCA reconstruction drift vs NannyML 0.13.1",
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "timed": "fit on the reference + estimate every chunk, on frames both sides read with pandas.read_parquet "
-                 "(the read, the same call on both sides, is reported apart: *_with_read; imports not timed)",
+        "repeat": args.repeat,
+        "timed": "fastest of the repeated runs: fit on the reference + estimate every chunk, on frames both "
+                 "sides read with pandas.read_parquet (the read, the same call on both sides, is reported apart: "
+                 "*_with_read; imports not timed)",
         "rows": args.rows, "reference_rows": args.reference_rows, "chunk_size": args.chunk_size,
         "features": {"numeric": len(NUMERIC), "categorical": len(CATEGORICAL)}, "cbpe_metrics": CBPE_METRICS,
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
