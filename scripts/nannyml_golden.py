@@ -33,14 +33,24 @@ DLE_CHUNK_SIZE = 6000
 DC_CHUNK_SIZE, DC_REFERENCE_ROWS, DC_ANALYSIS_START, DC_ANALYSIS_ROWS = 2000, 10_000, 20_000, 10_000
 
 
-def _outside(args: argparse.Namespace) -> None:
-    env_dir = Path(args.venv)
+def nannyml_environment() -> dict[str, str]:
+    """The environment to run NannyML in (its usage logging off)."""
+    return {**os.environ, "NML_DISABLE_USAGE_LOGGING": "1"}
+
+
+def ensure_venv(env_dir: Path) -> Path:
+    """Create (or reuse) the throwaway virtualenv with NannyML installed; returns its python."""
     python = env_dir / "bin" / "python"
     if not python.exists():
         venv.create(env_dir, with_pip=True)
-    environment = {**os.environ, "NML_DISABLE_USAGE_LOGGING": "1"}
-    subprocess.run([str(python), "-m", "pip", "install", "-q", NANNYML, *EXTRAS], check=True, env=environment)
-    subprocess.run([str(python), __file__, "--inside", str(args.out)], check=True, env=environment)
+    subprocess.run([str(python), "-m", "pip", "install", "-q", NANNYML, *EXTRAS], check=True,
+                   env=nannyml_environment())
+    return python
+
+
+def _outside(args: argparse.Namespace) -> None:
+    python = ensure_venv(Path(args.venv))
+    subprocess.run([str(python), __file__, "--inside", str(args.out)], check=True, env=nannyml_environment())
 
 
 def _records(frame: Any, metric_names: list[str]) -> list[dict[str, Any]]:

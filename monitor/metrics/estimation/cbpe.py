@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.isotonic import IsotonicRegression
-from sklearn.metrics import auc, roc_auc_score
+from sklearn.metrics import roc_auc_score
 
 from monitor.errors import MetricError
 from monitor.metrics.estimation.calibration import fit_calibrator
@@ -59,11 +59,12 @@ def resolve_cbpe_metrics(names: Sequence[str]) -> tuple[str, ...]:
 
 def _expected_cells(proba: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
     positive = predicted == 1
+    on_positive, on_negative = proba[positive], proba[~positive]
     return {
-        "tp": float(np.sum(np.where(positive, proba, 0))),
-        "fp": float(np.sum(np.where(positive, 1 - proba, 0))),
-        "fn": float(np.sum(np.where(~positive, proba, 0))),
-        "tn": float(np.sum(np.where(~positive, 1 - proba, 0))),
+        "tp": float(np.sum(on_positive)),
+        "fp": float(np.sum(1 - on_positive)),
+        "fn": float(np.sum(on_negative)),
+        "tn": float(np.sum(1 - on_negative)),
     }
 
 
@@ -84,13 +85,17 @@ def estimated_roc_auc(calibrated: np.ndarray, scores: np.ndarray) -> float:
     true_positives = np.asarray(np.round(np.r_[0, cumulative], 5), dtype=float)
     false_positives = np.asarray(np.round(np.r_[0, 1 + np.arange(len(expected_true)) - cumulative], 5), dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return float(auc(false_positives / false_positives[-1], true_positives / true_positives[-1]))
+        x, y = false_positives / false_positives[-1], true_positives / true_positives[-1]
+        # sklearn's ``auc`` (the trapezoidal rule) without its input checks: x never decreases
+        return float((np.diff(x) * (y[1:] + y[:-1]) / 2.0).sum())
 
 
-def _estimate(metric: str, proba: np.ndarray, scores: np.ndarray, predicted: np.ndarray) -> float:
+def _estimate(metric: str, proba: np.ndarray, scores: np.ndarray, predicted: np.ndarray,
+              cells: dict[str, float] | None = None) -> float:
+    """``metric`` estimated on one chunk (``cells``: its expected confusion matrix, if known already)."""
     if metric == "roc_auc":
         return estimated_roc_auc(proba, scores)
-    cells = _expected_cells(proba, predicted)
+    cells = _expected_cells(proba, predicted) if cells is None else cells
     tp, fp, fn, tn = cells["tp"], cells["fp"], cells["fn"], cells["tn"]
     if metric == "f1":
         return _ratio(tp, tp + 0.5 * (fp + fn))
@@ -133,8 +138,8 @@ def realized_metric(metric: str, labels: np.ndarray, scores: np.ndarray, predict
     if len(labels) == 0:
         return float("nan")
     tp, fp, fn, tn = _counts(labels, predicted)
-    two_label_classes = len(np.unique(labels)) > 1
-    two_predicted_classes = len(np.unique(predicted)) > 1
+    two_label_classes = bool(labels.min() != labels.max())
+    two_predicted_classes = bool(predicted.min() != predicted.max())
     if metric == "roc_auc":
         return float(roc_auc_score(labels, scores)) if two_label_classes else float("nan")
     if metric in ("f1", "precision", "recall"):
@@ -231,8 +236,9 @@ class FittedCBPE:
                labels: np.ndarray | None) -> ChunkResult:
         rows = chunk.rows
         estimates = {}
+        cells = _expected_cells(proba[rows], predicted[rows])  # shared by every metric but ROC AUC
         for metric in self.metrics:
-            value = _estimate(metric, proba[rows], scores[rows], predicted[rows])
+            value = _estimate(metric, proba[rows], scores[rows], predicted[rows], cells)
             error = _sampling_error(metric, self.components[metric], chunk.size)
             lower_bound, upper_bound = _BOUNDS[metric]
             lower, upper = self.thresholds[metric]

@@ -7,7 +7,7 @@ import pytest
 
 from monitor.errors import MetricError
 from monitor.metrics.estimation import fit_cbpe, split_rows
-from monitor.metrics.estimation.calibration import needs_calibration
+from monitor.metrics.estimation.calibration import isotonic_predictions, needs_calibration, stratified_splits
 from monitor.metrics.estimation.cbpe import estimated_roc_auc, realized_metric
 
 
@@ -22,6 +22,29 @@ def test_distorted_scores_need_calibration_and_perfect_rankers_do_not():
     assert needs_calibration(labels, proba**3)  # same ranking, far too low
     assert not needs_calibration(labels, labels * 0.6 + 0.2)  # separates the classes perfectly
     assert not needs_calibration(np.ones(100, dtype=int), proba[:100])  # one class: nothing to learn
+
+
+@pytest.mark.parametrize("sizes", [(50, 50), (7_001, 2_999), (13, 987, 5)])
+def test_calibration_splits_are_exactly_stratified_shuffle_splits(sizes):
+    from sklearn.model_selection import StratifiedShuffleSplit
+
+    labels = np.random.default_rng(len(sizes)).permutation(np.repeat(np.arange(len(sizes)), sizes))
+    expected = StratifiedShuffleSplit(n_splits=10, test_size=0.1, random_state=42).split(labels, labels)
+    for (train, test), (their_train, their_test) in zip(stratified_splits(labels), expected, strict=True):
+        np.testing.assert_array_equal(train, their_train)
+        np.testing.assert_array_equal(test, their_test)
+
+
+@pytest.mark.parametrize("decimals", [2, 4, None])  # many, some or no tied scores
+def test_held_out_isotonic_predictions_are_scikit_learns(decimals):
+    from sklearn.isotonic import IsotonicRegression
+
+    rng = np.random.default_rng(11)
+    proba, labels = _sample(rng, 5_000)
+    scores = proba**2 if decimals is None else np.round(proba**2, decimals)
+    for train, test in stratified_splits(labels):
+        expected = IsotonicRegression(out_of_bounds="clip").fit(scores[train], labels[train]).predict(scores[test])
+        np.testing.assert_array_equal(isotonic_predictions(scores, labels, train, test), expected)
 
 
 def test_estimates_match_the_labels_on_calibrated_scores():
