@@ -11,14 +11,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
 from monitor.config.models import ModelConfig
 from monitor.jobs.reference import ReferenceProvider, feature_types_of
-from monitor.jobs.window_metrics import WindowInput, compute_window_metrics
+from monitor.jobs.estimation import load_or_fit
+from monitor.jobs.window_metrics import WindowInput, compute_window_metrics, feature_specs
 from monitor.logs import fields
 from monitor.store.metric_writer import JobRun, save_window_result
 from monitor.store.window_reader import load_window
@@ -77,13 +78,27 @@ def compute_window(
                        feature_types=feature_types_of(model_config))
     lookup = references.get(key.model, model_config, key.model_version, now=now)
 
-    metrics = compute_window_metrics(WindowInput(
+    inputs = WindowInput(
         model=key.model, model_version=key.model_version, config=model_config, rows=data.rows,
         dead_letter_count=data.dead_letter_count,
         reference=lookup.reference.rows if lookup.reference is not None else None,
         reference_reason=lookup.reason, reference_unusable=lookup.problem,
-    ))
+    )
+    estimation_note: str | None = None
+    if lookup.reference is not None and model_config.estimation.enabled is not False:
+        try:
+            specs, _ = feature_specs(inputs)
+            fit = load_or_fit(engine, model_config, reference_set_id=lookup.reference.info.id,
+                              reference=lookup.reference.rows, specs=specs, now=clock())
+            inputs = replace(inputs, estimators=fit.estimators)
+        except Exception as exc:  # noqa: BLE001 - the window is still computed; its estimates say why not
+            log.exception("estimation fit failed", extra=fields(model=key.model, version=key.model_version))
+            estimation_note = f"estimation fit failed: {type(exc).__name__}: {exc}"
+            inputs = replace(inputs, estimation_reason=estimation_note)
+    metrics = compute_window_metrics(inputs)
     notes = list(metrics.notes)
+    if estimation_note is not None:
+        notes.append(estimation_note)
     if lookup.problem and lookup.reason:
         notes.insert(0, lookup.reason)
     status = "degraded" if notes else "succeeded"

@@ -26,6 +26,7 @@ from typing import Any
 import pandas as pd
 
 from monitor.config.models import ModelConfig
+from monitor.jobs.estimation import FittedEstimators, estimation_points
 from monitor.logs import fields
 from monitor.metrics.categories import category_keys
 from monitor.metrics.concept import compute_concept_drift
@@ -66,6 +67,8 @@ class WindowInput:
     reference: StoredRows | None
     reference_reason: str | None = None
     reference_unusable: bool = False
+    estimators: FittedEstimators | None = None  # fitted on the reference (see monitor.jobs.estimation)
+    estimation_reason: str | None = None  # why there are none although there is a reference
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,6 +267,9 @@ def compute_window_metrics(inputs: WindowInput) -> WindowMetrics:
         ("output", lambda: _output(inputs)),
         ("performance", lambda: _performance(inputs)),
         ("concept drift", lambda: _concept(inputs)),
+        ("estimation", lambda: estimation_points(
+            inputs.estimators, inputs.config, inputs.rows, specs,
+            reason=inputs.estimation_reason or inputs.reference_reason)),
     ]
     # The drift tests spend their time in numpy (sorting, histograms) with the GIL
     # released, so they run beside the other groups on a second core.
