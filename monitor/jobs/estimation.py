@@ -2,7 +2,7 @@
 
 ``models.<name>.estimation`` turns it on (see the README). What is learned from the
 reference — CBPE's calibrator and sampling-error components (binary classification),
-the imputation, encoding, scaler and PCA of the reconstruction error, and the
+DLE's LightGBM loss models (regression), the imputation, encoding, scaler and PCA of the reconstruction error, and the
 thresholds learned from reference chunks of ``chunk_size`` rows — is fitted the first
 time a window needs it and stored in ``reference_models`` (pickled, with the library
 versions that fitted it). Every later window loads it; a new reference, new labels
@@ -37,7 +37,8 @@ from monitor.errors import DriftwatchError
 from monitor.logs import fields
 from monitor.metrics.categories import category_key
 from monitor.metrics.estimation.cbpe import FittedCBPE, fit_cbpe
-from monitor.metrics.estimation.chunks import DEFAULT_CHUNK_COUNT
+from monitor.metrics.estimation.chunks import DEFAULT_CHUNK_COUNT, split_rows
+from monitor.metrics.estimation.dle import FittedDLE, fit_dle, realized_regression
 from monitor.metrics.estimation.pca import FittedReconstruction, fit_reconstruction
 from monitor.metrics.estimation.results import MetricEstimate
 from monitor.metrics.estimation.thresholds import outside, reference_thresholds
@@ -61,7 +62,9 @@ log = logging.getLogger(__name__)
 
 MULTIVARIATE_METRIC = "multivariate_drift"
 MIN_WINDOW_ROWS = 10  # fewer rows give no usable estimate (nor sampling error)
-_LIBRARIES = ("numpy", "pandas", "scikit-learn", "scipy")
+_LIBRARIES = ("numpy", "pandas", "scikit-learn", "scipy", "lightgbm")
+_PREDICTION = "__driftwatch_prediction"
+_TRUTH = "__driftwatch_label"
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,7 @@ class FittedEstimators:
     positive: str | None
     performance: tuple[str, ...]
     cbpe: FittedCBPE | None
+    dle: FittedDLE | None
     performance_reason: str | None
     reconstruction: FittedReconstruction | None
     multivariate_reason: str | None
@@ -84,8 +88,9 @@ class FittedEstimators:
 
     def thresholds(self) -> dict[str, list[float | None]]:
         learned: dict[str, list[float | None]] = {}
-        if self.cbpe is not None:
-            learned.update({f"estimated_{name}": list(self.cbpe.thresholds[name]) for name in self.cbpe.metrics})
+        for fitted in (self.cbpe, self.dle):
+            if fitted is not None:
+                learned.update({f"estimated_{name}": list(fitted.thresholds[name]) for name in fitted.metrics})
         if self.reconstruction is not None:
             learned[MULTIVARIATE_METRIC] = [self.reconstruction.lower_threshold, self.reconstruction.upper_threshold]
         return learned
@@ -105,7 +110,10 @@ class StoredFit:
 def library_versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
     for name in _LIBRARIES:
-        versions[name] = metadata.version(name)
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "absent"
     return versions
 
 
@@ -172,6 +180,35 @@ def _fit_cbpe(config: ModelConfig, reference: StoredRows, positive: str, metrics
     return fit_cbpe(labels, scores, predicted, metrics=metrics, chunk_size=chunk_size, threshold_rule=rule)
 
 
+def _regression_frame(rows: StoredRows, specs: dict[str, FeatureSpec], features: list[str]) -> pd.DataFrame:
+    frame = _typed(rows.features, {name: specs[name] for name in features})
+    frame[_PREDICTION] = pd.to_numeric(rows.outputs["prediction_numeric"], errors="coerce").to_numpy(dtype=float)
+    frame[_TRUTH] = pd.to_numeric(rows.outputs["label_numeric"], errors="coerce").to_numpy(dtype=float)
+    return frame
+
+
+def _fit_dle(config: ModelConfig, reference: StoredRows, specs: dict[str, FeatureSpec], metrics: tuple[str, ...],
+             chunk_size: int) -> FittedDLE:
+    typed = _typed(reference.features, specs)
+    features = [name for name in specs if bool(typed[name].notna().any())]
+    frame = _regression_frame(reference, specs, features)
+    frame = frame[frame[_PREDICTION].notna() & frame[_TRUTH].notna()].reset_index(drop=True)
+    if frame.empty:
+        raise DriftwatchError("the reference has no row with both a numeric label and a numeric prediction; add "
+                              "label and prediction columns to the reference")
+    if len(frame) < 2 * chunk_size:
+        raise DriftwatchError(f"the reference has {len(frame)} labelled rows, fewer than two chunks of {chunk_size}; "
+                              "set estimation.chunk_size lower or give a bigger reference")
+    fitted = fit_dle(frame, features, _PREDICTION, _TRUTH, metrics=metrics, chunk_size=chunk_size)
+    truth, predicted = frame[_TRUTH].to_numpy(dtype=float), frame[_PREDICTION].to_numpy(dtype=float)
+    chunks = split_rows(len(frame), chunk_size=chunk_size)
+    thresholds = {name: reference_thresholds([realized_regression(name, truth[c.rows], predicted[c.rows])
+                                              for c in chunks], multiplier=config.estimation.threshold_std,
+                                             lower_limit=0.0, name=name)
+                  for name in fitted.metrics}
+    return replace(fitted, thresholds=thresholds)
+
+
 def _fit_reconstruction(config: ModelConfig, reference: StoredRows, specs: dict[str, FeatureSpec],
                         chunk_size: int) -> FittedReconstruction:
     frame = _typed(reference.features, specs)
@@ -193,22 +230,29 @@ def fit_estimators(config: ModelConfig, reference: StoredRows, specs: dict[str, 
     settings = config.estimation
     chunk_size = _chunk_size(config, len(reference))
     outputs = reference.outputs
-    has_targets = bool(outputs["label"].notna().any()) and bool(outputs["score"].notna().any())
+    if config.task == "regression":
+        has_targets = bool(outputs["label_numeric"].notna().any())
+    else:
+        has_targets = (config.task == "binary_classification" and bool(outputs["label"].notna().any())
+                       and bool(outputs["score"].notna().any()))
     wanted = settings.enabled is True or (settings.enabled is None and has_targets)
     metrics = tuple(settings.metrics or ESTIMATED_METRICS[config.task]) if wanted else ()
     positive = category_key(config.positive_label)
     cbpe: FittedCBPE | None = None
+    dle: FittedDLE | None = None
     performance_reason: str | None = None
     if metrics:
-        if config.task != "binary_classification":
-            performance_reason = (f"performance estimation of {config.task} models is not available in the "
-                                  "service yet; use `driftwatch estimate` offline")
-        else:
-            assert positive is not None
-            try:
+        try:
+            if config.task == "binary_classification":
+                assert positive is not None
                 cbpe = _fit_cbpe(config, reference, positive, metrics, chunk_size)
-            except DriftwatchError as exc:
-                performance_reason = str(exc)
+            elif config.task == "regression":
+                dle = _fit_dle(config, reference, specs, metrics, chunk_size)
+            else:
+                performance_reason = ("multiclass performance estimation needs per-class probabilities, which the "
+                                      "service does not keep yet; use `driftwatch estimate` offline")
+        except DriftwatchError as exc:
+            performance_reason = str(exc)
     multivariate = settings.multivariate != "off" and settings.enabled is not False and bool(specs)
     reconstruction: FittedReconstruction | None = None
     multivariate_reason: str | None = None
@@ -218,7 +262,7 @@ def fit_estimators(config: ModelConfig, reference: StoredRows, specs: dict[str, 
         except DriftwatchError as exc:
             multivariate_reason = str(exc)
     return FittedEstimators(
-        task=config.task, chunk_size=chunk_size, positive=positive, performance=metrics, cbpe=cbpe,
+        task=config.task, chunk_size=chunk_size, positive=positive, performance=metrics, cbpe=cbpe, dle=dle,
         performance_reason=performance_reason, reconstruction=reconstruction,
         multivariate_reason=multivariate_reason, multivariate=multivariate,
     )
@@ -298,12 +342,44 @@ def _not_estimated(metric: str, reason: str, method: str) -> MetricPoint:
     return MetricPoint(metric, math.nan, details={"method": method, "reason": reason, "not_estimated": reason})
 
 
-def _performance_points(fitted: FittedEstimators, rows: StoredRows) -> list[MetricPoint]:
+def _method(task: str) -> str:
+    return "dle" if task == "regression" else "cbpe"
+
+
+def _dle_points(fitted: FittedEstimators, dle: FittedDLE, rows: StoredRows,
+                specs: dict[str, FeatureSpec]) -> list[MetricPoint]:
+    names = [f"estimated_{name}" for name in dle.metrics]
+    missing = [name for name in dle.features if name not in specs]
+    frame = None if missing else _regression_frame(rows, specs, list(dle.features))
+    reason: str | None = None
+    if missing:
+        reason = f"the reference was fitted on feature(s) {', '.join(missing)} that the model no longer has"
+    elif len(rows) == 0:
+        reason = "empty window: no predictions"
+    else:
+        assert frame is not None
+        frame = frame[frame[_PREDICTION].notna()].reset_index(drop=True)
+        if len(frame) < MIN_WINDOW_ROWS:
+            reason = (f"only {len(frame)} numeric predictions in the window; at least {MIN_WINDOW_ROWS} "
+                      "are needed")
+    if reason is not None:
+        return [_not_estimated(name, reason, "dle") for name in names]
+    assert frame is not None
+    report = replace(dle, chunk_size=None, chunks=1).estimate(frame, frame[_TRUTH].to_numpy(dtype=float))
+    estimates = report.chunks[0].metrics
+    return [_point(f"estimated_{metric}", estimates[metric], "dle", len(frame), chunk_size=fitted.chunk_size)
+            for metric in dle.metrics]
+
+
+def _performance_points(fitted: FittedEstimators, rows: StoredRows,
+                        specs: dict[str, FeatureSpec]) -> list[MetricPoint]:
     names = [f"estimated_{name}" for name in fitted.performance]
+    if fitted.dle is not None:
+        return _dle_points(fitted, fitted.dle, rows, specs)
     cbpe = fitted.cbpe
     if cbpe is None:
         reason = fitted.performance_reason or "performance estimation is not available"
-        return [_not_estimated(name, reason, "cbpe") for name in names]
+        return [_not_estimated(name, reason, _method(fitted.task)) for name in names]
     assert fitted.positive is not None
     labels, scores, predicted = _binary_arrays(rows, fitted.positive)
     usable = ~(np.isnan(scores) | np.isnan(predicted))
@@ -360,12 +436,12 @@ def estimation_points(fitted: FittedEstimators | None, config: ModelConfig, rows
         why = reason or "no reference"
         points = []
         if settings.enabled is True:
-            points += [_not_estimated(f"estimated_{name}", why, "cbpe")
+            points += [_not_estimated(f"estimated_{name}", why, _method(config.task))
                        for name in settings.metrics or ESTIMATED_METRICS[config.task]]
         if settings.multivariate != "off" and specs:
             points.append(_not_estimated(MULTIVARIATE_METRIC, why, "pca_reconstruction"))
         return points
-    points = _performance_points(fitted, rows) if fitted.performance else []
+    points = _performance_points(fitted, rows, specs) if fitted.performance else []
     if fitted.multivariate:
         points.append(_multivariate_point(fitted, rows, specs))
     return points

@@ -206,3 +206,45 @@ def test_learned_conditions_need_a_metric_that_learns_them():
         AlertRule(name="x", model="fraud", metric="accuracy", when="outside reference")
     with pytest.raises(ValueError, match="unknown binary_classification estimated metric 'mae'"):
         DriftwatchConfig.model_validate({"models": {"fraud": {**MODEL, "estimation": {"metrics": ["mae"]}}}})
+
+
+def _price_rows(count: int, *, seed: int, noisy: bool = False) -> list[dict]:
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(count):
+        size = rng.uniform(20, 200)
+        area = rng.choice(["centre", "suburb"])
+        truth = 3 * size + (100 if area == "centre" else 0) + rng.gauss(0, 5 + size / 10)
+        prediction = 3 * size + (100 if area == "centre" else 0) + (rng.gauss(0, 40) if noisy else 0)
+        rows.append({"size": round(size, 4), "area": area, "prediction": round(prediction, 4),
+                     "label": round(truth, 4)})
+    return rows
+
+
+PRICE_MODEL = {"task": "regression", "window": "1h",
+               "features": {"size": {"type": "numeric"}, "area": {"type": "categorical"}}}
+
+
+def test_regression_windows_carry_dle_estimates_equal_to_the_pure_module(engine, tmp_path):
+    from monitor.metrics.estimation.dle import fit_dle
+
+    reference = _price_rows(600, seed=1)
+    path = _reference_file(tmp_path, reference)
+    model = {**PRICE_MODEL, "reference": {"file": str(path)}, "estimation": {"chunk_size": 100, "metrics": ["mae", "rmse"]}}
+    window = _price_rows(200, seed=2)
+    insert_predictions(engine, [
+        Prediction(prediction_id=f"r-{index}", event_time=DAY + timedelta(seconds=index + 1),
+                   features={"size": row["size"], "area": row["area"]}, prediction=row["prediction"])
+        for index, row in enumerate(window)], ingested_at=DAY + HOUR)
+    WindowScheduler(config=_config(model), engine=engine, worker="a").tick(DAY + HOUR + MINUTE)
+
+    ref = pd.DataFrame(reference)
+    fitted = fit_dle(ref, ["size", "area"], "prediction", "label", metrics=("mae", "rmse"),
+                     chunk_size=100)
+    expected = replace(fitted, chunk_size=200).estimate(pd.DataFrame(window)).chunks[0].metrics
+    for name in ("mae", "rmse"):
+        row = metric(engine, f"estimated_{name}", window_start=DAY)
+        assert value(row) == pytest.approx(expected[name].value, rel=1e-6), name
+        assert details(row)["upper_threshold"] == pytest.approx(expected[name].upper_threshold, rel=1e-9)
+        assert details(row)["method"] == "dle" and "realized" not in details(row)  # no labels yet
+    assert "lightgbm" in _fits(engine)[0].library_versions
