@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine
 
 from monitor.config.models import ModelConfig
-from monitor.jobs.reference import ReferenceProvider, feature_types_of
 from monitor.jobs.estimation import load_or_fit
+from monitor.jobs.reference import ReferenceProvider, feature_types_of
 from monitor.jobs.window_metrics import WindowInput, compute_window_metrics, feature_specs
 from monitor.logs import fields
 from monitor.store.metric_writer import JobRun, save_window_result
@@ -91,7 +91,7 @@ def compute_window(
             fit = load_or_fit(engine, model_config, reference_set_id=lookup.reference.info.id,
                               reference=lookup.reference.rows, specs=specs, now=clock())
             inputs = replace(inputs, estimators=fit.estimators)
-        except Exception as exc:  # noqa: BLE001 - the window is still computed; its estimates say why not
+        except Exception as exc:  # the window is still computed; its estimated metrics say why they are missing
             log.exception("estimation fit failed", extra=fields(model=key.model, version=key.model_version))
             estimation_note = f"estimation fit failed: {type(exc).__name__}: {exc}"
             inputs = replace(inputs, estimation_reason=estimation_note)

@@ -2,11 +2,12 @@
 
 ``models.<name>.estimation`` turns it on (see the README). What is learned from the
 reference — CBPE's calibrator and sampling-error components (binary classification),
-DLE's LightGBM loss models (regression), the imputation, encoding, scaler and PCA of the reconstruction error, and the
-thresholds learned from reference chunks of ``chunk_size`` rows — is fitted the first
-time a window needs it and stored in ``reference_models`` (pickled, with the library
-versions that fitted it). Every later window loads it; a new reference, new labels
-joined to a copied reference, other settings or other library versions refit.
+DLE's LightGBM loss models (regression), the imputation, encoding, scaler and PCA of the
+reconstruction error, and the thresholds learned from reference chunks of
+``chunk_size`` rows — is fitted the first time a window needs it and stored in
+``reference_models`` (pickled, with the library versions that fitted it). Every later
+window loads it; a new reference, new labels joined to a copied reference, other
+settings or other library versions refit.
 
 Each window is one chunk: ``estimated_<metric>`` and ``multivariate_drift`` carry the
 estimate as value, the learned thresholds, the sampling-error band and, once the
@@ -41,7 +42,7 @@ from monitor.metrics.estimation.chunks import DEFAULT_CHUNK_COUNT, split_rows
 from monitor.metrics.estimation.dle import FittedDLE, fit_dle, realized_regression
 from monitor.metrics.estimation.pca import FittedReconstruction, fit_reconstruction
 from monitor.metrics.estimation.results import MetricEstimate
-from monitor.metrics.estimation.thresholds import outside, reference_thresholds
+from monitor.metrics.estimation.thresholds import reference_thresholds
 from monitor.metrics.features import FeatureSpec, coerce_feature
 from monitor.metrics.names import ESTIMATED_METRICS
 from monitor.metrics.point import MetricPoint
@@ -105,7 +106,7 @@ class StoredFit:
     refitted: bool
 
 
-# --- what a fit depends on ---------------------------------------------------------------------------------------------
+# --- what a fit depends on ----------------------------------------------------------------------------------------
 
 def library_versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
@@ -142,7 +143,7 @@ def _typed(raw: pd.DataFrame, specs: dict[str, FeatureSpec]) -> pd.DataFrame:
     return pd.DataFrame(columns, index=pd.RangeIndex(len(raw)))
 
 
-# --- fitting -------------------------------------------------------------------------------------------------------------
+# --- fitting ------------------------------------------------------------------------------------------------------
 
 def _chunk_size(config: ModelConfig, reference_rows: int) -> int:
     return config.estimation.chunk_size or max(reference_rows // DEFAULT_CHUNK_COUNT, 1)
@@ -212,9 +213,11 @@ def _fit_dle(config: ModelConfig, reference: StoredRows, specs: dict[str, Featur
 def _fit_reconstruction(config: ModelConfig, reference: StoredRows, specs: dict[str, FeatureSpec],
                         chunk_size: int) -> FittedReconstruction:
     frame = _typed(reference.features, specs)
-    features = [name for name in specs if bool(frame[name].notna().any())]
+    # A feature without values, or with one value only, carries no relation to learn.
+    features = [name for name in specs if frame[name].nunique(dropna=True) > 1]
     if not features:
-        raise DriftwatchError("no feature has a value in the reference; multivariate drift needs features")
+        raise DriftwatchError("no feature takes two different values in the reference; multivariate drift needs "
+                              "features that vary")
     if len(frame) < 2 * chunk_size:
         raise DriftwatchError(f"the reference has {len(frame)} rows, fewer than two chunks of {chunk_size}; set "
                               "estimation.chunk_size lower or give a bigger reference")
@@ -268,7 +271,7 @@ def fit_estimators(config: ModelConfig, reference: StoredRows, specs: dict[str, 
     )
 
 
-# --- stored once per reference set --------------------------------------------------------------------------------------
+# --- stored once per reference set --------------------------------------------------------------------------------
 
 def load_or_fit(engine: Engine, config: ModelConfig, *, reference_set_id: int, reference: StoredRows,
                 specs: dict[str, FeatureSpec], now: datetime) -> StoredFit:
@@ -284,7 +287,7 @@ def load_or_fit(engine: Engine, config: ModelConfig, *, reference_set_id: int, r
         ).first()
     if row is not None and row.fingerprint == print_ and row.library_versions == versions:
         try:
-            stored = pickle.loads(row.fitted)  # noqa: S301 - written by driftwatch itself, below
+            stored = pickle.loads(row.fitted)
         except Exception:  # noqa: BLE001 - an unreadable fit is refitted
             log.warning("stored estimators unreadable; refitting", extra=fields(reference_set=reference_set_id))
         else:
@@ -314,7 +317,7 @@ def _json_ready(value: Any) -> Any:
     return value
 
 
-# --- per window ---------------------------------------------------------------------------------------------------------
+# --- per window ---------------------------------------------------------------------------------------------------
 
 def _number(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
@@ -335,7 +338,7 @@ def _point(metric: str, estimate: MetricEstimate, method: str, rows: int, **extr
         return MetricPoint(metric, math.nan, threshold=_number(upper if upper is not None else lower),
                            details={**details, "reason": reason, "not_estimated": reason})
     return MetricPoint(metric, float(estimate.value), threshold=_number(upper if upper is not None else lower),
-                       is_breach=outside(estimate.value, lower, upper), details=details)
+                       is_breach=bool(estimate.alert), details=details)
 
 
 def _not_estimated(metric: str, reason: str, method: str) -> MetricPoint:
@@ -378,8 +381,8 @@ def _performance_points(fitted: FittedEstimators, rows: StoredRows,
         return _dle_points(fitted, fitted.dle, rows, specs)
     cbpe = fitted.cbpe
     if cbpe is None:
-        reason = fitted.performance_reason or "performance estimation is not available"
-        return [_not_estimated(name, reason, _method(fitted.task)) for name in names]
+        why = fitted.performance_reason or "performance estimation is not available"
+        return [_not_estimated(name, why, _method(fitted.task)) for name in names]
     assert fitted.positive is not None
     labels, scores, predicted = _binary_arrays(rows, fitted.positive)
     usable = ~(np.isnan(scores) | np.isnan(predicted))

@@ -134,15 +134,24 @@ def test_window_estimates_equal_the_pure_modules_and_the_fit_is_stored_once(engi
     assert not math.isnan(value(metric(engine, "estimated_f1", window_start=DAY + HOUR)))
     assert [(row.id, row.fitted_at) for row in _fits(engine)] == [(first.id, first.fitted_at)]
 
+    # A fit made by other library versions is refitted, in place.
+    with engine.begin() as connection:
+        connection.execute(reference_models.update().values(library_versions={**first.library_versions,
+                                                                               "scikit-learn": "0.1"}))
+    _window(engine, _rows(300, seed=6), DAY + 3 * HOUR, prefix="w4")
+    WindowScheduler(config=_config(model), engine=engine, worker="d").tick(DAY + 4 * HOUR + MINUTE)
+    [renewed] = _fits(engine)
+    assert renewed.fitted_at > first.fitted_at and renewed.library_versions == first.library_versions
+
     # A new reference refits (and drops the old set's fit).
     other = _reference_file(tmp_path, _rows(2000, seed=4), name="other.csv")
-    _window(engine, _rows(300, seed=5), DAY + 2 * HOUR, prefix="w3")
+    _window(engine, _rows(300, seed=5), DAY + 4 * HOUR, prefix="w3")
     moved = {**model, "reference": {"file": str(other)}}
-    WindowScheduler(config=_config(moved), engine=engine, worker="c").tick(DAY + 3 * HOUR + MINUTE)
+    WindowScheduler(config=_config(moved), engine=engine, worker="c").tick(DAY + 5 * HOUR + MINUTE)
     with engine.connect() as connection:
         [set_id] = connection.execute(select(reference_sets.c.id)).scalars().all()
     [refit] = _fits(engine)
-    assert refit.reference_set_id == set_id and refit.fitted_at > first.fitted_at
+    assert refit.reference_set_id == set_id and refit.fitted_at > renewed.fitted_at
     assert refit.thresholds != first.thresholds
 
 
@@ -230,7 +239,8 @@ def test_regression_windows_carry_dle_estimates_equal_to_the_pure_module(engine,
 
     reference = _price_rows(600, seed=1)
     path = _reference_file(tmp_path, reference)
-    model = {**PRICE_MODEL, "reference": {"file": str(path)}, "estimation": {"chunk_size": 100, "metrics": ["mae", "rmse"]}}
+    model = {**PRICE_MODEL, "reference": {"file": str(path)},
+             "estimation": {"chunk_size": 100, "metrics": ["mae", "rmse"]}}
     window = _price_rows(200, seed=2)
     insert_predictions(engine, [
         Prediction(prediction_id=f"r-{index}", event_time=DAY + timedelta(seconds=index + 1),
