@@ -88,7 +88,8 @@ def compute_window(
     if lookup.reference is not None and model_config.estimation.enabled is not False:
         try:
             specs, _ = feature_specs(inputs)
-            fit = load_or_fit(engine, model_config, reference_set_id=lookup.reference.info.id,
+            info = lookup.reference.info
+            fit = load_or_fit(engine, model_config, reference_set_id=info.id, reference_created_at=info.created_at,
                               reference=lookup.reference.rows, specs=specs, now=clock())
             inputs = replace(inputs, estimators=fit.estimators)
         except Exception as exc:  # the window is still computed; its estimated metrics say why they are missing

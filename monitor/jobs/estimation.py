@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy.exc import IntegrityError
 
 from monitor.config.models import ModelConfig
 from monitor.errors import DriftwatchError
@@ -128,10 +129,10 @@ def config_key(config: ModelConfig, specs: dict[str, FeatureSpec]) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
-def fingerprint(rows: StoredRows) -> str:
-    """The reference rows a fit used: their number, and how many have a label and a score."""
+def fingerprint(rows: StoredRows, created_at: datetime) -> str:
+    """The reference rows a fit used: when the set was stored, how many rows, with a label, with a score."""
     outputs = rows.outputs
-    return (f"rows={len(rows)};labels={int(outputs['label'].notna().sum())};"
+    return (f"{created_at.isoformat()};rows={len(rows)};labels={int(outputs['label'].notna().sum())};"
             f"scores={int(outputs['score'].notna().sum())}")
 
 
@@ -273,12 +274,12 @@ def fit_estimators(config: ModelConfig, reference: StoredRows, specs: dict[str, 
 
 # --- stored once per reference set --------------------------------------------------------------------------------
 
-def load_or_fit(engine: Engine, config: ModelConfig, *, reference_set_id: int, reference: StoredRows,
-                specs: dict[str, FeatureSpec], now: datetime) -> StoredFit:
+def load_or_fit(engine: Engine, config: ModelConfig, *, reference_set_id: int, reference_created_at: datetime,
+                reference: StoredRows, specs: dict[str, FeatureSpec], now: datetime) -> StoredFit:
     """The stored fit of this reference set and settings; fitted and stored when absent or stale
     (other reference rows or library versions)."""
     key = config_key(config, specs)
-    print_ = fingerprint(reference)
+    print_ = fingerprint(reference, reference_created_at)
     versions = library_versions()
     with engine.connect() as connection:
         row = connection.execute(
@@ -294,14 +295,20 @@ def load_or_fit(engine: Engine, config: ModelConfig, *, reference_set_id: int, r
             if isinstance(stored, FittedEstimators):
                 return StoredFit(stored, row.fitted_at, refitted=False)
     estimators = fit_estimators(config, reference, specs)
-    with engine.begin() as connection:
-        connection.execute(delete(reference_models).where(reference_models.c.reference_set_id == reference_set_id,
-                                                          reference_models.c.config_key == key))
-        connection.execute(insert(reference_models).values(
-            reference_set_id=reference_set_id, config_key=key, fingerprint=print_, library_versions=versions,
-            chunk_size=estimators.chunk_size, thresholds=_json_ready(estimators.thresholds()),
-            fitted=pickle.dumps(estimators, protocol=pickle.HIGHEST_PROTOCOL), fitted_at=now,
-        ))
+    try:
+        with engine.connect().execution_options(sqlite_immediate=True) as connection, connection.begin():
+            connection.execute(delete(reference_models).where(
+                reference_models.c.reference_set_id == reference_set_id, reference_models.c.config_key == key))
+            connection.execute(insert(reference_models).values(
+                reference_set_id=reference_set_id, config_key=key, fingerprint=print_, library_versions=versions,
+                chunk_size=estimators.chunk_size, thresholds=_json_ready(estimators.thresholds()),
+                fitted=pickle.dumps(estimators, protocol=pickle.HIGHEST_PROTOCOL), fitted_at=now,
+            ))
+    except IntegrityError:
+        # Another scheduler stored the same fit meanwhile (or the reference set was just replaced):
+        # this window uses its own, identical fit; the next one loads the stored one.
+        log.info("estimators stored by another scheduler", extra=fields(reference_set=reference_set_id))
+        return StoredFit(estimators, now, refitted=True)
     log.info("estimators fitted", extra=fields(reference_set=reference_set_id, chunk_size=estimators.chunk_size,
                                                reason=estimators.performance_reason or estimators.multivariate_reason))
     return StoredFit(estimators, now, refitted=True)

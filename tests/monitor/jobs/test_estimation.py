@@ -258,3 +258,29 @@ def test_regression_windows_carry_dle_estimates_equal_to_the_pure_module(engine,
         assert details(row)["upper_threshold"] == pytest.approx(expected[name].upper_threshold, rel=1e-9)
         assert details(row)["method"] == "dle" and "realized" not in details(row)  # no labels yet
     assert "lightgbm" in _fits(engine)[0].library_versions
+
+
+def test_labels_reaching_a_copied_reference_refit_it(engine):
+    model = {**MODEL, "reference": {"first": 400}, "estimation": {"chunk_size": 100}}
+    cfg = _config(model)
+    baseline = _rows(400, seed=1)
+    copied = _window(engine, baseline, DAY, prefix="ref")
+    _window(engine, _rows(200, seed=2), DAY + HOUR, prefix="w1")
+    WindowScheduler(config=cfg, engine=engine, worker="a").tick(DAY + 2 * HOUR + MINUTE)
+    [before] = _fits(engine)
+    # no labels yet: no performance estimate (auto), multivariate drift only
+    assert metric_names(engine, DAY + HOUR) & {"estimated_f1", "multivariate_drift"} == {"multivariate_drift"}
+
+    upsert_labels(engine, {p.prediction_id: row["label"] for p, row in zip(copied, baseline, strict=True)},
+                  ingested_at=DAY + 2 * HOUR)
+    _window(engine, _rows(200, seed=3), DAY + 2 * HOUR, prefix="w2")
+    WindowScheduler(config=cfg, engine=engine, worker="b").tick(DAY + 3 * HOUR + MINUTE)
+    [after] = _fits(engine)
+    assert after.fitted_at > before.fitted_at and "labels=400" in after.fingerprint
+    assert not math.isnan(value(metric(engine, "estimated_f1", window_start=DAY + 2 * HOUR)))
+
+
+def metric_names(engine, window_start):
+    from tests.monitor.jobs.store_data import metric_rows
+
+    return {row.metric for row in metric_rows(engine, model="fraud", window_start=window_start)}
