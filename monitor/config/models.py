@@ -155,7 +155,7 @@ class EstimationConfig(StrictModel):
 
     enabled: bool | None = None  # None: estimate when the reference has labels and scores
     metrics: list[str] | None = None  # None: every metric of the task
-    multivariate: Literal["pca", "off"] = "pca"
+    multivariate: Literal["pca", "classifier", "off"] = "pca"
     threshold_std: Annotated[float, Field(gt=0)] = 3.0
     chunk_size: Annotated[int, Field(ge=10)] | None = None  # None: a tenth of the reference
 

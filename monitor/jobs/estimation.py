@@ -40,6 +40,7 @@ from monitor.logs import fields
 from monitor.metrics.categories import category_key
 from monitor.metrics.estimation.cbpe import FittedCBPE, fit_cbpe
 from monitor.metrics.estimation.chunks import DEFAULT_CHUNK_COUNT, split_rows
+from monitor.metrics.estimation.classifier import FittedDomainClassifier, fit_domain_classifier
 from monitor.metrics.estimation.dle import FittedDLE, fit_dle, realized_regression
 from monitor.metrics.estimation.pca import FittedReconstruction, fit_reconstruction
 from monitor.metrics.estimation.results import MetricEstimate
@@ -54,6 +55,7 @@ __all__ = [
     "MIN_WINDOW_ROWS",
     "MULTIVARIATE_METRIC",
     "FittedEstimators",
+    "canonical_order",
     "StoredFit",
     "estimation_points",
     "fit_estimators",
@@ -65,6 +67,7 @@ log = logging.getLogger(__name__)
 MULTIVARIATE_METRIC = "multivariate_drift"
 MIN_WINDOW_ROWS = 10  # fewer rows give no usable estimate (nor sampling error)
 _LIBRARIES = ("numpy", "pandas", "scikit-learn", "scipy", "lightgbm")
+_SHUFFLE_SEED = 13
 _PREDICTION = "__driftwatch_prediction"
 _TRUTH = "__driftwatch_label"
 
@@ -87,6 +90,7 @@ class FittedEstimators:
     reconstruction: FittedReconstruction | None
     multivariate_reason: str | None
     multivariate: bool
+    classifier: FittedDomainClassifier | None = None
 
     def thresholds(self) -> dict[str, list[float | None]]:
         learned: dict[str, list[float | None]] = {}
@@ -95,6 +99,8 @@ class FittedEstimators:
                 learned.update({f"estimated_{name}": list(fitted.thresholds[name]) for name in fitted.metrics})
         if self.reconstruction is not None:
             learned[MULTIVARIATE_METRIC] = [self.reconstruction.lower_threshold, self.reconstruction.upper_threshold]
+        if self.classifier is not None:
+            learned[MULTIVARIATE_METRIC] = [self.classifier.lower_threshold, self.classifier.upper_threshold]
         return learned
 
 
@@ -229,6 +235,17 @@ def _fit_reconstruction(config: ModelConfig, reference: StoredRows, specs: dict[
     return replace(fitted, lower_threshold=lower, upper_threshold=upper)
 
 
+def _fit_classifier(reference: StoredRows, specs: dict[str, FeatureSpec]) -> FittedDomainClassifier:
+    frame = _typed(reference.features, specs)
+    features = [name for name in specs if frame[name].nunique(dropna=True) > 1]
+    if not features:
+        raise DriftwatchError("no feature takes two different values in the reference; multivariate drift needs "
+                              "features that vary")
+    categorical = [name for name in features if specs[name].type == "categorical"]
+    frame[categorical] = frame[categorical].astype(object)
+    return fit_domain_classifier(frame, features)
+
+
 def fit_estimators(config: ModelConfig, reference: StoredRows, specs: dict[str, FeatureSpec]) -> FittedEstimators:
     """Learn everything the windows need from ``reference`` (pure; see the module docstring)."""
     settings = config.estimation
@@ -259,16 +276,20 @@ def fit_estimators(config: ModelConfig, reference: StoredRows, specs: dict[str, 
             performance_reason = str(exc)
     multivariate = settings.multivariate != "off" and settings.enabled is not False and bool(specs)
     reconstruction: FittedReconstruction | None = None
+    classifier: FittedDomainClassifier | None = None
     multivariate_reason: str | None = None
     if multivariate:
         try:
-            reconstruction = _fit_reconstruction(config, reference, specs, chunk_size)
+            if settings.multivariate == "classifier":
+                classifier = _fit_classifier(reference, specs)
+            else:
+                reconstruction = _fit_reconstruction(config, reference, specs, chunk_size)
         except DriftwatchError as exc:
             multivariate_reason = str(exc)
     return FittedEstimators(
         task=config.task, chunk_size=chunk_size, positive=positive, performance=metrics, cbpe=cbpe, dle=dle,
         performance_reason=performance_reason, reconstruction=reconstruction,
-        multivariate_reason=multivariate_reason, multivariate=multivariate,
+        multivariate_reason=multivariate_reason, multivariate=multivariate, classifier=classifier,
     )
 
 
@@ -413,15 +434,44 @@ def _performance_points(fitted: FittedEstimators, rows: StoredRows,
             for metric in cbpe.metrics]
 
 
+def canonical_order(frame: pd.DataFrame, features: list[str]) -> pd.DataFrame:
+    """The window's rows sorted by their feature values, then shuffled with a fixed seed.
+
+    The store returns a window's rows in no particular order, and the classifier's folds
+    depend on it: this order makes the score a function of the rows alone.
+    """
+    ordered = frame.sort_values(by=sorted(features), kind="mergesort", na_position="last").reset_index(drop=True)
+    permutation = np.random.default_rng(_SHUFFLE_SEED).permutation(len(ordered))
+    return ordered.iloc[permutation].reset_index(drop=True)
+
+
+def _classifier_point(classifier: FittedDomainClassifier, rows: StoredRows,
+                      specs: dict[str, FeatureSpec]) -> MetricPoint:
+    method = "domain_classifier"
+    features = [*classifier.categorical, *classifier.continuous]
+    missing = [name for name in features if name not in specs]
+    if missing:
+        reason = f"the reference was fitted on feature(s) {', '.join(missing)} that the model no longer has"
+        return _not_estimated(MULTIVARIATE_METRIC, reason, method)
+    frame = _typed(rows.features, {name: specs[name] for name in features})
+    frame[list(classifier.categorical)] = frame[list(classifier.categorical)].astype(object)
+    frame = canonical_order(frame, features)
+    report = replace(classifier, chunk_size=None, chunks=1).estimate(frame)
+    return _point(MULTIVARIATE_METRIC, report.chunks[0].metrics["auroc"], method, len(rows), features=features)
+
+
 def _multivariate_point(fitted: FittedEstimators, rows: StoredRows, specs: dict[str, FeatureSpec]) -> MetricPoint:
-    method = "pca_reconstruction"
+    method = "domain_classifier" if fitted.classifier is not None else "pca_reconstruction"
     reconstruction = fitted.reconstruction
-    if reconstruction is None:
+    if reconstruction is None and fitted.classifier is None:
         return _not_estimated(MULTIVARIATE_METRIC, fitted.multivariate_reason or "not fitted", method)
     if len(rows) < MIN_WINDOW_ROWS:
         reason = ("empty window: no predictions" if len(rows) == 0
                   else f"only {len(rows)} predictions in the window; at least {MIN_WINDOW_ROWS} are needed")
         return _not_estimated(MULTIVARIATE_METRIC, reason, method)
+    if fitted.classifier is not None:
+        return _classifier_point(fitted.classifier, rows, specs)
+    assert reconstruction is not None
     frame = _typed(rows.features, {name: specs[name] for name in reconstruction.features if name in specs})
     missing = [name for name in reconstruction.features if name not in frame.columns]
     if missing:
@@ -449,7 +499,8 @@ def estimation_points(fitted: FittedEstimators | None, config: ModelConfig, rows
             points += [_not_estimated(f"estimated_{name}", why, _method(config.task))
                        for name in settings.metrics or ESTIMATED_METRICS[config.task]]
         if settings.multivariate != "off" and specs:
-            points.append(_not_estimated(MULTIVARIATE_METRIC, why, "pca_reconstruction"))
+            method = "domain_classifier" if settings.multivariate == "classifier" else "pca_reconstruction"
+            points.append(_not_estimated(MULTIVARIATE_METRIC, why, method))
         return points
     points = _performance_points(fitted, rows, specs) if fitted.performance else []
     if fitted.multivariate:

@@ -284,3 +284,25 @@ def metric_names(engine, window_start):
     from tests.monitor.jobs.store_data import metric_rows
 
     return {row.metric for row in metric_rows(engine, model="fraud", window_start=window_start)}
+
+
+def test_the_domain_classifier_scores_a_window_as_the_pure_module(engine, tmp_path):
+    from monitor.jobs.estimation import canonical_order
+    from monitor.metrics.estimation.classifier import fit_domain_classifier
+
+    reference = _rows(300, seed=1)
+    path = _reference_file(tmp_path, reference)
+    model = {**MODEL, "reference": {"file": str(path)}, "estimation": {"multivariate": "classifier"}}
+    window = _rows(100, seed=2, correlated=False)
+    _window(engine, window, DAY, prefix="w1")
+    WindowScheduler(config=_config(model), engine=engine, worker="a").tick(DAY + HOUR + MINUTE)
+
+    features = ["x1", "x2", "country"]
+    pure = fit_domain_classifier(pd.DataFrame(reference)[features], features)
+    # The store returns a window's rows in no set order; the service puts them in a canonical one.
+    rows = canonical_order(pd.DataFrame(window)[features].sample(frac=1, random_state=5), features)
+    expected = replace(pure, chunk_size=100).estimate(rows).chunks[0].metrics["auroc"]
+    row = metric(engine, "multivariate_drift", window_start=DAY)
+    assert value(row) == pytest.approx(expected.value, rel=1e-6)
+    assert details(row)["method"] == "domain_classifier" and row.threshold == 0.65
+    assert row.is_breach is expected.alert is True  # the broken relation between x1 and x2 is told apart
