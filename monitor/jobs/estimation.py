@@ -207,6 +207,11 @@ def _fit_dle(config: ModelConfig, reference: StoredRows, specs: dict[str, Featur
     if len(frame) < 2 * chunk_size:
         raise DriftwatchError(f"the reference has {len(frame)} labelled rows, fewer than two chunks of {chunk_size}; "
                               "set estimation.chunk_size lower or give a bigger reference")
+    if "mape" in metrics and bool((frame[_TRUTH] == 0).any()):
+        if config.estimation.metrics is not None:
+            raise DriftwatchError("a reference label is 0, so the percentage error (mape) is undefined; leave mape "
+                                  "out of estimation.metrics")
+        metrics = tuple(name for name in metrics if name != "mape")  # the default set: estimate the others
     fitted = fit_dle(frame, features, _PREDICTION, _TRUTH, metrics=metrics, chunk_size=chunk_size)
     truth, predicted = frame[_TRUTH].to_numpy(dtype=float), frame[_PREDICTION].to_numpy(dtype=float)
     chunks = split_rows(len(frame), chunk_size=chunk_size)
@@ -380,6 +385,8 @@ def _method(task: str) -> str:
 def _dle_points(fitted: FittedEstimators, dle: FittedDLE, rows: StoredRows,
                 specs: dict[str, FeatureSpec]) -> list[MetricPoint]:
     names = [f"estimated_{name}" for name in dle.metrics]
+    dropped = [_not_estimated(f"estimated_{name}", "a reference label is 0, so the percentage error is undefined",
+                              "dle") for name in fitted.performance if name not in dle.metrics]
     missing = [name for name in dle.features if name not in specs]
     frame = None if missing else _regression_frame(rows, specs, list(dle.features))
     reason: str | None = None
@@ -394,12 +401,12 @@ def _dle_points(fitted: FittedEstimators, dle: FittedDLE, rows: StoredRows,
             reason = (f"only {len(frame)} numeric predictions in the window; at least {MIN_WINDOW_ROWS} "
                       "are needed")
     if reason is not None:
-        return [_not_estimated(name, reason, "dle") for name in names]
+        return [*(_not_estimated(name, reason, "dle") for name in names), *dropped]
     assert frame is not None
     report = replace(dle, chunk_size=None, chunks=1).estimate(frame, frame[_TRUTH].to_numpy(dtype=float))
     estimates = report.chunks[0].metrics
-    return [_point(f"estimated_{metric}", estimates[metric], "dle", len(frame), chunk_size=fitted.chunk_size)
-            for metric in dle.metrics]
+    return [*(_point(f"estimated_{metric}", estimates[metric], "dle", len(frame), chunk_size=fitted.chunk_size)
+              for metric in dle.metrics), *dropped]
 
 
 def _performance_points(fitted: FittedEstimators, rows: StoredRows,

@@ -306,3 +306,18 @@ def test_the_domain_classifier_scores_a_window_as_the_pure_module(engine, tmp_pa
     assert value(row) == pytest.approx(expected.value, rel=1e-6)
     assert details(row)["method"] == "domain_classifier" and row.threshold == 0.65
     assert row.is_breach is expected.alert is True  # the broken relation between x1 and x2 is told apart
+
+
+def test_a_zero_reference_label_leaves_mape_not_estimated_and_the_rest_estimated(engine, tmp_path):
+    reference = _price_rows(300, seed=1)
+    reference[7]["label"] = 0.0
+    path = _reference_file(tmp_path, reference)
+    model = {**PRICE_MODEL, "reference": {"file": str(path)}, "estimation": {"chunk_size": 50}}
+    insert_predictions(engine, [
+        Prediction(prediction_id=f"r-{index}", event_time=DAY + timedelta(seconds=index + 1),
+                   features={"size": row["size"], "area": row["area"]}, prediction=row["prediction"])
+        for index, row in enumerate(_price_rows(50, seed=2))], ingested_at=DAY + HOUR)
+    WindowScheduler(config=_config(model), engine=engine, worker="a").tick(DAY + HOUR + MINUTE)
+    mape = metric(engine, "estimated_mape", window_start=DAY)
+    assert mape.value is None and "label is 0" in details(mape)["not_estimated"]
+    assert value(metric(engine, "estimated_mae", window_start=DAY)) > 0
