@@ -68,6 +68,10 @@ MULTIVARIATE_METRIC = "multivariate_drift"
 MIN_WINDOW_ROWS = 10  # fewer rows give no usable estimate (nor sampling error)
 _LIBRARIES = ("numpy", "pandas", "scikit-learn", "scipy", "lightgbm")
 _SHUFFLE_SEED = 13
+_MEMO_SIZE = 64
+# Fits read from the store in this process, by (store, reference set, settings): a window
+# whose stored fit is unchanged (same row, same fit time) skips unpickling it again.
+_LOADED: dict[tuple[str, int, str], tuple[tuple[int, datetime], FittedEstimators]] = {}
 _PREDICTION = "__driftwatch_prediction"
 _TRUTH = "__driftwatch_label"
 
@@ -307,19 +311,29 @@ def load_or_fit(engine: Engine, config: ModelConfig, *, reference_set_id: int, r
     key = config_key(config, specs)
     print_ = fingerprint(reference, reference_created_at)
     versions = library_versions()
+    where = (reference_models.c.reference_set_id == reference_set_id, reference_models.c.config_key == key)
     with engine.connect() as connection:
-        row = connection.execute(
-            select(reference_models).where(reference_models.c.reference_set_id == reference_set_id,
-                                           reference_models.c.config_key == key)
-        ).first()
-    if row is not None and row.fingerprint == print_ and row.library_versions == versions:
-        try:
-            stored = pickle.loads(row.fitted)
-        except Exception:  # noqa: BLE001 - an unreadable fit is refitted
-            log.warning("stored estimators unreadable; refitting", extra=fields(reference_set=reference_set_id))
-        else:
-            if isinstance(stored, FittedEstimators):
-                return StoredFit(stored, row.fitted_at, refitted=False)
+        row = connection.execute(select(reference_models.c.id, reference_models.c.fingerprint,
+                                        reference_models.c.library_versions, reference_models.c.fitted_at)
+                                 .where(*where)).first()
+        current = row is not None and row.fingerprint == print_ and row.library_versions == versions
+        memo = (engine.url.render_as_string(hide_password=True), reference_set_id, key)
+        if row is not None and current:
+            cached = _LOADED.get(memo)
+            if cached is not None and cached[0] == (row.id, row.fitted_at):
+                return StoredFit(cached[1], row.fitted_at, refitted=False)
+            blob = connection.execute(select(reference_models.c.fitted).where(reference_models.c.id == row.id)
+                                      ).scalar_one_or_none()
+            try:
+                stored = pickle.loads(blob) if blob is not None else None
+            except Exception:  # noqa: BLE001 - an unreadable fit is refitted
+                log.warning("stored estimators unreadable; refitting", extra=fields(reference_set=reference_set_id))
+            else:
+                if isinstance(stored, FittedEstimators):
+                    if len(_LOADED) >= _MEMO_SIZE:
+                        _LOADED.clear()
+                    _LOADED[memo] = ((row.id, row.fitted_at), stored)
+                    return StoredFit(stored, row.fitted_at, refitted=False)
     estimators = fit_estimators(config, reference, specs)
     try:
         with engine.connect().execution_options(sqlite_immediate=True) as connection, connection.begin():
