@@ -2,8 +2,9 @@
 
 The caller (the scheduler, or ``driftwatch compute``) holds the window's claim.
 The job reads the window's predictions, labels and dead letters, gets the model
-version's baseline, computes every metric group, and saves the rows, the window's
-state and the job run in one transaction.
+version's baseline and the estimators learned from it (fitted and stored the first
+time, see :mod:`monitor.jobs.estimation`), computes every metric group, and saves
+the rows, the window's state and the job run in one transaction.
 """
 
 from __future__ import annotations

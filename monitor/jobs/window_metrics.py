@@ -5,7 +5,8 @@ traffic and serving errors, latency, data quality per feature, dead letters, dat
 drift per feature and for the dataset (a feature that cannot be judged is NULL
 with ``details["not_judged"]``, never "no drift"), problems of the reference data
 (``reference_problem``), the output distribution and prediction drift,
-performance, label drift and concept drift. Which columns each group gets
+performance, label drift and concept drift, and the estimates fitted on the
+reference (:mod:`monitor.jobs.estimation`). Which columns each group gets
 follows the model's task: classification compares classes as text, regression
 compares numbers.
 
