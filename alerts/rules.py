@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from monitor.config.conditions import Condition
 from monitor.config.models import AlertRule
 from monitor.metrics.point import MetricPoint
 
@@ -85,11 +86,13 @@ def evaluate_rule(rule: AlertRule, points: Mapping[str, Sequence[MetricPoint]]) 
             candidates.setdefault(point.feature, []).append((version, point))
     observations = []
     for feature, found in candidates.items():
-        judged = [(condition.holds(_number(point.value)), version, point) for version, point in found]
+        judged = [(condition.holds_point(_number(point.value), point.details), version, point)
+                  for version, point in found]
         breaching = [item for item in judged if item[0]]
         if breaching:
             # The worst offender is the most useful one to show a person.
-            chosen = max(breaching, key=lambda item: (_distance(item[2], condition.low), item[1]))
+            chosen = max(breaching, key=lambda item: (_distance(item[2], _reference_line(condition, item[2])),
+                                                      item[1]))
         else:
             # A version with a value says more than one without (not judged).
             chosen = max(judged, key=lambda item: (not math.isnan(_number(item[2].value)), item[1]))
@@ -116,6 +119,17 @@ def _selected(rule: AlertRule, feature: str | None) -> bool:
 
 def _number(value: float | None) -> float:
     return math.nan if value is None else float(value)
+
+
+def _reference_line(condition: Condition, point: MetricPoint) -> float:
+    """The bound a breach is measured from (a learned condition's comes with the point)."""
+    if not condition.learned:
+        return condition.low
+    lower, upper = condition.bounds(point.details)
+    value = _number(point.value)
+    if lower is not None and value < lower:
+        return lower
+    return upper if upper is not None else math.nan
 
 
 def _distance(point: MetricPoint, threshold: float) -> float:

@@ -255,6 +255,21 @@ CREATE TABLE reference_data (
 	CONSTRAINT fk_reference_data_reference_set_id_reference_sets FOREIGN KEY(reference_set_id) REFERENCES reference_sets (id) ON DELETE CASCADE
 );
 
+CREATE TABLE reference_models (
+	id BIGSERIAL NOT NULL, 
+	reference_set_id BIGINT NOT NULL, 
+	config_key VARCHAR(64) NOT NULL, 
+	fingerprint VARCHAR(128) NOT NULL, 
+	library_versions JSONB NOT NULL, 
+	chunk_size INTEGER NOT NULL, 
+	thresholds JSONB NOT NULL, 
+	fitted BYTEA NOT NULL, 
+	fitted_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	CONSTRAINT pk_reference_models PRIMARY KEY (id), 
+	CONSTRAINT uq_reference_models_reference_set_id_config_key UNIQUE (reference_set_id, config_key), 
+	CONSTRAINT fk_reference_models_reference_set_id_reference_sets FOREIGN KEY(reference_set_id) REFERENCES reference_sets (id) ON DELETE CASCADE
+);
+
 CREATE VIEW latest_vitals AS
 SELECT m.model, m.model_version, m.metric, m.feature, m.window_start, m.window_end,
        m.value, m.threshold, m.is_breach, m.is_partial, m.computed_at,

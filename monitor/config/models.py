@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from monitor.config.conditions import Condition, parse_condition
 from monitor.config.durations import Duration, Offset
 from monitor.config.problems import KeyedValueError, did_you_mean, unknown_choice
-from monitor.metrics.names import ALL_METRICS, FEATURE_METRICS
+from monitor.metrics.names import ALL_METRICS, ESTIMATED_METRICS, FEATURE_METRICS, METRIC_GROUPS
 
 __all__ = [
     "StrictModel",
@@ -26,6 +26,7 @@ __all__ = [
     "FeatureConfig",
     "ReferenceConfig",
     "DriftConfig",
+    "EstimationConfig",
     "ModelConfig",
     "AlertRule",
     "SlackChannelConfig",
@@ -169,6 +170,16 @@ class DriftConfig(FeatureDriftOverride):
     threshold_std: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 3.0
 
 
+class EstimationConfig(StrictModel):
+    """Performance estimated without labels (CBPE, DLE) and multivariate drift, fitted once per reference."""
+
+    enabled: bool | None = None  # None: estimate when the reference has labels and scores
+    metrics: list[str] | None = None  # None: every metric of the task
+    multivariate: Literal["pca", "classifier", "off"] = "pca"
+    threshold_std: Annotated[float, Field(gt=0)] = 3.0
+    chunk_size: Annotated[int, Field(ge=10)] | None = None  # None: a tenth of the reference
+
+
 class ModelConfig(StrictModel):
     task: Literal["binary_classification", "multiclass_classification", "regression"]
     positive_label: str | int | float | bool | None = None
@@ -176,6 +187,7 @@ class ModelConfig(StrictModel):
     features: dict[str, FeatureConfig] = Field(default_factory=dict)
     reference: ReferenceConfig | None = None
     drift: DriftConfig = Field(default_factory=DriftConfig)
+    estimation: EstimationConfig = Field(default_factory=EstimationConfig)
 
     @field_validator("window")
     @classmethod
@@ -190,6 +202,11 @@ class ModelConfig(StrictModel):
         if self.task == "binary_classification" and self.positive_label is None:
             raise KeyedValueError(("task",), "binary_classification needs positive_label "
                                              "(the class that counts as positive); add it")
+        allowed = ESTIMATED_METRICS[self.task]
+        for name in self.estimation.metrics or ():
+            if name not in allowed:
+                raise KeyedValueError(("estimation", "metrics"), unknown_choice(f"{self.task} estimated metric",
+                                                                                name, allowed))
         unknown = sorted(set(self.drift.per_feature) - set(self.features))
         if unknown and self.features:
             raise KeyedValueError(("drift", "per_feature", unknown[0]),
@@ -226,6 +243,14 @@ class AlertRule(StrictModel):
     def _parse_when(cls, value: str) -> str:
         parse_condition(value)
         return value
+
+    @model_validator(mode="after")
+    def _learned_bounds(self) -> AlertRule:
+        if self.condition.learned and self.metric not in METRIC_GROUPS["estimation"]:
+            raise KeyedValueError(("when",), f"{self.condition.text!r} needs a metric that learns its thresholds "
+                                             "and band from the reference (estimated_<metric>, multivariate_drift), "
+                                             f"not {self.metric!r}; give a number, e.g. \"> 0.3\"")
+        return self
 
     @property
     def condition(self) -> Condition:

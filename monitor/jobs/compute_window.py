@@ -2,8 +2,9 @@
 
 The caller (the scheduler, or ``driftwatch compute``) holds the window's claim.
 The job reads the window's predictions, labels and dead letters, gets the model
-version's baseline, computes every metric group, and saves the rows, the window's
-state and the job run in one transaction.
+version's baseline and the estimators learned from it (fitted and stored the first
+time, see :mod:`monitor.jobs.estimation`), computes every metric group, and saves
+the rows, the window's state and the job run in one transaction.
 """
 
 from __future__ import annotations
@@ -11,14 +12,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
 from monitor.config.models import ModelConfig
+from monitor.jobs.estimation import load_or_fit
 from monitor.jobs.reference import ReferenceProvider, feature_types_of
-from monitor.jobs.window_metrics import WindowInput, compute_window_metrics
+from monitor.jobs.window_metrics import WindowInput, compute_window_metrics, feature_specs
 from monitor.logs import fields
 from monitor.store.metric_writer import JobRun, save_window_result
 from monitor.store.reference_store import ReferenceSetInfo
@@ -83,14 +85,29 @@ def compute_window(
                        feature_types=feature_types_of(model_config))
     lookup = references.get(key.model, model_config, key.model_version, now=now)
 
-    metrics = compute_window_metrics(WindowInput(
+    inputs = WindowInput(
         model=key.model, model_version=key.model_version, config=model_config, rows=data.rows,
         dead_letter_count=data.dead_letter_count,
         reference=lookup.reference.rows if lookup.reference is not None else None,
         reference_reason=lookup.reason, reference_unusable=lookup.problem,
         reference_key=_reference_key(engine, lookup.reference.info) if lookup.reference is not None else None,
-    ))
+    )
+    estimation_note: str | None = None
+    if lookup.reference is not None and model_config.estimation.enabled is not False:
+        try:
+            specs, _ = feature_specs(inputs)
+            info = lookup.reference.info
+            fit = load_or_fit(engine, model_config, reference_set_id=info.id, reference_created_at=info.created_at,
+                              reference=lookup.reference.rows, specs=specs, now=clock())
+            inputs = replace(inputs, estimators=fit.estimators)
+        except Exception as exc:  # the window is still computed; its estimated metrics say why they are missing
+            log.exception("estimation fit failed", extra=fields(model=key.model, version=key.model_version))
+            estimation_note = f"estimation fit failed: {type(exc).__name__}: {exc}"
+            inputs = replace(inputs, estimation_reason=estimation_note)
+    metrics = compute_window_metrics(inputs)
     notes = list(metrics.notes)
+    if estimation_note is not None:
+        notes.append(estimation_note)
     if lookup.problem and lookup.reason:
         notes.insert(0, lookup.reason)
     status = "degraded" if notes else "succeeded"

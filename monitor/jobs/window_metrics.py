@@ -5,7 +5,8 @@ traffic and serving errors, latency, data quality per feature, dead letters, dat
 drift per feature and for the dataset (a feature that cannot be judged is NULL
 with ``details["not_judged"]``, never "no drift"), problems of the reference data
 (``reference_problem``), the output distribution and prediction drift,
-performance, label drift and concept drift. Which columns each group gets
+performance, label drift and concept drift, and the estimates fitted on the
+reference (:mod:`monitor.jobs.estimation`). Which columns each group gets
 follows the model's task: classification compares classes as text, regression
 compares numbers.
 
@@ -26,6 +27,7 @@ from typing import Any
 import pandas as pd
 
 from monitor.config.models import ModelConfig
+from monitor.jobs.estimation import FittedEstimators, estimation_points
 from monitor.logs import fields
 from monitor.metrics.categories import category_keys
 from monitor.metrics.concept import compute_concept_drift
@@ -74,6 +76,8 @@ class WindowInput:
     reference_key: tuple[Any, ...] | None = None
     """Names the stored reference (set id, source, rows, creation time): thresholds learned
     from it are cached under this key. None: nothing is cached."""
+    estimators: FittedEstimators | None = None  # fitted on the reference (see monitor.jobs.estimation)
+    estimation_reason: str | None = None  # why there are none although there is a reference
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,6 +297,9 @@ def compute_window_metrics(inputs: WindowInput) -> WindowMetrics:
         ("output", lambda: _output(inputs)),
         ("performance", lambda: _performance(inputs)),
         ("concept drift", lambda: _concept(inputs)),
+        ("estimation", lambda: estimation_points(
+            inputs.estimators, inputs.config, inputs.rows, specs,
+            reason=inputs.estimation_reason or inputs.reference_reason)),
     ]
     # The drift tests spend their time in numpy (sorting, histograms) with the GIL
     # released, so they run beside the other groups on a second core.

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-__all__ = ["FEATURE_METRICS", "MODEL_METRICS", "ALL_METRICS", "METRIC_GROUPS"]
+__all__ = ["FEATURE_METRICS", "MODEL_METRICS", "ALL_METRICS", "ESTIMATED_METRICS", "METRIC_GROUPS"]
+
+# What each task's performance estimation can estimate (``estimated_<name>`` in metric_values).
+ESTIMATED_METRICS: dict[str, tuple[str, ...]] = {
+    "binary_classification": ("roc_auc", "f1", "precision", "recall", "specificity", "accuracy"),
+    "multiclass_classification": ("roc_auc", "f1", "precision", "recall", "specificity", "accuracy"),
+    "regression": ("mae", "mse", "rmse", "mape"),
+}
 
 METRIC_GROUPS: dict[str, tuple[str, ...]] = {
     "traffic": ("prediction_count",),
@@ -43,6 +50,10 @@ METRIC_GROUPS: dict[str, tuple[str, ...]] = {
         "r2",
     ),
     "concept_drift": ("label_drift_score", "performance_drop", "concept_drift"),
+    "estimation": (
+        *(f"estimated_{name}" for name in dict.fromkeys(n for names in ESTIMATED_METRICS.values() for n in names)),
+        "multivariate_drift",
+    ),
 }
 
 # Metrics whose rows carry a feature (or, for class_share, a class) name.

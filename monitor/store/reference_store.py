@@ -24,7 +24,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from monitor.store.reference_columns import load_reference_columns
 from monitor.store.stored_rows import StoredRows, read_stored_rows
-from monitor.store.tables import predictions, reference_data, reference_sets
+from monitor.store.tables import predictions, reference_data, reference_models, reference_sets
 
 __all__ = [
     "ALL_VERSIONS",
@@ -86,6 +86,7 @@ def _claim_set(
         if existing.source == source:
             return None
         connection.execute(delete(reference_data).where(reference_data.c.reference_set_id == existing.id))
+        connection.execute(delete(reference_models).where(reference_models.c.reference_set_id == existing.id))
         connection.execute(delete(reference_sets).where(reference_sets.c.id == existing.id))
     dialect_insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
     result = connection.execute(

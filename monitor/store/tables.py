@@ -41,6 +41,7 @@ __all__ = [
     "dead_letters",
     "reference_sets",
     "reference_data",
+    "reference_models",
     "metric_values",
     "window_state",
     "alerts",
@@ -184,6 +185,24 @@ reference_data = Table(
     Column("label_numeric", Float),
     Column("prediction_id", String(128), comment="the stored prediction this row was copied from"),
     UniqueConstraint("reference_set_id", "row_index"),
+)
+
+# What performance estimation and multivariate drift learned from a reference set, fitted
+# once and read by every window (see monitor.jobs.estimation). Derived data: a row whose
+# libraries or reference rows differ from the present ones is refitted and replaced.
+reference_models = Table(
+    "reference_models",
+    metadata,
+    _id(),
+    Column("reference_set_id", BigInteger, ForeignKey("reference_sets.id", ondelete="CASCADE"), nullable=False),
+    Column("config_key", String(64), nullable=False, comment="hash of the settings fitted with (task, metrics, ...)"),
+    Column("fingerprint", String(128), nullable=False, comment="the reference rows fitted on: rows, labels, scores"),
+    Column("library_versions", JSONType, nullable=False, comment="python, numpy, scikit-learn, ... that fitted it"),
+    Column("chunk_size", Integer, nullable=False, comment="reference chunk size the thresholds were learned on"),
+    Column("thresholds", JSONType, nullable=False, comment="learned thresholds per metric: [lower, upper]"),
+    Column("fitted", LargeBinary, nullable=False, comment="pickled fitted estimators (calibrator, scaler, PCA, ...)"),
+    Column("fitted_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("reference_set_id", "config_key"),
 )
 
 metric_values = Table(

@@ -87,7 +87,9 @@ def test_catch_up_after_a_day_of_downtime_computes_each_window_once(engine):
 
 
 def test_late_label_and_late_prediction_recompute_their_window_and_replace_rows(engine):
-    cfg = config({"fraud": FRAUD_MODEL})
+    # Estimation off: these labels also reach the copied reference, which turns estimation on
+    # (new estimated_* rows; tests/monitor/jobs/test_estimation.py covers that).
+    cfg = config({"fraud": {**FRAUD_MODEL, "estimation": {"enabled": False}}})
     rows = fraud_traffic(DAY, 3, 40)
     insert_predictions(engine, rows, ingested_at=DAY + 3 * HOUR)
     scheduler = WindowScheduler(config=cfg, engine=engine, worker="w")
