@@ -111,7 +111,8 @@ def test_alert_deep_link_opens_the_model_at_its_window(open_app: OpenApp) -> Non
     label_drift = window.set_index("Metric").loc["Label drift (p-value, lower = drift)"]
     assert (label_drift["Value"], label_drift["Threshold"]) == ("0", "0.05")
     assert at.query_params["window"] == "2026-01-15T10:00:00+00:00"
-    assert at.subheader[0].value == "Window 2026-01-15 10:00 UTC"
+    assert [s.value for s in at.subheader][:2] == ["Estimated performance (before labels)",
+                                                  "Window 2026-01-15 10:00 UTC"]
 
 
 def test_model_charts_carry_series_threshold_alert_markers_and_the_linked_window(open_app: OpenApp) -> None:
@@ -170,14 +171,14 @@ def test_the_link_alert_notifications_carry_opens_the_alert_window(open_app: Ope
     assert parsed.path == "/model"
     at = ok(open_app("model", dict(parse_qsl(parsed.query))))
     assert [s.value for s in at.selectbox] == ["fraud", "v2", "Around the linked window (±1 day)"]
-    assert at.subheader[0].value == "Window 2026-01-15 09:00 UTC"
+    assert at.subheader[1].value == "Window 2026-01-15 09:00 UTC"
     band = chart_of(at, "Predictions").frame_with("start")
     assert band["start"][0] == pd.Timestamp("2026-01-15 09:00", tz="UTC")
 
 
 def test_deep_link_tolerates_a_plus_decoded_as_space(open_app: OpenApp) -> None:
     at = ok(open_app("model", {"model": "fraud", "version": "v2", "window": "2026-01-15T09:00:00 00:00"}))
-    assert at.subheader[0].value == "Window 2026-01-15 09:00 UTC"
+    assert at.subheader[1].value == "Window 2026-01-15 09:00 UTC"
     assert ("Drift share", "50.00%") in metrics(at)
 
 
