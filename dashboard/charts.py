@@ -202,7 +202,8 @@ def estimate_chart(frame: pd.DataFrame, *, y_title: str, lower_threshold: float 
                              highlight=highlight, height=height, zero=False)
     layers: list[Spec] = spec["layer"]
     colour = {"field": "series", "type": "nominal", "title": None, "legend": {"orient": "top"},
-              "scale": {"domain": list(ESTIMATE_COLOURS), "range": list(ESTIMATE_COLOURS.values())}}
+              "scale": {"domain": [name for name in ESTIMATE_COLOURS if name in set(lines["series"])],
+                        "range": [c for name, c in ESTIMATE_COLOURS.items() if name in set(lines["series"])]}}
     for layer in layers:
         if layer["data"]["name"] == "series":
             layer["encoding"] = {**layer["encoding"], "color": colour}

@@ -213,7 +213,7 @@ def estimate_section(url: str, model: str, version: str, span: TimeRange, marker
         lower = frame["lower_threshold"].dropna()
         upper = frame["upper_threshold"].dropna()
         title = ("Multivariate drift (PCA reconstruction error)" if metric == MULTIVARIATE
-                 else f"{metric_label(metric.removeprefix('estimated_'))} (estimated)")
+                 else metric_label(metric))
         with columns[index % 2]:
             st.markdown(f"**{title}**")
             spec = estimate_chart(frame, y_title="reconstruction error" if metric == MULTIVARIATE else "estimate",

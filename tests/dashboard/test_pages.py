@@ -414,3 +414,7 @@ def test_model_page_charts_estimated_performance_in_its_band_with_thresholds_and
     [caption] = [c.value for c in price.caption if "No performance estimates" in c.value]
     assert "reference with labels and scores" in caption and "`models.price.estimation`" in caption
     assert not [chart for chart in charts(price) if any("lower_band" in frame.columns for frame in chart.data)]
+    # Without a realized value the legend offers none.
+    [line] = [layer for layer in drift.spec["layer"]  # type: ignore[attr-defined]
+              if layer["data"]["name"] == "series" and layer["mark"]["type"] == "line"]
+    assert line["encoding"]["color"]["scale"]["domain"] == ["estimate"]
