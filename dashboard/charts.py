@@ -29,6 +29,7 @@ __all__ = [
     "tick_step",
     "distribution_chart",
     "drift_heatmap_chart",
+    "estimate_chart",
     "time_series_chart",
 ]
 
@@ -177,6 +178,63 @@ def time_series_chart(
                                          {"field": "severity", "type": "nominal"}, _time_tip("time", "time (UTC)")]},
             })
     return _spec(datasets, layer=layers, height=height)
+
+
+ESTIMATE_COLOURS = {"estimate": "#1e88e5", "realized": "#2e7d32"}
+
+
+def estimate_chart(frame: pd.DataFrame, *, y_title: str, lower_threshold: float | None = None,
+                   upper_threshold: float | None = None, markers: pd.DataFrame | None = None,
+                   highlight: tuple[datetime, datetime] | None = None, height: int = 220) -> Spec:
+    """An estimate over ``window_start`` inside its shaded band (``lower_band`` ..
+    ``upper_band``), the realized value as a second line where ``realized`` is known,
+    and the learned thresholds as dashed red rules; with the usual overlays."""
+    thresholds = [t for t in (lower_threshold, upper_threshold) if t is not None and math.isfinite(t)]
+    lines = pd.concat([
+        pd.DataFrame({"window_start": frame["window_start"], "value": frame["value"], "series": "estimate"}),
+        pd.DataFrame({"window_start": frame["window_start"], "value": frame["realized"], "series": "realized"}),
+    ], ignore_index=True).dropna(subset=["value"])
+    value_format = axis_format([*lines["value"], *frame["lower_band"].dropna(), *frame["upper_band"].dropna(),
+                                *thresholds])
+    tip_format = _finer(value_format)
+    # A plain line chart first: it carries the series, thresholds and alert overlays.
+    spec = time_series_chart(lines, y_title=y_title, value_format=value_format, markers=markers,
+                             highlight=highlight, height=height, zero=False)
+    layers: list[Spec] = spec["layer"]
+    colour = {"field": "series", "type": "nominal", "title": None, "legend": {"orient": "top"},
+              "scale": {"domain": [name for name in ESTIMATE_COLOURS if name in set(lines["series"])],
+                        "range": [c for name, c in ESTIMATE_COLOURS.items() if name in set(lines["series"])]}}
+    for layer in layers:
+        if layer["data"]["name"] == "series":
+            layer["encoding"] = {**layer["encoding"], "color": colour}
+    bands = frame[["window_start", "lower_band", "upper_band"]].dropna()
+    spec["datasets"]["estimate_band"] = bands
+    first_line = next(i for i, layer in enumerate(layers) if layer["data"]["name"] == "series")
+    layers.insert(first_line, {
+        "data": {"name": "estimate_band"}, "mark": {"type": "area", "color": ESTIMATE_COLOURS["estimate"],
+                                                     "opacity": 0.18},
+        "encoding": {"x": _time_x(), "y": {"field": "lower_band", "type": "quantitative", "title": y_title,
+                                           "scale": {"zero": False},
+                                           "axis": {"format": value_format, "tickCount": TICKS}},
+                     "y2": {"field": "upper_band"},
+                     "tooltip": [_time_tip("window_start", "window (UTC)"),
+                                 {"field": "lower_band", "type": "quantitative", "format": tip_format,
+                                  "title": "band from"},
+                                 {"field": "upper_band", "type": "quantitative", "format": tip_format,
+                                  "title": "band to"}]},
+    })
+    if thresholds:
+        spec["datasets"]["threshold"] = pd.DataFrame({
+            "threshold": thresholds,
+            "bound": [name for name, t in (("lower threshold", lower_threshold), ("upper threshold", upper_threshold))
+                      if t is not None and math.isfinite(t)]})
+        layers.append({"data": {"name": "threshold"}, "mark": {"type": "rule", "color": "#c62828",
+                                                               "strokeDash": [6, 4]},
+                       "encoding": {"y": {"field": "threshold", "type": "quantitative"},
+                                    "tooltip": [{"field": "bound", "type": "nominal"},
+                                                {"field": "threshold", "type": "quantitative",
+                                                 "format": tip_format}]}})
+    return spec
 
 
 def drift_heatmap_chart(frame: pd.DataFrame, feature_order: list[str]) -> Spec:

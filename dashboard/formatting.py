@@ -50,6 +50,7 @@ METRIC_LABELS: dict[str, str] = {
     "label_drift_score": "Label drift",
     "performance_drop": "Performance drop",
     "concept_drift": "Concept drift",
+    "multivariate_drift": "Multivariate drift",
 }
 _SHARES = {"error_rate", "missing_share", "out_of_range_share", "unseen_category_share", "type_mismatch_share",
            "dataset_drift_share", "positive_rate", "class_share", "label_coverage"}
@@ -57,9 +58,11 @@ _COUNTS = {"prediction_count", "label_count", "dead_letter_count"}
 
 
 def metric_label(metric: str) -> str:
-    """>>> metric_label("latency_p95_ms"), metric_label("my_custom_metric")
-    ('Latency p95', 'my_custom_metric')
+    """>>> metric_label("latency_p95_ms"), metric_label("my_custom_metric"), metric_label("estimated_roc_auc")
+    ('Latency p95', 'my_custom_metric', 'ROC AUC (estimated)')
     """
+    if metric.startswith("estimated_") and metric not in METRIC_LABELS:
+        return f"{metric_label(metric.removeprefix('estimated_'))} (estimated)"
     return METRIC_LABELS.get(metric, metric)
 
 

@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, String, and_, case, false, func, or_, sele
 
 from dashboard.settings import QUERY_TTL
 from dashboard.store import read_frame
-from monitor.metrics.names import ALL_METRICS
+from monitor.metrics.names import ALL_METRICS, METRIC_GROUPS
 from monitor.store.tables import (
     alerts,
     dead_letters,
@@ -37,6 +37,7 @@ __all__ = [
     "dead_letter_reasons",
     "dead_letter_samples",
     "drift_scores",
+    "estimation_series",
     "feature_points",
     "latest_points",
     "metric_series",
@@ -182,6 +183,33 @@ def drift_scores(url: str, model: str, version: str, start: datetime | None, end
         .order_by(MV.c.window_start, MV.c.feature)
     )
     return _utc(read_frame(url, statement), "window_start", "window_end")
+
+
+@_cached
+def estimation_series(url: str, model: str, version: str, start: datetime | None,
+                      end: datetime | None) -> pd.DataFrame:
+    """``estimated_<metric>`` and ``multivariate_drift`` rows of one version with the
+    band, the learned thresholds and the realized value from their details."""
+    bounds = ("lower_band", "upper_band", "lower_threshold", "upper_threshold", "realized")
+    statement = (
+        select(
+            _time(MV.c.window_start),
+            MV.c.metric,
+            MV.c.value,
+            MV.c.is_partial,
+            *(MV.c.details[name].as_float().label(name) for name in bounds),
+            MV.c.details["method"].as_string().label("method"),
+        )
+        .where(
+            MV.c.model == model,
+            MV.c.metric.in_(METRIC_GROUPS["estimation"]),
+            MV.c.model_version == version,
+            MV.c.feature.is_(None),
+            *_range(MV.c.window_start, start, end),
+        )
+        .order_by(MV.c.window_start, MV.c.metric)
+    )
+    return _utc(read_frame(url, statement), "window_start")
 
 
 @_cached

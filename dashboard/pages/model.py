@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import queries
-from dashboard.charts import time_series_chart
+from dashboard.charts import estimate_chart, time_series_chart
 from dashboard.controls import (
     deep_link,
     health_banner,
@@ -41,6 +41,7 @@ from dashboard.health import assess_models
 from dashboard.settings import AUTO_REFRESH
 from dashboard.time_ranges import AROUND_WINDOW, TimeRange, parse_window, resolve_range
 from monitor.errors import DriftwatchError
+from monitor.metrics.names import ESTIMATED_METRICS
 
 OUTPUT = ("positive_rate", "class_share", "prediction_mean", "score_mean")
 PERFORMANCE = ("accuracy", "precision", "recall", "f1", "roc_auc", "mae", "rmse", "mape", "r2")
@@ -187,6 +188,41 @@ def chart_grid(series: pd.DataFrame, markers: pd.DataFrame, highlight: tuple[dat
                   zero=True, threshold_of="performance_drop", **overlays)
 
 
+# Every estimable metric once, in the catalogue's order (roc_auc, f1, ..., mae, mse, ...).
+ESTIMATED = tuple(dict.fromkeys(f"estimated_{name}" for names in ESTIMATED_METRICS.values() for name in names))
+MULTIVARIATE = "multivariate_drift"
+
+
+def estimate_section(url: str, model: str, version: str, span: TimeRange, markers: pd.DataFrame,
+                     highlight: tuple[datetime, datetime] | None) -> None:
+    """Estimated performance of one version (before its labels arrive) and its
+    multivariate drift, each inside its band with the thresholds learned on the reference."""
+    st.subheader("Estimated performance (before labels)")
+    rows = queries.estimation_series(url, model, version, span.start, span.end)
+    rows = rows[rows["is_partial"].ne(True)]
+    if rows.empty:
+        st.caption(f"No performance estimates for {model} {version} in this range. Estimation needs a reference "
+                   f"with labels and scores: configure it under `models.{model}.estimation`.")
+        return
+    st.caption("Shaded: the estimate's band of sampling error; dashed red: the lower and upper thresholds learned "
+               "on the reference; green: the realized value once labels arrived.")
+    shown = [m for m in (*ESTIMATED, MULTIVARIATE) if m in set(rows["metric"])]
+    columns = st.columns(2)
+    for index, metric in enumerate(shown):
+        frame = rows[rows["metric"] == metric].sort_values("window_start")
+        lower = frame["lower_threshold"].dropna()
+        upper = frame["upper_threshold"].dropna()
+        title = ("Multivariate drift (PCA reconstruction error)" if metric == MULTIVARIATE
+                 else metric_label(metric))
+        with columns[index % 2]:
+            st.markdown(f"**{title}**")
+            spec = estimate_chart(frame, y_title="reconstruction error" if metric == MULTIVARIATE else "estimate",
+                                  lower_threshold=float(lower.iloc[-1]) if len(lower) else None,
+                                  upper_threshold=float(upper.iloc[-1]) if len(upper) else None,
+                                  markers=markers, highlight=highlight)
+            st.vega_lite_chart(spec=spec, width="stretch")
+
+
 def vitals(url: str, model: str, version: str, range_label: str, window: datetime | None) -> None:
     windows = queries.model_windows(url)
     info = windows[(windows["model"] == model) & (windows["model_version"] == version)].iloc[0]
@@ -202,6 +238,7 @@ def vitals(url: str, model: str, version: str, range_label: str, window: datetim
                             span.start, span.end)
     highlight = (window, window + (info["last_window_end"] - info["last_window"])) if window is not None else None
     chart_grid(series, markers, highlight, span)
+    estimate_section(url, model, version, span, markers, highlight)
 
     st.subheader(f"Window {format_time(focus)}")
     if focus_points.empty:

@@ -111,7 +111,8 @@ def test_alert_deep_link_opens_the_model_at_its_window(open_app: OpenApp) -> Non
     label_drift = window.set_index("Metric").loc["Label drift (p-value, lower = drift)"]
     assert (label_drift["Value"], label_drift["Threshold"]) == ("0", "0.05")
     assert at.query_params["window"] == "2026-01-15T10:00:00+00:00"
-    assert at.subheader[0].value == "Window 2026-01-15 10:00 UTC"
+    assert [s.value for s in at.subheader][:2] == ["Estimated performance (before labels)",
+                                                  "Window 2026-01-15 10:00 UTC"]
 
 
 def test_model_charts_carry_series_threshold_alert_markers_and_the_linked_window(open_app: OpenApp) -> None:
@@ -170,14 +171,14 @@ def test_the_link_alert_notifications_carry_opens_the_alert_window(open_app: Ope
     assert parsed.path == "/model"
     at = ok(open_app("model", dict(parse_qsl(parsed.query))))
     assert [s.value for s in at.selectbox] == ["fraud", "v2", "Around the linked window (±1 day)"]
-    assert at.subheader[0].value == "Window 2026-01-15 09:00 UTC"
+    assert at.subheader[1].value == "Window 2026-01-15 09:00 UTC"
     band = chart_of(at, "Predictions").frame_with("start")
     assert band["start"][0] == pd.Timestamp("2026-01-15 09:00", tz="UTC")
 
 
 def test_deep_link_tolerates_a_plus_decoded_as_space(open_app: OpenApp) -> None:
     at = ok(open_app("model", {"model": "fraud", "version": "v2", "window": "2026-01-15T09:00:00 00:00"}))
-    assert at.subheader[0].value == "Window 2026-01-15 09:00 UTC"
+    assert at.subheader[1].value == "Window 2026-01-15 09:00 UTC"
     assert ("Drift share", "50.00%") in metrics(at)
 
 
@@ -364,3 +365,56 @@ def test_an_unusable_reference_is_said_on_the_drift_page_and_in_the_health(open_
     assert any("reference unusable for: f01" in text for text in captions), captions
     # fraud has no reference problem: its drift page shows none.
     assert not [e.value for e in open_app("drift", {"model": "fraud"}).error if "cannot judge" in e.value]
+
+
+def test_model_page_charts_estimated_performance_in_its_band_with_thresholds_and_the_realized_value(
+        open_app: OpenApp, engine: Engine, seeded: SeedResult) -> None:
+    estimates = [0.91, 0.88, 0.80]
+    with engine.begin() as connection:
+        for index, start in enumerate(seeded.windows[-4:]):  # three complete windows and the partial one
+            end = start + pd.Timedelta(hours=1)
+            common = {"model": "fraud", "model_version": "v2", "window_start": start, "window_end": end,
+                      "feature": None, "is_partial": start == seeded.windows[-1],
+                      "computed_at": datetime(2026, 1, 15, 12, tzinfo=UTC)}
+            estimate = estimates[index] if index < 3 else 0.5
+            realized = {"realized": estimate - 0.01} if index < 2 else {}  # labels of the newest not in yet
+            connection.execute(metric_values.insert().values(
+                **common, metric="estimated_accuracy", value=estimate, threshold=0.84, is_breach=estimate < 0.84,
+                details={"method": "cbpe", "lower_band": estimate - 0.03, "upper_band": estimate + 0.03,
+                         "lower_threshold": 0.84, "upper_threshold": None, "sampling_error": 0.01, **realized}))
+            connection.execute(metric_values.insert().values(
+                **common, metric="multivariate_drift", value=1.0 + index / 10, threshold=1.25,
+                is_breach=False, details={"method": "pca", "lower_band": 0.9 + index / 10,
+                                          "upper_band": 1.1 + index / 10, "lower_threshold": 0.75,
+                                          "upper_threshold": 1.25, "sampling_error": 0.03}))
+    at = ok(open_app("model", ALERT_LINK))
+    assert "Estimated performance (before labels)" in [s.value for s in at.subheader]
+    titles = [m.value for m in at.markdown]
+    assert "**Accuracy (estimated)**" in titles and "**Multivariate drift (PCA reconstruction error)**" in titles
+    accuracy = chart_of(at, "realized")
+    lines = accuracy.frame_with("series")
+    newest = seeded.windows[-4:-1]
+    estimate_line = lines[lines["series"] == "estimate"].set_index("window_start")["value"]
+    assert list(estimate_line[newest]) == estimates  # the partial window is not drawn
+    realized_line = lines[lines["series"] == "realized"].set_index("window_start")["value"]
+    assert list(realized_line.index) == newest[:2]
+    assert list(realized_line) == pytest.approx([0.90, 0.87])
+    band = accuracy.frame_with("lower_band").set_index("window_start")
+    assert list(band.loc[newest, "lower_band"]) == pytest.approx([0.88, 0.85, 0.77])
+    assert list(band.loc[newest, "upper_band"]) == pytest.approx([0.94, 0.91, 0.83])
+    assert list(accuracy.frame_with("bound")["threshold"]) == [0.84]  # no upper threshold learned
+    drift = next(chart for chart in charts(at) if any("bound" in frame.columns for frame in chart.data)
+                 and set(chart.frame_with("series")["series"]) == {"estimate"})
+    assert list(drift.frame_with("bound")["threshold"]) == [0.75, 1.25]
+    assert list(drift.frame_with("series")["value"]) == pytest.approx([1.0, 1.1, 1.2])
+    assert not any("Estimation needs a reference" in c.value for c in at.caption)
+
+    # A model without estimates says what estimation needs instead of drawing empty charts.
+    price = ok(open_app("model", {"model": "price"}))
+    [caption] = [c.value for c in price.caption if "No performance estimates" in c.value]
+    assert "reference with labels and scores" in caption and "`models.price.estimation`" in caption
+    assert not [chart for chart in charts(price) if any("lower_band" in frame.columns for frame in chart.data)]
+    # Without a realized value the legend offers none.
+    [line] = [layer for layer in drift.spec["layer"]  # type: ignore[attr-defined]
+              if layer["data"]["name"] == "series" and layer["mark"]["type"] == "line"]
+    assert line["encoding"]["color"]["scale"]["domain"] == ["estimate"]
