@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from monitor.cli.main import app, err, install_stop_signals, load_context_config
+from monitor.cli.common import app, err, install_stop_signals, load_context_config
 from monitor.cli.tables import print_table
 from monitor.errors import InputFileError
 from monitor.store.engine import create_store_engine

@@ -18,7 +18,7 @@ import typer
 
 from monitor.cli.commands_exporter import metrics_port
 from monitor.cli.commands_service import wait_for_store
-from monitor.cli.main import app, err, install_stop_signals, load_context_config
+from monitor.cli.common import app, err, install_stop_signals, load_context_config
 from monitor.logs import fields
 from monitor.store.engine import create_store_engine
 

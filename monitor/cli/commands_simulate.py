@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from monitor.cli.main import app, err, install_stop_signals, load_context_config
+from monitor.cli.common import app, err, install_stop_signals, load_context_config
 from monitor.config.durations import parse_duration
 from monitor.errors import ConfigError
 from monitor.simulate.scenario import DEFAULT_SCENARIO, load_scenario
