@@ -1,5 +1,5 @@
 """The dispatcher: claims due outbox rows, runs them through the delivery pipeline
-(:mod:`alerts.dispatch`) and records each outcome as soon as it is known.
+(:mod:`alerts.delivery`) and records each outcome as soon as it is known.
 
 Delivery guarantee — at least once, with a key. A row is marked delivered in its
 own transaction right after the receiver accepted it. If the process dies between
@@ -23,7 +23,7 @@ from sqlalchemy import Engine
 
 from alerts.backoff import Backoff
 from alerts.channels.base import Channel
-from alerts.dispatch import (
+from alerts.delivery import (
     DispatchContext,
     MultiStage,
     MuteStage,

@@ -1,5 +1,6 @@
-"""The delivery pipeline: small stages with one interface, composed (as Alertmanager's
-``notify`` package does) rather than inherited.
+"""The delivery stages: small stages with one interface, composed (as Alertmanager's
+``notify`` package does) rather than inherited. The loop that claims due outbox rows
+and runs them is :mod:`alerts.dispatcher`.
 
 A stage takes the claimed outbox items still in flight and returns those it passes
 on; an item whose fate is decided is *finished* on the :class:`DispatchContext`
