@@ -12,7 +12,7 @@ from __future__ import annotations
 import getpass
 import math
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 import typer
@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 
 from alerts.alert_store import open_alerts
 from alerts.channels.config import build_channel
-from alerts.channels.presentation import format_time, format_value
+from alerts.channels.presentation import format_value
 from alerts.errors import DeliveryError
 from alerts.notification import Notification
 from alerts.outbox import dashboard_url
@@ -32,6 +32,7 @@ from alerts.silences import Silence, create_silence, expire_silence, list_silenc
 from alerts.transactions import read_connection
 from monitor.cli.common import exit_on_errors, load_context_config, print_error
 from monitor.cli.tables import print_table
+from monitor.clock import format_time, utc_now
 from monitor.config.durations import format_duration, parse_duration
 from monitor.config.models import DriftwatchConfig
 from monitor.errors import DriftwatchError
@@ -67,7 +68,7 @@ def test_command(
             print_error(f"no channel {channel!r} under alerts.channels (known: {known})")
             raise typer.Exit(2)
         target = build_channel(channel, config.alerts.channels[channel])
-    notification = test_notification(config, channel=channel, now=datetime.now(UTC))
+    notification = test_notification(config, channel=channel, now=utc_now())
     try:
         receipt = target.deliver(notification)
     except DeliveryError as exc:
@@ -131,7 +132,7 @@ def silence_command(
             raise DriftwatchError(f"--for: {exc}") from None
         silence = create_silence(
             _engine(config), rule=rule, model=model, feature=feature, duration=length, comment=comment,
-            created_by=author or _user(), now=datetime.now(UTC),
+            created_by=author or _user(), now=utc_now(),
         )
     out.print(f"silence {silence.id}: {_scope(silence)} until {format_time(silence.ends_at)} "
               f"({format_duration(length)})", markup=False)
@@ -143,7 +144,7 @@ def silences_command(
 ) -> None:
     """List active silences."""
     with exit_on_errors():
-        now = datetime.now(UTC)
+        now = utc_now()
         found = list_silences(_engine(load_context_config()), now=now, include_expired=show_all)
     if not found:
         out.print("no silences" if show_all else "no active silences")
@@ -163,7 +164,7 @@ def silences_command(
 def expire_command(silence_id: Annotated[int, typer.Argument(help="The silence's id.")]) -> None:
     """End a silence now."""
     with exit_on_errors():
-        now = datetime.now(UTC)
+        now = utc_now()
         silence = expire_silence(_engine(load_context_config()), silence_id, now=now)
     when = "now" if silence.ends_at == now else f"already at {format_time(silence.ends_at)}"
     out.print(f"silence {silence.id} ({_scope(silence)}) ended {when}", markup=False)

@@ -17,7 +17,7 @@ import random
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
@@ -36,18 +36,14 @@ from alerts.delivery import (
 from alerts.outbox import Delivered, Failed, OutboxItem, Outcome, Retry, Silenced, claim_due, settle
 from alerts.silences import Silence, active_silences
 from alerts.transactions import read_connection, write_transaction
+from monitor.clock import utc_now
 from monitor.config.models import DriftwatchConfig
 from monitor.errors import StoreError
 from monitor.logs import fields
 
-__all__ = ["DispatchReport", "Dispatcher", "utc_now"]
+__all__ = ["DispatchReport", "Dispatcher"]
 
 _log = logging.getLogger(__name__)
-
-
-def utc_now() -> datetime:
-    """The wall clock, as an aware UTC datetime."""
-    return datetime.now(UTC)
 
 
 @dataclass
