@@ -19,7 +19,8 @@ from alerts.cli import alerts_app
 from alerts.evaluation import evaluate_window
 from monitor.config.loader import load_config
 from tests.alerts.smtp_server import SmtpServer
-from tests.alerts.support import MODELS, Receiver, drift, drift_rule
+from tests.alerts.support import MODELS, drift, drift_rule
+from tests.support.webhook import Receiver
 
 ROOT = Path(__file__).resolve().parents[2]
 
