@@ -168,7 +168,10 @@ class LeaseKeeper:
         if not held:
             return
         lost = extend_claims(self.engine, sorted(held), worker=self.worker, until=self.clock() + self.lease)
-        for key in lost:
+        # A window saved (or released) while this beat ran gave its claim back and was
+        # dropped meanwhile: not extending it is no loss. Only a key still held was taken.
+        still_held = self.held()
+        for key in (key for key in lost if key in still_held):
             log.warning("claim lost: another scheduler took the window over; its result will not be saved",
                         extra=fields(model=key.model, version=key.model_version, window=iso_utc(key.start)))
 
