@@ -1,8 +1,8 @@
 """``driftwatch alerts …``: test a channel, list open alerts, manage silences.
 
-This is a typer sub-app; the ``driftwatch`` CLI mounts it with
-``app.add_typer(alerts_app, name="alerts")`` (``monitor`` must not import
-``alerts`` at import time, so the mount happens in the CLI's command registration).
+This is a typer sub-app; :mod:`monitor.cli.main` mounts it with
+``app.add_typer(alerts_app, name="alerts")`` (only that assembly of the CLI imports
+``alerts``; what the commands share comes from :mod:`monitor.cli.common`).
 Every command loads the config first; a bad config, store or argument prints one
 message and exits 2.
 """
@@ -12,9 +12,7 @@ from __future__ import annotations
 import getpass
 import math
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 import typer
@@ -26,13 +24,15 @@ from sqlalchemy import Engine
 
 from alerts.alert_store import open_alerts
 from alerts.channels.config import build_channel
-from alerts.channels.presentation import format_time, format_value
+from alerts.channels.presentation import format_value
 from alerts.errors import DeliveryError
 from alerts.notification import Notification
 from alerts.outbox import dashboard_url
 from alerts.silences import Silence, create_silence, expire_silence, list_silences
 from alerts.transactions import read_connection
+from monitor.cli.common import exit_on_errors, load_context_config, print_error
 from monitor.cli.tables import print_table
+from monitor.clock import format_time, utc_now
 from monitor.config.durations import format_duration, parse_duration
 from monitor.config.models import DriftwatchConfig
 from monitor.errors import DriftwatchError
@@ -61,14 +61,14 @@ def test_command(
     Exit code 0: delivered; 1: the receiver or network refused it; 2: no such channel
     or a bad config.
     """
-    with _errors():
-        config = _config()
+    with exit_on_errors():
+        config = load_context_config()
         if channel not in config.alerts.channels:
             known = ", ".join(sorted(config.alerts.channels)) or "none configured"
-            err.print(f"[bold red]error:[/] {escape(f'no channel {channel!r} under alerts.channels (known: {known})')}")
+            print_error(f"no channel {channel!r} under alerts.channels (known: {known})")
             raise typer.Exit(2)
         target = build_channel(channel, config.alerts.channels[channel])
-    notification = test_notification(config, channel=channel, now=datetime.now(UTC))
+    notification = test_notification(config, channel=channel, now=utc_now())
     try:
         receipt = target.deliver(notification)
     except DeliveryError as exc:
@@ -89,8 +89,8 @@ def list_command(
     show_all: Annotated[bool, typer.Option("--all", help="Also show resolved alerts.")] = False,
 ) -> None:
     """Show open (pending and firing) alerts."""
-    with _errors():
-        engine = _engine(_config())
+    with exit_on_errors():
+        engine = _engine(load_context_config())
         states = ("pending", "firing", "resolved") if show_all else ("pending", "firing")
         with read_connection(engine, "list alerts") as connection:
             found = open_alerts(connection, states=states)
@@ -121,8 +121,8 @@ def silence_command(
     author: Annotated[str | None, typer.Option("--author", help="Who (default: your user name).")] = None,
 ) -> None:
     """Notify nobody about RULE (optionally one model / feature) for a while."""
-    with _errors():
-        config = _config()
+    with exit_on_errors():
+        config = load_context_config()
         rules = {item.name for item in config.alerts.rules}
         if rule not in rules:
             raise DriftwatchError(f"no rule {rule!r} under alerts.rules (known: {', '.join(sorted(rules)) or 'none'})")
@@ -132,7 +132,7 @@ def silence_command(
             raise DriftwatchError(f"--for: {exc}") from None
         silence = create_silence(
             _engine(config), rule=rule, model=model, feature=feature, duration=length, comment=comment,
-            created_by=author or _user(), now=datetime.now(UTC),
+            created_by=author or _user(), now=utc_now(),
         )
     out.print(f"silence {silence.id}: {_scope(silence)} until {format_time(silence.ends_at)} "
               f"({format_duration(length)})", markup=False)
@@ -143,9 +143,9 @@ def silences_command(
     show_all: Annotated[bool, typer.Option("--all", help="Also show expired silences.")] = False,
 ) -> None:
     """List active silences."""
-    with _errors():
-        now = datetime.now(UTC)
-        found = list_silences(_engine(_config()), now=now, include_expired=show_all)
+    with exit_on_errors():
+        now = utc_now()
+        found = list_silences(_engine(load_context_config()), now=now, include_expired=show_all)
     if not found:
         out.print("no silences" if show_all else "no active silences")
         return
@@ -163,9 +163,9 @@ def silences_command(
 @alerts_app.command("expire")
 def expire_command(silence_id: Annotated[int, typer.Argument(help="The silence's id.")]) -> None:
     """End a silence now."""
-    with _errors():
-        now = datetime.now(UTC)
-        silence = expire_silence(_engine(_config()), silence_id, now=now)
+    with exit_on_errors():
+        now = utc_now()
+        silence = expire_silence(_engine(load_context_config()), silence_id, now=now)
     when = "now" if silence.ends_at == now else f"already at {format_time(silence.ends_at)}"
     out.print(f"silence {silence.id} ({_scope(silence)}) ended {when}", markup=False)
 
@@ -191,23 +191,6 @@ def test_notification(config: DriftwatchConfig, *, channel: str, now: datetime) 
         idempotency_key=f"test-{uuid.uuid4().hex}",
         details={"note": f"Test notification from `driftwatch alerts test {channel}`; no action needed."},
     )
-
-
-@contextmanager
-def _errors() -> Iterator[None]:
-    try:
-        yield
-    except DriftwatchError as exc:
-        err.print(f"[bold red]error:[/] {escape(str(exc))}")
-        raise typer.Exit(2) from None
-
-
-def _config() -> DriftwatchConfig:
-    # Imported when called: monitor.cli.main mounts this app, so a module-level
-    # import would be circular.
-    from monitor.cli import main as cli
-
-    return cli.load_context_config()
 
 
 def _engine(config: DriftwatchConfig) -> Engine:

@@ -1,5 +1,5 @@
 """The dispatcher: claims due outbox rows, runs them through the delivery pipeline
-(:mod:`alerts.dispatch`) and records each outcome as soon as it is known.
+(:mod:`alerts.delivery`) and records each outcome as soon as it is known.
 
 Delivery guarantee — at least once, with a key. A row is marked delivered in its
 own transaction right after the receiver accepted it. If the process dies between
@@ -17,13 +17,13 @@ import random
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
 from alerts.backoff import Backoff
 from alerts.channels.base import Channel
-from alerts.dispatch import (
+from alerts.delivery import (
     DispatchContext,
     MultiStage,
     MuteStage,
@@ -36,18 +36,14 @@ from alerts.dispatch import (
 from alerts.outbox import Delivered, Failed, OutboxItem, Outcome, Retry, Silenced, claim_due, settle
 from alerts.silences import Silence, active_silences
 from alerts.transactions import read_connection, write_transaction
+from monitor.clock import utc_now
 from monitor.config.models import DriftwatchConfig
 from monitor.errors import StoreError
 from monitor.logs import fields
 
-__all__ = ["DispatchReport", "Dispatcher", "utc_now"]
+__all__ = ["DispatchReport", "Dispatcher"]
 
 _log = logging.getLogger(__name__)
-
-
-def utc_now() -> datetime:
-    """The wall clock, as an aware UTC datetime."""
-    return datetime.now(UTC)
 
 
 @dataclass

@@ -51,6 +51,7 @@ from alerts.repeats import close_orphans, enqueue_repeats
 from alerts.rules import evaluate_rule, no_data, rule_applies_to
 from alerts.state import Transition, advance
 from alerts.transactions import read_connection, write_transaction
+from monitor.clock import iso_utc
 from monitor.config.models import AlertRule, DriftwatchConfig
 from monitor.logs import fields
 from monitor.metrics.point import MetricPoint
@@ -96,7 +97,7 @@ def evaluate_window(
     rules = [rule for rule in config.alerts.rules if rule_applies_to(rule, model)]
     if not rules:
         return EvaluationReport()
-    action = f"evaluate alerts of {model} {model_version} window {window_start.isoformat()}"
+    action = f"evaluate alerts of {model} {model_version} window {iso_utc(window_start)}"
     with write_transaction(engine, action) as connection:
         return _evaluate(connection, config, rules, model, window_start, window_end, now)
 
@@ -126,7 +127,7 @@ def evaluate_due(engine: Engine, config: DriftwatchConfig, now: datetime) -> Eva
             if rules:
                 plan.extend(_windows_due(connection, model, rules, cursors, now))
     for model, window_start, window_end, rules in plan:
-        action = f"evaluate alerts of {model} window {window_start.isoformat()}"
+        action = f"evaluate alerts of {model} window {iso_utc(window_start)}"
         with write_transaction(engine, action) as connection:
             report.merge(_evaluate(connection, config, rules, model, window_start, window_end, now))
     report.notifications += enqueue_repeats(engine, config, now)
@@ -183,7 +184,7 @@ def _evaluate(
         report.windows += 1
     if report.transitions:
         _log.info("alerts evaluated", extra=fields(
-            model=model, window_start=window_start.isoformat(), changes=len(report.transitions),
+            model=model, window_start=iso_utc(window_start), changes=len(report.transitions),
             notifications=report.notifications))
     return report
 

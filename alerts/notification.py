@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal, get_args
 
 from alerts.errors import NotificationError
+from monitor.clock import iso_utc
 
 __all__ = ["Event", "Notification", "Severity", "State"]
 
@@ -88,8 +89,8 @@ class Notification:
             object.__setattr__(self, name, _utc(name, getattr(self, name)))
         if self.window_end <= self.window_start:
             raise NotificationError(
-                f"Notification window_end {self.window_end.isoformat()} must be after "
-                f"window_start {self.window_start.isoformat()}"
+                f"Notification window_end {iso_utc(self.window_end)} must be after "
+                f"window_start {iso_utc(self.window_start)}"
             )
         _check_idempotency_key(self.idempotency_key)
         if not isinstance(self.details, Mapping):
@@ -103,7 +104,7 @@ class Notification:
         for f in fields(self):
             item = getattr(self, f.name)
             if isinstance(item, datetime):
-                item = _iso(item)
+                item = iso_utc(item)
             elif f.name == "value":
                 item = item if math.isfinite(item) else None
             elif f.name == "details":
@@ -159,10 +160,6 @@ def _utc(name: str, value: object) -> datetime:
     return value.astimezone(UTC)
 
 
-def _iso(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
-
-
 def _check_idempotency_key(key: str) -> None:
     # It travels as an HTTP header and inside Message-IDs: visible ASCII only.
     if not 0 < len(key) <= _IDEMPOTENCY_KEY_MAX or not all(
@@ -184,7 +181,7 @@ def _jsonable(value: Any, where: str) -> Any:
         number = float(value)
         return number if math.isfinite(number) else None
     if isinstance(value, datetime):
-        return _iso(value.astimezone(UTC)) if value.tzinfo else value.isoformat()
+        return iso_utc(value) if value.tzinfo else value.isoformat()
     if isinstance(value, Mapping):
         out: dict[str, Any] = {}
         for key, item in value.items():

@@ -30,6 +30,7 @@ from sqlalchemy import Connection, func, select, update
 from alerts.notification import Event, Notification, Severity, State
 from alerts.state import Alert
 from alerts.transactions import for_update, insert_ignore
+from monitor.clock import iso_utc
 from monitor.store.tables import notifications
 
 __all__ = [
@@ -98,15 +99,15 @@ def idempotency_key(alert: Alert, event: str, marker: datetime, channel: str) ->
     repeats.
     """
     parts = [
-        alert.rule, alert.model, alert.feature or "", str(alert.id), _iso(alert.started_at),
-        event, _iso(marker), channel,
+        alert.rule, alert.model, alert.feature or "", str(alert.id), iso_utc(alert.started_at),
+        event, iso_utc(marker), channel,
     ]
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
 
 
 def dashboard_url(base_url: str, *, model: str, model_version: str, window_start: datetime) -> str:
     """``{base_url}/model?model=M&version=V&window=<ISO window_start>``."""
-    query = urlencode({"model": model, "version": model_version, "window": _iso(window_start)})
+    query = urlencode({"model": model, "version": model_version, "window": iso_utc(window_start)})
     return f"{base_url.rstrip('/')}/model?{query}"
 
 
@@ -227,6 +228,3 @@ def next_due(connection: Connection) -> datetime | None:
         value = datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
     return value
 
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

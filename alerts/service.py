@@ -21,8 +21,9 @@ from sqlalchemy import Engine
 
 from alerts.channels.base import Channel
 from alerts.channels.config import build_channels
-from alerts.dispatcher import Dispatcher, DispatchReport, utc_now
+from alerts.dispatcher import Dispatcher, DispatchReport
 from alerts.evaluation import EvaluationReport, evaluate_due
+from monitor.clock import utc_now
 from monitor.config.models import DriftwatchConfig
 from monitor.errors import StoreError
 from monitor.logs import fields

@@ -30,6 +30,7 @@ __all__ = [
     "distribution_chart",
     "drift_heatmap_chart",
     "estimate_chart",
+    "legend_columns",
     "time_series_chart",
 ]
 
@@ -43,6 +44,8 @@ STRENGTH_COLOURS = ["#e8f5e9", "#aed581", "#ffca28", "#b71c1c"]
 SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json"
 TICKS = 5  # y ticks a time series asks for; axis_format picks its precision for the same count
 _UTC_MINUTES = "utcyearmonthdatehoursminutes"
+# Room for a top legend: a half-width chart on a 1000 px wide window, past its y axis.
+LEGEND_WIDTH = 250
 _TIME_FORMAT = "%Y-%m-%d %H:%M"
 
 
@@ -111,6 +114,30 @@ def _spec(datasets: dict[str, pd.DataFrame], **body: Any) -> Spec:
     return {"$schema": SCHEMA, "datasets": datasets, **body}
 
 
+def legend_columns(labels: Iterable[str], width: int = LEGEND_WIDTH) -> int:
+    """Columns of a top legend so every entry reads whole within ``width`` pixels:
+    0 (one row) when the entries fit side by side, else as many as fit (at least 1).
+
+    An entry is about 30 px (symbol, gaps) plus 6.5 px a character; Vega clips a
+    legend wider than its chart instead of wrapping it.
+
+    >>> legend_columns(["Positive rate", "Score mean"])
+    0
+    >>> legend_columns(["Latency p50", "Latency p95", "Latency p99"])
+    2
+    >>> legend_columns(["a very long series name indeed, longer than the chart", "b"])
+    1
+    """
+    entries = [30 + 6.5 * len(label) for label in labels]
+    if not entries or sum(entries) <= width:
+        return 0
+    return max(1, int(width // max(entries)))
+
+
+def _top_legend(labels: Iterable[str]) -> Spec:
+    return {"orient": "top", "columns": legend_columns(labels)}
+
+
 def time_series_chart(
     frame: pd.DataFrame,
     *,
@@ -143,7 +170,7 @@ def time_series_chart(
         "y": {"field": "value", "type": "quantitative", "title": y_title, "scale": {"zero": from_zero},
               "axis": {"format": value_format, "tickCount": TICKS, **({"tickMinStep": 1} if counts else {})}},
         "color": {"field": "series", "type": "nominal", "title": None,
-                  "legend": {"orient": "top"} if series_count > 1 else None},
+                  "legend": _top_legend(frame["series"].unique()) if series_count > 1 else None},
         "tooltip": [_time_tip("window_start", "window (UTC)"), {"field": "series", "type": "nominal"},
                     {"field": "value", "type": "quantitative", "format": tip_format}],
     }
@@ -201,7 +228,7 @@ def estimate_chart(frame: pd.DataFrame, *, y_title: str, lower_threshold: float 
     spec = time_series_chart(lines, y_title=y_title, value_format=value_format, markers=markers,
                              highlight=highlight, height=height, zero=False)
     layers: list[Spec] = spec["layer"]
-    colour = {"field": "series", "type": "nominal", "title": None, "legend": {"orient": "top"},
+    colour = {"field": "series", "type": "nominal", "title": None, "legend": _top_legend(lines["series"].unique()),
               "scale": {"domain": [name for name in ESTIMATE_COLOURS if name in set(lines["series"])],
                         "range": [c for name, c in ESTIMATE_COLOURS.items() if name in set(lines["series"])]}}
     for layer in layers:

@@ -12,6 +12,7 @@ import pandas as pd
 from dashboard.drift_strength import KIND_NOTES, ScoreKind
 
 __all__ = ["METRIC_LABELS", "blank_missing", "breach_mark", "cell_style", "format_age", "format_time", "format_value",
+           "threshold_text",
            "is_share", "markdown_safe", "metric_label", "score_label"]
 
 METRIC_LABELS: dict[str, str] = {
@@ -42,9 +43,11 @@ METRIC_LABELS: dict[str, str] = {
     "f1": "F1",
     "roc_auc": "ROC AUC",
     "mae": "MAE",
+    "mse": "MSE",
     "rmse": "RMSE",
     "mape": "MAPE",
     "r2": "R²",
+    "specificity": "Specificity",
     "label_count": "Labels",
     "label_coverage": "Label coverage",
     "label_drift_score": "Label drift",
@@ -128,6 +131,38 @@ def format_age(value: datetime | pd.Timestamp | None, now: datetime) -> str:
     if seconds < 2 * 86400:
         return f"{round(seconds / 3600)} h ago"
     return f"{round(seconds / 86400)} days ago"
+
+
+def _known(value: object) -> bool:
+    return value is not None and not pd.isna(value)
+
+
+def threshold_text(metric: str, value: float | None, threshold: float | None, lower: float | None = None,
+                   upper: float | None = None) -> str:
+    """The threshold cell of a window's metric: for a metric with learned lower and upper
+    thresholds (estimated performance, multivariate drift) the one its value crossed,
+    else both as a range; otherwise its one threshold.
+
+    >>> threshold_text("estimated_specificity", 0.70, 0.95, 0.80, 0.95)
+    'lower 0.8'
+    >>> threshold_text("estimated_specificity", 0.97, 0.95, 0.80, 0.95)
+    'upper 0.95'
+    >>> threshold_text("multivariate_drift", 1.1, 1.25, 0.75, 1.25)
+    '0.75 – 1.25'
+    >>> threshold_text("estimated_accuracy", 0.9, 0.84, 0.84, None), threshold_text("error_rate", 0.1, 0.05)
+    ('lower 0.84', '5.00%')
+    >>> threshold_text("accuracy", 0.9, None)
+    ''
+    """
+    if _known(lower) or _known(upper):
+        crossed_lower = _known(value) and _known(lower) and value < lower  # type: ignore[operator]
+        crossed_upper = _known(value) and _known(upper) and value > upper  # type: ignore[operator]
+        if crossed_lower or not _known(upper):
+            return f"lower {format_value(metric, lower)}"
+        if crossed_upper or not _known(lower):
+            return f"upper {format_value(metric, upper)}"
+        return f"{format_value(metric, lower)} – {format_value(metric, upper)}"
+    return format_value(metric, threshold) if _known(threshold) else ""
 
 
 def breach_mark(value: object) -> str:

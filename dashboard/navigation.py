@@ -2,6 +2,11 @@
 
 The model page lives at ``/model`` because alert notifications link to
 ``{base_url}/model?model=M&version=V&window=...``; keep that path stable.
+
+The page scripts live in ``views/``, never ``pages/``: Streamlit auto-discovers a
+``pages/`` folder beside the main script and, for the first request to a fresh server,
+would run ``pages/drift.py`` for ``/drift`` directly, skipping ``app.py`` (its sidebar,
+store check and this navigation).
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import streamlit as st
 
 __all__ = ["PAGES", "page_file", "build_pages"]
 
-PAGES_DIR = Path(__file__).resolve().with_name("pages")
+PAGES_DIR = Path(__file__).resolve().with_name("views")
 
 # key: (file, title, icon, url_path); each url_path is its file's stem, which is also
 # how streamlit.testing's AppTest.switch_page finds a page before the first run.

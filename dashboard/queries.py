@@ -104,14 +104,17 @@ def model_windows(url: str) -> pd.DataFrame:
 @_cached
 def latest_points(url: str, windows: tuple[tuple[str, datetime], ...]) -> pd.DataFrame:
     """Every metric row of the given (model, window_start) pairs, all versions, with
-    the drift test (``details.method``) and ``details.p_value`` where there is one."""
+    the drift test (``details.method``) and ``details.p_value`` where there is one, and
+    the learned ``lower_threshold`` / ``upper_threshold`` of estimates."""
     columns = ["model", "model_version", "window_start", "metric", "feature", "value", "threshold", "is_breach"]
     if not windows:
-        return pd.DataFrame(columns=[*columns, "method", "p_value"])
+        return pd.DataFrame(columns=[*columns, "method", "p_value", "lower_threshold", "upper_threshold"])
     statement = select(
         *(_time(MV.c[name]) if name == "window_start" else MV.c[name] for name in columns),
         MV.c.details["method"].as_string().label("method"),
         MV.c.details["p_value"].as_float().label("p_value"),
+        MV.c.details["lower_threshold"].as_float().label("lower_threshold"),
+        MV.c.details["upper_threshold"].as_float().label("upper_threshold"),
     ).where(
         or_(*(and_(MV.c.model == model, MV.c.metric.in_(_CATALOGUE), MV.c.window_start == start)
               for model, start in windows))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 
@@ -26,6 +25,7 @@ from alerts.channels.presentation import (
     summary_fields,
 )
 from alerts.notification import Notification
+from monitor.clock import utc_now
 
 __all__ = ["compose_email", "message_id"]
 
@@ -61,7 +61,7 @@ def compose_email(notification: Notification, *, sender: str, to: Sequence[str])
     message["Subject"] = subject(n)
     message["From"] = sender
     message["To"] = ", ".join(to)
-    message["Date"] = format_datetime(datetime.now(UTC))
+    message["Date"] = format_datetime(utc_now())
     message["Message-ID"] = message_id(n.idempotency_key, sender)
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies
     message["X-Driftwatch-Idempotency-Key"] = n.idempotency_key

@@ -33,6 +33,7 @@ from alerts.errors import (
     DeliveryTimeout,
 )
 from monitor import __version__
+from monitor.clock import utc_now
 
 __all__ = ["USER_AGENT", "check_http_url", "parse_retry_after", "post_json", "redact_url"]
 
@@ -100,7 +101,7 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)  # RFC 9110 dates are GMT
-    delta = (when - (now or datetime.now(UTC))).total_seconds()
+    delta = (when - (now or utc_now())).total_seconds()
     return max(0.0, delta)
 
 

@@ -10,10 +10,10 @@ import json
 import math
 import re
 from collections.abc import Iterable
-from datetime import datetime
 from urllib.parse import urlsplit
 
 from alerts.notification import Notification
+from monitor.clock import format_time
 
 __all__ = [
     "colour",
@@ -147,12 +147,6 @@ def _significant(value: float, digits: int) -> str:
     if abs(value) >= 10 ** (digits - 1):  # as many digits would need an exponent
         return f"{value:.0f}"
     return f"{value:.{digits}g}"
-
-
-def format_time(moment: datetime) -> str:
-    """``2026-01-01 10:00 UTC`` (seconds shown only when they are not zero)."""
-    pattern = "%Y-%m-%d %H:%M:%S UTC" if moment.second else "%Y-%m-%d %H:%M UTC"
-    return moment.strftime(pattern)
 
 
 def _scalar(item: object) -> str:

@@ -14,8 +14,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from monitor.cli.main import app, err, install_stop_signals, load_context_config
+from monitor.cli.common import app, err, install_stop_signals, load_context_config
 from monitor.cli.tables import print_table
+from monitor.clock import iso_utc
 from monitor.errors import InputFileError
 from monitor.store.engine import create_store_engine
 from monitor.store.schema import require_schema
@@ -73,7 +74,7 @@ def compute(
     check_reference_files(config, [model])
     start, end = _moment(from_, "--from"), _moment(to, "--to")
     if start is not None and end is not None and end <= start:
-        raise InputFileError(f"--to ({end.isoformat()}) must be after --from ({start.isoformat()})")
+        raise InputFileError(f"--to ({iso_utc(end)}) must be after --from ({iso_utc(start)})")
     engine = create_store_engine(config.store, must_exist=True)
     require_schema(engine)
     scheduler = WindowScheduler(config=config, engine=engine)
@@ -110,10 +111,10 @@ def compute(
         holder = report.holders.get(key)
         err.print(f"  {_busy_line(key, holder)}", highlight=False, markup=False, soft_wrap=True)
     for outcome in failed[:10]:
-        err.print(f"  failed {outcome.job.key.model_version} {outcome.job.key.start.isoformat()}: {outcome.error}",
+        err.print(f"  failed {outcome.job.key.model_version} {iso_utc(outcome.job.key.start)}: {outcome.error}",
                   highlight=False, markup=False)
     for outcome in degraded[:10]:
-        err.print(f"  note {outcome.job.key.model_version} {outcome.job.key.start.isoformat()}: "
+        err.print(f"  note {outcome.job.key.model_version} {iso_utc(outcome.job.key.start)}: "
                   f"{'; '.join(outcome.notes)}", highlight=False, markup=False)
     if failed:
         raise typer.Exit(1)
@@ -131,7 +132,7 @@ def _busy_line(key: WindowKey, holder: WindowState | None) -> str:
     >>> _busy_line(key, state).endswith("lease until 12:02:05 UTC); retry after that or stop that process")
     True
     """
-    where = f"window {key.start.isoformat()} of {key.model} {key.model_version}"
+    where = f"window {iso_utc(key.start)} of {key.model} {key.model_version}"
     if holder is None or holder.claimed_by is None:
         return f"{where} was claimed by another scheduler that has finished since; run the command again"
     claimed = "" if holder.claimed_at is None else f"claimed {holder.claimed_at.astimezone(UTC):%H:%M:%S}, "

@@ -18,7 +18,7 @@ from typing import Annotated
 
 import typer
 
-from monitor.cli.main import app, err, load_context_config
+from monitor.cli.common import app, err, load_context_config
 from monitor.config import override_name
 from monitor.errors import DriftwatchError
 from monitor.store.engine import redact_url

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from monitor.cli.main import app
+from monitor.cli.common import app
 from monitor.cli.tables import print_table
 from monitor.errors import InputFileError
 

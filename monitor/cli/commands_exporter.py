@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from monitor.cli.main import app, err, install_stop_signals, load_context_config
+from monitor.cli.common import app, err, install_stop_signals, load_context_config
 from monitor.config.models import DriftwatchConfig
 from monitor.errors import ConfigError
 from monitor.store.engine import create_store_engine, redact_url

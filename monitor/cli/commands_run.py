@@ -11,14 +11,15 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 import typer
 
 from monitor.cli.commands_exporter import metrics_port
 from monitor.cli.commands_service import wait_for_store
-from monitor.cli.main import app, err, install_stop_signals, load_context_config
+from monitor.cli.common import app, err, install_stop_signals, load_context_config
+from monitor.clock import utc_now
 from monitor.logs import fields
 from monitor.store.engine import create_store_engine
 
@@ -74,7 +75,7 @@ def run(
             return  # partial windows never fire alerts
         try:
             evaluate_window(engine, config, model=model, model_version=version, window_start=start,
-                            window_end=end, now=datetime.now(UTC))
+                            window_end=end, now=utc_now())
         except Exception:
             # The alert service's periodic evaluate_due catches this window up later.
             log.exception("alert evaluation failed; it will be retried", extra=fields(model=model))

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from sqlalchemy import Engine
 
-from monitor.cli.main import app, config_option, err, install_stop_signals, load_context_config
+from monitor.cli.common import app, config_option, err, install_stop_signals, load_context_config
 from monitor.config.loader import DEFAULT_CONFIG_FILE
 from monitor.config.starter import write_starter_config
 from monitor.errors import ConfigError, DriftwatchError, StoreUnavailableError

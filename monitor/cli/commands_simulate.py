@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from monitor.cli.main import app, err, install_stop_signals, load_context_config
+from monitor.cli.common import app, err, install_stop_signals, load_context_config
+from monitor.clock import utc_now
 from monitor.config.durations import parse_duration
 from monitor.errors import ConfigError
 from monitor.simulate.scenario import DEFAULT_SCENARIO, load_scenario
@@ -63,7 +64,7 @@ def simulate(
         plan = plan.model_copy(update={"seed": seed})
     check_scenario(plan.events, chosen)
     try:
-        first = datetime.fromisoformat(start) if start else datetime.now(UTC)
+        first = datetime.fromisoformat(start) if start else utc_now()
     except ValueError:
         raise ConfigError(f"--start {start!r} is not ISO-8601; write e.g. 2026-01-01T00:00:00Z") from None
     if first.tzinfo is None:

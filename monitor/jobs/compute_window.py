@@ -13,10 +13,11 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Engine
 
+from monitor.clock import iso_utc, utc_now
 from monitor.config.models import ModelConfig
 from monitor.jobs.estimation import load_or_fit
 from monitor.jobs.reference import ReferenceProvider, feature_types_of
@@ -63,10 +64,6 @@ def _reference_key(engine: Engine, info: ReferenceSetInfo) -> tuple[str, int, st
     return (str(engine.url), info.id, info.source, info.row_count, info.created_at.isoformat())
 
 
-def _wall_clock() -> datetime:
-    return datetime.now(UTC)
-
-
 def compute_window(
     engine: Engine,
     job: WindowJob,
@@ -75,7 +72,7 @@ def compute_window(
     references: ReferenceProvider,
     worker: str,
     now: datetime,
-    clock: Callable[[], datetime] = _wall_clock,
+    clock: Callable[[], datetime] = utc_now,
 ) -> WindowOutcome:
     """Compute and save one claimed window; raises on store errors (the caller records them)."""
     started_at, started = clock(), time.perf_counter()
@@ -122,6 +119,6 @@ def compute_window(
     )
     seconds = time.perf_counter() - started
     log.info("window computed", extra=fields(model=key.model, version=key.model_version,
-                                              window=key.start.isoformat(), trigger=job.trigger, rows=len(data.rows),
+                                              window=iso_utc(key.start), trigger=job.trigger, rows=len(data.rows),
                                               metrics=written, status=status, seconds=round(seconds, 3)))
     return WindowOutcome(job=job, status=status, metrics_written=written, notes=tuple(notes), seconds=seconds)

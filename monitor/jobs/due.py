@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from monitor.clock import iso_utc
 from monitor.errors import DriftwatchError
 from monitor.event_time import EventTimeRange
 from monitor.jobs.windows import Window, window_from_index, window_index, windows_between
@@ -137,7 +138,7 @@ class ModelTracker:
                 "(or raise ingest.max_event_lead) to have them computed",
                 extra=fields(model=self.model, version=version, windows=len(new),
                              first_skipped=_start_text(new[0], self.size),
-                             latest_allowed=self.event_range.latest(now).isoformat()))
+                             latest_allowed=iso_utc(self.event_range.latest(now))))
 
     def _lookback_start(self, now: datetime) -> int:
         windows = max(1, min(MAX_LISTED_WINDOWS, LISTED_LOOKBACK // self.size))
@@ -220,6 +221,6 @@ class ModelTracker:
 
 def _start_text(index: int, size: timedelta) -> str:
     try:
-        return window_from_index(index, size).start.isoformat()
+        return iso_utc(window_from_index(index, size).start)
     except DriftwatchError:  # a window past year 9999 has no datetime
         return f"window number {index} of {size} (past year 9999)"

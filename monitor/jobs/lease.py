@@ -27,6 +27,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from monitor.clock import iso_utc
 from monitor.logs import fields
 from monitor.store.window_state import WindowKey, extend_claims, release_window
 
@@ -156,10 +157,10 @@ class LeaseKeeper:
             try:
                 release_window(self.engine, key, worker=self.worker)
                 log.info("claim released on stop", extra=fields(model=key.model, version=key.model_version,
-                                                                window=key.start.isoformat()))
+                                                                window=iso_utc(key.start)))
             except Exception:  # the store may be down: the lease then runs out on its own
                 log.exception("cannot release a claim; it expires with its lease",
-                              extra=fields(model=key.model, window=key.start.isoformat()))
+                              extra=fields(model=key.model, window=iso_utc(key.start)))
 
     def beat(self) -> None:
         """Extend every held claim to ``clock() + lease`` (what the thread does each period)."""
@@ -167,9 +168,12 @@ class LeaseKeeper:
         if not held:
             return
         lost = extend_claims(self.engine, sorted(held), worker=self.worker, until=self.clock() + self.lease)
-        for key in lost:
+        # A window saved (or released) while this beat ran gave its claim back and was
+        # dropped meanwhile: not extending it is no loss. Only a key still held was taken.
+        still_held = self.held()
+        for key in (key for key in lost if key in still_held):
             log.warning("claim lost: another scheduler took the window over; its result will not be saved",
-                        extra=fields(model=key.model, version=key.model_version, window=key.start.isoformat()))
+                        extra=fields(model=key.model, version=key.model_version, window=iso_utc(key.start)))
 
     def _beat(self) -> None:
         period = self.lease.total_seconds() / 3

@@ -33,6 +33,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine
 
+from monitor.clock import iso_utc
 from monitor.config.models import ModelConfig, ReferenceConfig
 from monitor.errors import DriftwatchError, ReferenceDataError
 from monitor.jobs.data_files import read_data_file
@@ -87,6 +88,8 @@ def reference_source(config: ReferenceConfig) -> tuple[str, bool]:
     if config.file is not None:
         return f"file:{config.file}", False
     if config.window is not None:
+        # Stored with the baseline and compared on every run: keep this exact text
+        # (``+00:00``, not the ``Z`` of monitor.clock.iso_utc) so stored baselines still match.
         start = config.window.start.astimezone(UTC).isoformat()
         end = config.window.end.astimezone(UTC).isoformat()
         return f"window:{start}/{end}", False
@@ -199,7 +202,7 @@ class ReferenceProvider:
                                           records=records, created_at=now)
         elif config.window is not None:
             if now < config.window.end:
-                return (f"the reference window ends at {config.window.end.isoformat()}; "
+                return (f"the reference window ends at {iso_utc(config.window.end)}; "
                         "drift is computed once it has closed")
             built = save_reference_from_predictions(
                 self.engine, model=model, model_version=version_key, source=source, created_at=now,
@@ -208,7 +211,7 @@ class ReferenceProvider:
             if built is None:
                 raise ReferenceDataError(
                     f"no stored predictions of model {model!r} in the reference window "
-                    f"{config.window.start.isoformat()} – {config.window.end.isoformat()}; pick a window with traffic"
+                    f"{iso_utc(config.window.start)} – {iso_utc(config.window.end)}; pick a window with traffic"
                 )
             info = built
         else:

@@ -40,6 +40,7 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import Engine
 
+from monitor.clock import iso_utc, utc_now
 from monitor.config.models import DriftwatchConfig, ModelConfig
 from monitor.event_time import EventTimeRange
 from monitor.jobs.compute_window import WindowJob, WindowOutcome, compute_window
@@ -72,10 +73,6 @@ WindowComputedHook = Callable[[str, str, datetime, datetime, bool], None]
 # Rows ingested up to this long before the newest one already scanned are scanned
 # again: ingest batches from several processes may commit slightly out of order.
 SCAN_OVERLAP = timedelta(minutes=5)
-
-
-def _wall_clock() -> datetime:
-    return datetime.now(UTC)
 
 
 def default_worker_id() -> str:
@@ -119,7 +116,7 @@ class WindowScheduler:
         on_window_computed: WindowComputedHook | None = None,
         worker: str | None = None,
         lease: timedelta | None = None,
-        clock: Callable[[], datetime] = _wall_clock,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.config = config
         self.engine = engine
@@ -240,7 +237,7 @@ class WindowScheduler:
                                      worker=self.worker, now=now, clock=self.clock)
         except Exception as exc:  # recorded in job_runs; the next tick retries
             log.exception("window failed", extra=fields(model=key.model, version=key.model_version,
-                                                         window=key.start.isoformat()))
+                                                         window=iso_utc(key.start)))
             release_window(self.engine, key, worker=self.worker)
             error = f"{type(exc).__name__}: {exc}"
             self._record_failure(JobRun(model=key.model, model_version=key.model_version, window_start=key.start,
@@ -261,7 +258,7 @@ class WindowScheduler:
             self.on_window_computed(key.model, key.model_version, key.start, key.end, job.is_partial)
         except Exception:  # a hook failure must not stop the other windows (logged)
             log.exception("on_window_computed hook failed", extra=fields(model=key.model, version=key.model_version,
-                                                                          window=key.start.isoformat()))
+                                                                          window=iso_utc(key.start)))
 
     def _record_failure(self, run: JobRun) -> None:
         try:
@@ -348,7 +345,7 @@ def run_schedule(
     background = BackgroundScheduler(timezone=UTC)
     background.add_job(
         scheduler.tick, "interval", seconds=config.schedule.interval.total_seconds(), id="driftwatch-windows",
-        next_run_time=datetime.now(UTC), max_instances=1, coalesce=True,
+        next_run_time=utc_now(), max_instances=1, coalesce=True,
         misfire_grace_time=max(1, int(config.schedule.interval.total_seconds())),
     )
     log.info("scheduler started", extra=fields(worker=scheduler.worker, models=len(config.models),

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from monitor.clock import iso_utc
 from monitor.errors import DriftwatchError
 
 __all__ = ["EPOCH", "Window", "window_at", "window_from_index", "window_index", "windows_between"]
@@ -51,7 +52,7 @@ class Window:
         return self.start <= moment < self.end
 
     def __str__(self) -> str:
-        return f"[{self.start.isoformat()}, {self.end.isoformat()})"
+        return f"[{iso_utc(self.start)}, {iso_utc(self.end)})"
 
 
 def window_index(moment: datetime, size: timedelta) -> int:

@@ -9,7 +9,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from tests.alerts.smtp_server import SmtpServer, smtp_servers
-from tests.alerts.support import Receiver
+from tests.support.webhook import Receiver
 
 
 @pytest.fixture(autouse=True)

@@ -3,18 +3,11 @@ receiver that records what it got and answers as scripted."""
 
 from __future__ import annotations
 
-import json
-import threading
-import time
-from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pytest_httpserver import HTTPServer
 from sqlalchemy import Engine, Row, and_, delete, select
-from werkzeug import Request, Response
 
 from monitor.config.loader import config_from_mapping
 from monitor.config.models import DriftwatchConfig
@@ -100,79 +93,6 @@ def notification_rows(engine: Engine) -> list[Row[Any]]:
 def alert_rows(engine: Engine) -> list[Row[Any]]:
     with engine.connect() as connection:
         return list(connection.execute(select(alerts).order_by(alerts.c.id)).all())
-
-
-@dataclass(frozen=True)
-class Call:
-    """One request the receiver got, and what it answered."""
-
-    key: str | None
-    body: dict[str, Any]
-    status: int
-    headers: dict[str, str]
-
-    @property
-    def event(self) -> str:
-        return str(self.body.get("event"))
-
-    @property
-    def window_start(self) -> str:
-        return str(self.body.get("window_start"))
-
-
-@dataclass
-class Receiver:
-    """Records every request to ``path``; answers the next of ``script`` (status,
-    headers, delay) or ``default``."""
-
-    server: HTTPServer
-    path: str
-    default: int = 200
-    script: list[tuple[int, dict[str, str], float]] = field(default_factory=list)
-    calls: list[Call] = field(default_factory=list)
-    arrivals: int = 0  # requests that reached the handler (counted before any delay)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def __post_init__(self) -> None:
-        self.server.expect_request(self.path).respond_with_handler(self._handle)
-
-    @property
-    def url(self) -> str:
-        return self.server.url_for(self.path)
-
-    def answer(self, *statuses: int, headers: Mapping[str, str] | None = None, delay: float = 0.0) -> None:
-        with self._lock:
-            self.script.extend((status, dict(headers or {}), delay) for status in statuses)
-
-    def _handle(self, request: Request) -> Response:
-        with self._lock:
-            self.arrivals += 1
-            status, headers, delay = self.script.pop(0) if self.script else (self.default, {}, 0.0)
-        if delay:
-            time.sleep(delay)
-        raw = request.get_data()
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            body = {"raw": raw.decode("utf-8", "replace")}
-        with self._lock:
-            self.calls.append(Call(request.headers.get("Idempotency-Key"), body, status, dict(request.headers)))
-        return Response("ok" if status < 300 else f"failure {status}", status=status, headers=headers)
-
-    def delivered(self) -> list[Call]:
-        """Requests answered 2xx, in order."""
-        with self._lock:
-            return [call for call in self.calls if 200 <= call.status < 300]
-
-    def events(self) -> list[tuple[str, str]]:
-        return [(call.event, call.window_start) for call in self.delivered()]
-
-    def accepted_per_key(self) -> Counter[str | None]:
-        return Counter(call.key for call in self.delivered())
-
-    def attempts_per_key(self) -> Counter[str | None]:
-        with self._lock:
-            return Counter(call.key for call in self.calls)
 
 
 def iso(moment: datetime) -> str:

@@ -19,13 +19,10 @@ from alerts.cli import alerts_app
 from alerts.evaluation import evaluate_window
 from monitor.config.loader import load_config
 from tests.alerts.smtp_server import SmtpServer
-from tests.alerts.support import MODELS, Receiver, drift, drift_rule
+from tests.alerts.support import MODELS, drift, drift_rule
+from tests.support.webhook import Receiver
 
 ROOT = Path(__file__).resolve().parents[2]
-MOUNTED_CLI = (
-    "from monitor.cli.main import app, main; from alerts.cli import alerts_app; "
-    "app.add_typer(alerts_app, name='alerts'); main()"
-)
 
 
 def write_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store: str, channels: dict[str, Any]) -> Path:
@@ -143,7 +140,7 @@ def test_mounted_in_the_driftwatch_cli(tmp_path: Path, monkeypatch: pytest.Monke
                         {"retrain": {"type": "webhook", "url": receiver.url, "secret": "s"}})
 
     result = subprocess.run(
-        [sys.executable, "-c", MOUNTED_CLI, "--config", str(path), "alerts", "test", "retrain"],
+        [sys.executable, "-m", "monitor.cli", "--config", str(path), "alerts", "test", "retrain"],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )

@@ -20,7 +20,8 @@ from alerts.dispatcher import Dispatcher
 from alerts.evaluation import evaluate_window
 from monitor.config.models import DriftwatchConfig
 from monitor.store.tables import notifications
-from tests.alerts.support import Receiver, drift, drift_rule, make_config, notification_rows
+from tests.alerts.support import drift, drift_rule, make_config, notification_rows
+from tests.support.webhook import Receiver
 
 
 def fire(engine: Engine, config: DriftwatchConfig, hour: int = 0, *, model: str = "fraud") -> datetime:

@@ -24,7 +24,6 @@ from monitor.config.models import DriftwatchConfig
 from tests.alerts.smtp_server import SmtpServer
 from tests.alerts.support import (
     DASHBOARD,
-    Receiver,
     alert_rows,
     drift,
     drift_rule,
@@ -34,6 +33,7 @@ from tests.alerts.support import (
     window,
     write_window,
 )
+from tests.support.webhook import Receiver
 
 STEP_DELAY = timedelta(minutes=5)  # the scheduler saves a window a few minutes after it ends
 

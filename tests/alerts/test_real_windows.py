@@ -25,8 +25,9 @@ from sqlalchemy import Engine
 from alerts.channels import build_channels
 from alerts.dispatcher import Dispatcher
 from tests.alerts.smtp_server import SmtpServer, free_port
-from tests.alerts.support import Receiver, iso, notification_rows
+from tests.alerts.support import iso, notification_rows
 from tests.support.computed import START, compute_and_evaluate, ingest_simulated_stream, simulated_config
+from tests.support.webhook import Receiver
 
 DRIFT = (START + timedelta(minutes=30), START + timedelta(minutes=60))
 SCENARIO = {"seed": 11, "events": [{"kind": "covariate_drift", "model": "fraud", "at": "30m", "duration": "30m",

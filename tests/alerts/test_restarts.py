@@ -26,7 +26,6 @@ from monitor.store.engine import create_store_engine
 from tests.alerts.support import (
     DASHBOARD,
     MODELS,
-    Receiver,
     alert_rows,
     drift,
     drift_rule,
@@ -35,6 +34,7 @@ from tests.alerts.support import (
     notification_rows,
     window,
 )
+from tests.support.webhook import Receiver
 
 ROOT = Path(__file__).resolve().parents[2]
 CHILD = Path(__file__).with_name("dispatcher_process.py")

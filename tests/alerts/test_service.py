@@ -14,7 +14,8 @@ from alerts.evaluation import evaluate_window
 from alerts.outbox import Delivered, Retry, claim_due, settle
 from alerts.service import AlertService
 from alerts.transactions import write_transaction
-from tests.alerts.support import Receiver, drift, drift_rule, make_config, notification_rows
+from tests.alerts.support import drift, drift_rule, make_config, notification_rows
+from tests.support.webhook import Receiver
 
 
 def test_service_catches_up_and_delivers_until_stopped(engine: Engine, receiver: Receiver) -> None:

@@ -14,17 +14,8 @@ from alerts.errors import SilenceError
 from alerts.evaluation import evaluate_window
 from alerts.silences import Silence, create_silence, expire_silence, list_silences, matching_silence
 from monitor.config.models import DriftwatchConfig
-from tests.alerts.support import (
-    T0,
-    Receiver,
-    alert_rows,
-    drift_rule,
-    iso,
-    make_config,
-    notification_rows,
-    window,
-    write_window,
-)
+from tests.alerts.support import T0, alert_rows, drift_rule, iso, make_config, notification_rows, window, write_window
+from tests.support.webhook import Receiver
 
 
 def run(engine: Engine, config: DriftwatchConfig, hour: int, values: dict[tuple[str, str | None], float]) -> None:

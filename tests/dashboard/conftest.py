@@ -71,7 +71,7 @@ def open_app(store_url: str, monkeypatch: pytest.MonkeyPatch) -> Callable[..., A
     def run(page: str | None = None, query: dict[str, str] | None = None) -> AppTest:
         at = AppTest.from_file(str(APP), default_timeout=RUN_TIMEOUT)
         if page is not None:
-            at.switch_page(f"pages/{page}.py")
+            at.switch_page(f"views/{page}.py")
         at.query_params.update(query or {})
         return at.run()
 

@@ -142,12 +142,32 @@ def cut_off(driver: WebDriver) -> list[list[object]]:
     return list(driver.execute_script(CUT_OFF))
 
 
+# Chart legend labels drawn past their chart's right edge (Vega clips a legend wider than
+# its chart) or shortened with "…", as [label, right, chart right] rows.
+LEGEND_CUT = """
+const cut = [];
+for (const chart of document.querySelectorAll('[data-testid="stVegaLiteChart"]')) {
+  const right = chart.getBoundingClientRect().right;
+  for (const label of chart.querySelectorAll('.role-legend-label text')) {
+    const r = label.getBoundingClientRect().right;
+    if (r > right + 1 || label.textContent.endsWith('…')) cut.push([label.textContent, r, right]);
+  }
+}
+return cut;
+"""
+
+
+def legends_cut(driver: WebDriver) -> list[list[object]]:
+    return list(driver.execute_script(LEGEND_CUT))
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 @pytest.mark.parametrize("width", [1000, 1400])
 def test_values_and_alert_tables_are_whole_at_common_widths(engine: Engine, store_url: str, live_store: datetime,
                                                             tmp_path: Path, browser: WebDriver, width: int) -> None:
-    """Tiles show their whole value and alert tables every column (no "40.0…", no cut-off Fired)."""
+    """Tiles show their whole value, chart legends every label and alert tables every column
+    (no "40.0…", no cut-off Fired)."""
     server = DashboardProcess(store_url, tmp_path).start()
     try:
         browser.set_window_size(width, 1000)
@@ -163,10 +183,28 @@ def test_values_and_alert_tables_are_whole_at_common_widths(engine: Engine, stor
             assert value in page
         page = open_page(browser, server.base_url + "/model?model=fraud&version=v2", "Model vitals")
         assert cut_off(browser) == [] and "80.00%" in page
+        assert legends_cut(browser) == []  # "Latency p99", not "Lat…"
         page = open_page(browser, server.base_url + "/alerts", "Alerts")
         assert cut_off(browser) == []
         header = [cell.text for cell in css(browser, '[data-testid="stTable"] th')]
         assert "Fired" in header, header
+    finally:
+        assert server.stop() == 0, server.output()
+
+
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
+def test_a_deep_link_as_the_first_request_runs_the_app_with_its_navigation(
+        engine: Engine, store_url: str, live_store: datetime, tmp_path: Path, browser: WebDriver) -> None:
+    """A notification's link is often the first request a freshly started dashboard gets:
+    the page must run inside app.py (sidebar navigation, store caption), never alone."""
+    server = DashboardProcess(store_url, tmp_path).start()
+    try:
+        page = open_page(browser, server.base_url + "/drift?model=churn", "Data drift")
+        assert "model=churn&version=v1" in browser.current_url and "No open alerts on drift metrics" in page
+        links = [link.text.splitlines()[-1] for link in css(browser, '[data-testid="stSidebarNav"] a')]
+        assert links == ["Overview", "Model", "Drift", "Alerts", "Data quality"], links
+        sidebar = browser.find_element(By.CSS_SELECTOR, '[data-testid="stSidebar"]').text
+        assert "driftwatch · model monitoring" in sidebar and "Store:" in sidebar and "Refresh now" in sidebar
     finally:
         assert server.stop() == 0, server.output()
 

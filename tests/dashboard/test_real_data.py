@@ -29,7 +29,7 @@ def test_every_page_renders_real_computed_data(computed_store, monkeypatch, page
     monkeypatch.setenv("DRIFTWATCH_STORE", computed_store)
     at = AppTest.from_file(str(APP), default_timeout=120)
     if page is not None:
-        at.switch_page(f"pages/{page}.py")
+        at.switch_page(f"views/{page}.py")
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     # st.error is also how a red model status is shown; only store problems are failures.
@@ -44,7 +44,7 @@ def test_the_pages_tell_what_the_computed_store_holds(computed_store, monkeypatc
     page says red and why, and the drift page ranks the drifted features on top."""
     monkeypatch.setenv("DRIFTWATCH_STORE", computed_store)
     model = AppTest.from_file(str(APP), default_timeout=120)
-    model.switch_page("pages/model.py")
+    model.switch_page("views/model.py")
     model.query_params["model"] = "fraud"
     model.run()
     assert not model.exception, [e.value for e in model.exception]
@@ -52,7 +52,7 @@ def test_the_pages_tell_what_the_computed_store_holds(computed_store, monkeypatc
     assert banner and "fraud-drift" in banner[0], [e.value for e in model.error]
 
     drift = AppTest.from_file(str(APP), default_timeout=120)
-    drift.switch_page("pages/drift.py")
+    drift.switch_page("views/drift.py")
     drift.query_params["model"] = "fraud"
     drift.run()
     assert not drift.exception, [e.value for e in drift.exception]

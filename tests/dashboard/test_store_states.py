@@ -39,7 +39,7 @@ def run_on(url: str, monkeypatch: pytest.MonkeyPatch, page: str | None = None) -
     monkeypatch.setenv("DRIFTWATCH_STORE", url)
     at = AppTest.from_file(str(APP), default_timeout=RUN_TIMEOUT)
     if page:
-        at.switch_page(f"pages/{page}.py")
+        at.switch_page(f"views/{page}.py")
     return at.run()
 
 

@@ -69,8 +69,7 @@ def start_live_service(*, store: str, bootstrap: str, topics: dict[str, str], tm
 
     upgrade_schema(create_store_engine(store))
     create_topics(bootstrap, [topics["predictions"], topics["labels"]])
-    receiver = Receiver()
-    httpserver.expect_request("/retrain", method="POST").respond_with_handler(receiver)
+    receiver = Receiver(httpserver, "/retrain")
     write_reference_files(("fraud",), tmp_path / "reference", rows=3000)
     models = model_configs(["fraud"], str(tmp_path / "reference"))
     models["fraud"]["window"] = f"{WINDOW_S}s"
@@ -85,7 +84,7 @@ def start_live_service(*, store: str, bootstrap: str, topics: dict[str, str], tm
             "rules": [{"model": "fraud", "for": 1, "channels": ["retrain"], **rule} for rule in rules],
             "repeat_interval": "1h",
             "send_resolved": True,
-            "channels": {"retrain": {"type": "webhook", "url": httpserver.url_for("/retrain"), "secret": SECRET}},
+            "channels": {"retrain": {"type": "webhook", "url": receiver.url, "secret": SECRET}},
         },
     }
     path = tmp_path / "driftwatch.yaml"

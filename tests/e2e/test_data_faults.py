@@ -49,7 +49,7 @@ def test_missing_values_malformed_messages_and_a_new_version(
 
     # Missing values: the per-feature rule fires for country in its window, and resolves.
     assert receiver.wait_for("fraud-missing", "resolved", timeout=90), live.log_tail()
-    missing = [payload for _, _, payload in receiver.payloads("fraud-missing")]
+    missing = [call.body for call in receiver.payloads("fraud-missing")]
     assert [(p["event"], p["feature"], datetime.fromisoformat(p["window_start"]).timestamp() - start_s)
             for p in missing] == [("firing", "country", MISSING[0]), ("resolved", "country", MISSING[1])], missing
 

@@ -12,6 +12,7 @@ from pytest_httpserver import HTTPServer
 from alerts.channels import SlackChannel
 from alerts.errors import ChannelConfigError
 from alerts.notification import Notification
+from tests.support.webhook import Receiver
 
 from .conftest import HOSTILE
 
@@ -19,16 +20,21 @@ MakeNotification = Callable[..., Notification]
 HOOK_PATH = "/services/T000/B000/XXXXsecretTOKEN"
 
 
-def deliver(httpserver: HTTPServer, notification: Notification) -> dict[str, Any]:
-    httpserver.expect_oneshot_request(HOOK_PATH, method="POST").respond_with_data("ok")
-    channel = SlackChannel(name="ml-team", webhook_url=httpserver.url_for(HOOK_PATH))
+@pytest.fixture
+def slack(httpserver: HTTPServer) -> Receiver:
+    """Slack's incoming-webhook endpoint."""
+    return Receiver(httpserver, HOOK_PATH)
+
+
+def deliver(slack: Receiver, notification: Notification) -> dict[str, Any]:
+    channel = SlackChannel(name="ml-team", webhook_url=slack.url)
 
     receipt = channel.deliver(notification)
 
     assert (receipt.channel, receipt.status, receipt.summary) == ("ml-team", 200, "HTTP 200")
-    request, _ = httpserver.log[-1]
+    request = slack.last()
     assert request.headers["Content-Type"] == "application/json"
-    payload: dict[str, Any] = json.loads(request.get_data())
+    payload: dict[str, Any] = json.loads(request.raw)
     return payload
 
 
@@ -45,9 +51,9 @@ def strings(node: Any, key: str = "") -> Iterator[tuple[str, str]]:
 
 
 def test_block_kit_payload_has_header_colour_fields_and_dashboard_button(
-    httpserver: HTTPServer, make_notification: MakeNotification
+    slack: Receiver, make_notification: MakeNotification
 ) -> None:
-    payload = deliver(httpserver, make_notification(feature="amount", metric="feature_drift_score"))
+    payload = deliver(slack, make_notification(feature="amount", metric="feature_drift_score"))
 
     header = payload["blocks"][0]
     assert header["type"] == "header"
@@ -74,9 +80,9 @@ def test_block_kit_payload_has_header_colour_fields_and_dashboard_button(
 
 
 def test_people_see_rounded_values_without_float_noise(
-    httpserver: HTTPServer, make_notification: MakeNotification
+    slack: Receiver, make_notification: MakeNotification
 ) -> None:
-    payload = deliver(httpserver, make_notification(
+    payload = deliver(slack, make_notification(
         metric="latency_p95_ms", value=319.93340000000006, condition="> 150",
         details={"band": {"low": 0.30000000000000004, "high": 412.77770000000004}, "p_value": 0.012345678}))
 
@@ -97,18 +103,18 @@ def test_people_see_rounded_values_without_float_noise(
     ],
 )
 def test_colour_and_header_follow_severity_and_state(
-    httpserver: HTTPServer,
+    slack: Receiver,
     make_notification: MakeNotification,
     severity: str, state: str, event: str, colour: str, header_start: str,
 ) -> None:
-    payload = deliver(httpserver, make_notification(severity=severity, state=state, event=event))
+    payload = deliver(slack, make_notification(severity=severity, state=state, event=event))
 
     assert payload["attachments"][0]["color"] == colour
     assert payload["blocks"][0]["text"]["text"].startswith(header_start)
 
 
 def test_hostile_names_cannot_inject_mentions_or_links(
-    httpserver: HTTPServer, make_notification: MakeNotification
+    slack: Receiver, make_notification: MakeNotification
 ) -> None:
     notification = make_notification(
         rule=f"rule {HOSTILE}",
@@ -119,7 +125,7 @@ def test_hostile_names_cannot_inject_mentions_or_links(
         condition="> 0.3 <!here>",
         details={HOSTILE: [HOSTILE], "note": "a & b"},
     )
-    payload = deliver(httpserver, notification)
+    payload = deliver(slack, notification)
 
     texts = [(key, value) for key, value in strings(payload) if key != "url"]
     assert texts, "payload carries no text at all"
@@ -137,9 +143,9 @@ def test_hostile_names_cannot_inject_mentions_or_links(
 
 
 def test_long_names_are_cut_to_slack_limits_without_splitting_entities(
-    httpserver: HTTPServer, make_notification: MakeNotification
+    slack: Receiver, make_notification: MakeNotification
 ) -> None:
-    payload = deliver(httpserver, make_notification(rule="<" * 400))
+    payload = deliver(slack, make_notification(rule="<" * 400))
 
     header = payload["blocks"][0]["text"]["text"]
     assert len(header) <= 150
@@ -147,9 +153,9 @@ def test_long_names_are_cut_to_slack_limits_without_splitting_entities(
 
 
 def test_a_non_http_dashboard_url_gets_no_button(
-    httpserver: HTTPServer, make_notification: MakeNotification
+    slack: Receiver, make_notification: MakeNotification
 ) -> None:
-    payload = deliver(httpserver, make_notification(dashboard_url="javascript:alert(1)"))
+    payload = deliver(slack, make_notification(dashboard_url="javascript:alert(1)"))
 
     assert all(block["type"] != "actions" for block in payload["attachments"][0]["blocks"])
     assert "javascript" not in json.dumps(payload)

@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 from pytest_httpserver import HTTPServer
-from werkzeug import Request
 
 from alerts.channels import WebhookChannel, verify_signature
 from alerts.errors import ChannelConfigError, PayloadError
 from alerts.notification import Notification
+from tests.support.webhook import Call, Receiver
 
 from .conftest import HOSTILE
 
@@ -26,22 +26,25 @@ SECRET = "whsec-7f3a-not-for-logs"
 TEMPLATES_DOC = Path(__file__).parents[3] / "alerts" / "channels" / "webhook_templates.md"
 
 
-def reference_verify(secret: str, request: Request) -> bool:
+def reference_verify(secret: str, request: Call) -> bool:
     """Written from the spec, independent of driftwatch: HMAC-SHA256 of "<ts>.<body>"."""
     timestamp = request.headers["X-Driftwatch-Timestamp"]
-    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + request.get_data(), hashlib.sha256)
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + request.raw, hashlib.sha256)
     return hmac.compare_digest("sha256=" + mac.hexdigest(), request.headers["X-Driftwatch-Signature"])
 
 
-def post(httpserver: HTTPServer, notification: Notification, **kwargs: Any) -> Request:
-    httpserver.expect_oneshot_request("/hooks/retrain", method="POST").respond_with_data("", status=204)
-    channel = WebhookChannel(name="retrain-fraud", url=httpserver.url_for("/hooks/retrain"), **kwargs)
+@pytest.fixture
+def hook(httpserver: HTTPServer) -> Receiver:
+    return Receiver(httpserver, "/hooks/retrain", default=204)
+
+
+def post(hook: Receiver, notification: Notification, **kwargs: Any) -> Call:
+    channel = WebhookChannel(name="retrain-fraud", url=hook.url, **kwargs)
 
     receipt = channel.deliver(notification)
 
     assert (receipt.status, receipt.summary) == (204, "HTTP 204")
-    request, _ = httpserver.log[-1]
-    return request
+    return hook.last()
 
 
 def documented_template(marker: str) -> str:
@@ -52,13 +55,13 @@ def documented_template(marker: str) -> str:
 
 
 def test_default_body_is_the_notification_plus_type(
-    httpserver: HTTPServer, make_notification: MakeNotification
+    hook: Receiver, make_notification: MakeNotification
 ) -> None:
     notification = make_notification(feature="amount")
-    request = post(httpserver, notification)
+    request = post(hook, notification)
 
     assert request.headers["Content-Type"] == "application/json"
-    assert json.loads(request.get_data()) == {"type": "driftwatch.alert", **notification.to_dict(),
+    assert json.loads(request.raw) == {"type": "driftwatch.alert", **notification.to_dict(),
                                               "value_display": "0.42"}
     assert "X-Driftwatch-Signature" not in request.headers  # no secret configured
     assert abs(int(request.headers["X-Driftwatch-Timestamp"]) - time.time()) < 60
@@ -71,25 +74,25 @@ def test_default_body_is_the_notification_plus_type(
     (float("nan"), "> 0.3", "n/a"),
 ])
 def test_the_body_keeps_the_exact_value_and_adds_value_display(
-    httpserver: HTTPServer, make_notification: MakeNotification, value: float, condition: str, shown: str
+    hook: Receiver, make_notification: MakeNotification, value: float, condition: str, shown: str
 ) -> None:
     notification = make_notification(metric="latency_p95_ms", value=value, condition=condition,
                                      state="resolved", event="resolved")
-    request = post(httpserver, notification, body_template='{"v": {{ value | tojson }}, '
+    request = post(hook, notification, body_template='{"v": {{ value | tojson }}, '
                                                            '"shown": {{ value_display | tojson }}}')
-    body = json.loads(request.get_data())
+    body = json.loads(request.raw)
     assert body == {"v": None if value != value else value, "shown": shown}  # exact, to the last bit
 
-    default = json.loads(post(httpserver, notification).get_data())
+    default = json.loads(post(hook, notification).raw)
     assert (default["value_display"], list(default).index("value_display")) == (shown, list(default).index("value") + 1)
     assert default["value"] == body["v"]
 
 
 def test_signature_verifies_with_a_reference_verifier_and_verify_signature(
-    httpserver: HTTPServer, make_notification: MakeNotification
+    hook: Receiver, make_notification: MakeNotification
 ) -> None:
-    request = post(httpserver, make_notification(), secret=SECRET)
-    body = request.get_data()
+    request = post(hook, make_notification(), secret=SECRET)
+    body = request.raw
     timestamp = request.headers["X-Driftwatch-Timestamp"]
     signature = request.headers["X-Driftwatch-Signature"]
 
@@ -100,10 +103,10 @@ def test_signature_verifies_with_a_reference_verifier_and_verify_signature(
 
 
 def test_tampering_replay_and_wrong_secret_fail_verification(
-    httpserver: HTTPServer, make_notification: MakeNotification
+    hook: Receiver, make_notification: MakeNotification
 ) -> None:
-    request = post(httpserver, make_notification(), secret=SECRET)
-    body = request.get_data()
+    request = post(hook, make_notification(), secret=SECRET)
+    body = request.raw
     timestamp = request.headers["X-Driftwatch-Timestamp"]
     signature = request.headers["X-Driftwatch-Signature"]
 
@@ -119,20 +122,20 @@ def test_tampering_replay_and_wrong_secret_fail_verification(
 
 
 def test_idempotency_key_is_the_same_on_every_delivery_of_a_notification(
-    httpserver: HTTPServer, make_notification: MakeNotification
+    hook: Receiver, make_notification: MakeNotification
 ) -> None:
     notification = make_notification()
-    first = post(httpserver, notification, secret=SECRET)
-    second = post(httpserver, notification, secret=SECRET)
+    first = post(hook, notification, secret=SECRET)
+    second = post(hook, notification, secret=SECRET)
 
     assert first.headers["Idempotency-Key"] == second.headers["Idempotency-Key"]
     assert first.headers["Idempotency-Key"] == notification.idempotency_key
-    assert first.get_data() == second.get_data()
+    assert first.raw == second.raw
 
 
-def test_custom_headers_are_sent(httpserver: HTTPServer, make_notification: MakeNotification) -> None:
+def test_custom_headers_are_sent(hook: Receiver, make_notification: MakeNotification) -> None:
     request = post(
-        httpserver, make_notification(),
+        hook, make_notification(),
         headers={"Authorization": "Bearer ghp_token123", "X-GitHub-Api-Version": "2022-11-28"},
     )
 
@@ -141,12 +144,12 @@ def test_custom_headers_are_sent(httpserver: HTTPServer, make_notification: Make
 
 
 def test_airflow_template_from_the_docs_renders_a_dag_run_request(
-    httpserver: HTTPServer, make_notification: MakeNotification
+    hook: Receiver, make_notification: MakeNotification
 ) -> None:
     notification = make_notification(feature="amount", metric="feature_drift_score")
-    request = post(httpserver, notification, secret=SECRET, body_template=documented_template("dag_run_id"))
+    request = post(hook, notification, secret=SECRET, body_template=documented_template("dag_run_id"))
 
-    assert json.loads(request.get_data()) == {
+    assert json.loads(request.raw) == {
         "dag_run_id": "driftwatch__fraud-data-drift.fraud.2026-03-01T10.firing",
         "conf": {
             "event": "firing",
@@ -168,12 +171,12 @@ def test_airflow_template_from_the_docs_renders_a_dag_run_request(
 
 
 def test_github_template_from_the_docs_renders_a_repository_dispatch(
-    httpserver: HTTPServer, make_notification: MakeNotification
+    hook: Receiver, make_notification: MakeNotification
 ) -> None:
     notification = make_notification()
-    request = post(httpserver, notification, body_template=documented_template("event_type"))
+    request = post(hook, notification, body_template=documented_template("event_type"))
 
-    body = json.loads(request.get_data())
+    body = json.loads(request.raw)
     assert body == {
         "event_type": "driftwatch-retrain",
         "client_payload": {
@@ -188,15 +191,15 @@ def test_github_template_from_the_docs_renders_a_repository_dispatch(
 
 
 def test_tojson_keeps_hostile_names_inside_their_strings(
-    httpserver: HTTPServer, make_notification: MakeNotification
+    hook: Receiver, make_notification: MakeNotification
 ) -> None:
     nasty = HOSTILE + '", "injected": true, "x": "\\'
     request = post(
-        httpserver, make_notification(feature=nasty),
+        hook, make_notification(feature=nasty),
         body_template='{"feature": {{ feature | tojson }}, "channel": {{ channel | tojson }}}',
     )
 
-    assert json.loads(request.get_data()) == {"feature": nasty, "channel": "retrain-fraud"}
+    assert json.loads(request.raw) == {"feature": nasty, "channel": "retrain-fraud"}
 
 
 @pytest.mark.parametrize(

@@ -198,6 +198,6 @@ def test_compute_names_who_holds_a_claim_and_until_when(engine, store_url, tmp_p
     assert result.returncode == 0, result.stderr
     assert "1 windows computed" in result.stderr and "1 busy in another scheduler" in result.stderr
     until = claimed_at + timedelta(hours=1)
-    assert (f"window 2026-03-02T01:00:00+00:00 of fraud v1 is being computed by box-7:4242:ab12 (claimed "
+    assert (f"window 2026-03-02T01:00:00Z of fraud v1 is being computed by box-7:4242:ab12 (claimed "
             f"{claimed_at:%H:%M:%S}, lease until {until:%H:%M:%S} UTC); retry after that or stop that process"
             ) in result.stderr

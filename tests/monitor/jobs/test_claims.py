@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 import time
@@ -11,10 +12,11 @@ import pytest
 from pydantic import ValidationError
 
 from monitor.config.models import DriftwatchConfig
-from monitor.jobs.lease import process_gone, process_of, this_process
+from monitor.jobs import lease as lease_module
+from monitor.jobs.lease import LeaseKeeper, process_gone, process_of, this_process
 from monitor.jobs.reference import ReferenceProvider
 from monitor.jobs.scheduler import WindowScheduler
-from monitor.store.window_state import WindowKey, claim_window, read_claim
+from monitor.store.window_state import WindowKey, claim_window, extend_claims, read_claim, release_window
 from tests.monitor.jobs.store_data import DAY, FRAUD_MODEL, HOUR, config, fraud_traffic, insert_predictions, runs
 
 MINUTE = timedelta(minutes=1)
@@ -165,3 +167,44 @@ def test_a_window_interrupted_by_a_stop_gives_its_claim_back(engine):
     assert read_claim(engine, WINDOW).claimed_by is None
     report = WindowScheduler(config=config({"fraud": FRAUD_MODEL}), engine=engine, worker="next").backfill("fraud")
     assert report.busy == [] and [o.status for o in report.outcomes] == ["succeeded"]
+
+
+def _claimed_keeper(engine, worker: str) -> LeaseKeeper:
+    _one_window(engine)
+    now = datetime.now(UTC)
+    assert claim_window(engine, WINDOW, worker=worker, now=now, lease=LEASE, process=this_process(),
+                        process_gone=process_gone) is not None
+    keeper = LeaseKeeper(engine, worker=worker, lease=LEASE, clock=lambda: datetime.now(UTC))
+    keeper.hold(WINDOW)
+    return keeper
+
+
+def test_a_window_saved_during_a_heartbeat_is_not_reported_lost(engine, monkeypatch, caplog):
+    """The heartbeat read the held claims, then the window was saved (claim released,
+    dropped from the keeper) before its UPDATE ran: no "claim lost" warning."""
+    keeper = _claimed_keeper(engine, "saver")
+
+    def saved_meanwhile(*args, **kwargs):
+        release_window(engine, WINDOW, worker="saver")  # what saving the window does to the claim
+        keeper.drop(WINDOW)
+        return extend_claims(*args, **kwargs)
+
+    monkeypatch.setattr(lease_module, "extend_claims", saved_meanwhile)
+    with caplog.at_level(logging.WARNING, logger=lease_module.log.name):
+        keeper.beat()
+    keeper.release_all()
+    assert [r.getMessage() for r in caplog.records if "claim lost" in r.getMessage()] == []
+
+
+def test_a_claim_taken_over_while_held_is_reported_lost(engine, caplog):
+    keeper = _claimed_keeper(engine, "slow")
+    # Its lease ran out unnoticed and another scheduler took the window over.
+    release_window(engine, WINDOW, worker="slow")
+    assert claim_window(engine, WINDOW, worker="other", now=datetime.now(UTC), lease=LEASE, process=this_process(),
+                        process_gone=process_gone) is not None
+    with caplog.at_level(logging.WARNING, logger=lease_module.log.name):
+        keeper.beat()
+    keeper.release_all()
+    assert [r.getMessage() for r in caplog.records if "claim lost" in r.getMessage()] == [
+        "claim lost: another scheduler took the window over; its result will not be saved"]
+    assert read_claim(engine, WINDOW).claimed_by == "other"

@@ -35,6 +35,7 @@ from dashboard.formatting import (
     markdown_safe,
     metric_label,
     score_label,
+    threshold_text,
 )
 from dashboard.frames import alert_markers, flagged_windows, headline_metric, latest_threshold, metric_frame
 from dashboard.health import assess_models
@@ -91,8 +92,11 @@ def window_table(points: pd.DataFrame) -> pd.DataFrame:
     they are p-values (lower = drift) or distances (higher = drift)."""
     model_level = points[points["feature"].isna()].assign(
         breach_first=lambda f: ~f["is_breach"].eq(True)).sort_values(["breach_first", "metric"])
-    methods = model_level["method"] if "method" in model_level else pd.Series(None, index=model_level.index)
-    p_values = model_level["p_value"] if "p_value" in model_level else pd.Series(None, index=model_level.index)
+
+    def optional(column: str) -> pd.Series:
+        return model_level[column] if column in model_level else pd.Series(None, index=model_level.index)
+
+    methods, p_values = optional("method"), optional("p_value")
     labels = [
         score_label(row.metric, score_kind_of(row.metric, method, p_value, row.value, row.threshold, row.is_breach))
         for row, method, p_value in zip(model_level.itertuples(), methods, p_values, strict=True)
@@ -101,8 +105,9 @@ def window_table(points: pd.DataFrame) -> pd.DataFrame:
         {
             "Metric": labels,
             "Value": [format_value(m, v) for m, v in zip(model_level["metric"], model_level["value"], strict=True)],
-            "Threshold": [format_value(m, t) if pd.notna(t) else "" for m, t in
-                          zip(model_level["metric"], model_level["threshold"], strict=True)],
+            "Threshold": [threshold_text(m, v, t, lower, upper) for m, v, t, lower, upper in
+                          zip(model_level["metric"], model_level["value"], model_level["threshold"],
+                              optional("lower_threshold"), optional("upper_threshold"), strict=True)],
             "Breach": model_level["is_breach"].map(breach_mark),
         }
     ).reset_index(drop=True)

@@ -1,5 +1,6 @@
-"""The delivery pipeline: small stages with one interface, composed (as Alertmanager's
-``notify`` package does) rather than inherited.
+"""The delivery stages: small stages with one interface, composed (as Alertmanager's
+``notify`` package does) rather than inherited. The loop that claims due outbox rows
+and runs them is :mod:`alerts.dispatcher`.
 
 A stage takes the claimed outbox items still in flight and returns those it passes
 on; an item whose fate is decided is *finished* on the :class:`DispatchContext`
@@ -31,6 +32,7 @@ from alerts.errors import DeliveryError, NotificationError
 from alerts.notification import Notification
 from alerts.outbox import Delivered, Failed, OutboxItem, Outcome, Retry, Silenced
 from alerts.silences import Silence, matching_silence
+from monitor.clock import iso_utc
 from monitor.logs import fields
 
 __all__ = [
@@ -227,7 +229,7 @@ class RetryStage:
                 outcome = Retry(min(at, deadline), described)
         _log.warning("notification not delivered", extra=fields(
             notification_id=item.id, channel=item.channel, attempts=item.attempts, retryable=error.retryable,
-            next_attempt=outcome.at.isoformat() if isinstance(outcome, Retry) else "never", error=str(error)))
+            next_attempt=iso_utc(outcome.at) if isinstance(outcome, Retry) else "never", error=str(error)))
         return outcome
 
 
