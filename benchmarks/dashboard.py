@@ -109,7 +109,7 @@ def time_views(url: str, repeat: int) -> dict[str, tuple[float, float]]:
         for _ in range(repeat):
             clear_caches()
             at = AppTest.from_file(str(APP), default_timeout=300)
-            at.switch_page(f"pages/{page}.py")
+            at.switch_page(f"views/{page}.py")
             for key, value in state.items():
                 at.session_state[key] = value
             cold.append(_timed(at.run))
