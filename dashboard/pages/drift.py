@@ -86,21 +86,21 @@ def ranking_table(ranking: pd.DataFrame) -> None:
     table = ranking.assign(
         kind=[KIND_WORDS[k] if k is not None else "" for k in kinds],
         drifted_windows=[f"{d} of {n}" for d, n in zip(ranking["windows_drifted"], ranking["windows"], strict=True)],
-        source=ranking["threshold_source"].map(lambda v: "learned" if v == "reference" else "fixed"),
-    )[["feature", "method", "kind", "score", "threshold", "source", "strength", "drifted", "drifted_windows",
-       "max_strength"]]
+        threshold=[("—" if pd.isna(t) else f"{t:.4g}") + (" learned" if source == "reference" else "")
+                   for t, source in zip(ranking["threshold"], ranking["threshold_source"], strict=True)],
+    )[["feature", "method", "kind", "score", "threshold", "strength", "drifted", "drifted_windows", "max_strength"]]
     st.dataframe(
         blank_missing(table.rename(columns={
             "feature": "Feature", "method": "Test", "kind": "Score is", "score": "Score", "threshold": "Threshold",
-            "source": "Threshold is", "strength": "Strength", "drifted": "Now", "drifted_windows": "Drifted",
-            "max_strength": "Max strength"}), numbers={"Score": "{:.4g}", "Threshold": "{:.4g}"}),
+            "strength": "Strength", "drifted": "Now", "drifted_windows": "Drifted",
+            "max_strength": "Max strength"}), numbers={"Score": "{:.4g}"}),
         hide_index=True,
         width="stretch",
         column_config={
             "Score is": st.column_config.TextColumn(help="p-value: lower = drift; distance: higher = drift."),
-            "Threshold is": st.column_config.TextColumn(
-                help="learned: from reference chunks of the window's size (threshold: reference); "
-                     "fixed: the method's default or the configured number."),
+            "Threshold": st.column_config.TextColumn(
+                help="The method's default or the configured number; \"learned\": learned from reference chunks "
+                     "of the window's size (threshold: reference)."),
             "Strength": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.2f", width="small",
                                                         help="0.5 = at the threshold"),
             "Now": st.column_config.CheckboxColumn(help="Drifting in the newest complete window."),

@@ -447,7 +447,7 @@ def test_drift_page_shows_learned_thresholds_and_which_feature_to_look_at_first(
     ranked = at.dataframe[0].value
     assert list(ranked["Feature"]) == ["f00", "country"] and list(ranked["Correlation"]) == [0.93, 0.41]
     table = at.dataframe[1].value.set_index("Feature")
-    assert table.loc["f01", "Threshold is"] == "learned" and table.loc["f00", "Threshold is"] == "fixed"
+    assert table.loc["f01", "Threshold"] == "0.1 learned" and table.loc["f00", "Threshold"] == "0.05"
     assert any("Learned thresholds" in caption.value for caption in at.caption)
 
     at.selectbox[3].set_value("f01").run()
