@@ -46,6 +46,7 @@ from alerts.alert_store import (
     register_cursors,
     save_alert,
 )
+from alerts.look_first import with_look_first
 from alerts.outbox import enqueue
 from alerts.repeats import close_orphans, enqueue_repeats
 from alerts.rules import evaluate_rule, no_data, rule_applies_to
@@ -161,7 +162,7 @@ def _evaluate(
             continue
         if cursor.done(window_start):
             continue
-        observations = {item.feature: item for item in evaluate_rule(rule, points)}
+        observations = {item.feature: with_look_first(rule, item, points) for item in evaluate_rule(rule, points)}
         current = open_alerts_of(connection, rule=rule.name, model=model)
         for feature in sorted(set(observations) | set(current), key=lambda name: (name is not None, name or "")):
             observation = observations.get(feature) or no_data(feature)
@@ -206,7 +207,8 @@ def _rejudge(
     if not decides_alone:
         return
     current = open_alerts_of(connection, rule=rule.name, model=model)
-    for observation in evaluate_rule(rule, points):
+    for found in evaluate_rule(rule, points):
+        observation = with_look_first(rule, found, points)
         if not observation.breach or observation.feature in current:
             continue
         if covers_window(connection, rule=rule.name, model=model, feature=observation.feature,

@@ -139,11 +139,11 @@ def rank_features(heatmap: pd.DataFrame) -> pd.DataFrame:
     """Features, most drifting first: by the newest window's strength, then by how
     many windows of the range drifted.
 
-    Columns: feature, method, score, threshold, strength, drifted (newest window),
-    windows_drifted, windows, max_strength.
+    Columns: feature, method, score, threshold, threshold_source ("reference" when learned,
+    else "fixed"), strength, drifted (newest window), windows_drifted, windows, max_strength.
     """
-    columns = ["feature", "method", "score", "threshold", "strength", "drifted", "windows_drifted", "windows",
-               "max_strength"]
+    columns = ["feature", "method", "score", "threshold", "threshold_source", "strength", "drifted",
+               "windows_drifted", "windows", "max_strength"]
     complete = heatmap[heatmap["is_partial"].ne(True)] if len(heatmap) else heatmap
     if complete.empty:
         return pd.DataFrame(columns=columns)
@@ -156,6 +156,9 @@ def rank_features(heatmap: pd.DataFrame) -> pd.DataFrame:
     )
     table = latest[["method", "score", "threshold", "strength", "drifted"]].join(stats)
     table["drifted"] = table["drifted"].eq(True)
+    # "reference": the newest window's threshold was learned from the reference (threshold: reference).
+    table["threshold_source"] = (latest["threshold_source"].fillna("fixed") if "threshold_source" in latest.columns
+                                 else "fixed")
     table = table.reset_index().sort_values(
         ["strength", "windows_drifted", "feature"], ascending=[False, False, True], na_position="last"
     )

@@ -9,6 +9,7 @@ or a widget change reuses them, and a new window shows up within one refresh.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -39,6 +40,7 @@ __all__ = [
     "drift_scores",
     "estimation_series",
     "feature_points",
+    "feature_ranking",
     "latest_points",
     "metric_series",
     "model_windows",
@@ -176,6 +178,7 @@ def drift_scores(url: str, model: str, version: str, start: datetime | None, end
             MV.c.is_breach.label("drifted"),
             MV.c.is_partial,
             MV.c.details["method"].as_string().label("method"),
+            MV.c.details["threshold_source"].as_string().label("threshold_source"),
         )
         .where(
             MV.c.model == model,
@@ -186,6 +189,23 @@ def drift_scores(url: str, model: str, version: str, start: datetime | None, end
         .order_by(MV.c.window_start, MV.c.feature)
     )
     return _utc(read_frame(url, statement), "window_start", "window_end")
+
+
+@_cached
+def feature_ranking(url: str, model: str, version: str, window_start: datetime) -> dict[str, Any] | None:
+    """The window's ranking of features by how their drift tracks the performance drop
+    (``details.ranking`` of its ``dataset_drift_share``), or None."""
+    statement = select(MV.c.details).where(
+        MV.c.model == model, MV.c.model_version == version, MV.c.metric == "dataset_drift_share",
+        MV.c.window_start == window_start, MV.c.feature.is_(None))
+    frame = read_frame(url, statement)
+    if frame.empty:
+        return None
+    details = frame["details"].iloc[0]
+    if isinstance(details, str):
+        details = json.loads(details)
+    ranking = details.get("ranking") if isinstance(details, dict) else None
+    return ranking if isinstance(ranking, dict) else None
 
 
 @_cached

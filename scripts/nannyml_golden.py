@@ -116,8 +116,10 @@ def _inside(out: Path) -> None:
     columns = [*proba.values(), "y_pred", "y_true"]
     reference[columns].to_parquet(out / "multiclass_reference.parquet", compression="zstd", index=False)
     analysis[columns].to_parquet(out / "multiclass_analysis.parquet", compression="zstd", index=False)
-    names = ["roc_auc", "f1", "precision", "recall", "specificity", "accuracy"]
-    estimator = nml.CBPE(y_pred_proba=proba, y_pred="y_pred", y_true="y_true", metrics=names,
+    scalars = ["roc_auc", "f1", "precision", "recall", "specificity", "accuracy"]
+    # The confusion matrix's cells, as NannyML names them: true_<class>_pred_<class> (counts).
+    names = [*scalars, *(f"true_{a}_pred_{b}" for a in sorted(classes) for b in sorted(classes))]
+    estimator = nml.CBPE(y_pred_proba=proba, y_pred="y_pred", y_true="y_true", metrics=[*scalars, "confusion_matrix"],
                          chunk_size=MULTICLASS_CHUNK_SIZE, problem_type="classification_multiclass")
     estimator.fit(reference[columns])
     estimated = estimator.estimate(analysis[columns]).filter(period="analysis").to_df()

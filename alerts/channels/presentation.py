@@ -32,6 +32,7 @@ SEVERITY_COLOURS = {"critical": "#D92D20", "warning": "#F5A300", "info": "#1F6FE
 RESOLVED_COLOUR = "#2EB67D"
 _DETAIL_VALUE_LIMIT = 300
 _DETAIL_LINES_LIMIT = 12
+_FIRST_DETAILS = frozenset({"look_first"})
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
 
 
@@ -85,7 +86,9 @@ def summary_fields(notification: Notification) -> list[tuple[str, str]]:
 def detail_lines(notification: Notification) -> list[tuple[str, str]]:
     """``details`` as (key, short text) pairs, e.g. the drifted features of a model."""
     lines: list[tuple[str, str]] = []
-    for key, item in list(notification.details.items())[:_DETAIL_LINES_LIMIT]:
+    # Where to look first leads (a JSONB store does not keep the order of keys).
+    items = sorted(notification.details.items(), key=lambda pair: pair[0] not in _FIRST_DETAILS)
+    for key, item in items[:_DETAIL_LINES_LIMIT]:
         text = ", ".join(map(_scalar, item)) if isinstance(item, list) else _scalar(item)
         if len(text) > _DETAIL_VALUE_LIMIT:
             text = text[: _DETAIL_VALUE_LIMIT - 1] + "…"

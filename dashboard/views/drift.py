@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
@@ -84,16 +86,21 @@ def ranking_table(ranking: pd.DataFrame) -> None:
     table = ranking.assign(
         kind=[KIND_WORDS[k] if k is not None else "" for k in kinds],
         drifted_windows=[f"{d} of {n}" for d, n in zip(ranking["windows_drifted"], ranking["windows"], strict=True)],
+        threshold=[("—" if pd.isna(t) else f"{t:.4g}") + (" learned" if source == "reference" else "")
+                   for t, source in zip(ranking["threshold"], ranking["threshold_source"], strict=True)],
     )[["feature", "method", "kind", "score", "threshold", "strength", "drifted", "drifted_windows", "max_strength"]]
     st.dataframe(
         blank_missing(table.rename(columns={
             "feature": "Feature", "method": "Test", "kind": "Score is", "score": "Score", "threshold": "Threshold",
             "strength": "Strength", "drifted": "Now", "drifted_windows": "Drifted",
-            "max_strength": "Max strength"}), numbers={"Score": "{:.4g}", "Threshold": "{:.4g}"}),
+            "max_strength": "Max strength"}), numbers={"Score": "{:.4g}"}),
         hide_index=True,
         width="stretch",
         column_config={
             "Score is": st.column_config.TextColumn(help="p-value: lower = drift; distance: higher = drift."),
+            "Threshold": st.column_config.TextColumn(
+                help="The method's default or the configured number; \"learned\": learned from reference chunks "
+                     "of the window's size (threshold: reference)."),
             "Strength": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.2f", width="small",
                                                         help="0.5 = at the threshold"),
             "Now": st.column_config.CheckboxColumn(help="Drifting in the newest complete window."),
@@ -101,6 +108,45 @@ def ranking_table(ranking: pd.DataFrame) -> None:
             "Max strength": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.2f",
                                                             width="small"),
         },
+    )
+
+
+def learned_note(learned: dict[str, Any]) -> str:
+    """How a drift threshold was learned from the reference, in one sentence."""
+    scale = " of −log10 p" if learned.get("scale") == "-log10(p_value)" else ""
+    try:
+        return (f"Threshold learned from the reference: {learned['chunks']} chunks of {learned['chunk_size']} rows "
+                f"(the window's size), mean {float(learned['mean']):.4g} + {float(learned['std_multiplier']):g} × "
+                f"std {float(learned['std']):.4g}{scale}.")
+    except (KeyError, TypeError, ValueError):
+        return "Threshold learned from the reference."
+
+
+def look_first(url: str, model: str, version: str, newest: pd.Timestamp) -> None:
+    """Which feature to look at first: the ranking by how drift tracks the performance drop."""
+    st.subheader("Which feature to look at first")
+    ranking = queries.feature_ranking(url, model, version, newest.to_pydatetime())
+    rows = (ranking or {}).get("features") or []
+    if not ranking or not rows:
+        reason = (ranking or {}).get("reason") or "the newest window has no ranking"
+        st.caption(f"No ranking yet: {_plain(str(reason))}.")
+        return
+    metric = str(ranking.get("performance_metric"))
+    windows = ranking.get("windows")
+    top = rows[0]
+    if ranking.get("look_first"):
+        st.info(f"**Look at `{top['feature']}` first**: its drift tracks the drop of {metric_label(metric)} "
+                f"(correlation {top['correlation']:.2f} over {windows} windows).", icon=":material/search:")
+    else:
+        st.caption(f"No clear suspect: no feature's drift tracks the drop of {metric_label(metric)} closely "
+                   f"(best: `{top['feature']}`, correlation {top['correlation']:.2f} over {windows} windows).")
+    st.dataframe(
+        pd.DataFrame({"Rank": [row["rank"] for row in rows], "Feature": [row["feature"] for row in rows],
+                      "Correlation": [row["correlation"] for row in rows]}),
+        hide_index=True, width="content",
+        column_config={"Correlation": st.column_config.NumberColumn(
+            format="%.2f", help=f"Pearson correlation of the feature's drift score with the drop of {metric} "
+                                "over the recent windows; 1 = moves exactly with it. Correlation, not cause.")},
     )
 
 
@@ -126,7 +172,10 @@ def feature_detail(url: str, model: str, version: str, heat: pd.DataFrame, ranki
                          window["score"], window["threshold"], window["drifted"])
     columns[1].metric("Score" if kind is None else f"Score ({KIND_NOTES[kind]})",
                       "n/a" if pd.isna(window["score"]) else f"{window['score']:.4g}")
-    columns[2].metric("Threshold", "—" if pd.isna(window["threshold"]) else f"{window['threshold']:.4g}")
+    learned = details.get("learned") if details.get("threshold_source") == "reference" else None
+    columns[2].metric("Threshold (learned)" if learned else "Threshold",
+                      "—" if pd.isna(window["threshold"]) else f"{window['threshold']:.4g}",
+                      help=learned_note(learned) if isinstance(learned, dict) else None)
     columns[3].metric("p-value", "—" if p_value is None else f"{p_value:.4g}")
     columns[4].metric("Drifted", "yes" if breach_mark(window["drifted"]) else "no",
                       help=f"Drift strength {window['strength']:.2f} (0.5 = at the threshold)"
@@ -137,6 +186,8 @@ def feature_detail(url: str, model: str, version: str, heat: pd.DataFrame, ranki
                        if key in details)
     if counts:
         st.caption(counts)
+    if isinstance(learned, dict):
+        st.caption(learned_note(learned))
 
     chart_column, quality_column = st.columns(2)
     with chart_column:
@@ -205,12 +256,17 @@ def render() -> None:
         return
     ranking = rank_features(heat)
     summary(url, model, version, ranking, heat["window_start"].max())
+    look_first(url, model, version, heat["window_start"].max())
 
     st.subheader("Drift strength by feature and window")
     st.caption(STRENGTH_RULE)
     st.vega_lite_chart(spec=drift_heatmap_chart(heat, list(ranking["feature"])), width="stretch")
     st.subheader("Features ranked by drift")
     ranking_table(ranking)
+    if ranking["threshold_source"].eq("reference").any():
+        st.caption("Learned thresholds: drift beyond mean + k·std of the score over reference chunks of the "
+                   "window's size (threshold: reference); the feature detail below says how each was learned.")
+
     feature_detail(url, model, version, heat, ranking)
 
 

@@ -140,7 +140,8 @@ def _estimate_multiclass(ref_frame: pd.DataFrame, analysis_frame: pd.DataFrame, 
 
     predicted = class_column(ref_frame, y_pred, ref_name, classes)
     fitted = fit_multiclass_cbpe(labels, scores(ref_frame, ref_name), predicted, classes,
-                                 metrics=metrics or MULTICLASS_METRICS, chunk_size=chunk_size, chunks=chunks)
+                                 metrics=metrics or (*MULTICLASS_METRICS, "confusion_matrix"), chunk_size=chunk_size,
+                                 chunks=chunks)
     analysis_labels = (class_column(analysis_frame, y_true, analysis_name, classes, allow_missing=True)
                        if y_true in analysis_frame.columns else None)
     return fitted.estimate(scores(analysis_frame, analysis_name),

@@ -85,6 +85,12 @@ def ingest(
         int | None,
         typer.Option(min=1, max=64, help="Consumer processes in the group (overrides ingest.workers)."),
     ] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option("--metrics-port", min=1, max=65535,
+                     help="Serve /metrics for Prometheus on this port, with this process's ingestion counters "
+                          "(messages, dead letters, store outages); off by default."),
+    ] = None,
 ) -> None:
     """Consume the predictions and labels topics into the store (exactly once)."""
     config = load_context_config()
@@ -95,6 +101,12 @@ def ingest(
     install_stop_signals(stop)
     if not wait_for_store(engine, stop):
         return
+    exporter = None
+    if metrics_port is not None:
+        from monitor.exporter.server import start_exporter
+
+        exporter = start_exporter(config, create_store_engine(config.store, read_only=True, pool_size=2),
+                                  port=metrics_port)
     try:
         stats = run_ingest(config, engine, stop, until_idle=until_idle)
     except (IngestWorkerError, DriftwatchError) as exc:
@@ -102,6 +114,9 @@ def ingest(
         # died) is a runtime one: exit 1, for the supervisor to restart.
         err.print(f"ingestion stopped: {exc}", highlight=False, soft_wrap=True, markup=False)
         raise SystemExit(1) from exc
+    finally:
+        if exporter is not None:
+            exporter.stop()
     err.print(
         f"ingested {stats.messages} messages: {stats.predictions} predictions, {stats.labels} labels, "
         f"{stats.dead_letters} dead letters, {stats.duplicates} duplicates ignored",

@@ -6,7 +6,9 @@
 holds when the value is beyond them. ``outside band`` holds when the realized value
 (``details.realized``, once labels are in) is outside the estimate's sampling-error
 band (``details.lower_band`` .. ``upper_band``): the estimate missed. Both need a point
-that carries them (estimated metrics, ``multivariate_drift``); without them they never hold.
+that carries them (``outside reference``: estimated metrics, ``multivariate_drift``, drift
+scores with ``threshold: reference`` and any metric under ``models.<name>.metrics``;
+``outside band``: estimated metrics); without them they never hold.
 
 >>> parse_condition("> 0.3").holds(0.5)
 True
@@ -129,5 +131,5 @@ def parse_condition(text: str) -> Condition:
     raise ValueError(
         f"condition {text!r} is not understood; write an operator (> >= < <= == !=) and a number, "
         "e.g. \"> 0.3\", or \"outside [a, b]\" / \"inside [a, b]\", or \"outside reference\" / "
-        "\"outside band\" (estimated metrics, multivariate_drift)"
+        "\"outside band\" (thresholds learned from the reference; band of an estimated metric)"
     )

@@ -9,14 +9,20 @@ from __future__ import annotations
 import math
 import re
 from datetime import datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from monitor.config.conditions import Condition, parse_condition
 from monitor.config.durations import Duration, Offset
 from monitor.config.problems import KeyedValueError, did_you_mean, unknown_choice
-from monitor.metrics.names import ALL_METRICS, ESTIMATED_METRICS, FEATURE_METRICS, METRIC_GROUPS
+from monitor.metrics.names import (
+    ALL_METRICS,
+    ESTIMATED_METRICS,
+    FEATURE_METRICS,
+    LEARNABLE_METRICS,
+    METRIC_GROUPS,
+)
 
 __all__ = [
     "StrictModel",
@@ -180,6 +186,22 @@ class EstimationConfig(StrictModel):
     chunk_size: Annotated[int, Field(ge=10)] | None = None  # None: a tenth of the reference
 
 
+class LearnedMetricConfig(StrictModel):
+    """``threshold: reference``: the metric's alert thresholds learned from reference chunks
+    of the window's size (mean ± ``threshold_std`` std; see monitor.jobs.learned_metrics)."""
+
+    threshold: str
+    threshold_std: Annotated[float, Field(gt=0, allow_inf_nan=False)] = 3.0
+
+    @field_validator("threshold", mode="before")
+    @classmethod
+    def _reference_only(cls, value: Any) -> str:
+        if value != "reference":
+            raise ValueError(f"threshold must be 'reference' (learned from the reference), got {value!r}; a fixed "
+                             "number belongs in an alert rule's when (e.g. \"> 0.05\")")
+        return "reference"
+
+
 class ModelConfig(StrictModel):
     task: Literal["binary_classification", "multiclass_classification", "regression"]
     positive_label: str | int | float | bool | None = None
@@ -188,6 +210,8 @@ class ModelConfig(StrictModel):
     reference: ReferenceConfig | None = None
     drift: DriftConfig = Field(default_factory=DriftConfig)
     estimation: EstimationConfig = Field(default_factory=EstimationConfig)
+    # Metrics whose thresholds are learned from the reference: {error_rate: {threshold: reference}}.
+    metrics: dict[str, LearnedMetricConfig] = Field(default_factory=dict)
 
     @field_validator("window")
     @classmethod
@@ -207,6 +231,11 @@ class ModelConfig(StrictModel):
             if name not in allowed:
                 raise KeyedValueError(("estimation", "metrics"), unknown_choice(f"{self.task} estimated metric",
                                                                                 name, allowed))
+        for name in self.metrics:
+            if name not in LEARNABLE_METRICS:
+                raise KeyedValueError(("metrics", name), unknown_choice(
+                    "metric whose threshold can be learned from the reference", name, LEARNABLE_METRICS)
+                    + " (drift scores: drift.threshold; estimated metrics: estimation)")
         unknown = sorted(set(self.drift.per_feature) - set(self.features))
         if unknown and self.features:
             raise KeyedValueError(("drift", "per_feature", unknown[0]),
@@ -246,10 +275,18 @@ class AlertRule(StrictModel):
 
     @model_validator(mode="after")
     def _learned_bounds(self) -> AlertRule:
-        if self.condition.learned and self.metric not in METRIC_GROUPS["estimation"]:
-            raise KeyedValueError(("when",), f"{self.condition.text!r} needs a metric that learns its thresholds "
-                                             "and band from the reference (estimated_<metric>, multivariate_drift), "
+        estimated = self.metric in METRIC_GROUPS["estimation"]
+        if self.condition.op == "outside band" and not estimated:
+            raise KeyedValueError(("when",), f"{self.condition.text!r} needs a metric with a sampling-error band "
+                                             "(estimated_<metric>), "
                                              f"not {self.metric!r}; give a number, e.g. \"> 0.3\"")
+        if self.condition.op == "outside reference" and not (
+                estimated or self.metric in LEARNABLE_METRICS or self.metric == "feature_drift_score"):
+            raise KeyedValueError(("when",), f"{self.condition.text!r} needs a metric that learns its thresholds "
+                                             "from the reference (estimated_<metric>, multivariate_drift, "
+                                             "feature_drift_score, or one of models.<name>.metrics: "
+                                             f"{', '.join(LEARNABLE_METRICS)}), not {self.metric!r}; give a "
+                                             "number, e.g. \"> 0.3\"")
         return self
 
     @property
@@ -349,6 +386,8 @@ class DriftwatchConfig(StrictModel):
                                           f"alerts.rules[{rule.name}].channels: no channel {channel!r} under "
                                           f"alerts.channels{did_you_mean(channel, self.alerts.channels)} "
                                           f"(known: {sorted(self.alerts.channels)})")
+            if rule.condition.op == "outside reference":
+                self._check_learned_rule(rule, at)
             if rule.feature is not None and rule.metric not in FEATURE_METRICS:
                 raise KeyedValueError((*at, "feature"), f"alerts.rules[{rule.name}].feature: metric {rule.metric!r} "
                                       "has no features; remove feature or pick a per-feature metric")
@@ -358,6 +397,26 @@ class DriftwatchConfig(StrictModel):
                 except ValueError as exc:
                     raise KeyedValueError((*at, "feature"), str(exc)) from None
         return self
+
+    def _check_learned_rule(self, rule: AlertRule, at: tuple[str | int, ...]) -> None:
+        """``outside reference`` on a metric learned only when the model asks for it: some
+        model the rule watches must (else the rule could never fire)."""
+        if rule.metric in METRIC_GROUPS["estimation"]:
+            return
+        models = self.models if rule.model == "*" else {rule.model: self.models[rule.model]}
+        if rule.metric == "feature_drift_score":
+            if not any(config.drift.threshold == "reference"
+                       or any(o.threshold == "reference" for o in config.drift.per_feature.values())
+                       for config in models.values()):
+                raise KeyedValueError((*at, "when"), f"alerts.rules[{rule.name}]: 'outside reference' on "
+                                      "feature_drift_score needs drift.threshold: reference (or a per_feature "
+                                      f"threshold: reference) in model {rule.model!r}; set it or give a number")
+            return
+        if not any(rule.metric in config.metrics for config in models.values()):
+            name = rule.model if rule.model != "*" else "<name>"
+            raise KeyedValueError((*at, "when"), f"alerts.rules[{rule.name}]: 'outside reference' on {rule.metric} "
+                                  f"needs models.{name}.metrics.{rule.metric}.threshold: reference (thresholds "
+                                  "learned from the reference); set it or give a number")
 
     def _check_rule_feature(self, rule: str, model: str, feature: str) -> None:
         """A rule's feature must exist where it can be known at load time: in the model's

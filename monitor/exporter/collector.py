@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -49,8 +49,10 @@ class StoreCollector(Collector):
     """Reads the store on scrape (cached ``cache_ttl`` seconds); thread-safe."""
 
     def __init__(self, engine: Engine, *, max_features: int = 200, cache_ttl: float = 5.0,
-                 lag: Callable[[], LagReading] | None = None, clock: Callable[[], float] = time.monotonic) -> None:
+                 lag: Callable[[], LagReading] | None = None, clock: Callable[[], float] = time.monotonic,
+                 ingest: Callable[[], Mapping[str, float] | None] | None = None) -> None:
         self.engine = engine
+        self.ingest = ingest
         self.max_features = max_features
         self.cache_ttl = cache_ttl
         self.lag = lag
@@ -96,6 +98,9 @@ class StoreCollector(Collector):
             yield from _operations(snapshot)
         if self.lag is not None:
             yield from _lag(self.lag())
+        counts = self.ingest() if self.ingest is not None else None
+        if counts is not None:
+            yield from _ingest(counts)
 
 
 def _vitals(snapshot: Snapshot) -> Iterator[Metric]:
@@ -145,6 +150,22 @@ def _operations(snapshot: Snapshot) -> Iterator[Metric]:
         for key, count in sorted(counts.items()):
             family.add_metric([key], float(count))
         yield family
+
+
+def _ingest(counts: Mapping[str, float]) -> Iterator[Metric]:
+    """This process's ingestion counters (they need no store: they are served through an outage)."""
+    for name, help_text in (
+        ("messages", "messages consumed by this process's ingestion (stored, duplicate or dead-lettered)"),
+        ("dead_letters", "dead letters stored by this process's ingestion"),
+        ("store_outages", "store outages this process's ingestion paused for (each counted once)"),
+    ):
+        family = CounterMetricFamily(f"{PREFIX}ingest_{name}", help_text)
+        family.add_metric([], float(counts.get(name, 0.0)))
+        yield family
+    paused = GaugeMetricFamily(f"{PREFIX}ingest_paused",
+                               "ingestion paused for a store outage right now (workers paused, with ingest.workers)")
+    paused.add_metric([], float(counts.get("paused", 0.0)))
+    yield paused
 
 
 def _lag(reading: LagReading) -> Iterator[Metric]:

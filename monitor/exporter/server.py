@@ -13,6 +13,7 @@ from monitor.config.models import DriftwatchConfig
 from monitor.errors import ConfigError
 from monitor.exporter.collector import StoreCollector
 from monitor.exporter.lag import LagMonitor
+from monitor.ingest.counters import INGEST_COUNTERS
 from monitor.logs import fields
 
 __all__ = ["Exporter", "start_exporter"]
@@ -47,7 +48,8 @@ def start_exporter(config: DriftwatchConfig, engine: Engine, *, port: int, host:
     ttl = settings.cache_ttl.total_seconds()
     lag = LagMonitor(config.kafka, interval=max(ttl, 5.0)) if settings.consumer_lag else None
     collector = StoreCollector(engine, max_features=settings.max_features, cache_ttl=ttl,
-                               lag=(lambda: lag.reading) if lag is not None else None)
+                               lag=(lambda: lag.reading) if lag is not None else None,
+                               ingest=INGEST_COUNTERS.totals)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(collector)
     try:

@@ -38,6 +38,7 @@ from sqlalchemy import Engine
 from monitor.config.models import DriftwatchConfig
 from monitor.errors import BrokerUnavailableError, StoreError, StoreUnavailableError
 from monitor.event_time import EventTimeRange
+from monitor.ingest.counters import INGEST_COUNTERS
 from monitor.ingest.decode import MessageDecoder
 from monitor.ingest.records import DeadLetterRecord, Decoded, LabelRecord, Origin, PredictionRecord
 from monitor.logs import fields
@@ -72,6 +73,7 @@ class IngestStats:
     labels: int = 0
     dead_letters: int = 0
     store_outages: int = 0
+    paused: int = 0  # 1 while paused for a store outage (workers: how many are)
     commit_failures: int = 0
     started: float = field(default_factory=time.monotonic)
 
@@ -157,9 +159,33 @@ class IngestService:
         self.consumer_factory = consumer_factory
         self.clock = clock
         self.stats = IngestStats()
+        self._publish: Callable[[IngestStats], None] | None = None
 
-    def run(self, stop: threading.Event, *, until_idle: float | None = None) -> IngestStats:
-        """Consume until ``stop`` is set (or, with ``until_idle``, after that many idle seconds)."""
+    def run(self, stop: threading.Event, *, until_idle: float | None = None,
+            publish: Callable[[IngestStats], None] | None = None) -> IngestStats:
+        """Consume until ``stop`` is set (or, with ``until_idle``, after that many idle seconds).
+
+        The counts are readable by this process's exporter while it runs
+        (:mod:`monitor.ingest.counters`); ``publish`` (a worker process's) also gets them
+        after every batch and every pause or resume."""
+        self._publish = publish
+        token = INGEST_COUNTERS.register(self._reading) if publish is None else None
+        try:
+            return self._run(stop, until_idle=until_idle)
+        finally:
+            if token is not None:
+                INGEST_COUNTERS.retire(token)
+
+    def _reading(self) -> dict[str, float]:
+        stats = self.stats
+        return {"messages": stats.messages, "dead_letters": stats.dead_letters,
+                "store_outages": stats.store_outages, "paused": stats.paused}
+
+    def _published(self) -> None:
+        if self._publish is not None:
+            self._publish(self.stats)
+
+    def _run(self, stop: threading.Event, *, until_idle: float | None) -> IngestStats:
         consumer = self.consumer_factory(self.config)
         log.info("ingestion started", extra=fields(
             bootstrap=self.config.kafka.bootstrap_servers, group=self.config.kafka.group_id,
@@ -239,6 +265,8 @@ class IngestService:
                 if outage_started is None:
                     outage_started = time.monotonic()
                     self.stats.store_outages += 1
+                    self.stats.paused = 1
+                    self._published()
                     log.warning("store unavailable, ingestion paused", extra=fields(error=str(exc)))
                     consumer.pause(*consumer.assignment())
                 if stop.is_set():
@@ -250,6 +278,7 @@ class IngestService:
                 delay = min(delay * 2, 5.0)
                 write = partial(self._write, *batch.decoded)
         if outage_started is not None:
+            self.stats.paused = 0
             consumer.resume(*consumer.paused())
             log.warning("store available again, ingestion resumed",
                         extra=fields(outage_s=round(time.monotonic() - outage_started, 1)))
@@ -337,6 +366,7 @@ class IngestService:
             messages=messages, predictions=result.predictions_stored, duplicates=result.predictions_duplicate,
             labels=result.labels_stored, dead_letters=result.dead_letters_stored,
             total=stats.messages, rate_per_s=round(stats.rate())))
+        self._published()
 
     def _summary(self) -> dict[str, Any]:
         stats = self.stats

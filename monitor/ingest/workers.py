@@ -22,6 +22,7 @@ import multiprocessing
 import os
 import signal
 import threading
+from collections.abc import Callable
 from dataclasses import asdict
 from dataclasses import fields as dataclass_fields
 from multiprocessing.process import BaseProcess
@@ -34,6 +35,7 @@ from sqlalchemy import Engine
 
 from monitor.config.models import DriftwatchConfig
 from monitor.ingest.consumer import IngestService, IngestStats
+from monitor.ingest.counters import FIELDS, INGEST_COUNTERS
 from monitor.logs import configure_logging, fields
 
 __all__ = ["IngestWorkerError", "run_ingest", "worker_config"]
@@ -65,8 +67,25 @@ def worker_config(config: DriftwatchConfig, index: int) -> DriftwatchConfig:
     })
 
 
+def _publisher(shared: Any, index: int) -> Callable[[IngestStats], None]:
+    """Writes a worker's counts into its slot of the parent's shared array."""
+    def publish(stats: IngestStats) -> None:
+        with shared.get_lock():
+            for position, name in enumerate(FIELDS):
+                shared[index * len(FIELDS) + position] = float(getattr(stats, name))
+    return publish
+
+
+def _shared_reading(shared: Any) -> Callable[[], dict[str, float]]:
+    def read() -> dict[str, float]:
+        with shared.get_lock():
+            values = list(shared)
+        return {name: sum(values[position::len(FIELDS)]) for position, name in enumerate(FIELDS)}
+    return read
+
+
 def _worker(config: DriftwatchConfig, index: int, until_idle: float | None, log_level: str,
-            results: Queue[tuple[int, dict[str, Any]]]) -> None:
+            results: Queue[tuple[int, dict[str, Any]]], shared: Any = None) -> None:
     """A worker process's body (spawned: it shares nothing with the parent but its arguments)."""
     from monitor.store.engine import create_store_engine
 
@@ -82,7 +101,8 @@ def _worker(config: DriftwatchConfig, index: int, until_idle: float | None, log_
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     engine = create_store_engine(config.store)
     try:
-        stats = IngestService(config=config, engine=engine).run(stop, until_idle=until_idle)
+        publish = _publisher(shared, index) if shared is not None else None
+        stats = IngestService(config=config, engine=engine).run(stop, until_idle=until_idle, publish=publish)
     finally:
         engine.dispose()
     results.put((index, asdict(stats)))
@@ -92,9 +112,20 @@ def _supervise(config: DriftwatchConfig, stop: threading.Event, until_idle: floa
     context = multiprocessing.get_context("spawn")
     results: Queue[tuple[int, dict[str, Any]]] = context.Queue()
     log_level = logging.getLevelName(logging.getLogger().getEffectiveLevel())
+    # The workers' live counts, for this process's exporter (monitor.ingest.counters).
+    shared = context.Array("d", config.ingest.workers * len(FIELDS))
+    token = INGEST_COUNTERS.register(_shared_reading(shared))
+    try:
+        return _run_workers(config, context, results, log_level, shared, stop, until_idle)
+    finally:
+        INGEST_COUNTERS.retire(token)
+
+
+def _run_workers(config: DriftwatchConfig, context: Any, results: Queue[tuple[int, dict[str, Any]]],
+                 log_level: str, shared: Any, stop: threading.Event, until_idle: float | None) -> IngestStats:
     workers: list[BaseProcess] = [
         context.Process(target=_worker, name=f"driftwatch-ingest-{index}",
-                        args=(worker_config(config, index), index, until_idle, log_level, results))
+                        args=(worker_config(config, index), index, until_idle, log_level, results, shared))
         for index in range(config.ingest.workers)
     ]
     for worker in workers:

@@ -3,7 +3,8 @@
 The caller (the scheduler, or ``driftwatch compute``) holds the window's claim.
 The job reads the window's predictions, labels and dead letters, gets the model
 version's baseline and the estimators learned from it (fitted and stored the first
-time, see :mod:`monitor.jobs.estimation`), computes every metric group, and saves
+time, see :mod:`monitor.jobs.estimation`), computes every metric group, ranks the
+features against the recent performance (:mod:`monitor.jobs.feature_ranking`), and saves
 the rows, the window's state and the job run in one transaction.
 """
 
@@ -20,6 +21,7 @@ from sqlalchemy import Engine
 from monitor.clock import iso_utc, utc_now
 from monitor.config.models import ModelConfig
 from monitor.jobs.estimation import load_or_fit
+from monitor.jobs.feature_ranking import with_ranking
 from monitor.jobs.reference import ReferenceProvider, feature_types_of
 from monitor.jobs.window_metrics import WindowInput, compute_window_metrics, feature_specs
 from monitor.logs import fields
@@ -103,6 +105,12 @@ def compute_window(
             inputs = replace(inputs, estimation_reason=estimation_note)
     metrics = compute_window_metrics(inputs)
     notes = list(metrics.notes)
+    points = list(metrics.points)
+    try:
+        points = with_ranking(engine, key, model_config, points)
+    except Exception as exc:  # the window is still saved, without its feature ranking
+        log.exception("feature ranking failed", extra=fields(model=key.model, version=key.model_version))
+        notes.append(f"feature ranking failed: {type(exc).__name__}: {exc}")
     if estimation_note is not None:
         notes.append(estimation_note)
     if lookup.problem and lookup.reason:
@@ -111,7 +119,7 @@ def compute_window(
 
     finished_at = clock()
     written = save_window_result(
-        engine, key, metrics.points, worker=worker, is_partial=job.is_partial, watermark=data.watermark,
+        engine, key, points, worker=worker, is_partial=job.is_partial, watermark=data.watermark,
         computed_at=finished_at,
         run=JobRun(model=key.model, model_version=key.model_version, window_start=key.start, window_end=key.end,
                    trigger=job.trigger, started_at=started_at, finished_at=finished_at, status=status,

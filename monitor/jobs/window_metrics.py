@@ -27,7 +27,9 @@ from typing import Any
 import pandas as pd
 
 from monitor.config.models import ModelConfig
+from monitor.errors import MetricError
 from monitor.jobs.estimation import FittedEstimators, estimation_points
+from monitor.jobs.learned_metrics import LearnedBounds, apply_learned, cached_bounds, learn_bounds
 from monitor.logs import fields
 from monitor.metrics.categories import category_keys
 from monitor.metrics.concept import compute_concept_drift
@@ -58,6 +60,11 @@ _MAX_LEARNED = 4096
 # Thresholds learned from a stored reference, per (reference, feature, method, chunk size, k),
 # kept for the life of the process (a new reference set has a new key).
 _learned: dict[tuple[Any, ...], LearnedThreshold] = {}
+# Thresholds of other metrics (models.<name>.metrics), per (reference, chunk size, settings).
+_learned_bounds: dict[tuple[Any, ...], dict[tuple[str, str | None], LearnedBounds]] = {}
+_QUALITY = frozenset({"missing_share", "type_mismatch_share", "out_of_range_share", "unseen_category_share"})
+_OUTPUT = frozenset({"positive_rate", "class_share", "prediction_mean", "score_mean"})
+_PERFORMANCE = frozenset({"accuracy", "precision", "recall", "f1", "roc_auc", "mae", "rmse", "mape", "r2"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,6 +288,46 @@ def _concept(inputs: WindowInput) -> list[MetricPoint]:
     )
 
 
+def _chunk_points(inputs: WindowInput, specs: dict[str, FeatureSpec], metrics: frozenset[str],
+                  rows: StoredRows) -> list[MetricPoint]:
+    """The points of ``metrics`` for ``rows`` (a reference chunk), computed as for a window."""
+    config = inputs.config
+    points: list[MetricPoint] = []
+    if metrics & _QUALITY:
+        reference = inputs.reference.features if inputs.reference is not None else None
+        points += compute_quality(rows.features, specs, reference=reference)
+    if metrics & _OUTPUT:
+        points += compute_output(_predictions(config, rows), task=config.task, positive_label=config.positive_label,
+                                 scores=_scores(rows), classes=_reference_classes(inputs))
+    if metrics & _PERFORMANCE:
+        points += compute_performance(_predictions(config, rows), _labels(config, rows), task=config.task,
+                                      positive_label=config.positive_label, scores=_scores(rows))
+    return points
+
+
+def _with_learned_thresholds(inputs: WindowInput, specs: dict[str, FeatureSpec],
+                             points: list[MetricPoint]) -> list[MetricPoint]:
+    """``points`` with the thresholds of ``models.<name>.metrics`` learned from the reference."""
+    multipliers = {name: settings.threshold_std for name, settings in inputs.config.metrics.items()}
+    if not multipliers:
+        return points
+    reference = inputs.reference
+    if reference is None:
+        return apply_learned(points, None, multipliers, reason=inputs.reference_reason or "no reference")
+    if len(inputs.rows) == 0:
+        return apply_learned(points, None, multipliers, reason=_EMPTY)
+    chunk_size = learned_chunk_size(len(inputs.rows))
+    key = None if inputs.reference_key is None else (
+        inputs.reference_key, chunk_size, tuple(sorted(multipliers.items())), tuple(sorted(specs)))
+    wanted = frozenset(multipliers)
+    try:
+        learned = cached_bounds(_learned_bounds, key, lambda: learn_bounds(
+            reference, lambda rows: _chunk_points(inputs, specs, wanted, rows), multipliers, chunk_size=chunk_size))
+    except MetricError as exc:
+        return apply_learned(points, None, multipliers, reason=str(exc))
+    return apply_learned(points, learned, multipliers)
+
+
 def compute_window_metrics(inputs: WindowInput) -> WindowMetrics:
     """All metric points of one window (see the module docstring)."""
     specs, notes = feature_specs(inputs)
@@ -323,6 +370,12 @@ def compute_window_metrics(inputs: WindowInput) -> WindowMetrics:
                           for name in specs], None))
     points = [point for group_points, _ in outcomes for point in group_points]
     notes.extend(note for _, note in outcomes if note is not None)
+    learned_points, learned_note = _guarded(inputs, "learned thresholds",
+                                            lambda: _with_learned_thresholds(inputs, specs, points))
+    if learned_note is None:
+        points = learned_points
+    else:
+        notes.append(learned_note)
     if inputs.reference is not None:
         notes.extend(f"reference problem: {point.details['reason']}" for point in points
                      if point.metric == REFERENCE_PROBLEM)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["FEATURE_METRICS", "MODEL_METRICS", "ALL_METRICS", "ESTIMATED_METRICS", "METRIC_GROUPS"]
+__all__ = ["FEATURE_METRICS", "MODEL_METRICS", "ALL_METRICS", "ESTIMATED_METRICS", "LEARNABLE_METRICS", "METRIC_GROUPS"]
 
 # What each task's performance estimation can estimate (``estimated_<name>`` in metric_values).
 ESTIMATED_METRICS: dict[str, tuple[str, ...]] = {
@@ -72,3 +72,11 @@ FEATURE_METRICS: frozenset[str] = frozenset(
 
 ALL_METRICS: frozenset[str] = frozenset(name for names in METRIC_GROUPS.values() for name in names)
 MODEL_METRICS: frozenset[str] = ALL_METRICS - FEATURE_METRICS
+
+# Metrics whose alert thresholds can be learned from reference chunks of the window's size
+# (``models.<name>.metrics.<metric>.threshold: reference``; see monitor.jobs.learned_metrics).
+LEARNABLE_METRICS: tuple[str, ...] = (
+    "missing_share", "type_mismatch_share",
+    "positive_rate", "class_share", "prediction_mean", "score_mean",
+    "accuracy", "precision", "recall", "f1", "roc_auc", "mae", "rmse", "mape", "r2",
+)  # not latency or error rate: reference rows do not keep them

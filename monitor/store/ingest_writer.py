@@ -284,7 +284,9 @@ class IngestWriter:
         if not rows:
             return 0
         insert = pg_insert if self._postgres else sqlite_insert
-        statement = insert(dead_letters).on_conflict_do_nothing(index_elements=["topic", "partition", "offset"])
+        # RETURNING counts the rows inserted: an executemany's rowcount is not that on PostgreSQL (psycopg).
+        statement = insert(dead_letters).on_conflict_do_nothing(
+            index_elements=["topic", "partition", "offset"]).returning(dead_letters.c.id)
         result = connection.execute(
             statement,
             [
@@ -301,7 +303,7 @@ class IngestWriter:
                 for row in rows
             ],
         )
-        return max(int(result.rowcount), 0)
+        return len(result.all())
 
 
 def _row_key(row: PredictionRecord | LabelRecord) -> tuple[str, str]:

@@ -418,3 +418,40 @@ def test_model_page_charts_estimated_performance_in_its_band_with_thresholds_and
     [line] = [layer for layer in drift.spec["layer"]  # type: ignore[attr-defined]
               if layer["data"]["name"] == "series" and layer["mark"]["type"] == "line"]
     assert line["encoding"]["color"]["scale"]["domain"] == ["estimate"]
+
+
+def test_drift_page_shows_learned_thresholds_and_which_feature_to_look_at_first(
+        open_app: OpenApp, engine: Engine, seeded: SeedResult) -> None:
+    learned = {"chunk_size": 290, "chunks": 17, "mean": 0.031, "std": 0.012, "std_multiplier": 3.0,
+               "scale": "distance"}
+    ranking = {"method": "correlation", "performance_metric": "accuracy", "windows": 12, "look_first": "f00",
+               "features": [{"feature": "f00", "rank": 1, "correlation": 0.93},
+                            {"feature": "country", "rank": 2, "correlation": 0.41}]}
+    mv = metric_values.c
+    with engine.begin() as connection:
+        rows = connection.execute(metric_values.select().where(
+            mv.model == "fraud", mv.metric.in_(["feature_drift_score", "dataset_drift_share"]),
+            mv.window_start == seeded.latest_complete)).all()
+        for row in rows:
+            if row.metric == "dataset_drift_share":
+                details = {**row.details, "ranking": ranking}
+            elif row.feature == "f01":
+                details = {**row.details, "threshold_source": "reference", "learned": learned}
+            else:
+                continue
+            connection.execute(metric_values.update().where(mv.id == row.id).values(details=details))
+    at = ok(open_app("drift"))
+    [tip] = [info.value for info in at.info]
+    assert tip == ("**Look at `f00` first**: its drift tracks the drop of Accuracy (correlation 0.93 over 12 "
+                   "windows).")
+    ranked = at.dataframe[0].value
+    assert list(ranked["Feature"]) == ["f00", "country"] and list(ranked["Correlation"]) == [0.93, 0.41]
+    table = at.dataframe[1].value.set_index("Feature")
+    assert table.loc["f01", "Threshold"] == "0.1 learned" and table.loc["f00", "Threshold"] == "0.05"
+    assert any("Learned thresholds" in caption.value for caption in at.caption)
+
+    at.selectbox[3].set_value("f01").run()
+    ok(at)
+    assert ("Threshold (learned)", "0.1") in metrics(at)
+    assert ("Threshold learned from the reference: 17 chunks of 290 rows (the window's size), mean 0.031 + 3 × "
+            "std 0.012.") in [caption.value for caption in at.caption]

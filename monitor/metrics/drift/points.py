@@ -62,8 +62,20 @@ def to_metric_points(result: DatasetDriftResult) -> list[MetricPoint]:
     return points
 
 
+def _learned_bounds(feature: FeatureDriftResult) -> dict[str, Any]:
+    """A learned threshold as the bounds ``when: outside reference`` reads: a p-value drifts
+    below it (lower), a distance above it (upper)."""
+    learned = feature.details.get("learned")
+    if feature.details.get("threshold_source") != "reference" or not isinstance(learned, dict) \
+            or not math.isfinite(feature.threshold):
+        return {}
+    if learned.get("scale") == "-log10(p_value)":
+        return {"lower_threshold": feature.threshold, "upper_threshold": None}
+    return {"lower_threshold": None, "upper_threshold": feature.threshold}
+
+
 def _feature_points(feature: FeatureDriftResult) -> list[MetricPoint]:
-    details = _json_ready({**feature.details, "feature_type": feature.feature_type})
+    details = _json_ready({**feature.details, "feature_type": feature.feature_type, **_learned_bounds(feature)})
     # Without a score we do not know whether the feature drifted: the 0/1 point is
     # NaN too, marked not judged with the same reason (never "no drift").
     reason = feature.not_judged_reason

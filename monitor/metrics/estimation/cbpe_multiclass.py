@@ -3,7 +3,9 @@
 Each class's score column is calibrated on its own (isotonic, when that helps), the
 calibrated scores of a row are renormalised to sum to 1, and every metric is the mean
 over classes of the binary estimate for "this class vs the rest". Accuracy is the mean
-calibrated probability of the predicted class.
+calibrated probability of the predicted class. The confusion matrix's cells
+(``true_<a>_pred_<b>``, counts, ``confusion_matrix`` standing for all of them) are the
+sums of the calibrated probability of class a over the rows predicted b.
 """
 
 from __future__ import annotations
@@ -23,10 +25,45 @@ from monitor.metrics.estimation.chunks import RowChunk, split_rows
 from monitor.metrics.estimation.results import ChunkResult, EstimationReport, MetricEstimate
 from monitor.metrics.estimation.thresholds import SAMPLING_ERROR_RANGE, outside, reference_thresholds
 
-__all__ = ["MULTICLASS_METRICS", "FittedMulticlassCBPE", "fit_multiclass_cbpe"]
+__all__ = ["MULTICLASS_METRICS", "FittedMulticlassCBPE", "cell_name", "fit_multiclass_cbpe",
+           "resolve_multiclass_metrics"]
 
 MULTICLASS_METRICS = SCALAR_METRICS
 AUROC_ERROR_FACTOR = 1.2  # NannyML widens the multiclass ROC AUC standard error by this factor
+
+
+def cell_name(true_class: str, predicted_class: str) -> str:
+    """NannyML's name of a confusion-matrix cell.
+
+    >>> cell_name("cat", "dog")
+    'true_cat_pred_dog'
+    """
+    return f"true_{true_class}_pred_{predicted_class}"
+
+
+def _cells(classes: Sequence[str]) -> dict[str, tuple[int, int]]:
+    """Every cell's name → (true class index, predicted class index), rows by true class."""
+    return {cell_name(a, b): (i, j) for i, a in enumerate(classes) for j, b in enumerate(classes)}
+
+
+def resolve_multiclass_metrics(names: Sequence[str], classes: Sequence[str]) -> tuple[str, ...]:
+    """Metric names as given, ``confusion_matrix`` standing for every cell of ``classes`` (sorted).
+
+    >>> resolve_multiclass_metrics(["f1", "confusion_matrix"], ["b", "a"])
+    ('f1', 'true_a_pred_a', 'true_a_pred_b', 'true_b_pred_a', 'true_b_pred_b')
+    """
+    cells = _cells(sorted(classes))
+    resolved: list[str] = []
+    for name in names:
+        expanded = tuple(cells) if name == "confusion_matrix" else (name,)
+        for item in expanded:
+            if item not in MULTICLASS_METRICS and item not in cells:
+                raise MetricError(f"unknown metric {item!r} for multiclass; use any of "
+                                  f"{', '.join(MULTICLASS_METRICS)}, confusion_matrix or a cell such as "
+                                  f"{next(iter(cells))}")
+            if item not in resolved:
+                resolved.append(item)
+    return tuple(resolved)
 
 
 def _one_hot(values: np.ndarray, classes: Sequence[str]) -> np.ndarray:
@@ -84,6 +121,16 @@ def realized_multiclass(metric: str, labels: np.ndarray, scores: np.ndarray, pre
     return float(np.mean(per_class))
 
 
+def _realized_cell(cell: tuple[int, int], labels: np.ndarray, predicted: np.ndarray,
+                   classes: Sequence[str]) -> float:
+    """The count in one cell from labels (NaN when the labels or predictions hold a single class, as NannyML)."""
+    known = np.asarray(pd.notna(labels), dtype=bool)
+    labels, predicted = labels[known], predicted[known]
+    if len(labels) == 0 or len(set(labels.tolist())) <= 1 or len(set(predicted.tolist())) <= 1:
+        return float("nan")
+    return float(np.sum((labels == classes[cell[0]]) & (predicted == classes[cell[1]])))
+
+
 def _class_variance(metric: str, labels: np.ndarray, scores: np.ndarray, predicted: np.ndarray) -> tuple[float, float]:
     """One class's (variance, share of rows) for the multiclass standard error."""
     n = len(labels)
@@ -117,6 +164,10 @@ class FittedMulticlassCBPE:
     chunk_size: int | None
     chunks: int | None
 
+    @property
+    def _cell_index(self) -> dict[str, tuple[int, int]]:
+        return _cells(self.classes)
+
     def calibrate(self, scores: np.ndarray) -> np.ndarray:
         calibrated = np.column_stack([
             scores[:, k] if calibrator is None else calibrator.predict(scores[:, k])
@@ -126,6 +177,9 @@ class FittedMulticlassCBPE:
         return np.asarray(np.divide(calibrated, totals, out=uniform, where=totals != 0))
 
     def _sampling_error(self, metric: str, rows: int) -> float:
+        if metric in self._cell_index:  # a count: its error scales with n (NannyML's, not normalised)
+            (std, _), = self.components[metric]
+            return float(std / np.sqrt(rows) * rows)
         if metric == "accuracy":
             (std, _), = self.components[metric]
             return float(std / np.sqrt(rows))
@@ -149,15 +203,22 @@ class FittedMulticlassCBPE:
         rows = chunk.rows
         estimates = {}
         for metric in self.metrics:
-            value = _estimate(metric, proba[rows], scores[rows], one_hot[rows])
+            cell = self._cell_index.get(metric)
+            if cell is None:
+                value = _estimate(metric, proba[rows], scores[rows], one_hot[rows])
+                realized = (None if labels is None else
+                            realized_multiclass(metric, labels[rows], scores[rows], predicted[rows], self.classes))
+            else:
+                value = float(np.sum(np.where(one_hot[rows][:, cell[1]] == 1, proba[rows][:, cell[0]], 0.0)))
+                realized = (None if labels is None
+                            else _realized_cell(cell, labels[rows], predicted[rows], self.classes))
             error = self._sampling_error(metric, chunk.size)
             lower, upper = self.thresholds[metric]
-            realized = (None if labels is None
-                        else realized_multiclass(metric, labels[rows], scores[rows], predicted[rows], self.classes))
             estimates[metric] = MetricEstimate(
                 value=value, realized=realized, sampling_error=error,
                 lower_band=max(0.0, value - SAMPLING_ERROR_RANGE * error),
-                upper_band=min(1.0, value + SAMPLING_ERROR_RANGE * error),
+                upper_band=value + SAMPLING_ERROR_RANGE * error if cell is not None
+                else min(1.0, value + SAMPLING_ERROR_RANGE * error),
                 lower_threshold=lower, upper_threshold=upper, alert=outside(value, lower, upper))
         return ChunkResult(index=chunk.index, start_row=chunk.start_row, end_row=chunk.end_row, metrics=estimates)
 
@@ -177,14 +238,21 @@ def fit_multiclass_cbpe(
     ``classes`` are sorted (NannyML's order); inputs must be validated already.
     """
     classes = tuple(sorted(classes))
-    unknown = [name for name in metrics if name not in MULTICLASS_METRICS]
-    if unknown:
-        raise MetricError(f"unknown metric {unknown[0]!r} for multiclass; use any of {', '.join(MULTICLASS_METRICS)}")
+    metrics = resolve_multiclass_metrics(metrics, classes)
+    cells = _cells(classes)
     scores = np.asarray(scores, dtype=float)
     true_hot, predicted_hot = _one_hot(labels, classes), _one_hot(predicted, classes)
     reference_chunks = split_rows(len(labels), chunk_size=chunk_size, chunks=chunks)
     thresholds, components = {}, {}
-    for metric in dict.fromkeys(metrics):
+    for metric in metrics:
+        cell = cells.get(metric)
+        if cell is not None:
+            realized = [_realized_cell(cell, labels[c.rows], predicted[c.rows], classes) for c in reference_chunks]
+            thresholds[metric] = reference_thresholds(realized, lower_limit=0.0, name=metric)
+            # NannyML: the std of a 0/1 indicator with as many ones as the reference's cell count.
+            share = float(np.sum((labels == classes[cell[0]]) & (predicted == classes[cell[1]]))) / len(labels)
+            components[metric] = [(float(np.sqrt(share * (1 - share))), 1.0)]
+            continue
         realized = [realized_multiclass(metric, labels[c.rows], scores[c.rows], predicted[c.rows], classes)
                     for c in reference_chunks]
         thresholds[metric] = reference_thresholds(realized, lower_limit=0.0, upper_limit=1.0, name=metric)
@@ -194,5 +262,5 @@ def fit_multiclass_cbpe(
             components[metric] = [_class_variance(metric, true_hot[:, k], scores[:, k], predicted_hot[:, k])
                                   for k in range(len(classes))]
     calibrators = tuple(fit_calibrator(true_hot[:, k], scores[:, k]) for k in range(len(classes)))
-    return FittedMulticlassCBPE(classes=classes, metrics=tuple(dict.fromkeys(metrics)), calibrators=calibrators,
+    return FittedMulticlassCBPE(classes=classes, metrics=metrics, calibrators=calibrators,
                                 components=components, thresholds=thresholds, chunk_size=chunk_size, chunks=chunks)

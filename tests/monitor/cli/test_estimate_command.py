@@ -152,6 +152,22 @@ def test_estimate_multiclass_gives_nannymls_numbers_and_exits_1_on_its_drop():
         chunk["roc_auc"]["alert"] for chunk in golden["chunks"]]
 
 
+def test_estimate_multiclass_emits_the_confusion_matrix_cells_by_default_as_nannyml():
+    golden = json.loads((GOLDEN / "multiclass_cbpe.json").read_text())
+    result = _run("estimate", "multiclass_reference.parquet", "multiclass_analysis.parquet", *MULTICLASS,
+                  "--chunk-size", "6000", "--json", cwd=GOLDEN)
+    assert result.returncode == 1, result.stderr
+    chunks = json.loads(result.stdout)["chunks"]
+    cells = [name for name in golden["metrics"] if name.startswith("true_")]
+    assert len(cells) == 9 and all(set(cells) <= set(chunk["metrics"]) for chunk in chunks)
+    for ours, theirs in zip(chunks, golden["chunks"], strict=True):
+        for cell in cells:
+            got, want = ours["metrics"][cell], theirs[cell]
+            assert (got["value"], got["upper_threshold"], got["upper_band"]) == pytest.approx(
+                (want["value"], want["upper_threshold"], want["upper_confidence_boundary"]), rel=1e-6)
+            assert (got["realized"], got["alert"]) == (pytest.approx(want["realized"]), want["alert"])
+
+
 def test_estimate_multiclass_refuses_an_unseen_class(tmp_path):
     analysis = pd.read_parquet(GOLDEN / "multiclass_analysis.parquet").head(12_000)
     analysis.loc[5, "y_pred"] = "gold_card"

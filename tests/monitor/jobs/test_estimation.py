@@ -212,7 +212,7 @@ def test_outside_band_compares_the_realized_value_with_the_estimates_band():
 
 def test_learned_conditions_need_a_metric_that_learns_them():
     with pytest.raises(ValueError, match="needs a metric that learns its thresholds"):
-        AlertRule(name="x", model="fraud", metric="accuracy", when="outside reference")
+        AlertRule(name="x", model="fraud", metric="prediction_count", when="outside reference")
     with pytest.raises(ValueError, match="unknown binary_classification estimated metric 'mae'"):
         DriftwatchConfig.model_validate({"models": {"fraud": {**MODEL, "estimation": {"metrics": ["mae"]}}}})
 

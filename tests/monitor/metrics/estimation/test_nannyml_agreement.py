@@ -16,7 +16,7 @@ import pytest
 
 from monitor.metrics.estimation import EstimationReport, fit_cbpe, fit_reconstruction
 from monitor.metrics.estimation.calibration import needs_calibration
-from monitor.metrics.estimation.cbpe_multiclass import fit_multiclass_cbpe
+from monitor.metrics.estimation.cbpe_multiclass import MULTICLASS_METRICS, fit_multiclass_cbpe
 from monitor.metrics.estimation.classifier import fit_domain_classifier
 from monitor.metrics.estimation.dle import fit_dle
 
@@ -94,8 +94,11 @@ def test_cbpe_multiclass_agrees_with_nannyml():
     analysis = pd.read_parquet(GOLDEN / "multiclass_analysis.parquet")
     classes = golden["classes"]
     columns = [f"y_pred_proba_{name}" for name in sorted(classes)]
+    # Every scalar metric and the confusion matrix's nine cells (true_<a>_pred_<b>, counts).
     fitted = fit_multiclass_cbpe(reference["y_true"].to_numpy(), reference[columns].to_numpy(),
-                                 reference["y_pred"].to_numpy(), classes, chunk_size=golden["chunk_size"])
+                                 reference["y_pred"].to_numpy(), classes, chunk_size=golden["chunk_size"],
+                                 metrics=[*MULTICLASS_METRICS, "confusion_matrix"])
+    assert list(fitted.metrics) == golden["metrics"] and len(golden["metrics"]) == 6 + 9
     assert {name: calibrator is not None for name, calibrator in zip(fitted.classes, fitted.calibrators,
                                                                       strict=True)} == golden["calibrated"]
     report = fitted.estimate(analysis[columns].to_numpy(), analysis["y_pred"].to_numpy(),

@@ -1,0 +1,356 @@
+"""Fitting the estimators of a reference set once, and storing them (see :mod:`monitor.jobs.estimation`).
+
+What is learned from the reference — CBPE's calibrator and sampling-error components
+(binary classification), DLE's LightGBM loss models (regression), the imputation,
+encoding, scaler and PCA of the reconstruction error (or the domain classifier), and
+the thresholds learned from reference chunks of ``chunk_size`` rows — is fitted the
+first time a window needs it and stored in ``reference_models`` (pickled, with the
+library versions that fitted it). Every later window loads it; a new reference, new
+labels joined to a copied reference, other settings or other library versions refit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import pickle
+import platform
+from dataclasses import dataclass, replace
+from datetime import datetime
+from functools import partial
+from importlib import metadata
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from monitor.config.models import ModelConfig
+from monitor.errors import DriftwatchError
+from monitor.logs import fields
+from monitor.metrics.categories import category_key
+from monitor.metrics.estimation.cbpe import FittedCBPE, fit_cbpe
+from monitor.metrics.estimation.chunks import DEFAULT_CHUNK_COUNT, split_rows
+from monitor.metrics.estimation.classifier import FittedDomainClassifier, fit_domain_classifier
+from monitor.metrics.estimation.dle import FittedDLE, fit_dle, realized_regression
+from monitor.metrics.estimation.pca import FittedReconstruction, fit_reconstruction
+from monitor.metrics.estimation.thresholds import reference_thresholds
+from monitor.metrics.features import FeatureSpec, coerce_feature
+from monitor.metrics.names import ESTIMATED_METRICS
+from monitor.store.stored_rows import StoredRows
+from monitor.store.tables import reference_models
+
+__all__ = [
+    "LABEL_COLUMN",
+    "MULTIVARIATE_METRIC",
+    "PREDICTION_COLUMN",
+    "FittedEstimators",
+    "StoredFit",
+    "binary_arrays",
+    "fit_estimators",
+    "load_or_fit",
+    "regression_frame",
+    "typed_features",
+]
+
+log = logging.getLogger(__name__)
+
+MULTIVARIATE_METRIC = "multivariate_drift"
+_LIBRARIES = ("numpy", "pandas", "scikit-learn", "scipy", "lightgbm")
+_MEMO_SIZE = 64
+# Fits read from the store in this process, by (store, reference set, settings): a window
+# whose stored fit is unchanged (same row, same fit time) skips unpickling it again.
+_LOADED: dict[tuple[str, int, str], tuple[tuple[int, datetime], FittedEstimators]] = {}
+PREDICTION_COLUMN = "__driftwatch_prediction"
+LABEL_COLUMN = "__driftwatch_label"
+
+
+@dataclass(frozen=True)
+class FittedEstimators:
+    """What one reference set taught, or why a part could not be learned.
+
+    ``performance`` lists the estimated metrics the window writes (empty: none, the
+    reference has no labels or scores and estimation was not asked for explicitly).
+    """
+
+    task: str
+    chunk_size: int
+    positive: str | None
+    performance: tuple[str, ...]
+    cbpe: FittedCBPE | None
+    dle: FittedDLE | None
+    performance_reason: str | None
+    reconstruction: FittedReconstruction | None
+    multivariate_reason: str | None
+    multivariate: bool
+    classifier: FittedDomainClassifier | None = None
+
+    def thresholds(self) -> dict[str, list[float | None]]:
+        learned: dict[str, list[float | None]] = {}
+        for fitted in (self.cbpe, self.dle):
+            if fitted is not None:
+                learned.update({f"estimated_{name}": list(fitted.thresholds[name]) for name in fitted.metrics})
+        if self.reconstruction is not None:
+            learned[MULTIVARIATE_METRIC] = [self.reconstruction.lower_threshold, self.reconstruction.upper_threshold]
+        if self.classifier is not None:
+            learned[MULTIVARIATE_METRIC] = [self.classifier.lower_threshold, self.classifier.upper_threshold]
+        return learned
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFit:
+    """A stored fit and whether this call made it."""
+
+    estimators: FittedEstimators
+    fitted_at: datetime
+    refitted: bool
+
+
+# --- what a fit depends on ----------------------------------------------------------------------------------------
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in _LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "absent"
+    return versions
+
+
+def config_key(config: ModelConfig, specs: dict[str, FeatureSpec]) -> str:
+    """A hash of every setting a fit depends on."""
+    settings = {
+        "task": config.task, "positive_label": category_key(config.positive_label),
+        "estimation": config.estimation.model_dump(mode="json"),
+        "features": {name: spec.type for name, spec in sorted(specs.items())},
+    }
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:32]
+
+
+def fingerprint(rows: StoredRows, created_at: datetime) -> str:
+    """The reference rows a fit used: when the set was stored, how many rows, with a label, with a score."""
+    outputs = rows.outputs
+    return (f"{created_at.isoformat()};rows={len(rows)};labels={int(outputs['label'].notna().sum())};"
+            f"scores={int(outputs['score'].notna().sum())}")
+
+
+def typed_features(raw: pd.DataFrame, specs: dict[str, FeatureSpec]) -> pd.DataFrame:
+    columns = {}
+    for name, spec in specs.items():
+        column = raw[name] if name in raw.columns else pd.Series([None] * len(raw), dtype=object)
+        columns[name] = coerce_feature(column, spec, name=name).reset_index(drop=True)
+    return pd.DataFrame(columns, index=pd.RangeIndex(len(raw)))
+
+
+# --- fitting ------------------------------------------------------------------------------------------------------
+
+def _chunk_size(config: ModelConfig, reference_rows: int) -> int:
+    return config.estimation.chunk_size or max(reference_rows // DEFAULT_CHUNK_COUNT, 1)
+
+
+def binary_arrays(rows: StoredRows, positive: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(labels 1/0, NaN when missing; scores, NaN when missing; predictions 1/0, NaN when missing)."""
+    outputs = rows.outputs
+    label = outputs["label"]
+    prediction = outputs["prediction"]
+    labels = np.where(label.isna(), np.nan, (label.astype(object) == positive).astype(float))
+    predicted = np.where(prediction.isna(), np.nan, (prediction.astype(object) == positive).astype(float))
+    scores = pd.to_numeric(outputs["score"], errors="coerce").to_numpy(dtype=float)
+    return np.asarray(labels, dtype=float), scores, np.asarray(predicted, dtype=float)
+
+
+def _fit_cbpe(config: ModelConfig, reference: StoredRows, positive: str, metrics: tuple[str, ...],
+              chunk_size: int) -> FittedCBPE:
+    labels, scores, predicted = binary_arrays(reference, positive)
+    usable = ~(np.isnan(labels) | np.isnan(scores) | np.isnan(predicted))
+    if not usable.any():
+        raise DriftwatchError("the reference has no row with a label, a score and a prediction; add label and "
+                              "score columns to the reference (scores: probability of the positive class)")
+    labels, scores, predicted = labels[usable], scores[usable], predicted[usable]
+    if scores.min() < 0 or scores.max() > 1:
+        raise DriftwatchError(f"reference scores run from {scores.min():g} to {scores.max():g}; estimation needs "
+                              "the probability of the positive class, between 0 and 1")
+    if len(np.unique(labels)) < 2:
+        raise DriftwatchError(f"every labelled reference row has the same class; the reference needs both "
+                              f"{config.positive_label!r} and another class to learn from")
+    if len(labels) < 2 * chunk_size:
+        raise DriftwatchError(f"the reference has {len(labels)} labelled, scored rows, fewer than two chunks of "
+                              f"{chunk_size}; set estimation.chunk_size lower or give a bigger reference")
+    rule = partial(reference_thresholds, multiplier=config.estimation.threshold_std)
+    return fit_cbpe(labels, scores, predicted, metrics=metrics, chunk_size=chunk_size, threshold_rule=rule)
+
+
+def regression_frame(rows: StoredRows, specs: dict[str, FeatureSpec], features: list[str]) -> pd.DataFrame:
+    frame = typed_features(rows.features, {name: specs[name] for name in features})
+    frame[PREDICTION_COLUMN] = pd.to_numeric(rows.outputs["prediction_numeric"], errors="coerce").to_numpy(dtype=float)
+    frame[LABEL_COLUMN] = pd.to_numeric(rows.outputs["label_numeric"], errors="coerce").to_numpy(dtype=float)
+    return frame
+
+
+def _fit_dle(config: ModelConfig, reference: StoredRows, specs: dict[str, FeatureSpec], metrics: tuple[str, ...],
+             chunk_size: int) -> FittedDLE:
+    typed = typed_features(reference.features, specs)
+    features = [name for name in specs if bool(typed[name].notna().any())]
+    frame = regression_frame(reference, specs, features)
+    frame = frame[frame[PREDICTION_COLUMN].notna() & frame[LABEL_COLUMN].notna()].reset_index(drop=True)
+    if frame.empty:
+        raise DriftwatchError("the reference has no row with both a numeric label and a numeric prediction; add "
+                              "label and prediction columns to the reference")
+    if len(frame) < 2 * chunk_size:
+        raise DriftwatchError(f"the reference has {len(frame)} labelled rows, fewer than two chunks of {chunk_size}; "
+                              "set estimation.chunk_size lower or give a bigger reference")
+    if "mape" in metrics and bool((frame[LABEL_COLUMN] == 0).any()):
+        if config.estimation.metrics is not None:
+            raise DriftwatchError("a reference label is 0, so the percentage error (mape) is undefined; leave mape "
+                                  "out of estimation.metrics")
+        metrics = tuple(name for name in metrics if name != "mape")  # the default set: estimate the others
+    fitted = fit_dle(frame, features, PREDICTION_COLUMN, LABEL_COLUMN, metrics=metrics, chunk_size=chunk_size)
+    truth, predicted = frame[LABEL_COLUMN].to_numpy(dtype=float), frame[PREDICTION_COLUMN].to_numpy(dtype=float)
+    chunks = split_rows(len(frame), chunk_size=chunk_size)
+    thresholds = {name: reference_thresholds([realized_regression(name, truth[c.rows], predicted[c.rows])
+                                              for c in chunks], multiplier=config.estimation.threshold_std,
+                                             lower_limit=0.0, name=name)
+                  for name in fitted.metrics}
+    return replace(fitted, thresholds=thresholds)
+
+
+def _fit_reconstruction(config: ModelConfig, reference: StoredRows, specs: dict[str, FeatureSpec],
+                        chunk_size: int) -> FittedReconstruction:
+    frame = typed_features(reference.features, specs)
+    # A feature without values, or with one value only, carries no relation to learn.
+    features = [name for name in specs if frame[name].nunique(dropna=True) > 1]
+    if not features:
+        raise DriftwatchError("no feature takes two different values in the reference; multivariate drift needs "
+                              "features that vary")
+    if len(frame) < 2 * chunk_size:
+        raise DriftwatchError(f"the reference has {len(frame)} rows, fewer than two chunks of {chunk_size}; set "
+                              "estimation.chunk_size lower or give a bigger reference")
+    fitted = fit_reconstruction(frame, features, chunk_size=chunk_size)
+    values = [value for value, _ in fitted.chunk_values(frame)]
+    lower, upper = reference_thresholds(values, multiplier=config.estimation.threshold_std, lower_limit=0.0,
+                                        drop_at_limit=True, name="the reconstruction error")
+    return replace(fitted, lower_threshold=lower, upper_threshold=upper)
+
+
+def _fit_classifier(reference: StoredRows, specs: dict[str, FeatureSpec]) -> FittedDomainClassifier:
+    frame = typed_features(reference.features, specs)
+    features = [name for name in specs if frame[name].nunique(dropna=True) > 1]
+    if not features:
+        raise DriftwatchError("no feature takes two different values in the reference; multivariate drift needs "
+                              "features that vary")
+    categorical = [name for name in features if specs[name].type == "categorical"]
+    frame[categorical] = frame[categorical].astype(object)
+    return fit_domain_classifier(frame, features)
+
+
+def fit_estimators(config: ModelConfig, reference: StoredRows, specs: dict[str, FeatureSpec]) -> FittedEstimators:
+    """Learn everything the windows need from ``reference`` (pure; see the module docstring)."""
+    settings = config.estimation
+    chunk_size = _chunk_size(config, len(reference))
+    outputs = reference.outputs
+    if config.task == "regression":
+        has_targets = bool(outputs["label_numeric"].notna().any())
+    else:
+        has_targets = (config.task == "binary_classification" and bool(outputs["label"].notna().any())
+                       and bool(outputs["score"].notna().any()))
+    wanted = settings.enabled is True or (settings.enabled is None and has_targets)
+    metrics = tuple(settings.metrics or ESTIMATED_METRICS[config.task]) if wanted else ()
+    positive = category_key(config.positive_label)
+    cbpe: FittedCBPE | None = None
+    dle: FittedDLE | None = None
+    performance_reason: str | None = None
+    if metrics:
+        try:
+            if config.task == "binary_classification":
+                assert positive is not None
+                cbpe = _fit_cbpe(config, reference, positive, metrics, chunk_size)
+            elif config.task == "regression":
+                dle = _fit_dle(config, reference, specs, metrics, chunk_size)
+            else:
+                performance_reason = ("multiclass performance estimation needs per-class probabilities, which the "
+                                      "service does not keep yet; use `driftwatch estimate` offline")
+        except DriftwatchError as exc:
+            performance_reason = str(exc)
+    multivariate = settings.multivariate != "off" and settings.enabled is not False and bool(specs)
+    reconstruction: FittedReconstruction | None = None
+    classifier: FittedDomainClassifier | None = None
+    multivariate_reason: str | None = None
+    if multivariate:
+        try:
+            if settings.multivariate == "classifier":
+                classifier = _fit_classifier(reference, specs)
+            else:
+                reconstruction = _fit_reconstruction(config, reference, specs, chunk_size)
+        except DriftwatchError as exc:
+            multivariate_reason = str(exc)
+    return FittedEstimators(
+        task=config.task, chunk_size=chunk_size, positive=positive, performance=metrics, cbpe=cbpe, dle=dle,
+        performance_reason=performance_reason, reconstruction=reconstruction,
+        multivariate_reason=multivariate_reason, multivariate=multivariate, classifier=classifier,
+    )
+
+
+# --- stored once per reference set --------------------------------------------------------------------------------
+
+def load_or_fit(engine: Engine, config: ModelConfig, *, reference_set_id: int, reference_created_at: datetime,
+                reference: StoredRows, specs: dict[str, FeatureSpec], now: datetime) -> StoredFit:
+    """The stored fit of this reference set and settings; fitted and stored when absent or stale
+    (other reference rows or library versions)."""
+    key = config_key(config, specs)
+    print_ = fingerprint(reference, reference_created_at)
+    versions = library_versions()
+    where = (reference_models.c.reference_set_id == reference_set_id, reference_models.c.config_key == key)
+    with engine.connect() as connection:
+        row = connection.execute(select(reference_models.c.id, reference_models.c.fingerprint,
+                                        reference_models.c.library_versions, reference_models.c.fitted_at)
+                                 .where(*where)).first()
+        current = row is not None and row.fingerprint == print_ and row.library_versions == versions
+        memo = (engine.url.render_as_string(hide_password=True), reference_set_id, key)
+        if row is not None and current:
+            cached = _LOADED.get(memo)
+            if cached is not None and cached[0] == (row.id, row.fitted_at):
+                return StoredFit(cached[1], row.fitted_at, refitted=False)
+            blob = connection.execute(select(reference_models.c.fitted).where(reference_models.c.id == row.id)
+                                      ).scalar_one_or_none()
+            try:
+                stored = pickle.loads(blob) if blob is not None else None
+            except Exception:  # noqa: BLE001 - an unreadable fit is refitted
+                log.warning("stored estimators unreadable; refitting", extra=fields(reference_set=reference_set_id))
+            else:
+                if isinstance(stored, FittedEstimators):
+                    if len(_LOADED) >= _MEMO_SIZE:
+                        _LOADED.clear()
+                    _LOADED[memo] = ((row.id, row.fitted_at), stored)
+                    return StoredFit(stored, row.fitted_at, refitted=False)
+    estimators = fit_estimators(config, reference, specs)
+    try:
+        with engine.connect().execution_options(sqlite_immediate=True) as connection, connection.begin():
+            connection.execute(delete(reference_models).where(
+                reference_models.c.reference_set_id == reference_set_id, reference_models.c.config_key == key))
+            connection.execute(insert(reference_models).values(
+                reference_set_id=reference_set_id, config_key=key, fingerprint=print_, library_versions=versions,
+                chunk_size=estimators.chunk_size, thresholds=_json_ready(estimators.thresholds()),
+                fitted=pickle.dumps(estimators, protocol=pickle.HIGHEST_PROTOCOL), fitted_at=now,
+            ))
+    except IntegrityError:
+        # Another scheduler stored the same fit meanwhile (or the reference set was just replaced):
+        # this window uses its own, identical fit; the next one loads the stored one.
+        log.info("estimators stored by another scheduler", extra=fields(reference_set=reference_set_id))
+        return StoredFit(estimators, now, refitted=True)
+    log.info("estimators fitted", extra=fields(reference_set=reference_set_id, chunk_size=estimators.chunk_size,
+                                               reason=estimators.performance_reason or estimators.multivariate_reason))
+    return StoredFit(estimators, now, refitted=True)
+
+
+def _json_ready(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _json_ready(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_ready(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

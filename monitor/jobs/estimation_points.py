@@ -1,0 +1,202 @@
+"""The estimated metrics and multivariate drift of one window, from the stored fit (pure).
+
+Each window is one chunk: ``estimated_<metric>`` and ``multivariate_drift`` carry the
+estimate as value, the learned thresholds, the sampling-error band and, once the
+window's labels are in, the realized value. A window that cannot be estimated gets
+the metric with a NULL value and ``details.not_estimated`` saying why.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from monitor.config.models import ModelConfig
+from monitor.jobs.estimation_fit import (
+    LABEL_COLUMN,
+    MULTIVARIATE_METRIC,
+    PREDICTION_COLUMN,
+    FittedEstimators,
+    binary_arrays,
+    regression_frame,
+    typed_features,
+)
+from monitor.metrics.estimation.classifier import FittedDomainClassifier
+from monitor.metrics.estimation.dle import FittedDLE
+from monitor.metrics.estimation.results import MetricEstimate
+from monitor.metrics.features import FeatureSpec
+from monitor.metrics.names import ESTIMATED_METRICS
+from monitor.metrics.point import MetricPoint
+from monitor.store.stored_rows import StoredRows
+
+__all__ = ["MIN_WINDOW_ROWS", "canonical_order", "estimation_points"]
+
+MIN_WINDOW_ROWS = 10  # fewer rows give no usable estimate (nor sampling error)
+_SHUFFLE_SEED = 13
+
+
+def _number(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+def _point(metric: str, estimate: MetricEstimate, method: str, rows: int, **extra: Any) -> MetricPoint:
+    lower, upper = estimate.lower_threshold, estimate.upper_threshold
+    details: dict[str, Any] = {
+        "method": method, "rows": rows,
+        "lower_band": _number(estimate.lower_band), "upper_band": _number(estimate.upper_band),
+        "lower_threshold": _number(lower), "upper_threshold": _number(upper),
+        "sampling_error": _number(estimate.sampling_error), **extra,
+    }
+    if estimate.realized is not None and math.isfinite(estimate.realized):
+        details["realized"] = float(estimate.realized)
+    if not math.isfinite(estimate.value):
+        reason = f"{metric} is undefined for this window's {rows} rows"
+        return MetricPoint(metric, math.nan, threshold=_number(upper if upper is not None else lower),
+                           details={**details, "reason": reason, "not_estimated": reason})
+    return MetricPoint(metric, float(estimate.value), threshold=_number(upper if upper is not None else lower),
+                       is_breach=bool(estimate.alert), details=details)
+
+
+def _not_estimated(metric: str, reason: str, method: str) -> MetricPoint:
+    return MetricPoint(metric, math.nan, details={"method": method, "reason": reason, "not_estimated": reason})
+
+
+def _method(task: str) -> str:
+    return "dle" if task == "regression" else "cbpe"
+
+
+def _dle_points(fitted: FittedEstimators, dle: FittedDLE, rows: StoredRows,
+                specs: dict[str, FeatureSpec]) -> list[MetricPoint]:
+    names = [f"estimated_{name}" for name in dle.metrics]
+    dropped = [_not_estimated(f"estimated_{name}", "a reference label is 0, so the percentage error is undefined",
+                              "dle") for name in fitted.performance if name not in dle.metrics]
+    missing = [name for name in dle.features if name not in specs]
+    frame = None if missing else regression_frame(rows, specs, list(dle.features))
+    reason: str | None = None
+    if missing:
+        reason = f"the reference was fitted on feature(s) {', '.join(missing)} that the model no longer has"
+    elif len(rows) == 0:
+        reason = "empty window: no predictions"
+    else:
+        assert frame is not None
+        frame = frame[frame[PREDICTION_COLUMN].notna()].reset_index(drop=True)
+        if len(frame) < MIN_WINDOW_ROWS:
+            reason = (f"only {len(frame)} numeric predictions in the window; at least {MIN_WINDOW_ROWS} "
+                      "are needed")
+    if reason is not None:
+        return [*(_not_estimated(name, reason, "dle") for name in names), *dropped]
+    assert frame is not None
+    report = replace(dle, chunk_size=None, chunks=1).estimate(frame, frame[LABEL_COLUMN].to_numpy(dtype=float))
+    estimates = report.chunks[0].metrics
+    return [*(_point(f"estimated_{metric}", estimates[metric], "dle", len(frame), chunk_size=fitted.chunk_size)
+              for metric in dle.metrics), *dropped]
+
+
+def _performance_points(fitted: FittedEstimators, rows: StoredRows,
+                        specs: dict[str, FeatureSpec]) -> list[MetricPoint]:
+    names = [f"estimated_{name}" for name in fitted.performance]
+    if fitted.dle is not None:
+        return _dle_points(fitted, fitted.dle, rows, specs)
+    cbpe = fitted.cbpe
+    if cbpe is None:
+        why = fitted.performance_reason or "performance estimation is not available"
+        return [_not_estimated(name, why, _method(fitted.task)) for name in names]
+    assert fitted.positive is not None
+    labels, scores, predicted = binary_arrays(rows, fitted.positive)
+    usable = ~(np.isnan(scores) | np.isnan(predicted))
+    reason: str | None = None
+    count = int(usable.sum())
+    if len(rows) == 0:
+        reason = "empty window: no predictions"
+    elif count == 0:
+        reason = "no prediction of the window has a score; send the positive-class probability as score"
+    elif count < MIN_WINDOW_ROWS:
+        reason = f"only {count} scored predictions in the window; at least {MIN_WINDOW_ROWS} are needed"
+    elif scores[usable].min() < 0 or scores[usable].max() > 1:
+        reason = (f"window scores run from {scores[usable].min():g} to {scores[usable].max():g}; estimation "
+                  "needs probabilities between 0 and 1")
+    if reason is not None:
+        return [_not_estimated(name, reason, "cbpe") for name in names]
+    report = replace(cbpe, chunk_size=None, chunks=1).estimate(scores[usable], predicted[usable], labels[usable])
+    estimates = report.chunks[0].metrics
+    return [_point(f"estimated_{metric}", estimates[metric], "cbpe", count, calibrated=cbpe.calibrated,
+                   chunk_size=fitted.chunk_size)
+            for metric in cbpe.metrics]
+
+
+def canonical_order(frame: pd.DataFrame, features: list[str]) -> pd.DataFrame:
+    """The window's rows sorted by their feature values, then shuffled with a fixed seed.
+
+    The store returns a window's rows in no particular order, and the classifier's folds
+    depend on it: this order makes the score a function of the rows alone.
+    """
+    ordered = frame.sort_values(by=sorted(features), kind="mergesort", na_position="last").reset_index(drop=True)
+    permutation = np.random.default_rng(_SHUFFLE_SEED).permutation(len(ordered))
+    return ordered.iloc[permutation].reset_index(drop=True)
+
+
+def _classifier_point(classifier: FittedDomainClassifier, rows: StoredRows,
+                      specs: dict[str, FeatureSpec]) -> MetricPoint:
+    method = "domain_classifier"
+    features = [*classifier.categorical, *classifier.continuous]
+    missing = [name for name in features if name not in specs]
+    if missing:
+        reason = f"the reference was fitted on feature(s) {', '.join(missing)} that the model no longer has"
+        return _not_estimated(MULTIVARIATE_METRIC, reason, method)
+    frame = typed_features(rows.features, {name: specs[name] for name in features})
+    frame[list(classifier.categorical)] = frame[list(classifier.categorical)].astype(object)
+    frame = canonical_order(frame, features)
+    report = replace(classifier, chunk_size=None, chunks=1).estimate(frame)
+    return _point(MULTIVARIATE_METRIC, report.chunks[0].metrics["auroc"], method, len(rows), features=features)
+
+
+def _multivariate_point(fitted: FittedEstimators, rows: StoredRows, specs: dict[str, FeatureSpec]) -> MetricPoint:
+    method = "domain_classifier" if fitted.classifier is not None else "pca_reconstruction"
+    reconstruction = fitted.reconstruction
+    if reconstruction is None and fitted.classifier is None:
+        return _not_estimated(MULTIVARIATE_METRIC, fitted.multivariate_reason or "not fitted", method)
+    if len(rows) < MIN_WINDOW_ROWS:
+        reason = ("empty window: no predictions" if len(rows) == 0
+                  else f"only {len(rows)} predictions in the window; at least {MIN_WINDOW_ROWS} are needed")
+        return _not_estimated(MULTIVARIATE_METRIC, reason, method)
+    if fitted.classifier is not None:
+        return _classifier_point(fitted.classifier, rows, specs)
+    assert reconstruction is not None
+    frame = typed_features(rows.features, {name: specs[name] for name in reconstruction.features if name in specs})
+    missing = [name for name in reconstruction.features if name not in frame.columns]
+    if missing:
+        reason = f"the reference was fitted on feature(s) {', '.join(missing)} that the model no longer has"
+        return _not_estimated(MULTIVARIATE_METRIC, reason, method)
+    report = replace(reconstruction, chunk_size=None, chunks=1).estimate(frame)
+    return _point(MULTIVARIATE_METRIC, report.chunks[0].metrics["reconstruction_error"], method, len(rows),
+                  features=list(reconstruction.features), chunk_size=fitted.chunk_size)
+
+
+def estimation_points(fitted: FittedEstimators | None, config: ModelConfig, rows: StoredRows,
+                      specs: dict[str, FeatureSpec], *, reason: str | None = None) -> list[MetricPoint]:
+    """The window's estimated metrics and multivariate drift (pure).
+
+    ``fitted`` None means no reference (``reason`` says why): the metrics asked for
+    explicitly, and multivariate drift, are written as not estimated.
+    """
+    if fitted is None:
+        settings = config.estimation
+        if settings.enabled is False:
+            return []
+        why = reason or "no reference"
+        points = []
+        if settings.enabled is True:
+            points += [_not_estimated(f"estimated_{name}", why, _method(config.task))
+                       for name in settings.metrics or ESTIMATED_METRICS[config.task]]
+        if settings.multivariate != "off" and specs:
+            method = "domain_classifier" if settings.multivariate == "classifier" else "pca_reconstruction"
+            points.append(_not_estimated(MULTIVARIATE_METRIC, why, method))
+        return points
+    points = _performance_points(fitted, rows, specs) if fitted.performance else []
+    if fitted.multivariate:
+        points.append(_multivariate_point(fitted, rows, specs))
+    return points

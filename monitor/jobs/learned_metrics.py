@@ -1,0 +1,176 @@
+"""Thresholds learned from the reference for any per-window metric (``threshold: reference``).
+
+``models.<name>.metrics: {error_rate: {threshold: reference}}`` learns what a *clean*
+window of this size looks like for that metric: the reference is split into chunks of
+the window's row count (rounded to two significant digits, as the learned drift
+thresholds), the metric is computed on every chunk exactly as on a window, and the
+thresholds are ``mean ± k·std`` of those values (``threshold_std``, default 3); a
+threshold at or past the metric's bound (0 for shares and errors, 1 for
+shares and rates) is dropped, so it never limits. Each window's point then carries
+``details.lower_threshold`` / ``upper_threshold`` (the ones ``when: outside reference``
+reads), ``threshold_source: "reference"`` and ``learned`` (chunk size, chunks, mean,
+std, k); ``threshold`` is the upper one (else the lower) and ``is_breach`` says whether
+the value is outside them.
+
+Learnable are the metrics a chunk of reference rows can give (:data:`LEARNABLE_METRICS`):
+data quality (missing and type-mismatch shares, per feature), the output (positive
+rate, class shares, prediction and score means) and performance (when the reference rows
+have labels). Latency and error rate are not: reference rows do not keep them. A
+metric the reference cannot give (no labels, too few rows for :data:`MIN_CHUNKS`
+chunks, every chunk undefined) keeps its value and gets ``details.threshold_not_learned``
+saying why; its rule then cannot breach on ``outside reference``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from monitor.errors import MetricError
+from monitor.metrics.drift.learned import MAX_CHUNKS, MIN_CHUNKS
+from monitor.metrics.estimation.thresholds import reference_thresholds
+from monitor.metrics.names import LEARNABLE_METRICS
+from monitor.metrics.point import MetricPoint
+from monitor.store.stored_rows import StoredRows
+
+__all__ = ["LEARNABLE_METRICS", "LearnedBounds", "apply_learned", "cached_bounds", "learn_bounds", "metric_limits"]
+
+_SHARES = frozenset({"missing_share", "type_mismatch_share", "positive_rate", "class_share", "accuracy",
+                     "precision", "recall", "f1", "roc_auc"})
+_NON_NEGATIVE = frozenset({"mae", "rmse", "mape"})
+
+Key = tuple[str, str | None]  # (metric, feature or class)
+
+
+def metric_limits(metric: str) -> tuple[float | None, float | None]:
+    """The bounds a metric cannot leave: a learned threshold there is dropped.
+
+    >>> metric_limits("missing_share"), metric_limits("mae"), metric_limits("r2")
+    ((0.0, 1.0), (0.0, None), (None, None))
+    """
+    if metric in _SHARES:
+        return 0.0, 1.0
+    if metric in _NON_NEGATIVE:
+        return 0.0, None
+    return None, None
+
+
+@dataclass(frozen=True, slots=True)
+class LearnedBounds:
+    """One metric's learned thresholds (None: no limit on that side), or why there are none."""
+
+    lower: float | None
+    upper: float | None
+    chunk_size: int
+    chunks: int
+    mean: float
+    std: float
+    multiplier: float
+    reason: str | None = None
+
+    def details(self) -> dict[str, Any]:
+        if self.reason is not None:
+            return {"threshold_not_learned": self.reason}
+        return {"threshold_source": "reference", "lower_threshold": self.lower, "upper_threshold": self.upper,
+                "learned": {"chunk_size": self.chunk_size, "chunks": self.chunks, "mean": self.mean,
+                            "std": self.std, "std_multiplier": self.multiplier}}
+
+
+def _chunk(rows: StoredRows, start: int, size: int) -> StoredRows:
+    return StoredRows(outputs=rows.outputs.iloc[start:start + size].reset_index(drop=True),
+                      features=rows.features.iloc[start:start + size].reset_index(drop=True))
+
+
+def _starts(full_chunks: int) -> list[int]:
+    if full_chunks <= MAX_CHUNKS:
+        return list(range(full_chunks))
+    return sorted({int(index) for index in np.linspace(0, full_chunks - 1, MAX_CHUNKS).round()})
+
+
+def learn_bounds(reference: StoredRows, compute: Callable[[StoredRows], Iterable[MetricPoint]],
+                 multipliers: Mapping[str, float], *, chunk_size: int) -> dict[Key, LearnedBounds]:
+    """The learned thresholds of every (metric, feature) that ``compute`` gives on reference chunks.
+
+    ``compute`` computes a window's points from its rows; only the metrics named in
+    ``multipliers`` (metric → k) are learned. Raises :class:`MetricError` when the
+    reference is shorter than :data:`MIN_CHUNKS` chunks.
+    """
+    full_chunks = len(reference) // chunk_size
+    if full_chunks < MIN_CHUNKS:
+        raise MetricError(f"a threshold learned from the reference needs at least {MIN_CHUNKS} chunks of "
+                          f"{chunk_size} rows (the window's size), so {MIN_CHUNKS * chunk_size} reference rows, "
+                          f"but the reference has {len(reference)}; use a bigger reference or longer windows")
+    starts = _starts(full_chunks)
+    values: dict[Key, list[float]] = {}
+    for position, index in enumerate(starts):
+        for point in compute(_chunk(reference, index * chunk_size, chunk_size)):
+            if point.metric in multipliers:
+                series = values.setdefault((point.metric, point.feature), [math.nan] * len(starts))
+                series[position] = float(point.value)
+    learned: dict[Key, LearnedBounds] = {}
+    for (metric, feature), series in values.items():
+        multiplier = multipliers[metric]
+        data = np.asarray(series, dtype=float)
+        defined = int(np.isfinite(data).sum())
+        if defined < MIN_CHUNKS:
+            reason = (f"only {defined} of {len(starts)} reference chunks of {chunk_size} rows give {metric} "
+                      f"(at least {MIN_CHUNKS} are needed); the reference lacks what it takes (labels, "
+                      "scores, latencies) or use longer windows")
+            learned[(metric, feature)] = LearnedBounds(None, None, chunk_size, len(starts), math.nan, math.nan,
+                                                       multiplier, reason=reason)
+            continue
+        low_limit, high_limit = metric_limits(metric)
+        lower, upper = reference_thresholds(data, multiplier=multiplier, lower_limit=low_limit,
+                                            upper_limit=high_limit, drop_at_limit=True, name=metric)
+        with np.errstate(all="ignore"):
+            mean, std = float(np.nanmean(data)), float(np.nanstd(data))
+        learned[(metric, feature)] = LearnedBounds(lower, upper, chunk_size, len(starts), mean, std, multiplier)
+    return learned
+
+
+def apply_learned(points: Iterable[MetricPoint], learned: Mapping[Key, LearnedBounds] | None,
+                  multipliers: Mapping[str, float], *, reason: str | None = None) -> list[MetricPoint]:
+    """``points`` with the learned thresholds of their metric (see the module docstring).
+
+    ``learned`` None (``reason`` says why) marks every configured metric's point as
+    not learned. A configured point the reference gave no chunk value for (a class the
+    reference never predicts) is marked too.
+    """
+    result: list[MetricPoint] = []
+    for point in points:
+        if point.metric not in multipliers:
+            result.append(point)
+            continue
+        bounds = None if learned is None else learned.get((point.metric, point.feature))
+        if bounds is None or bounds.reason is not None:
+            why = (bounds.reason if bounds is not None and bounds.reason is not None
+                   else reason or f"the reference chunks give no {point.metric} for this "
+                                  f"{'class' if point.metric == 'class_share' else 'feature'}")
+            result.append(MetricPoint(point.metric, point.value, feature=point.feature, threshold=point.threshold,
+                                      is_breach=point.is_breach,
+                                      details={**point.details, "threshold_not_learned": why}))
+            continue
+        value = float(point.value)
+        breach = None if math.isnan(value) else (
+            (bounds.lower is not None and value < bounds.lower) or (bounds.upper is not None and value > bounds.upper))
+        result.append(MetricPoint(point.metric, point.value, feature=point.feature,
+                                  threshold=bounds.upper if bounds.upper is not None else bounds.lower,
+                                  is_breach=breach, details={**point.details, **bounds.details()}))
+    return result
+
+
+def cached_bounds(cache: MutableMapping[tuple[Any, ...], dict[Key, LearnedBounds]], key: tuple[Any, ...] | None,
+                  learn: Callable[[], dict[Key, LearnedBounds]], *, max_size: int = 256) -> dict[Key, LearnedBounds]:
+    """``learn()``, remembered under ``key`` (None: not cached)."""
+    if key is None:
+        return learn()
+    found = cache.get(key)
+    if found is None:
+        if len(cache) >= max_size:
+            cache.clear()
+        found = cache[key] = learn()
+    return found
