@@ -8,7 +8,8 @@ segment. Pure, like :mod:`monitor.jobs.window_metrics`.
 
 In a segment's points:
 
-- the segment's own column is left out (constant inside its segment, nothing to test);
+- the segment's own column stays (constant inside its segment: it never drifts there, and
+  counts as not drifted in the segment's ``dataset_drift_share``);
 - ``dead_letter_count`` is left out (a dead letter has no readable features);
 - a segment the reference has no rows of has its drift not judged, with the reason;
 - a segment column no event of the window carries is noted for ``job_runs`` (the
@@ -71,8 +72,7 @@ def _segment_input(inputs: WindowInput, split: SegmentSplit) -> WindowInput:
 
 
 def _segment_points(metrics: WindowMetrics, split: SegmentSplit) -> list[MetricPoint]:
-    return [replace(point, segment=split.label) for point in metrics.points
-            if point.metric not in _SEGMENT_FREE and point.feature != split.column]
+    return [replace(point, segment=split.label) for point in metrics.points if point.metric not in _SEGMENT_FREE]
 
 
 def compute_segmented_metrics(inputs: WindowInput) -> WindowMetrics:
