@@ -169,7 +169,7 @@ FROM alerts a
 """,
 }
 
-_POINT = ["model", "model_version", "window_start", "window_end", "metric", sa.text("COALESCE(feature, '')")]
+_POINT: list[str | sa.TextClause] = ["model", "model_version", "window_start", "window_end", "metric", sa.text("COALESCE(feature, '')")]
 
 
 def upgrade() -> None:
