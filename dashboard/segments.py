@@ -87,16 +87,16 @@ def segment_table(url: str, model: str, version: str, span_start: datetime | Non
     table = ranked.assign(drifted=[f"{d} of {n}" for d, n in zip(ranked["drifted_windows"], ranked["windows"],
                                                                   strict=True)])
     table = table[["segment", "now", "mean", "max", "drifted", "breaches"]].rename(columns={
-        "segment": "Segment", "now": "Drift share now", "mean": "Mean share", "max": "Max share",
-        "drifted": "Windows with drift", "breaches": "Breaches"})
+        "segment": "Segment", "now": "Share now", "mean": "Mean share", "max": "Max share",
+        "drifted": "Dataset drift", "breaches": "Breaches"})
     st.dataframe(
-        blank_missing(table, numbers={"Mean share": "{:.2f}"}),
+        blank_missing(table, numbers={"Mean share": "{:.2f}", "Max share": "{:.2f}"}),
         hide_index=True, width="stretch",
         column_config={
-            "Drift share now": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.2f",
-                                                               help="Share of drifting features, newest window."),
-            "Max share": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.2f"),
-            "Windows with drift": st.column_config.TextColumn(help="Windows of the range with dataset drift."),
+            "Share now": st.column_config.ProgressColumn(min_value=0.0, max_value=1.0, format="%.2f", width="small",
+                                                         help="Share of drifting features, newest window."),
+            "Dataset drift": st.column_config.TextColumn(help="Windows of the range with a dataset drift verdict "
+                                                              "(drift share at or over the drift_share setting)."),
             "Breaches": st.column_config.NumberColumn(help="Metric rows past their threshold in the range."),
         },
     )

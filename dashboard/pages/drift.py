@@ -66,7 +66,8 @@ def drift_alerts(url: str, model: str, version: str, verdict: bool | None, segme
         st.caption(f"No open alerts on drift metrics for this version{f' in {segment}' if segment else ''}.")
         return
     for alert in open_.itertuples():
-        target = str(alert.metric) + ("" if pd.isna(alert.feature) else f" · {alert.feature}")
+        target = (str(alert.metric) + ("" if pd.isna(alert.feature) else f" · {alert.feature}")
+                  + ("" if pd.isna(alert.segment) else f" · {alert.segment}"))
         value = "" if pd.isna(alert.last_value) else f", last value {alert.last_value:.4g}"
         text = (f"**Alert {alert.rule} is {alert.state}** ({alert.severity}): `{target} {alert.condition}`{value}. ")
         if alert.metric == "dataset_drift_share" and verdict is False:

@@ -256,9 +256,11 @@ def vitals(url: str, model: str, version: str, range_label: str, window: datetim
     else:
         table = pd.DataFrame({
             "State": alerts["state"], "Severity": alerts["severity"], "Rule": alerts["rule"],
-            "Condition": [f"{metric}{'' if pd.isna(feature) else f' · {feature}'} {condition}"
-                          for metric, feature, condition in zip(alerts["metric"], alerts["feature"],
-                                                                 alerts["condition"], strict=True)],
+            "Condition": [f"{metric}{'' if pd.isna(feature) else f' · {feature}'}"
+                          f"{'' if pd.isna(segment) else f' · {segment}'} {condition}"
+                          for metric, feature, segment, condition in zip(alerts["metric"], alerts["feature"],
+                                                                          alerts["segment"], alerts["condition"],
+                                                                          strict=True)],
             "Last value": alerts["last_value"], "First breach": alerts["started_at"], "Fired": alerts["fired_at"],
             "Resolved": alerts["resolved_at"],
         }).reset_index(drop=True)
@@ -275,14 +277,14 @@ def render() -> None:
     linked_window = parse_window(link.window)
 
     st.title("Model vitals")
-    scope, extra = pick_scope(url, windows, models, key="model_page", extra_columns=2, override=link.override,
+    scope, extra = pick_scope(url, windows, models, key="model_page", extra_columns=1, override=link.override,
                               window=lambda model: linked_window if link.model in (None, model) else None)
     model, version, window = scope.model, scope.version, scope.window
     with extra[0]:
-        segment = pick_segment(url, model, version, key=f"model_page.segment.{model}")
-    with extra[1]:
         auto = st.toggle("Auto-refresh", key="model_page.auto",
                          help=f"Redraw the charts every {int(AUTO_REFRESH.total_seconds())} s.")
+    with st.columns([2, 5])[0]:  # a row of its own: the scope row is full at 1000 px
+        segment = pick_segment(url, model, version, key=f"model_page.segment.{model}")
     if scope.range_label != AROUND_WINDOW:
         window = None
     # Keep the URL a shareable link to what is shown, and remember it as applied so the
