@@ -20,6 +20,7 @@ from monitor.store.tables import job_runs, metric_values
 from tests.monitor.jobs.store_data import Prediction, insert_predictions
 from tests.support.computed import START, ingest_simulated_stream
 
+MODEL_HEALTH = (Path(__file__).resolve().parents[3] / "sql" / "queries" / "model_health.sql").read_text()
 # amount and account age drift in Germany only, from minute 30.
 SCENARIO = {"seed": 7, "events": [{"kind": "covariate_drift", "model": "fraud", "at": "30m",
                                    "features": ["amount", "account_age_days"], "shift": 2.0,
@@ -47,7 +48,7 @@ def _compute(engine: Engine, config: DriftwatchConfig) -> None:
 
 
 def test_segment_vitals_are_stored_and_the_same_on_sqlite_and_postgresql(tmp_path, postgres_server):
-    stored = {}
+    stored, health = {}, {}
     for backend, url in (("sqlite", f"sqlite:///{tmp_path / 'segments.db'}"),
                          ("postgresql", postgres_server.create_database("t_segments"))):
         engine = create_store_engine(url)
@@ -55,6 +56,8 @@ def test_segment_vitals_are_stored_and_the_same_on_sqlite_and_postgresql(tmp_pat
         ingest_simulated_stream(engine, SCENARIO, ("fraud",), rate=20, minutes=60)
         _compute(engine, segmented_config(url, tmp_path / "reference"))
         stored[backend] = _rows(engine)
+        with engine.connect() as connection:  # the example query reads the whole model's rows
+            health[backend] = connection.execute(text(MODEL_HEALTH)).one()
         engine.dispose()
     sqlite, postgresql = stored["sqlite"], stored["postgresql"]
     assert sqlite.keys() == postgresql.keys()
@@ -63,6 +66,12 @@ def test_segment_vitals_are_stored_and_the_same_on_sqlite_and_postgresql(tmp_pat
         assert (value is None) == (other is None), key
         if value is not None:
             assert math.isclose(value, other, rel_tol=1e-9, abs_tol=1e-12), key
+
+    newest = (START + timedelta(minutes=50)).isoformat()
+    for backend, row in health.items():
+        assert (row.predictions, row.error_rate, row.latency_p95_ms, row.drift_share) == (
+            sqlite[(newest, "prediction_count", None, None)], sqlite[(newest, "error_rate", None, None)],
+            sqlite[(newest, "latency_p95_ms", None, None)], sqlite[(newest, "dataset_drift_share", None, None)]), backend
 
     segments = {key[3] for key in sqlite}
     assert {"country=DE", "country=FR", "country=US", "country=GB", "country=ES",
