@@ -4,7 +4,8 @@ against the same window computed for the whole model only, in the same run.
 The window (``--rows``, default 1,000,000 predictions of a binary classifier with
 scores and labels; 8 numeric and 2 categorical features plus the segment columns
 ``country`` and ``device``, 20 values each) and its reference (a tenth of the rows)
-are generated in memory, seeded. Each side computes every metric group of the
+are generated in memory, seeded, typed as the store's reader returns them (strings as
+categoricals). Each side computes every metric group of the
 window job (``monitor.jobs.segment_metrics``; no store, no estimation) in its own
 process, so its peak RSS is its own; the fastest of ``--repeat`` runs counts:
 
@@ -68,7 +69,8 @@ def _rows(n: int, seed: int, *, drift: bool) -> Any:
         "latency_ms": rng.gamma(2.0, 10.0, n), "status": np.full(n, "ok", dtype=object),
         "label": label, "label_numeric": label.astype(float),
     })
-    frame = pd.DataFrame({name: (values.astype(object) if values.dtype.kind in "UO" else values)
+    # Typed as the store's reader returns a window: strings as categoricals, numbers as float64.
+    frame = pd.DataFrame({name: (pd.Categorical(values) if values.dtype.kind in "UO" else values)
                           for name, values in features.items()})
     return StoredRows(outputs=outputs, features=frame)
 

@@ -43,7 +43,7 @@ def test_drift_page_ranks_segments_and_the_picker_shows_one(open_app: OpenApp) -
     assert picker.value == "Whole model"
     assert picker.options == ["Whole model", "country=DE", "country=ES", "country=FR", "country=GB", "country=US"]
     table = next(frame.value for frame in at.dataframe if "Segment" in frame.value.columns)
-    assert list(table["Segment"])[0] == "country=DE"  # the one drifting segment ranks first
+    assert table["Segment"].iloc[0] == "country=DE"  # the one drifting segment ranks first
     by_segment = table.set_index("Segment")
     assert by_segment.loc["country=DE", "Max share"] == "0.40"  # 2 of its 5 features
     assert by_segment.loc["country=FR", "Max share"] == "0.00"

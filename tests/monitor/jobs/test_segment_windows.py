@@ -69,9 +69,9 @@ def test_segment_vitals_are_stored_and_the_same_on_sqlite_and_postgresql(tmp_pat
 
     newest = (START + timedelta(minutes=50)).isoformat()
     for backend, row in health.items():
-        assert (row.predictions, row.error_rate, row.latency_p95_ms, row.drift_share) == (
-            sqlite[(newest, "prediction_count", None, None)], sqlite[(newest, "error_rate", None, None)],
-            sqlite[(newest, "latency_p95_ms", None, None)], sqlite[(newest, "dataset_drift_share", None, None)]), backend
+        whole = [sqlite[(newest, metric, None, None)]
+                 for metric in ("prediction_count", "error_rate", "latency_p95_ms", "dataset_drift_share")]
+        assert [row.predictions, row.error_rate, row.latency_p95_ms, row.drift_share] == whole, backend
 
     segments = {key[3] for key in sqlite}
     assert {"country=DE", "country=FR", "country=US", "country=GB", "country=ES",
