@@ -102,12 +102,13 @@ def advance_cursor(connection: Connection, cursor: Cursor, *, window_start: date
 
 
 def covers_window(connection: Connection, *, rule: str, model: str, feature: str | None,
-                  window_start: datetime) -> bool:
-    """True when an alert of (rule, model, feature), open or resolved, already took
+                  window_start: datetime, segment: str | None = None) -> bool:
+    """True when an alert of (rule, model, feature, segment), open or resolved, already took
     the window into account (it started at or before it and saw it or a later one)."""
     statement = select(alerts.c.id).where(
         alerts.c.rule == rule, alerts.c.model == model,
         alerts.c.feature.is_(None) if feature is None else alerts.c.feature == feature,
+        alerts.c.segment.is_(None) if segment is None else alerts.c.segment == segment,
         alerts.c.started_at <= window_start, alerts.c.last_window_start >= window_start,
     ).limit(1)
     return connection.execute(statement).first() is not None
@@ -119,18 +120,18 @@ def load_cursors(connection: Connection) -> dict[tuple[str, str], Cursor]:
     return {(row.rule, row.model): _cursor(row) for row in rows}
 
 
-def open_alerts_of(connection: Connection, *, rule: str, model: str) -> dict[str | None, Alert]:
-    """The open (pending or firing) alerts of (rule, model), by feature, locked until
+def open_alerts_of(connection: Connection, *, rule: str, model: str) -> dict[tuple[str | None, str | None], Alert]:
+    """The open (pending or firing) alerts of (rule, model), by (feature, segment), locked until
     commit (so a concurrent repeat cannot be overwritten with stale values)."""
     statement = (
         select(alerts)
         .where(alerts.c.rule == rule, alerts.c.model == model, alerts.c.state.in_(_OPEN))
         .order_by(alerts.c.id)
     )
-    found: dict[str | None, Alert] = {}
+    found: dict[tuple[str | None, str | None], Alert] = {}
     for row in connection.execute(for_update(statement, connection)).all():
         alert = _alert(row)
-        found[alert.feature] = alert  # the newest wins should two ever exist
+        found[(alert.feature, alert.segment)] = alert  # the newest wins should two ever exist
     return found
 
 
@@ -169,6 +170,7 @@ def _values(alert: Alert) -> dict[str, Any]:
         "model": alert.model,
         "model_version": alert.model_version,
         "feature": alert.feature,
+        "segment": alert.segment,
         "metric": alert.metric,
         "severity": alert.severity,
         "state": alert.state,
@@ -201,6 +203,7 @@ def _alert(row: Row[Any]) -> Alert:
         rule=row.rule,
         model=row.model,
         feature=row.feature,
+        segment=row.segment,
         metric=row.metric,
         severity=row.severity,
         condition=row.condition,

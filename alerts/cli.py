@@ -105,7 +105,8 @@ def list_command(
         value = format_value(math.nan if alert.last_value is None else alert.last_value)
         last = format_time(alert.last_window_start) if alert.last_window_start else "—"
         table.add_row(*_cells(
-            str(alert.id), alert.rule, alert.model, alert.model_version or "—", alert.feature or "—",
+            str(alert.id), alert.rule, alert.model if alert.segment is None else f"{alert.model} {alert.segment}",
+            alert.model_version or "—", alert.feature or "—",
             alert.state, alert.severity, value, alert.condition, format_time(alert.started_at), last,
         ))
     print_table(out, table)

@@ -49,7 +49,7 @@ from alerts.alert_store import (
 from alerts.look_first import with_look_first
 from alerts.outbox import enqueue
 from alerts.repeats import close_orphans, enqueue_repeats
-from alerts.rules import evaluate_rule, no_data, rule_applies_to
+from alerts.rules import evaluate_rule, no_data, rule_applies_to, series_order
 from alerts.state import Transition, advance
 from alerts.transactions import read_connection, write_transaction
 from monitor.clock import iso_utc
@@ -162,12 +162,12 @@ def _evaluate(
             continue
         if cursor.done(window_start):
             continue
-        observations = {item.feature: with_look_first(rule, item, points) for item in evaluate_rule(rule, points)}
+        observations = {item.series: with_look_first(rule, item, points) for item in evaluate_rule(rule, points)}
         current = open_alerts_of(connection, rule=rule.name, model=model)
-        for feature in sorted(set(observations) | set(current), key=lambda name: (name is not None, name or "")):
-            observation = observations.get(feature) or no_data(feature)
+        for series in sorted(set(observations) | set(current), key=series_order):
+            observation = observations.get(series) or no_data(*series)
             transition = advance(
-                current.get(feature), observation, rule=rule, model=model,
+                current.get(series), observation, rule=rule, model=model,
                 window_start=window_start, window_end=window_end, now=now,
             )
             if not transition.changed:
@@ -209,10 +209,10 @@ def _rejudge(
     current = open_alerts_of(connection, rule=rule.name, model=model)
     for found in evaluate_rule(rule, points):
         observation = with_look_first(rule, found, points)
-        if not observation.breach or observation.feature in current:
+        if not observation.breach or observation.series in current:
             continue
         if covers_window(connection, rule=rule.name, model=model, feature=observation.feature,
-                         window_start=window_start):
+                         window_start=window_start, segment=observation.segment):
             continue
         transition = advance(None, observation, rule=rule, model=model, window_start=window_start,
                              window_end=window_end, now=now)
@@ -262,6 +262,7 @@ def _complete_points(
         metric_values.c.model_version, metric_values.c.metric, metric_values.c.feature,
         metric_values.c.value, metric_values.c.threshold, metric_values.c.is_breach,
         metric_values.c.is_partial, metric_values.c.details, metric_values.c.computed_at,
+        metric_values.c.segment,
     ).where(
         metric_values.c.model == model,
         metric_values.c.window_start == window_start,
@@ -279,6 +280,7 @@ def _complete_points(
             threshold=row.threshold,
             is_breach=row.is_breach,
             details=row.details if isinstance(row.details, dict) else {},
+            segment=row.segment,
         ))
     return dict(points), max(row.computed_at for row in rows)
 

@@ -51,7 +51,8 @@ def with_look_first(rule: AlertRule, observation: Observation,
     if rule.metric not in _WATCHED or observation.model_version is None:
         return observation
     ranking = next((point.details.get("ranking") for point in points.get(observation.model_version, ())
-                    if point.metric == "dataset_drift_share" and point.feature is None), None)
+                    if point.metric == "dataset_drift_share" and point.feature is None
+                    and point.segment is None), None)
     line = describe_ranking(ranking) if isinstance(ranking, Mapping) else None
     if line is None:
         return observation

@@ -60,6 +60,7 @@ class Notification:
     idempotency_key: str
     feature: str | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
+    segment: str | None = None  # "country=DE" for an alert about one segment; None: the whole model
 
     def __post_init__(self) -> None:
         for name in _TEXT_FIELDS:
@@ -71,6 +72,8 @@ class Notification:
                 raise NotificationError(f"Notification.{name} must not be empty")
         if self.feature is not None and not isinstance(self.feature, str):
             raise NotificationError("Notification.feature must be a string or None")
+        if self.segment is not None and not isinstance(self.segment, str):
+            raise NotificationError("Notification.segment must be a string or None")
         _check_choice("severity", self.severity, Severity)
         _check_choice("state", self.state, State)
         _check_choice("event", self.event, Event)
@@ -119,7 +122,7 @@ class Notification:
         Raises :class:`NotificationError` naming the missing, unknown or bad key.
         """
         known = {f.name for f in fields(cls)}
-        required = {f.name for f in fields(cls) if f.name not in ("feature", "details")}
+        required = {f.name for f in fields(cls) if f.name not in ("feature", "details", "segment")}
         unknown = sorted(set(data) - known)
         if unknown:
             raise NotificationError(

@@ -102,12 +102,18 @@ def idempotency_key(alert: Alert, event: str, marker: datetime, channel: str) ->
         alert.rule, alert.model, alert.feature or "", str(alert.id), iso_utc(alert.started_at),
         event, iso_utc(marker), channel,
     ]
+    if alert.segment is not None:  # (keys of whole-model alerts stay as they were)
+        parts.append(alert.segment)
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
 
 
-def dashboard_url(base_url: str, *, model: str, model_version: str, window_start: datetime) -> str:
-    """``{base_url}/model?model=M&version=V&window=<ISO window_start>``."""
-    query = urlencode({"model": model, "version": model_version, "window": iso_utc(window_start)})
+def dashboard_url(base_url: str, *, model: str, model_version: str, window_start: datetime,
+                  segment: str | None = None) -> str:
+    """``{base_url}/model?model=M&version=V&window=<ISO window_start>`` (``&segment=S`` for a segment)."""
+    parameters = {"model": model, "version": model_version, "window": iso_utc(window_start)}
+    if segment is not None:
+        parameters["segment"] = segment
+    query = urlencode(parameters)
     return f"{base_url.rstrip('/')}/model?{query}"
 
 
@@ -131,7 +137,8 @@ def enqueue(
         raise ValueError("save the alert before enqueueing its notifications")
     version = alert.model_version or ""
     state: State = "resolved" if event == "resolved" else "firing"
-    url = dashboard_url(dashboard_base_url, model=alert.model, model_version=version, window_start=window_start)
+    url = dashboard_url(dashboard_base_url, model=alert.model, model_version=version, window_start=window_start,
+                        segment=alert.segment)
     rows = []
     for channel in channels:
         key = idempotency_key(alert, event, marker, channel)
@@ -140,6 +147,7 @@ def enqueue(
             model=alert.model,
             model_version=version,
             feature=alert.feature,
+            segment=alert.segment,
             metric=alert.metric,
             value=value,
             condition=alert.condition,

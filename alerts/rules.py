@@ -2,7 +2,9 @@
 
 A rule names a metric, a model (or ``*``) and a feature: ``null`` means the
 model-level point (``feature IS NULL``), a name means that feature's point, and
-``*`` means every feature of the metric, each as its own alert series. The input is
+``*`` means every feature of the metric, each as its own alert series. A rule's
+``segment`` works alike: none means the whole model's points, ``country=DE`` that
+segment's, ``country=*`` each segment of ``country`` as its own series. The input is
 the metric points of one complete window, by model version (a window may hold
 several versions during a rollout); the output is one :class:`Observation` per
 series: breached or not, and the value that decided it.
@@ -28,14 +30,16 @@ from monitor.config.conditions import Condition
 from monitor.config.models import AlertRule
 from monitor.metrics.point import MetricPoint
 
-__all__ = ["ANY", "Observation", "evaluate_rule", "no_data", "rule_applies_to"]
+__all__ = ["ANY", "Observation", "Series", "evaluate_rule", "no_data", "rule_applies_to"]
 
 ANY = "*"
+Series = tuple[str | None, str | None]
+"""What one alert of a rule and model is about: (feature, segment)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Observation:
-    """What one window says about one alert series (rule, model, feature).
+    """What one window says about one alert series (rule, model, feature, segment).
 
     ``value`` is NaN and ``model_version`` None when the window had no point for
     the series (``present`` False); no data never breaches. A point whose value is
@@ -50,6 +54,11 @@ class Observation:
     model_version: str | None
     details: Mapping[str, Any] = field(default_factory=dict)
     present: bool = True
+    segment: str | None = None
+
+    @property
+    def series(self) -> Series:
+        return (self.feature, self.segment)
 
     @property
     def not_judged(self) -> bool:
@@ -62,9 +71,10 @@ def rule_applies_to(rule: AlertRule, model: str) -> bool:
     return rule.model in (ANY, model)
 
 
-def no_data(feature: str | None) -> Observation:
+def no_data(feature: str | None, segment: str | None = None) -> Observation:
     """The observation of a series that has no point in the window."""
-    return Observation(feature=feature, breach=False, value=math.nan, model_version=None, present=False)
+    return Observation(feature=feature, breach=False, value=math.nan, model_version=None, present=False,
+                       segment=segment)
 
 
 def evaluate_rule(rule: AlertRule, points: Mapping[str, Sequence[MetricPoint]]) -> list[Observation]:
@@ -78,14 +88,15 @@ def evaluate_rule(rule: AlertRule, points: Mapping[str, Sequence[MetricPoint]]) 
     (:func:`no_data`). Results are ordered by feature, model-level first.
     """
     condition = rule.condition
-    candidates: dict[str | None, list[tuple[str, MetricPoint]]] = {}
+    candidates: dict[Series, list[tuple[str, MetricPoint]]] = {}
     for version, version_points in points.items():
         for point in version_points:
-            if point.metric != rule.metric or not _selected(rule, point.feature):
+            if (point.metric != rule.metric or not _selected(rule, point.feature)
+                    or not segment_selected(rule.segment, point.segment)):
                 continue
-            candidates.setdefault(point.feature, []).append((version, point))
+            candidates.setdefault((point.feature, point.segment), []).append((version, point))
     observations = []
-    for feature, found in candidates.items():
+    for (feature, segment), found in candidates.items():
         judged = [(condition.holds_point(_number(point.value), point.details), version, point)
                   for version, point in found]
         breaching = [item for item in judged if item[0]]
@@ -104,9 +115,32 @@ def evaluate_rule(rule: AlertRule, points: Mapping[str, Sequence[MetricPoint]]) 
                 value=_number(point.value),
                 model_version=version,
                 details=dict(point.details),
+                segment=segment,
             )
         )
-    return sorted(observations, key=lambda item: (item.feature is not None, item.feature or ""))
+    return sorted(observations, key=series_order)
+
+
+def series_order(item: Observation | Series) -> tuple[bool, str, bool, str]:
+    """Model-level before features, the whole model before segments, then by name."""
+    feature, segment = item.series if isinstance(item, Observation) else item
+    return (feature is not None, feature or "", segment is not None, segment or "")
+
+
+def segment_selected(selector: str | None, segment: str | None) -> bool:
+    """Does a rule's ``segment`` select a point's segment?
+
+    >>> [segment_selected(s, "country=DE") for s in (None, "country=*", "country=DE", "country=FR", "device=*")]
+    [False, True, True, False, False]
+    >>> segment_selected(None, None), segment_selected("country=*", None)
+    (True, False)
+    """
+    if selector is None or segment is None:
+        return selector is None and segment is None
+    column, _, value = selector.partition("=")
+    if value == ANY:
+        return segment.startswith(f"{column}=")
+    return segment == selector
 
 
 def _selected(rule: AlertRule, feature: str | None) -> bool:

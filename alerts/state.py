@@ -1,4 +1,4 @@
-"""The alert lifecycle of one series (rule, model, feature), as a pure state machine.
+"""The alert lifecycle of one series (rule, model, feature, segment), as a pure state machine.
 
 ::
 
@@ -78,6 +78,7 @@ class Alert:
     last_window_start: datetime | None = None
     last_window_end: datetime | None = None
     last_notified_at: datetime | None = None
+    segment: str | None = None  # "country=DE"; None: the whole model
 
     @property
     def is_open(self) -> bool:
@@ -135,6 +136,7 @@ def advance(
             rule=rule.name,
             model=model,
             feature=observation.feature,
+            segment=observation.segment,
             metric=rule.metric,
             severity=rule.severity,
             condition=rule.when,

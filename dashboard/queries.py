@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 import streamlit as st
-from sqlalchemy import ColumnElement, String, and_, case, false, func, or_, select, type_coerce
+from sqlalchemy import ColumnElement, String, and_, case, false, func, or_, select, true, type_coerce
 
 from dashboard.settings import QUERY_TTL
 from dashboard.store import read_frame
@@ -47,6 +47,8 @@ __all__ = [
     "notification_list",
     "reference_problems",
     "reference_values",
+    "segment_drift",
+    "segment_names",
     "silence_list",
 ]
 
@@ -67,6 +69,11 @@ def _time(column: Any, name: str | None = None) -> Any:
     datetime on PostgreSQL): pandas parses a whole column far faster than
     SQLAlchemy's per-value result processing, which dominated the large reads."""
     return type_coerce(column, String()).label(name or column.name)
+
+
+def _segment(segment: str | None) -> ColumnElement[bool]:
+    """The rows of one segment (``country=DE``), or of the whole model (None)."""
+    return MV.c.segment.is_(None) if segment is None else MV.c.segment == segment
 
 
 def _range(column: Any, start: datetime | None, end: datetime | None) -> list[ColumnElement[bool]]:
@@ -96,7 +103,7 @@ def model_windows(url: str) -> pd.DataFrame:
             _time(last_complete, "last_complete_window"),
             func.count().label("windows"),
         )
-        .where(MV.c.metric == "prediction_count")
+        .where(MV.c.metric == "prediction_count", MV.c.segment.is_(None))
         .group_by(MV.c.model, MV.c.model_version)
         .order_by(MV.c.model, MV.c.model_version)
     )
@@ -104,10 +111,11 @@ def model_windows(url: str) -> pd.DataFrame:
 
 
 @_cached
-def latest_points(url: str, windows: tuple[tuple[str, datetime], ...]) -> pd.DataFrame:
+def latest_points(url: str, windows: tuple[tuple[str, datetime], ...], segment: str | None = None) -> pd.DataFrame:
     """Every metric row of the given (model, window_start) pairs, all versions, with
-    the drift test (``details.method``) and ``details.p_value`` where there is one, and
-    the learned ``lower_threshold`` / ``upper_threshold`` of estimates."""
+    the drift test (``details.method``) and ``details.p_value`` where there is one,
+    the learned ``lower_threshold`` / ``upper_threshold`` of estimates; the whole model's
+    rows, or one ``segment``'s."""
     columns = ["model", "model_version", "window_start", "metric", "feature", "value", "threshold", "is_breach"]
     if not windows:
         return pd.DataFrame(columns=[*columns, "method", "p_value", "lower_threshold", "upper_threshold"])
@@ -119,7 +127,8 @@ def latest_points(url: str, windows: tuple[tuple[str, datetime], ...]) -> pd.Dat
         MV.c.details["upper_threshold"].as_float().label("upper_threshold"),
     ).where(
         or_(*(and_(MV.c.model == model, MV.c.metric.in_(_CATALOGUE), MV.c.window_start == start)
-              for model, start in windows))
+              for model, start in windows)),
+        _segment(segment),
     )
     return _utc(read_frame(url, statement), "window_start")
 
@@ -131,13 +140,14 @@ def reference_problems(url: str, model: str, version: str) -> pd.DataFrame:
     when that window has none, so a fixed reference stops showing a problem."""
     newest = (
         select(func.max(MV.c.window_start))
-        .where(MV.c.model == model, MV.c.metric == "prediction_count", MV.c.model_version == version)
+        .where(MV.c.model == model, MV.c.metric == "prediction_count", MV.c.model_version == version,
+               MV.c.segment.is_(None))
         .scalar_subquery()
     )
     statement = (
         select(MV.c.feature, MV.c.details["reason"].as_string().label("reason"))
         .where(MV.c.model == model, MV.c.metric == "reference_problem", MV.c.model_version == version,
-               MV.c.window_start == newest)
+               MV.c.window_start == newest, MV.c.segment.is_(None))
         .order_by(MV.c.feature)
     )
     return read_frame(url, statement)
@@ -151,13 +161,16 @@ def metric_series(
     start: datetime | None = None,
     end: datetime | None = None,
     version: str | None = None,
+    segment: str | None = None,
 ) -> pd.DataFrame:
-    """Time series of ``metrics`` (model-level and per-feature rows) in ``[start, end)``."""
+    """Time series of ``metrics`` (model-level and per-feature rows) in ``[start, end)``,
+    of the whole model or of one ``segment``."""
     columns = ["model", "model_version", "window_start", "window_end", "metric", "feature", "value", "threshold",
                "is_breach", "is_partial"]
     if not models or not metrics:
         return pd.DataFrame(columns=columns)
-    conditions = [MV.c.model.in_(models), MV.c.metric.in_(metrics), *_range(MV.c.window_start, start, end)]
+    conditions = [MV.c.model.in_(models), MV.c.metric.in_(metrics), *_range(MV.c.window_start, start, end),
+                  _segment(segment)]
     if version is not None:
         conditions.append(MV.c.model_version == version)
     selected = (_time(MV.c[name]) if name in ("window_start", "window_end") else MV.c[name] for name in columns)
@@ -166,8 +179,9 @@ def metric_series(
 
 
 @_cached
-def drift_scores(url: str, model: str, version: str, start: datetime | None, end: datetime | None) -> pd.DataFrame:
-    """``feature_drift_score`` rows with the method that produced each score."""
+def drift_scores(url: str, model: str, version: str, start: datetime | None, end: datetime | None,
+                 segment: str | None = None) -> pd.DataFrame:
+    """``feature_drift_score`` rows with the method that produced each score (whole model, or one segment)."""
     statement = (
         select(
             _time(MV.c.window_start),
@@ -185,6 +199,7 @@ def drift_scores(url: str, model: str, version: str, start: datetime | None, end
             MV.c.metric == "feature_drift_score",
             MV.c.model_version == version,
             *_range(MV.c.window_start, start, end),
+            _segment(segment),
         )
         .order_by(MV.c.window_start, MV.c.feature)
     )
@@ -210,7 +225,7 @@ def feature_ranking(url: str, model: str, version: str, window_start: datetime) 
 
 @_cached
 def estimation_series(url: str, model: str, version: str, start: datetime | None,
-                      end: datetime | None) -> pd.DataFrame:
+                      end: datetime | None, segment: str | None = None) -> pd.DataFrame:
     """``estimated_<metric>`` and ``multivariate_drift`` rows of one version with the
     band, the learned thresholds and the realized value from their details."""
     bounds = ("lower_band", "upper_band", "lower_threshold", "upper_threshold", "realized")
@@ -229,6 +244,7 @@ def estimation_series(url: str, model: str, version: str, start: datetime | None
             MV.c.model_version == version,
             MV.c.feature.is_(None),
             *_range(MV.c.window_start, start, end),
+            _segment(segment),
         )
         .order_by(MV.c.window_start, MV.c.metric)
     )
@@ -236,7 +252,8 @@ def estimation_series(url: str, model: str, version: str, start: datetime | None
 
 
 @_cached
-def feature_points(url: str, model: str, version: str, window_start: datetime, feature: str) -> pd.DataFrame:
+def feature_points(url: str, model: str, version: str, window_start: datetime, feature: str,
+                   segment: str | None = None) -> pd.DataFrame:
     """All metric rows of one feature in one window, with their details."""
     statement = select(MV.c.metric, MV.c.value, MV.c.threshold, MV.c.is_breach, MV.c.details).where(
         MV.c.model == model,
@@ -244,8 +261,37 @@ def feature_points(url: str, model: str, version: str, window_start: datetime, f
         MV.c.window_start == window_start,
         MV.c.model_version == version,
         MV.c.feature == feature,
+        _segment(segment),
     )
     return read_frame(url, statement)
+
+
+@_cached
+def segment_names(url: str, model: str, version: str) -> list[str]:
+    """The segments of one model version that have rows (``country=DE``, ...), by name."""
+    statement = (select(MV.c.segment).distinct()
+                 .where(MV.c.model == model, MV.c.metric == "prediction_count", MV.c.model_version == version,
+                        MV.c.segment.is_not(None))
+                 .order_by(MV.c.segment))
+    return [str(name) for name in read_frame(url, statement)["segment"]]
+
+
+@_cached
+def segment_drift(url: str, model: str, version: str, start: datetime | None, end: datetime | None) -> pd.DataFrame:
+    """Per segment and complete window: ``dataset_drift_share``, ``dataset_drift`` and the
+    number of breaching rows of any metric (``breaches``)."""
+    share = func.max(case((MV.c.metric == "dataset_drift_share", MV.c.value)))
+    drifted = func.max(case((MV.c.metric == "dataset_drift", MV.c.value)))
+    breaches = func.sum(case((MV.c.is_breach == true(), 1), else_=0))
+    statement = (
+        select(MV.c.segment, _time(MV.c.window_start), share.label("drift_share"), drifted.label("dataset_drift"),
+               breaches.label("breaches"))
+        .where(MV.c.model == model, MV.c.metric.in_(_CATALOGUE), MV.c.model_version == version,
+               MV.c.segment.is_not(None), MV.c.is_partial == false(), *_range(MV.c.window_start, start, end))
+        .group_by(MV.c.segment, MV.c.window_start)
+        .order_by(MV.c.segment, MV.c.window_start)
+    )
+    return _utc(read_frame(url, statement), "window_start")
 
 
 @_cached

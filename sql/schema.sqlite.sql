@@ -32,6 +32,7 @@ CREATE TABLE alerts (
 	last_window_end DATETIME, 
 	last_notified_at DATETIME, 
 	updated_at DATETIME NOT NULL, 
+	segment VARCHAR(255), 
 	CONSTRAINT pk_alerts PRIMARY KEY (id), 
 	CONSTRAINT ck_alerts_state CHECK (state IN ('pending', 'firing', 'resolved'))
 );
@@ -117,12 +118,13 @@ CREATE TABLE metric_values (
 	is_partial BOOLEAN DEFAULT 0 NOT NULL, 
 	details JSON, 
 	computed_at DATETIME NOT NULL, 
+	segment VARCHAR(255), 
 	CONSTRAINT pk_metric_values PRIMARY KEY (id)
 );
 
 CREATE INDEX ix_metric_values_model_metric_window_start ON metric_values (model, metric, window_start);
 
-CREATE UNIQUE INDEX uq_metric_values_point ON metric_values (model, model_version, window_start, window_end, metric, coalesce(feature, ''));
+CREATE UNIQUE INDEX uq_metric_values_point ON metric_values (model, model_version, window_start, window_end, metric, coalesce(feature, ''), coalesce(segment, ''));
 
 CREATE TABLE prediction_segments (
 	id INTEGER NOT NULL, 
@@ -280,7 +282,7 @@ JOIN (
     SELECT model, model_version, metric, COALESCE(feature, '') AS feature_key,
            MAX(window_start) AS window_start
     FROM metric_values
-    WHERE NOT is_partial
+    WHERE NOT is_partial AND segment IS NULL
     GROUP BY model, model_version, metric, COALESCE(feature, '')
 ) latest
   ON m.model = latest.model
@@ -288,7 +290,7 @@ JOIN (
  AND m.metric = latest.metric
  AND COALESCE(m.feature, '') = latest.feature_key
  AND m.window_start = latest.window_start
-WHERE NOT m.is_partial;
+WHERE NOT m.is_partial AND m.segment IS NULL;
 
 CREATE VIEW partial_vitals AS
 SELECT m.model, m.model_version, m.metric, m.feature, m.window_start, m.window_end,
@@ -300,7 +302,7 @@ JOIN (
     SELECT model, model_version, metric, COALESCE(feature, '') AS feature_key,
            MAX(window_start) AS window_start
     FROM metric_values
-    WHERE is_partial
+    WHERE is_partial AND segment IS NULL
     GROUP BY model, model_version, metric, COALESCE(feature, '')
 ) latest
   ON m.model = latest.model
@@ -308,7 +310,7 @@ JOIN (
  AND m.metric = latest.metric
  AND COALESCE(m.feature, '') = latest.feature_key
  AND m.window_start = latest.window_start
-WHERE m.is_partial;
+WHERE m.is_partial AND m.segment IS NULL;
 
 CREATE VIEW feature_drift AS
 SELECT s.model, s.model_version, s.window_start, s.window_end, s.feature,
@@ -316,7 +318,7 @@ SELECT s.model, s.model_version, s.window_start, s.window_end, s.feature,
        s.details ->> 'method' AS method, CAST(s.details ->> 'p_value' AS DOUBLE PRECISION) AS p_value,
        s.computed_at
 FROM metric_values s
-WHERE s.metric = 'feature_drift_score';
+WHERE s.metric = 'feature_drift_score' AND s.segment IS NULL;
 
 CREATE VIEW confusion_counts AS
 SELECT m.model, m.model_version, m.window_start, m.window_end, m.is_partial,
@@ -327,10 +329,10 @@ SELECT m.model, m.model_version, m.window_start, m.window_end, m.is_partial,
        CAST(m.details ->> 'tn' AS BIGINT) AS true_negatives,
        m.computed_at
 FROM metric_values m
-WHERE m.metric = 'precision' AND m.details ->> 'tp' IS NOT NULL;
+WHERE m.metric = 'precision' AND m.details ->> 'tp' IS NOT NULL AND m.segment IS NULL;
 
 CREATE VIEW alert_history AS
-SELECT a.id AS alert_id, a.rule, a.model, a.model_version, a.feature, a.metric,
+SELECT a.id AS alert_id, a.rule, a.model, a.model_version, a.feature, a.segment, a.metric,
        a.severity, a.state, a.condition, a.started_at, a.fired_at, a.resolved_at,
        a.last_value, a.last_window_start, a.last_window_end,
        (SELECT COUNT(*) FROM notifications n WHERE n.alert_id = a.id) AS notifications_total,

@@ -53,11 +53,13 @@ def status_label(notification: Notification) -> str:
 
 
 def headline(notification: Notification) -> str:
-    """``fraud: dataset_drift_share > 0.3`` (with ``[feature]`` when there is one)."""
+    """``fraud: dataset_drift_share > 0.3`` (with ``[feature]`` when there is one, and
+    ``fraud country=DE: ...`` for a segment)."""
     metric = notification.metric
     if notification.feature:
         metric = f"{metric}[{notification.feature}]"
-    return _one_line(f"{notification.model}: {metric} {notification.condition}")
+    model = f"{notification.model} {notification.segment}" if notification.segment else notification.model
+    return _one_line(f"{model}: {metric} {notification.condition}")
 
 
 def subject(notification: Notification) -> str:
@@ -71,10 +73,12 @@ def summary_fields(notification: Notification) -> list[tuple[str, str]]:
     value = f"{format_value(n.value, unlike=numbers_in(n.condition))} (rule: {n.condition})"
     if n.event == "repeat":
         value += ", still firing"
+    segment = [("Segment", n.segment)] if n.segment else []
     return [
         ("Metric", n.metric),
         ("Value", value),
         ("Model", f"{n.model} version {n.model_version}"),
+        *segment,
         ("Feature", n.feature or "—"),
         ("Window", f"{format_time(n.window_start)} → {format_time(n.window_end)}"),
         ("First breach", format_time(n.first_breach_at)),

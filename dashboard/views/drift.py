@@ -22,6 +22,7 @@ from dashboard.formatting import (
     metric_label,
 )
 from dashboard.frames import drift_heatmap, drift_verdict, rank_features
+from dashboard.segments import pick_segment, segment_table
 
 QUALITY = ("missing_share", "out_of_range_share", "unseen_category_share", "type_mismatch_share")
 
@@ -30,8 +31,9 @@ KIND_WORDS = {"p_value": "p-value ↓", "distance": "distance ↑"}
 DRIFT_ALERT_METRICS = DRIFT_SCORES | {"dataset_drift_share", "dataset_drift", "feature_drift"}
 
 
-def summary(url: str, model: str, version: str, ranking: pd.DataFrame, newest: pd.Timestamp) -> None:
-    points = queries.latest_points(url, queries.pairs([model], [newest]))
+def summary(url: str, model: str, version: str, ranking: pd.DataFrame, newest: pd.Timestamp,
+            segment: str | None = None) -> None:
+    points = queries.latest_points(url, queries.pairs([model], [newest]), segment)
     points = points[(points["model_version"] == version) & points["feature"].isna()]
     share_rows = points.loc[points["metric"] == "dataset_drift_share"]
     drifted = points.loc[points["metric"] == "dataset_drift", "value"]
@@ -50,22 +52,24 @@ def summary(url: str, model: str, version: str, ranking: pd.DataFrame, newest: p
     columns[3].metric("Strongest", "—" if top is None else str(top["feature"]),
                       help="Feature with the highest drift strength in the newest complete window.")
     st.markdown(f"**Dataset drift verdict** ({format_time(newest)}): {drift_verdict(share, setting, verdict)}.")
-    drift_alerts(url, model, version, verdict)
+    drift_alerts(url, model, version, verdict, segment)
 
 
-def drift_alerts(url: str, model: str, version: str, verdict: bool | None) -> None:
+def drift_alerts(url: str, model: str, version: str, verdict: bool | None, segment: str | None = None) -> None:
     """Open alerts of the model on drift metrics: they may disagree with the verdict, so say why."""
     alerts = queries.alert_list(url, model)
     if alerts.empty:
         open_ = alerts
     else:
         open_ = alerts[alerts["state"].isin(["firing", "pending"]) & alerts["metric"].isin(DRIFT_ALERT_METRICS)
-                       & (alerts["model_version"].isna() | (alerts["model_version"] == version))]
+                       & (alerts["model_version"].isna() | (alerts["model_version"] == version))
+                       & (alerts["segment"].isna() if segment is None else alerts["segment"] == segment)]
     if open_.empty:
-        st.caption("No open alerts on drift metrics for this version.")
+        st.caption(f"No open alerts on drift metrics for this version{f' in {segment}' if segment else ''}.")
         return
     for alert in open_.itertuples():
-        target = str(alert.metric) + ("" if pd.isna(alert.feature) else f" · {alert.feature}")
+        target = (str(alert.metric) + ("" if pd.isna(alert.feature) else f" · {alert.feature}")
+                  + ("" if pd.isna(alert.segment) else f" · {alert.segment}"))
         value = "" if pd.isna(alert.last_value) else f", last value {alert.last_value:.4g}"
         text = (f"**Alert {alert.rule} is {alert.state}** ({alert.severity}): `{target} {alert.condition}`{value}. ")
         if alert.metric == "dataset_drift_share" and verdict is False:
@@ -150,7 +154,8 @@ def look_first(url: str, model: str, version: str, newest: pd.Timestamp) -> None
     )
 
 
-def feature_detail(url: str, model: str, version: str, heat: pd.DataFrame, ranking: pd.DataFrame) -> None:
+def feature_detail(url: str, model: str, version: str, heat: pd.DataFrame, ranking: pd.DataFrame,
+                   segment: str | None = None) -> None:
     st.subheader("Feature detail")
     left, right = st.columns(2)
     features = list(ranking["feature"])
@@ -162,7 +167,7 @@ def feature_detail(url: str, model: str, version: str, heat: pd.DataFrame, ranki
         start = st.selectbox("Window", list(rows["window_start"]), key=f"drift.window.{feature}",
                              format_func=format_time)
     window = rows[rows["window_start"] == start].iloc[0]
-    points = queries.feature_points(url, model, version, start.to_pydatetime(), feature)
+    points = queries.feature_points(url, model, version, start.to_pydatetime(), feature, segment)
     score_row = points[points["metric"] == "feature_drift_score"]
     details = score_row["details"].iloc[0] if len(score_row) and isinstance(score_row["details"].iloc[0], dict) else {}
     p_value = details.get("p_value")
@@ -204,6 +209,7 @@ def feature_detail(url: str, model: str, version: str, heat: pd.DataFrame, ranki
                 f"Reference: {distribution.n_reference} values ({source or 'no reference set'}); current: "
                 f"{distribution.n_current} values sampled from the window's predictions. Missing: "
                 f"{distribution.missing_reference} / {distribution.missing_current}."
+                + (" The distributions are the whole model's; the test above is the segment's." if segment else "")
             )
     with quality_column:
         st.markdown(f"**{feature}: data quality in this window**")
@@ -244,19 +250,26 @@ def render() -> None:
     windows, models = models_or_stop(url)
     link = deep_link("drift")
     st.title("Data drift")
-    scope, _ = pick_scope(url, windows, models, key="drift", default_range="Last 24 hours", override=link.override)
+    scope, extra = pick_scope(url, windows, models, key="drift", default_range="Last 24 hours",
+                              override=link.override, extra_columns=1)
     model, version, span = scope.model, scope.version, scope.span
+    with extra[0]:
+        segment = pick_segment(url, model, version, key=f"drift.segment.{model}")
     keep_link("drift", model, version)
     reference_warning(url, model, version)
-    heat = drift_heatmap(queries.drift_scores(url, model, version, span.start, span.end))
+    heat = drift_heatmap(queries.drift_scores(url, model, version, span.start, span.end, segment))
     heat = heat[heat["is_partial"].ne(True)] if len(heat) else heat
     if heat.empty:
-        st.info(f"No drift scores for {model} {version} in this range. Drift needs a reference set for the model "
-                "(models.<name>.reference in the config) and at least one computed window.")
+        st.info(f"No drift scores for {model} {version}{f' {segment}' if segment else ''} in this range. Drift "
+                "needs a reference set for the model (models.<name>.reference in the config) and at least one "
+                "computed window.")
+        segment_table(url, model, version, span.start, span.end)
         return
     ranking = rank_features(heat)
-    summary(url, model, version, ranking, heat["window_start"].max())
-    look_first(url, model, version, heat["window_start"].max())
+    summary(url, model, version, ranking, heat["window_start"].max(), segment)
+    if segment is None:  # the ranking is the whole model's
+        look_first(url, model, version, heat["window_start"].max())
+    segment_table(url, model, version, span.start, span.end)
 
     st.subheader("Drift strength by feature and window")
     st.caption(STRENGTH_RULE)
@@ -267,7 +280,7 @@ def render() -> None:
         st.caption("Learned thresholds: drift beyond mean + k·std of the score over reference chunks of the "
                    "window's size (threshold: reference); the feature detail below says how each was learned.")
 
-    feature_detail(url, model, version, heat, ranking)
+    feature_detail(url, model, version, heat, ranking, segment)
 
 
 render()

@@ -39,6 +39,7 @@ from dashboard.formatting import (
 )
 from dashboard.frames import alert_markers, flagged_windows, headline_metric, latest_threshold, metric_frame
 from dashboard.health import assess_models
+from dashboard.segments import pick_segment
 from dashboard.settings import AUTO_REFRESH
 from dashboard.time_ranges import AROUND_WINDOW, TimeRange, parse_window, resolve_range
 from monitor.errors import DriftwatchError
@@ -122,20 +123,22 @@ def health_section(url: str, windows: pd.DataFrame, model: str, alerts: pd.DataF
     health_banner(model, assess_models([model], open_alerts, points)[model])
 
 
-def window_points(url: str, model: str, version: str, start: pd.Timestamp) -> pd.DataFrame:
-    points = queries.latest_points(url, queries.pairs([model], [start]))
+def window_points(url: str, model: str, version: str, start: pd.Timestamp,
+                  segment: str | None = None) -> pd.DataFrame:
+    points = queries.latest_points(url, queries.pairs([model], [start]), segment)
     return points[(points["model_version"] == version) & points["feature"].isna()]
 
 
 def headline_section(url: str, model: str, version: str, info: pd.Series, focus: pd.Timestamp, linked: bool,
-                     series: pd.DataFrame) -> pd.DataFrame:
+                     series: pd.DataFrame, segment: str | None = None) -> pd.DataFrame:
     """Headline values of the focused window with deltas; returns that window's points."""
     empty = pd.DataFrame(columns=["model_version", "metric", "feature", "value", "threshold", "is_breach"])
     width = info["last_window_end"] - info["last_window"]
-    focus_points = window_points(url, model, version, focus) if pd.notna(focus) else empty
-    previous = window_points(url, model, version, focus - width) if pd.notna(focus) else empty
+    focus_points = window_points(url, model, version, focus, segment) if pd.notna(focus) else empty
+    previous = window_points(url, model, version, focus - width, segment) if pd.notna(focus) else empty
     label = "linked window" if linked else "newest complete window"
-    st.caption(f"Headline: {label} {format_time(focus)} ({format_age(focus, now_utc())}); deltas against the "
+    of = f"segment {segment}, " if segment else ""
+    st.caption(f"Headline: {of}{label} {format_time(focus)} ({format_age(focus, now_utc())}); deltas against the "
                "window before. Times in UTC.")
     available = set(points_metrics(focus_points)) | set(series["metric"])
     headline(focus_points, previous, headline_metric(available))
@@ -199,11 +202,11 @@ MULTIVARIATE = "multivariate_drift"
 
 
 def estimate_section(url: str, model: str, version: str, span: TimeRange, markers: pd.DataFrame,
-                     highlight: tuple[datetime, datetime] | None) -> None:
+                     highlight: tuple[datetime, datetime] | None, segment: str | None = None) -> None:
     """Estimated performance of one version (before its labels arrive) and its
     multivariate drift, each inside its band with the thresholds learned on the reference."""
     st.subheader("Estimated performance (before labels)")
-    rows = queries.estimation_series(url, model, version, span.start, span.end)
+    rows = queries.estimation_series(url, model, version, span.start, span.end, segment)
     rows = rows[rows["is_partial"].ne(True)]
     if rows.empty:
         st.caption(f"No performance estimates for {model} {version} in this range. Estimation needs a reference "
@@ -228,22 +231,23 @@ def estimate_section(url: str, model: str, version: str, span: TimeRange, marker
             st.vega_lite_chart(spec=spec, width="stretch")
 
 
-def vitals(url: str, model: str, version: str, range_label: str, window: datetime | None) -> None:
+def vitals(url: str, model: str, version: str, range_label: str, window: datetime | None,
+           segment: str | None = None) -> None:
     windows = queries.model_windows(url)
     info = windows[(windows["model"] == model) & (windows["model_version"] == version)].iloc[0]
     # Resolved here, not once per page: each auto-refresh moves "Last 24 hours" on to
     # the newest window in the store.
     span = resolve_range(range_label, latest_end=info["last_window_end"].to_pydatetime(), window=window)
-    series = queries.metric_series(url, (model,), METRICS, span.start, span.end, version)
+    series = queries.metric_series(url, (model,), METRICS, span.start, span.end, version, segment)
     alerts = queries.alert_list(url, model)
     health_section(url, windows, model, alerts)
     focus = pd.Timestamp(window) if window is not None else info["last_complete_window"]
-    focus_points = headline_section(url, model, version, info, focus, window is not None, series)
+    focus_points = headline_section(url, model, version, info, focus, window is not None, series, segment)
     markers = alert_markers(alerts[alerts["model_version"].isna() | (alerts["model_version"] == version)],
                             span.start, span.end)
     highlight = (window, window + (info["last_window_end"] - info["last_window"])) if window is not None else None
     chart_grid(series, markers, highlight, span)
-    estimate_section(url, model, version, span, markers, highlight)
+    estimate_section(url, model, version, span, markers, highlight, segment)
 
     st.subheader(f"Window {format_time(focus)}")
     if focus_points.empty:
@@ -257,9 +261,11 @@ def vitals(url: str, model: str, version: str, range_label: str, window: datetim
     else:
         table = pd.DataFrame({
             "State": alerts["state"], "Severity": alerts["severity"], "Rule": alerts["rule"],
-            "Condition": [f"{metric}{'' if pd.isna(feature) else f' · {feature}'} {condition}"
-                          for metric, feature, condition in zip(alerts["metric"], alerts["feature"],
-                                                                 alerts["condition"], strict=True)],
+            "Condition": [f"{metric}{'' if pd.isna(feature) else f' · {feature}'}"
+                          f"{'' if pd.isna(segment) else f' · {segment}'} {condition}"
+                          for metric, feature, segment, condition in zip(alerts["metric"], alerts["feature"],
+                                                                          alerts["segment"], alerts["condition"],
+                                                                          strict=True)],
             "Last value": alerts["last_value"], "First breach": alerts["started_at"], "Fired": alerts["fired_at"],
             "Resolved": alerts["resolved_at"],
         }).reset_index(drop=True)
@@ -282,6 +288,8 @@ def render() -> None:
     with extra[0]:
         auto = st.toggle("Auto-refresh", key="model_page.auto",
                          help=f"Redraw the charts every {int(AUTO_REFRESH.total_seconds())} s.")
+    with st.columns([2, 5])[0]:  # a row of its own: the scope row is full at 1000 px
+        segment = pick_segment(url, model, version, key=f"model_page.segment.{model}")
     if scope.range_label != AROUND_WINDOW:
         window = None
     # Keep the URL a shareable link to what is shown, and remember it as applied so the
@@ -293,7 +301,7 @@ def render() -> None:
         # A refresh reruns only this fragment, outside the page's error handler: a store
         # that went down since shows the same clear message, not a traceback.
         try:
-            vitals(url, model, version, scope.range_label, window)
+            vitals(url, model, version, scope.range_label, window, segment)
         except DriftwatchError as exc:
             show_error(exc)
 

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from monitor.config.conditions import Condition, parse_condition
 from monitor.config.durations import Duration, Offset
 from monitor.config.problems import KeyedValueError, did_you_mean, unknown_choice
+from monitor.config.segments import SegmentsConfig, parse_segment_selector
 from monitor.metrics.names import (
     ALL_METRICS,
     ESTIMATED_METRICS,
@@ -212,6 +213,7 @@ class ModelConfig(StrictModel):
     estimation: EstimationConfig = Field(default_factory=EstimationConfig)
     # Metrics whose thresholds are learned from the reference: {error_rate: {threshold: reference}}.
     metrics: dict[str, LearnedMetricConfig] = Field(default_factory=dict)
+    segments: SegmentsConfig | None = None  # vitals also per value of these feature columns
 
     @field_validator("window")
     @classmethod
@@ -241,6 +243,12 @@ class ModelConfig(StrictModel):
             raise KeyedValueError(("drift", "per_feature", unknown[0]),
                                   f"drift.per_feature names unknown feature {unknown[0]!r}"
                                   f"{did_you_mean(unknown[0], self.features)}; known: {sorted(self.features)}")
+        for position, column in enumerate(self.segments.columns if self.segments else ()):
+            if self.features and column not in self.features:
+                raise KeyedValueError(("segments", "columns", position),
+                                      f"segment column {column!r} is not a feature of this model"
+                                      f"{did_you_mean(column, self.features)}; declare it under features "
+                                      f"(known: {sorted(self.features)})")
         return self
 
 
@@ -249,6 +257,7 @@ class AlertRule(StrictModel):
     model: str = "*"
     metric: str
     feature: str | None = None
+    segment: str | None = None  # "country=DE": that segment; "country=*": each value; None: the whole model
     when: str
     for_: Annotated[int, Field(ge=1, alias="for")] = 1
     severity: Literal["info", "warning", "critical"] = "warning"
@@ -266,6 +275,14 @@ class AlertRule(StrictModel):
         if value not in ALL_METRICS:
             raise ValueError(unknown_choice("metric", value, ALL_METRICS))
         return value
+
+    @field_validator("segment")
+    @classmethod
+    def _segment_shape(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        column, segment_value = parse_segment_selector(value)
+        return f"{column}={segment_value}"
 
     @field_validator("when")
     @classmethod
@@ -388,6 +405,8 @@ class DriftwatchConfig(StrictModel):
                                           f"(known: {sorted(self.alerts.channels)})")
             if rule.condition.op == "outside reference":
                 self._check_learned_rule(rule, at)
+            if rule.segment is not None:
+                self._check_rule_segment(at, rule)
             if rule.feature is not None and rule.metric not in FEATURE_METRICS:
                 raise KeyedValueError((*at, "feature"), f"alerts.rules[{rule.name}].feature: metric {rule.metric!r} "
                                       "has no features; remove feature or pick a per-feature metric")
@@ -417,6 +436,18 @@ class DriftwatchConfig(StrictModel):
             raise KeyedValueError((*at, "when"), f"alerts.rules[{rule.name}]: 'outside reference' on {rule.metric} "
                                   f"needs models.{name}.metrics.{rule.metric}.threshold: reference (thresholds "
                                   "learned from the reference); set it or give a number")
+
+    def _check_rule_segment(self, at: tuple[str | int, ...], rule: AlertRule) -> None:
+        """A rule's segment column must be segmented by its model (by some model, for model '*')."""
+        column = parse_segment_selector(rule.segment or "")[0]
+        models = self.models if rule.model == "*" else {rule.model: self.models[rule.model]}
+        columns = sorted({name for config in models.values() for name in (config.segments.columns
+                                                                              if config.segments else ())})
+        if column not in columns:
+            where = "no model" if rule.model == "*" else f"model {rule.model!r}"
+            raise KeyedValueError((*at, "segment"), f"alerts.rules[{rule.name}].segment: {where} is segmented by "
+                                  f"{column!r}{did_you_mean(column, columns)}; add it to models.<model>.segments "
+                                  f"or fix the column (segmented by: {columns or 'nothing'})")
 
     def _check_rule_feature(self, rule: str, model: str, feature: str) -> None:
         """A rule's feature must exist where it can be known at load time: in the model's

@@ -108,15 +108,20 @@ def _vitals(snapshot: Snapshot) -> Iterator[Metric]:
     end = GaugeMetricFamily(f"{PREFIX}window_end_timestamp_seconds",
                             "end (Unix time) of each model version's newest complete window, the one the "
                             "driftwatch_* vitals describe", labels=["model", "model_version"])
+    # A metric with segment rows has a `segment` label on all its series ("" for the whole
+    # model: in Prometheus an empty label is no label, so the whole model's series keep their identity).
+    segmented = {vital.metric for window in snapshot.windows for vital in window.vitals if vital.segment is not None}
     for window in snapshot.windows:
         end.add_metric([window.model, window.model_version], window.window_end.timestamp())
         for vital in window.vitals:
             family = families.get(vital.metric)
             if family is None:
                 extra = [] if vital.feature is None else ["class" if vital.metric == "class_share" else "feature"]
+                extra += ["segment"] if vital.metric in segmented else []
                 family = families[vital.metric] = GaugeMetricFamily(
                     f"{PREFIX}{vital.metric}", metric_help(vital.metric), labels=["model", "model_version", *extra])
             values = [window.model, window.model_version] + ([] if vital.feature is None else [vital.feature])
+            values += [vital.segment or ""] if vital.metric in segmented else []
             family.add_metric(values, vital.value)
     yield end
     yield from (families[name] for name in sorted(families))

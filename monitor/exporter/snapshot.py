@@ -2,8 +2,9 @@
 
 ``read_snapshot`` returns every stored vital of each model's newest complete window
 (every version that has rows in it), the alert and outbox counts, and the ingestion
-counts. Per model and metric at most ``max_features`` feature (or class) rows are kept:
-breaching ones first, then by name; the number left out is reported, never hidden.
+counts. Per model and metric at most ``max_features`` feature (or class) and segment rows
+are kept: breaching ones first, then the whole model's before segments, then by name;
+the number left out is reported, never hidden.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class Vital:
     feature: str | None
     value: float
     is_breach: bool | None = None
+    segment: str | None = None  # "country=DE"; None: the whole model
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +56,8 @@ class Snapshot:
 
 
 def cap_features(vitals: Iterable[Vital], max_features: int) -> tuple[list[Vital], dict[str, int]]:
-    """Keep at most ``max_features`` feature rows per metric (breaching first, then by name).
+    """Keep at most ``max_features`` feature or segment rows per metric (breaching first, the
+    whole model's before segments, then by name); the whole model's model-level row is always kept.
 
     >>> rows = [Vital("missing_share", f, 0.0, f == "c") for f in "dcba"] + [Vital("error_rate", None, 0.1)]
     >>> kept, dropped = cap_features(rows, 2)
@@ -64,13 +67,14 @@ def cap_features(vitals: Iterable[Vital], max_features: int) -> tuple[list[Vital
     by_metric: dict[str, list[Vital]] = defaultdict(list)
     kept: list[Vital] = []
     for vital in vitals:
-        if vital.feature is None:
+        if vital.feature is None and vital.segment is None:
             kept.append(vital)
         else:
             by_metric[vital.metric].append(vital)
     dropped: dict[str, int] = {}
     for metric in sorted(by_metric):
-        rows = sorted(by_metric[metric], key=lambda v: (not v.is_breach, v.feature or ""))
+        rows = sorted(by_metric[metric], key=lambda v: (not v.is_breach, v.segment is not None, v.segment or "",
+                                                        v.feature or ""))
         kept.extend(rows[:max_features])
         if len(rows) > max_features:
             dropped[metric] = len(rows) - max_features
@@ -102,15 +106,16 @@ def _window_rows(connection: Connection, model: str, start: datetime, max_featur
     c = metric_values.c
     # `metric IN (...)` lets both backends probe the (model, metric, window_start) index per metric.
     query = (
-        select(c.model_version, c.window_end, c.metric, c.feature, c.value, c.is_breach)
+        select(c.model_version, c.window_end, c.metric, c.feature, c.value, c.is_breach, c.segment)
         .where(c.model == model, c.metric.in_(bindparam("metrics", expanding=True)), c.window_start == start,
                c.is_partial == false(), c.value.is_not(None))
-        .order_by(c.model_version, c.metric, c.feature)
+        .order_by(c.model_version, c.metric, c.feature, c.segment)
     )
     grouped: dict[tuple[str, datetime], list[Vital]] = defaultdict(list)
     for row in connection.execute(query, {"metrics": sorted(ALL_METRICS)}):
         grouped[(row.model_version, row.window_end)].append(
-            Vital(row.metric, row.feature, float(row.value), None if row.is_breach is None else bool(row.is_breach)))
+            Vital(row.metric, row.feature, float(row.value), None if row.is_breach is None else bool(row.is_breach),
+                  row.segment))
     for (version, end), vitals in sorted(grouped.items()):
         kept, dropped = cap_features(vitals, max_features)
         snapshot.windows.append(WindowVitals(model, version, start, end, tuple(kept)))

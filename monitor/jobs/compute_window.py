@@ -23,7 +23,8 @@ from monitor.config.models import ModelConfig
 from monitor.jobs.estimation import load_or_fit
 from monitor.jobs.feature_ranking import with_ranking
 from monitor.jobs.reference import ReferenceProvider, feature_types_of
-from monitor.jobs.window_metrics import WindowInput, compute_window_metrics, feature_specs
+from monitor.jobs.segment_metrics import compute_segmented_metrics
+from monitor.jobs.window_metrics import WindowInput, feature_specs
 from monitor.logs import fields
 from monitor.store.metric_writer import JobRun, save_window_result
 from monitor.store.reference_store import ReferenceSetInfo
@@ -103,7 +104,7 @@ def compute_window(
             log.exception("estimation fit failed", extra=fields(model=key.model, version=key.model_version))
             estimation_note = f"estimation fit failed: {type(exc).__name__}: {exc}"
             inputs = replace(inputs, estimation_reason=estimation_note)
-    metrics = compute_window_metrics(inputs)
+    metrics = compute_segmented_metrics(inputs)  # the whole model, then each segment (if configured)
     notes = list(metrics.notes)
     points = list(metrics.points)
     try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -52,6 +53,7 @@ def _history(engine: Engine, key: WindowKey, config: ModelConfig, metrics: Seque
     ).where(
         metric_values.c.model == key.model, metric_values.c.model_version == key.model_version,
         metric_values.c.metric.in_([_DRIFT, *metrics]), metric_values.c.is_partial.is_(False),
+        metric_values.c.segment.is_(None),  # the whole model's windows, not a segment's
         metric_values.c.window_start >= since, metric_values.c.window_start < key.start,
     )
     with engine.connect() as connection:
@@ -98,8 +100,8 @@ def with_ranking(engine: Engine, key: WindowKey, config: ModelConfig,
          row.details if isinstance(row.details, dict) else {})
         for row in _history(engine, key, config, metrics)]
     rows += [(key.start, point.metric, point.feature, point.value, point.threshold, point.details)
-             for point in points if point.metric == _DRIFT or (point.metric in metrics and point.feature is None)]
+             for point in points if point.segment is None
+             and (point.metric == _DRIFT or (point.metric in metrics and point.feature is None))]
     ranking = rank_window(rows, config.task).details()
-    return [MetricPoint(point.metric, point.value, feature=point.feature, threshold=point.threshold,
-                        is_breach=point.is_breach, details={**point.details, "ranking": ranking})
-            if point.metric == RANKED_METRIC else point for point in points]
+    return [replace(point, details={**point.details, "ranking": ranking})
+            if point.metric == RANKED_METRIC and point.segment is None else point for point in points]

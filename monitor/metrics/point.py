@@ -11,7 +11,7 @@ __all__ = ["MetricPoint"]
 
 @dataclass(frozen=True, slots=True)
 class MetricPoint:
-    """One value of one metric (optionally for one feature) in one window.
+    """One value of one metric (optionally for one feature, or one segment) in one window.
 
     ``value`` may be NaN; then ``details["reason"]`` says why (empty window, no
     labels, ...). ``details`` is JSON-serialisable: the test used, p-value,
@@ -24,3 +24,4 @@ class MetricPoint:
     threshold: float | None = None
     is_breach: bool | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
+    segment: str | None = None  # "country=DE"; None: the whole model

@@ -27,6 +27,10 @@ DEMO_SCENARIO: dict[str, Any] = {
     "events": [
         # Drift first: the retraining call comes about four minutes after the start.
         {"kind": "malformed", "at": "1m", "duration": "1m", "rate": 0.02},
+        # One segment drifts on its own: Germany's amounts and account ages (the drift page's
+        # "which segment drifts" table and the `country=*` rule single it out).
+        {"kind": "covariate_drift", "model": "fraud", "at": "1m", "features": ["amount", "account_age_days"],
+         "shift": 2.0, "segment": "country=DE"},
         {"kind": "covariate_drift", "model": "fraud", "at": "2m", "features": ["amount", "country"], "shift": 2.0},
         {"kind": "latency_spike", "model": "fraud", "at": "3m", "duration": "2m", "factor": 8},
         {"kind": "error_burst", "model": "demand", "at": "4m", "duration": "2m", "rate": 0.3},
@@ -42,6 +46,7 @@ def demo_config(*, directory: Path, bootstrap: str, webhook_port: int, secret: s
     models = model_configs(list(DEMO_MODELS), str(directory / "reference"))
     for model in models.values():
         model["window"] = "1m"
+    models["fraud"]["segments"] = {"columns": ["country"], "max_values": 20}
     # Drift goes to the retraining webhook; operational faults (latency, errors, missing
     # values) to an on-call webhook. Both are the demo's one local receiver, which prints
     # each call under its path.
@@ -62,6 +67,8 @@ def demo_config(*, directory: Path, bootstrap: str, webhook_port: int, secret: s
     rules = [
         {"name": "fraud-data-drift", "model": "fraud", "metric": "dataset_drift_share", "when": "> 0.3",
          "for": 2, "severity": "critical", "channels": ["retrain", *everyone]},
+        {"name": "fraud-segment-drift", "model": "fraud", "metric": "dataset_drift_share", "segment": "country=*",
+         "when": "> 0.3", "for": 2, "severity": "warning", "channels": ["retrain", *everyone]},
         {"name": "latency-p95", "model": "*", "metric": "latency_p95_ms", "when": "> 150", "for": 1,
          "severity": "warning", "channels": ["oncall", *everyone]},
         {"name": "serving-errors", "model": "*", "metric": "error_rate", "when": "> 0.1", "for": 1,

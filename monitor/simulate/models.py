@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from monitor.errors import ConfigError
+from monitor.metrics.categories import category_key
 
 __all__ = ["SimulatedModel", "Sample", "MODELS", "model_configs"]
 
@@ -36,6 +37,22 @@ class Effects:
     """What the scenario changes for one sample."""
 
     drift_features: dict[str, float] = field(default_factory=dict)  # feature → shift
+    # (column, value, feature, shift): the feature drifts in rows whose column has that value only
+    segment_drift: list[tuple[str, str, str, float]] = field(default_factory=list)
+
+    def segment_shifts(self, features: dict[str, Any]) -> dict[str, float]:
+        """The shifts of the segment drifts that apply to a row with these ``features``.
+
+        >>> Effects(segment_drift=[("country", "DE", "amount", 2.0)]).segment_shifts({"country": "DE"})
+        {'amount': 2.0}
+        >>> Effects(segment_drift=[("is_new_device", "true", "amount", 1.0)]).segment_shifts({"is_new_device": False})
+        {}
+        """
+        shifts: dict[str, float] = {}
+        for column, value, feature, shift in self.segment_drift:
+            if column in features and category_key(features[column]) == value:
+                shifts[feature] = shifts.get(feature, 0.0) + shift
+        return shifts
     concept_drift: bool = False
     missing: dict[str, float] = field(default_factory=dict)  # feature → share
 
@@ -56,6 +73,7 @@ class SimulatedModel:
     task = ""
     latency_median_ms = 20.0
     drift_features: tuple[str, ...] = ()  # the features covariate drift can move
+    segment_columns: tuple[str, ...] = ()  # the columns a drift in one segment can be limited by
 
     def feature_names(self) -> list[str]:
         return list(self.config()["features"])
@@ -72,6 +90,7 @@ class FraudModel(SimulatedModel):
     task = "binary_classification"
     latency_median_ms = 25.0
     drift_features = ("amount", "country", "account_age_days")
+    segment_columns = ("country", "is_new_device")
 
     def sample(self, rng: random.Random, effects: Effects) -> Sample:
         shift = effects.drift_features
@@ -92,6 +111,10 @@ class FraudModel(SimulatedModel):
         score = _sigmoid(logit + rng.gauss(0, 0.3))
         truth_logit = -logit if effects.concept_drift else logit
         label = int(rng.random() < _sigmoid(truth_logit * 1.6))
+        # A drift in one segment moves that segment's rows after the draws (same random sequence).
+        local = effects.segment_shifts({"country": country, "is_new_device": new_device})
+        amount *= math.exp(local.get("amount", 0.0))
+        age += 100 * local.get("account_age_days", 0.0)
         features = {"amount": round(amount, 2), "country": country, "account_age_days": round(age, 1),
                     "is_new_device": new_device, "hour": hour}
         return Sample(features=_maybe_missing(features, effects, rng), prediction=int(score >= 0.5),
@@ -189,11 +212,22 @@ def check_scenario(events: list[Any], models: tuple[str, ...]) -> None:
         for name in [event.model] if event.model is not None else models:
             model = MODELS[name]
             allowed += model.drift_features if event.kind == "covariate_drift" else model.feature_names()
+        if event.segment is not None:
+            _check_segment_event(where, event, models)
         unknown = [feature for feature in event.features if feature not in allowed]
         if unknown or not event.features:
             verb = "drift" if event.kind == "covariate_drift" else "leave out"
             raise ConfigError(f"{where}: features {unknown or '[]'} are not ones the simulator can {verb} "
                               f"for {event.model or ', '.join(models)}; use some of: {', '.join(allowed)}")
+
+
+def _check_segment_event(where: str, event: Any, models: tuple[str, ...]) -> None:
+    column = event.segment_key[0]
+    for name in [event.model] if event.model is not None else models:
+        columns = MODELS[name].segment_columns
+        if column not in columns:
+            raise ConfigError(f"{where}: the simulator cannot limit a drift of model {name!r} to segments of "
+                              f"{column!r}; use {' or '.join(columns) or 'another model (fraud)'}")
 
 
 def model_configs(names: list[str], reference_dir: str) -> dict[str, Any]:

@@ -6,6 +6,7 @@ time from the start of the stream, so a scenario reads the same at any speed-up:
     seed: 7
     events:
       - {kind: covariate_drift, model: fraud, at: 3h, features: [amount], shift: 2.0}
+      - {kind: covariate_drift, model: fraud, at: 1h, features: [amount], segment: country=DE}
       - {kind: concept_drift, model: fraud, at: 6h}
       - {kind: latency_spike, model: fraud, at: 2h, duration: 1h, factor: 8}
       - {kind: error_burst, model: demand, at: 4h, duration: 30m, rate: 0.3}
@@ -21,10 +22,11 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, model_validator
 
 from monitor.config.durations import Duration, Offset
 from monitor.config.models import StrictModel
+from monitor.config.segments import parse_segment_selector
 from monitor.errors import ConfigError
 
 __all__ = ["Scenario", "ScenarioEvent", "load_scenario", "DEFAULT_SCENARIO"]
@@ -45,6 +47,26 @@ class ScenarioEvent(StrictModel):
     rate: Annotated[float, Field(ge=0, le=1)] = 0.3  # error / malformed share
     share: Annotated[float, Field(ge=0, le=1)] = 0.4  # missing share
     version: str = "v2"
+    # covariate drift in one segment only, e.g. "country=DE" (its rows drift, the others do not)
+    segment: str | None = None
+
+    @model_validator(mode="after")
+    def _segment(self) -> ScenarioEvent:
+        if self.segment is None:
+            return self
+        if self.kind != "covariate_drift":
+            raise ValueError(f"segment applies to covariate_drift only, not {self.kind}; remove it")
+        column, value = parse_segment_selector(self.segment)
+        if value == "*":
+            raise ValueError(f"segment {self.segment!r} must name one value, e.g. {column}=DE")
+        if column in self.features:
+            raise ValueError(f"a drift in segment {self.segment!r} cannot move its own column {column!r}; "
+                             "drift other features")
+        return self
+
+    @property
+    def segment_key(self) -> tuple[str, str] | None:
+        return None if self.segment is None else parse_segment_selector(self.segment)
 
     def active(self, offset: timedelta, model: str | None = None) -> bool:
         if self.model is not None and model is not None and self.model != model:

@@ -62,8 +62,12 @@ def _iso(moment: datetime) -> str:
 def _effects(scenario: Scenario, offset: timedelta, model: str) -> Effects:
     effects = Effects()
     for event in scenario.active("covariate_drift", offset, model):
+        segment = event.segment_key
         for feature in event.features:
-            effects.drift_features[feature] = event.shift
+            if segment is None:
+                effects.drift_features[feature] = event.shift
+            else:
+                effects.segment_drift.append((*segment, feature, event.shift))
     effects.concept_drift = bool(scenario.active("concept_drift", offset, model))
     for event in scenario.active("missing_values", offset, model):
         for feature in event.features:

@@ -83,7 +83,7 @@ def _finite(value: float | None) -> float | None:
 def _metric_rows(
     key: WindowKey, points: Sequence[MetricPoint], *, is_partial: bool, computed_at: datetime
 ) -> list[dict[str, Any]]:
-    rows: dict[tuple[str, str | None], dict[str, Any]] = {}
+    rows: dict[tuple[str, str | None, str | None], dict[str, Any]] = {}
     for point in points:
         details = json_safe(dict(point.details))
         if is_partial:
@@ -91,14 +91,15 @@ def _metric_rows(
         value = float(point.value)
         if not math.isfinite(value) and "reason" not in details:
             details["reason"] = "not computable"
-        # A later point for the same (metric, feature) wins: the unique key allows one.
-        rows[(point.metric, point.feature)] = {
+        # A later point for the same (metric, feature, segment) wins: the unique key allows one.
+        rows[(point.metric, point.feature, point.segment)] = {
             "model": key.model,
             "model_version": key.model_version,
             "window_start": key.start,
             "window_end": key.end,
             "metric": point.metric,
             "feature": point.feature,
+            "segment": point.segment,
             "value": _finite(value),
             "threshold": _finite(point.threshold),
             "is_breach": point.is_breach,

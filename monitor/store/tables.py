@@ -221,6 +221,7 @@ metric_values = Table(
     Column("is_partial", Boolean, nullable=False, server_default=false(), comment="window not yet complete"),
     Column("details", JSONType),
     Column("computed_at", UTCDateTime(), nullable=False),
+    Column("segment", String(255), comment="segment, e.g. country=DE; NULL for the whole model"),
     Index(None, "model", "metric", "window_start"),
 )
 # NULL features must collide too, so the unique key uses COALESCE (works on both backends).
@@ -232,6 +233,7 @@ Index(
     metric_values.c.window_end,
     metric_values.c.metric,
     func.coalesce(metric_values.c.feature, ""),
+    func.coalesce(metric_values.c.segment, ""),
     unique=True,
 )
 
@@ -274,6 +276,7 @@ alerts = Table(
     Column("last_window_end", UTCDateTime()),
     Column("last_notified_at", UTCDateTime()),
     Column("updated_at", UTCDateTime(), nullable=False),
+    Column("segment", String(255), comment="segment the alert is about, e.g. country=DE; NULL: the whole model"),
     CheckConstraint("state IN ('pending', 'firing', 'resolved')", name="state"),
     Index(None, "rule", "model", "feature", "state"),
 )

@@ -4,7 +4,8 @@
 same number as an integer for the metrics that count things (:data:`COUNT_METRICS`;
 NULL for the others), and ``confusion_counts`` reads a binary classifier's confusion
 cells out of ``details`` as integers. ``latest_vitals`` holds complete windows only;
-the still-open window's values so far are in ``partial_vitals``.
+the still-open window's values so far are in ``partial_vitals``. The metric views hold
+whole-model rows only (``segment IS NULL``); per-segment rows are in ``metric_values``.
 
 Migrations freeze the text they create (a view changed here needs a migration that
 drops and re-creates it); a test checks that the newest migration created these.
@@ -35,7 +36,7 @@ JOIN (
     SELECT model, model_version, metric, COALESCE(feature, '') AS feature_key,
            MAX(window_start) AS window_start
     FROM metric_values
-    WHERE {negation}is_partial
+    WHERE {negation}is_partial AND segment IS NULL
     GROUP BY model, model_version, metric, COALESCE(feature, '')
 ) latest
   ON m.model = latest.model
@@ -43,7 +44,7 @@ JOIN (
  AND m.metric = latest.metric
  AND COALESCE(m.feature, '') = latest.feature_key
  AND m.window_start = latest.window_start
-WHERE {negation}m.is_partial
+WHERE {negation}m.is_partial AND m.segment IS NULL
 """
 
 
@@ -56,7 +57,7 @@ SELECT s.model, s.model_version, s.window_start, s.window_end, s.feature,
        s.details ->> 'method' AS method, CAST(s.details ->> 'p_value' AS DOUBLE PRECISION) AS p_value,
        s.computed_at
 FROM metric_values s
-WHERE s.metric = 'feature_drift_score'
+WHERE s.metric = 'feature_drift_score' AND s.segment IS NULL
 """,
     "confusion_counts": """
 SELECT m.model, m.model_version, m.window_start, m.window_end, m.is_partial,
@@ -67,10 +68,10 @@ SELECT m.model, m.model_version, m.window_start, m.window_end, m.is_partial,
        CAST(m.details ->> 'tn' AS BIGINT) AS true_negatives,
        m.computed_at
 FROM metric_values m
-WHERE m.metric = 'precision' AND m.details ->> 'tp' IS NOT NULL
+WHERE m.metric = 'precision' AND m.details ->> 'tp' IS NOT NULL AND m.segment IS NULL
 """,
     "alert_history": """
-SELECT a.id AS alert_id, a.rule, a.model, a.model_version, a.feature, a.metric,
+SELECT a.id AS alert_id, a.rule, a.model, a.model_version, a.feature, a.segment, a.metric,
        a.severity, a.state, a.condition, a.started_at, a.fired_at, a.resolved_at,
        a.last_value, a.last_window_start, a.last_window_end,
        (SELECT COUNT(*) FROM notifications n WHERE n.alert_id = a.id) AS notifications_total,

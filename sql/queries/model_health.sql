@@ -4,7 +4,7 @@
 WITH latest AS (
     SELECT model, model_version, MAX(window_start) AS window_start
     FROM metric_values
-    WHERE metric = 'prediction_count' AND NOT is_partial
+    WHERE metric = 'prediction_count' AND NOT is_partial AND segment IS NULL
     GROUP BY model, model_version
 )
 SELECT m.model, m.model_version, m.window_start, m.window_end,
@@ -16,6 +16,6 @@ SELECT m.model, m.model_version, m.window_start, m.window_end,
 FROM metric_values m
 JOIN latest l
   ON m.model = l.model AND m.model_version = l.model_version AND m.window_start = l.window_start
-WHERE m.feature IS NULL AND NOT m.is_partial
+WHERE m.feature IS NULL AND m.segment IS NULL AND NOT m.is_partial
 GROUP BY m.model, m.model_version, m.window_start, m.window_end
 ORDER BY m.model, m.model_version;

@@ -10,7 +10,7 @@ SELECT model, model_version, window_start, window_end,
        MAX(CASE WHEN metric = 'performance_drop' THEN value END) AS performance_drop,
        MAX(CASE WHEN metric = 'concept_drift' THEN value END) AS concept_drift
 FROM metric_values
-WHERE feature IS NULL AND NOT is_partial
+WHERE feature IS NULL AND segment IS NULL AND NOT is_partial
   AND metric IN ('label_count', 'label_coverage', 'accuracy', 'roc_auc', 'mae', 'performance_drop',
                  'concept_drift')
 GROUP BY model, model_version, window_start, window_end

@@ -33,7 +33,7 @@ def test_to_dict_is_json_with_iso_utc_timestamps(make_notification: MakeNotifica
     assert set(data) == {
         "rule", "model", "model_version", "feature", "metric", "value", "condition", "severity",
         "state", "event", "window_start", "window_end", "first_breach_at", "dashboard_url",
-        "idempotency_key", "details",
+        "idempotency_key", "details", "segment",
     }
 
 

@@ -183,5 +183,9 @@ def test_the_demo_config_loads_and_sends_only_drift_to_the_retraining_webhook(tm
                                              secret="s"), environ={})
     routes = {rule.name: rule.channels for rule in config.alerts.rules}
     assert {name for name, channels in routes.items() if "retrain" in channels} == {
-        "fraud-data-drift", "demand-concept-drift"}
+        "fraud-data-drift", "fraud-segment-drift", "demand-concept-drift"}
+    # The dashboard shows one segment drifting: fraud is segmented by country, Germany drifts alone.
+    segments = config.models["fraud"].segments
+    assert segments is not None and segments.columns == ["country"]
+    assert {rule.name: rule.segment for rule in config.alerts.rules}["fraud-segment-drift"] == "country=*"
     assert all(channels for channels in routes.values())
