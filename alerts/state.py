@@ -78,6 +78,7 @@ class Alert:
     last_window_start: datetime | None = None
     last_window_end: datetime | None = None
     last_notified_at: datetime | None = None
+    compare: str = ""  # "champion=<version>": the alert compares model_version (a challenger) with it
 
     @property
     def is_open(self) -> bool:
@@ -147,11 +148,13 @@ def advance(
             last_window_start=window_start,
             last_window_end=window_end,
             last_notified_at=now if fires else None,
+            compare=observation.compare,
         )
         return Transition(before=None, after=opened, event="firing" if fires else None)
     seen = replace(
         alert,
         model_version=observation.model_version or alert.model_version,
+        compare=observation.compare or alert.compare,
         last_value=_value(observation),
         last_window_start=window_start,
         last_window_end=window_end,

@@ -73,13 +73,21 @@ def summary_fields(notification: Notification) -> list[tuple[str, str]]:
     return [
         ("Metric", n.metric),
         ("Value", value),
-        ("Model", f"{n.model} version {n.model_version}"),
+        ("Model", _versions(n)),
         ("Feature", n.feature or "—"),
         ("Window", f"{format_time(n.window_start)} → {format_time(n.window_end)}"),
         ("First breach", format_time(n.first_breach_at)),
         ("Rule", n.rule),
         ("Severity", n.severity),
     ]
+
+
+def _versions(n: Notification) -> str:
+    """``fraud version v1``; a comparison names both: ``fraud version v2 (challenger) vs v1 (champion)``."""
+    champion = n.details.get("champion")
+    if n.metric.startswith("compare_") and isinstance(champion, str):
+        return f"{n.model} version {n.model_version} (challenger) vs {champion} (champion)"
+    return f"{n.model} version {n.model_version}"
 
 
 def detail_lines(notification: Notification) -> list[tuple[str, str]]:

@@ -221,6 +221,9 @@ metric_values = Table(
     Column("is_partial", Boolean, nullable=False, server_default=false(), comment="window not yet complete"),
     Column("details", JSONType),
     Column("computed_at", UTCDateTime(), nullable=False),
+    Column("compare", String(80), nullable=False, server_default="",
+           comment="'champion=<version>' on a row comparing model_version (the challenger) with the champion; "
+                   "empty for a row about one version alone"),
     Index(None, "model", "metric", "window_start"),
 )
 # NULL features must collide too, so the unique key uses COALESCE (works on both backends).
@@ -232,6 +235,7 @@ Index(
     metric_values.c.window_end,
     metric_values.c.metric,
     func.coalesce(metric_values.c.feature, ""),
+    metric_values.c["compare"],
     unique=True,
 )
 
@@ -274,6 +278,8 @@ alerts = Table(
     Column("last_window_end", UTCDateTime()),
     Column("last_notified_at", UTCDateTime()),
     Column("updated_at", UTCDateTime(), nullable=False),
+    Column("compare", String(80), nullable=False, server_default="",
+           comment="'champion=<version>' when the alert compares model_version with the champion"),
     CheckConstraint("state IN ('pending', 'firing', 'resolved')", name="state"),
     Index(None, "rule", "model", "feature", "state"),
 )
