@@ -8,7 +8,6 @@ SQLite and PostgreSQL must produce the same values.
 from __future__ import annotations
 
 import math
-import random
 from datetime import timedelta
 
 import numpy as np
@@ -16,11 +15,12 @@ import pytest
 from scipy import stats
 
 from monitor.jobs.scheduler import WindowScheduler
+from tests.monitor.jobs.canary_data import labels_of as _labels
+from tests.monitor.jobs.canary_data import traffic as _traffic
 from tests.monitor.jobs.store_data import (
     DAY,
     FRAUD_MODEL,
     HOUR,
-    Prediction,
     config,
     details,
     insert_predictions,
@@ -30,26 +30,6 @@ from tests.monitor.jobs.store_data import (
 )
 
 NOW = DAY + HOUR + timedelta(minutes=1)
-
-
-def _traffic(version: str, n: int, *, seed: int, error_rate: float, latency: float, shift: float,
-             start=DAY, span=HOUR) -> list[Prediction]:
-    rng = random.Random(seed)
-    rows = []
-    for index in range(n):
-        score = rng.random()
-        rows.append(Prediction(
-            prediction_id=f"{version}-{index}", event_time=start + span * (index + 0.5) / n, model_version=version,
-            features={"amount": round(rng.lognormvariate(3 + shift, 1), 4), "country": rng.choice(["DE", "FR", "US"])},
-            prediction=int(score > 0.5), score=round(score, 4), latency_ms=round(rng.gammavariate(2, latency), 3),
-            status="error" if rng.random() < error_rate else "ok"))
-    return rows
-
-
-def _labels(rows: list[Prediction], *, accuracy: float, seed: int) -> dict[str, int]:
-    rng = random.Random(seed)
-    return {row.prediction_id: row.prediction if rng.random() < accuracy else 1 - row.prediction
-            for row in rows if row.status == "ok"}
 
 
 def _compare_rows(engine, version: str) -> dict[tuple[str, str | None], object]:

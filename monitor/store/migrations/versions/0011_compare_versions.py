@@ -13,6 +13,8 @@ Create Date: 2026-12-03 09:30:00
 
 from __future__ import annotations
 
+import importlib
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -38,7 +40,18 @@ def upgrade() -> None:
             comment="'champion=<version>' when the alert compares model_version with the champion"))
 
 
+def _views() -> dict[str, str]:
+    """The views of this revision: those of 0001 as 0008 changed them."""
+    views: dict[str, str] = {}
+    for revision in ("0001_initial_schema", "0008_views_counts"):
+        views.update(importlib.import_module(f"monitor.store.migrations.versions.{revision}").VIEWS)
+    return views
+
+
 def downgrade() -> None:
+    # SQLite drops a column by copying the table, which its views must not watch meanwhile.
+    for name in _views():
+        op.execute(f"DROP VIEW IF EXISTS {name}")
     with op.batch_alter_table('alerts', schema=None) as batch_op:
         batch_op.drop_column('compare')
     op.execute("DELETE FROM metric_values WHERE compare <> ''")
@@ -46,3 +59,5 @@ def downgrade() -> None:
     with op.batch_alter_table('metric_values', schema=None) as batch_op:
         batch_op.drop_column('compare')
     op.create_index("uq_metric_values_point", "metric_values", _POINT, unique=True)
+    for name, body in _views().items():
+        op.execute(f"CREATE VIEW {name} AS{body}")
