@@ -83,8 +83,8 @@ def comparison_points(url: str, model: str, version: str, window_start: datetime
 
 @_cached
 def comparison_history(url: str, model: str, version: str) -> pd.DataFrame:
-    """The challenger's tested differences in every compared window (for the trend chart)."""
-    metrics = ["compare_error_rate_diff", "compare_latency_p95_diff_ms", "compare_accuracy_diff", "compare_mae_diff"]
+    """The challenger's error rate and accuracy differences in every complete compared window."""
+    metrics = ["compare_error_rate_diff", "compare_accuracy_diff"]
     statement = select(MV.c.window_start, MV.c.metric, MV.c.value).where(
         MV.c.model == model, MV.c.metric.in_(metrics), MV.c.model_version == version, MV.c["compare"] != "",
         MV.c.is_partial.is_(False))
@@ -98,17 +98,35 @@ def _number(value: object) -> float:
 def format_amount(unit: str, value: float, *, signed: bool = False) -> str:
     """``12.5%`` / ``+3.1 pp`` for shares, ``84 ms`` for latency, 4 significant digits otherwise.
 
-    >>> format_amount("share", 0.125), format_amount("share", 0.031, signed=True), format_amount("ms", 84.04)
-    ('12.50%', '+3.10 pp', '84.0 ms')
+    >>> format_amount("share", 0.125), format_amount("share", -0.031, signed=True), format_amount("ms", 84.04)
+    ('12.50%', '−3.10\xa0pp', '84.0\xa0ms')
     """
     if math.isnan(value):
         return "—"
-    sign = "+" if signed and value > 0 else ""
+    # A real minus sign and a no-break space: a narrow table cell never breaks "−46.00 pp".
+    sign = "+" if signed and value > 0 else "−" if value < 0 else ""
+    size = abs(value)
     if unit == "share":
-        return f"{sign}{value * 100:.2f} pp" if signed else f"{value * 100:.2f}%"
+        return f"{sign}{size * 100:.2f}\u00a0pp" if signed else f"{sign}{size * 100:.2f}%"
     if unit == "ms":
-        return f"{sign}{value:.1f} ms"
-    return f"{sign}{value:.4g}"
+        return f"{sign}{size:.1f}\u00a0ms"
+    return f"{sign}{size:.4g}"
+
+
+def format_p_value(p_value: float) -> str:
+    """A p-value for people: two significant digits, tiny ones as ``< 0.0001``.
+
+    >>> format_p_value(0.0312), format_p_value(3.6e-13), format_p_value(float("nan"))
+    ('0.031', '<\u00a00.0001', '—')
+    """
+    if math.isnan(p_value):
+        return "—"
+    return "<\u00a00.0001" if p_value < 0.0001 else f"{p_value:.2g}"
+
+
+def _phrase(label: str) -> str:
+    """A label inside a sentence: ``Error rate`` → ``error rate``, ``ROC AUC`` stays."""
+    return label if label[:2].isupper() else label[:1].lower() + label[1:]
 
 
 def in_words(vital: Vital, details: Mapping[str, Any], difference: float, challenger: str) -> str:
@@ -116,15 +134,18 @@ def in_words(vital: Vital, details: Mapping[str, Any], difference: float, challe
 
     >>> error = VITALS["compare_error_rate_diff"]
     >>> in_words(error, {"p_value": 0.0004, "alpha": 0.05}, 0.081, "v2")
-    'v2 is worse: error rate higher by 8.10 pp. Significant: p = 0.0004, below 0.05 — unlikely to be chance.'
+    'v2 is worse: error rate higher by 8.10\xa0pp. Significant: p = 0.0004, below 0.05 — unlikely to be chance.'
     >>> in_words(error, {"p_value": 0.41, "alpha": 0.05}, 0.004, "v2")
-    'No significant difference: p = 0.41, not below 0.05 — a gap of +0.40 pp could be chance.'
+    'No significant difference: p = 0.41, not below 0.05 — a gap of +0.40\xa0pp could be chance.'
     """
     if math.isnan(difference):
         return f"Not compared: {details.get('reason') or 'no value'}."
     if "p_value" not in details and details.get("test") is None:
-        return f"{'Higher' if difference > 0 else 'Lower' if difference < 0 else 'Equal'} estimate; " \
-               "estimates have no significance test."
+        if difference == 0:
+            return "Equal estimates; estimates have no significance test."
+        better = (difference > 0) == vital.higher_is_better
+        return (f"{challenger}'s estimate is {'higher' if difference > 0 else 'lower'} "
+                f"({'better' if better else 'worse'}); estimates have no significance test.")
     p_value = _number(details.get("p_value"))
     alpha = _number(details.get("alpha", 0.05))
     if math.isnan(p_value):
@@ -135,8 +156,9 @@ def in_words(vital: Vital, details: Mapping[str, Any], difference: float, challe
     better = (difference > 0) == vital.higher_is_better
     direction = "higher" if difference > 0 else "lower"
     amount = format_amount(vital.unit, abs(difference), signed=True).lstrip("+")
-    return (f"{challenger} is {'better' if better else 'worse'}: {vital.label.lower()} {direction} by {amount}. "
-            f"Significant: p = {p_value:.2g}, below {alpha:g} — unlikely to be chance.")
+    shown = "p < 0.0001" if p_value < 0.0001 else f"p = {p_value:.2g}"
+    return (f"{challenger} is {'better' if better else 'worse'}: {_phrase(vital.label)} {direction} by {amount}. "
+            f"Significant: {shown}, below {alpha:g} — unlikely to be chance.")
 
 
 def _details(value: object) -> dict[str, Any]:
@@ -160,7 +182,7 @@ def side_by_side(points: pd.DataFrame, challenger: str) -> pd.DataFrame:
             "Champion": format_amount(vital.unit, _number(details.get("champion_value"))),
             "Challenger": format_amount(vital.unit, _number(details.get("challenger_value"))),
             "Difference": format_amount(vital.unit, difference, signed=True),
-            "p-value": "—" if math.isnan(p_value) else f"{p_value:.2g}",
+            "p-value": format_p_value(p_value),
             "In words": in_words(vital, details, difference, challenger),
         })
     return pd.DataFrame(rows, columns=["Vital", "Champion", "Challenger", "Difference", "p-value", "In words"])

@@ -58,13 +58,17 @@ def _drift(points: pd.DataFrame, champion: str, challenger: str) -> None:
             "Both served in the same window, so a difference here means they saw different traffic "
             "(a routing bias), not a change over time.")
     if len(output):
-        score, details = output["value"].iloc[0], output["details"].iloc[0]
+        score, threshold, details = output["value"].iloc[0], output["threshold"].iloc[0], output["details"].iloc[0]
         details = details if isinstance(details, dict) else {}
         method = details.get("method") or "—"
-        text = "not computable" if pd.isna(score) else f"{score:.3g} ({method})"
-        breach = output["is_breach"].iloc[0]
-        st.markdown(f"Output distribution, {challenger} against {champion}: {text}"
-                    + (" — **the predictions differ**." if breach is True else "."))
+        if pd.isna(score):
+            text = f"not compared ({details.get('reason') or 'no value'})."
+        else:
+            limit = "" if pd.isna(threshold) else f", threshold {threshold:.3g}"
+            differ = bool(output["is_breach"].iloc[0] is True)
+            text = (f"score {score:.3g} ({method} test{limit}) — "
+                    + ("**the predictions differ**." if differ else "no difference in the predictions."))
+        st.markdown(f"Output distribution of {challenger} against {champion}: {text}")
     if len(table):
         st.dataframe(blank_missing(table, numbers={"Score": "{:.4g}", "Threshold": "{:.4g}"}), hide_index=True,
                      width="stretch",
@@ -72,15 +76,16 @@ def _drift(points: pd.DataFrame, champion: str, challenger: str) -> None:
                          help="The challenger's values of this feature differ from the champion's.")})
 
 
-def _history(url: str, model: str, challenger: str) -> None:
+def _history(url: str, model: str, champion: str, challenger: str) -> None:
     history = versions.comparison_history(url, model, challenger)
     if history["window_start"].nunique() < 2:
         return
     st.subheader("Differences over time")
-    wide = history.pivot_table(index="window_start", columns="metric", values="value", aggfunc="first")
+    wide = history.pivot_table(index="window_start", columns="metric", values="value", aggfunc="first") * 100
     wide = wide.rename(columns={metric: versions.VITALS[metric].label for metric in wide.columns})
-    st.line_chart(wide, height=220)
-    st.caption("Challenger minus champion, per complete window (shares as fractions, latency in ms).")
+    st.line_chart(wide, height=220, y_label="percentage points")
+    st.caption(f"Error rate and accuracy of {challenger} minus {champion}'s, per complete window, in percentage "
+               "points: above 0, the challenger fails more often (error rate) or is right more often (accuracy).")
 
 
 def render() -> None:
@@ -124,7 +129,7 @@ def render() -> None:
                "ROC AUC — DeLong's test; MAE — Welch's t-test on the absolute errors. Performance needs labels "
                "of both versions in the window.")
     _drift(points, champion, challenger)
-    _history(url, model, challenger)
+    _history(url, model, champion, challenger)
 
 
 render()

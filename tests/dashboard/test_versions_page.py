@@ -51,14 +51,17 @@ def test_the_canary_and_the_champion_side_by_side_with_p_values_in_words(canary_
     # Estimated performance of both versions (fitted on the reference): compared, but not tested.
     assert "Estimated ROC AUC" in table.index and "Estimated accuracy" in table.index
     assert table.loc["Estimated accuracy", "p-value"] == "—"
-    assert table.loc["Estimated accuracy", "In words"].endswith("estimates have no significance test.")
+    assert table.loc["Estimated accuracy", "In words"] == (
+        "v2's estimate is lower (worse); estimates have no significance test.")
     words = table["In words"]
     assert words["Error rate"].startswith("v2 is worse: error rate higher by ")
-    assert "Significant: p = " in words["Error rate"] and "unlikely to be chance" in words["Error rate"]
+    assert "Significant: p < 0.0001" in words["Error rate"] and "unlikely to be chance" in words["Error rate"]
     assert words["Latency p95"].startswith("v2 is worse: latency p95 higher by ")
     assert words["Accuracy"].startswith("v2 is worse: accuracy lower by ")
     assert table.loc["Error rate", "Difference"].startswith("+") and table.loc["Error rate", "Difference"].endswith(
-        " pp")
+        "\u00a0pp")
+    assert table.loc["Accuracy", "Difference"].startswith("−")  # a real minus sign: never broken from its number
+    assert table.loc["Error rate", "p-value"] == "<\u00a00.0001"
 
 
 def test_the_canary_inputs_drift_against_the_champion_and_the_trend_is_drawn(canary_page: AppTest) -> None:
