@@ -35,7 +35,7 @@ DEMO_SCENARIO: dict[str, Any] = {
         {"kind": "concept_drift", "model": "demand", "at": "8m"},
         # A worse canary of fraud from the first minute on: 20% of its traffic, more errors,
         # slower, a quarter of its answers wrong (the dashboard's Versions page shows it).
-        {"kind": "canary", "model": "fraud", "at": "0s", "version": "v2-canary", "share": 0.2, "rate": 0.12,
+        {"kind": "canary", "model": "fraud", "at": "0s", "version": "v2-canary", "share": 0.2, "rate": 0.08,
          "factor": 1.8, "degrade": 0.25},
     ],
 }
