@@ -22,13 +22,15 @@ RULE = {"name": "canary-errors", "model": "fraud", "metric": "compare_error_rate
         "significant": True, "severity": "critical", "channels": ["oncall"]}
 
 
-def _run(engine, challenger_error_rate: float) -> None:
+def _run(engine, challenger_error_rate: float, *, rules=(RULE,), rows=None) -> None:
     config = config_from_mapping({
         "models": {"fraud": FRAUD_MODEL},
-        "alerts": {"rules": [RULE], "channels": {"oncall": {"type": "webhook", "url": "http://127.0.0.1:9/hook"}}},
+        "alerts": {"rules": list(rules),
+                   "channels": {"oncall": {"type": "webhook", "url": "http://127.0.0.1:9/hook"}}},
     }, environ={})
-    insert_predictions(engine, traffic("v1", 900, seed=1, error_rate=0.02, latency=10, shift=0.0)
-                       + traffic("v2", 300, seed=2, error_rate=challenger_error_rate, latency=10, shift=0.0),
+    insert_predictions(engine, rows or (traffic("v1", 900, seed=1, error_rate=0.02, latency=10, shift=0.0)
+                                        + traffic("v2", 300, seed=2, error_rate=challenger_error_rate, latency=10,
+                                                  shift=0.0)),
                        ingested_at=DAY + HOUR)
 
     def evaluate(model, version, start, end, partial):
@@ -54,6 +56,18 @@ def test_an_equal_canary_does_not_fire(engine):
     _run(engine, challenger_error_rate=0.02)
     assert alert_rows(engine) == []
     assert notification_rows(engine) == []
+
+
+def test_a_gap_that_could_be_chance_fires_only_the_rule_without_significant(engine):
+    """18 of 900 champion calls fail, 2 of 40 canary calls: 3 points more, p ≈ 0.2."""
+    champion = traffic("v1", 900, seed=1, error_rate=0.0, latency=10, shift=0.0)
+    canary = traffic("v2", 40, seed=2, error_rate=0.0, latency=10, shift=0.0)
+    for row in champion[::50] + canary[::20]:
+        row.status = "error"
+    loose = {**RULE, "name": "canary-errors-any", "significant": False}
+    _run(engine, 0.0, rules=(RULE, loose), rows=champion + canary)
+    (alert,) = alert_rows(engine)
+    assert alert.rule == "canary-errors-any" and alert.last_value == pytest.approx(2 / 40 - 18 / 900)
 
 
 @pytest.mark.parametrize(("rule", "fragment"), [

@@ -9,13 +9,14 @@ from tests.monitor.jobs.store_data import DAY, HOUR, Prediction
 
 
 def traffic(version: str, n: int, *, seed: int, error_rate: float, latency: float, shift: float,
-             start: datetime = DAY, span: timedelta = HOUR, prefix: str = "") -> list[Prediction]:
+            start: datetime = DAY, span: timedelta = HOUR, prefix: str = "") -> list[Prediction]:
     rng = random.Random(seed)
     rows = []
     for index in range(n):
         score = rng.random()
         rows.append(Prediction(
-            prediction_id=f"{prefix}{version}-{index}", event_time=start + span * (index + 0.5) / n, model_version=version,
+            prediction_id=f"{prefix}{version}-{index}", event_time=start + span * (index + 0.5) / n,
+            model_version=version,
             features={"amount": round(rng.lognormvariate(3 + shift, 1), 4), "country": rng.choice(["DE", "FR", "US"])},
             prediction=int(score > 0.5), score=round(score, 4), latency_ms=round(rng.gammavariate(2, latency), 3),
             status="error" if rng.random() < error_rate else "ok"))

@@ -151,3 +151,20 @@ def test_one_version_alone_has_no_comparison(engine):
     WindowScheduler(config=config({"fraud": FRAUD_MODEL}), engine=engine, worker="w").tick(NOW)
     assert _compare_rows(engine, "v1") == {}
     assert metric_rows(engine, model="fraud", model_version="v1", window_start=DAY, metric="error_rate")
+
+
+def test_the_simulated_canary_is_compared_end_to_end(engine, store_url, tmp_path):
+    """The demo's path: a simulated stream with a worse canary, decoded, stored, computed."""
+    from tests.support.computed import START, compute_and_evaluate, ingest_simulated_stream, simulated_config
+
+    config = simulated_config(store_url, tmp_path / "reference", ("fraud",), {"rules": []})
+    ingest_simulated_stream(engine, {"seed": 4, "events": [
+        {"kind": "canary", "model": "fraud", "at": "0s", "version": "v2-canary", "share": 0.3, "rate": 0.2,
+         "factor": 2.0, "degrade": 0.3}]}, ("fraud",), rate=20, minutes=20)
+    compute_and_evaluate(engine, config, START + timedelta(minutes=25))
+    rows = [row for row in metric_rows(engine, model="fraud", model_version="v2-canary",
+                                       metric="compare_error_rate_diff") if row.compare]
+    assert [row.window_start for row in rows] == [START, START + timedelta(minutes=10)]
+    assert all(row.compare == "champion=v1" and value(row) > 0.1 and details(row)["significant"] for row in rows)
+    latency = metric_rows(engine, model="fraud", model_version="v2-canary", metric="compare_latency_p50_diff_ms")
+    assert all(value(row) > 0 and details(row)["p_value"] < 0.05 for row in latency)
