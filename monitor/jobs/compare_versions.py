@@ -18,7 +18,7 @@ its details name both versions and hold ``champion_value`` and ``challenger_valu
 
 Differences are challenger − champion. ``details["p_value"]`` is the test's two-sided
 p-value and ``details["significant"]`` says whether it is below :data:`ALPHA`. A
-difference that cannot be computed is NaN with ``details["reason"]``.
+difference that cannot be computed or tested is NaN with ``details["reason"]``.
 """
 
 from __future__ import annotations
@@ -70,10 +70,11 @@ def _point(metric: str, result: TestResult, champion: float, challenger: float, 
     if not math.isnan(result.statistic):
         details["statistic"] = result.statistic
     if math.isnan(result.p_value):
+        # Untested is not judged (NULL): a rule never reads "no difference" from it.
         details["reason"] = result.reason or "not enough data to test"
         details["significant"] = None
-    else:
-        details["significant"] = result.p_value < ALPHA
+        return MetricPoint(metric, math.nan, details=details)
+    details["significant"] = result.p_value < ALPHA
     return MetricPoint(metric, result.difference, details=details)
 
 

@@ -62,3 +62,13 @@ def test_without_labels_the_difference_is_not_judged_and_says_why():
     mae = next(p for p in points if p.metric == "compare_mae_diff")
     assert np.isnan(mae.value) and mae.details["reason"] == "a version has no labelled predictions yet"
     assert mae.details["significant"] is None
+
+
+def test_a_single_labelled_row_is_not_tested_and_not_judged():
+    rng = np.random.default_rng(5)
+    config = ModelConfig.model_validate({"task": "regression"})
+    points, _ = compare_versions("demand", config, VersionSample("v1", _rows(rng, 50, 1.0, labelled=40), {}),
+                                 VersionSample("v2", _rows(rng, 50, 9.0, labelled=1), {}))
+    mae = next(p for p in points if p.metric == "compare_mae_diff")
+    assert np.isnan(mae.value) and mae.details["reason"] == "each version needs at least 2 values"
+    assert mae.details["challenger_value"] > 0  # the one error is still shown
