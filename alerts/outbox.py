@@ -104,10 +104,12 @@ def idempotency_key(alert: Alert, event: str, marker: datetime, channel: str) ->
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
 
 
-def dashboard_url(base_url: str, *, model: str, model_version: str, window_start: datetime) -> str:
-    """``{base_url}/model?model=M&version=V&window=<ISO window_start>``."""
+def dashboard_url(base_url: str, *, model: str, model_version: str, window_start: datetime,
+                  page: str = "model") -> str:
+    """``{base_url}/model?model=M&version=V&window=<ISO window_start>`` (``page``: ``versions``
+    for an alert comparing a challenger with the champion)."""
     query = urlencode({"model": model, "version": model_version, "window": _iso(window_start)})
-    return f"{base_url.rstrip('/')}/model?{query}"
+    return f"{base_url.rstrip('/')}/{page}?{query}"
 
 
 def enqueue(
@@ -130,7 +132,8 @@ def enqueue(
         raise ValueError("save the alert before enqueueing its notifications")
     version = alert.model_version or ""
     state: State = "resolved" if event == "resolved" else "firing"
-    url = dashboard_url(dashboard_base_url, model=alert.model, model_version=version, window_start=window_start)
+    url = dashboard_url(dashboard_base_url, model=alert.model, model_version=version, window_start=window_start,
+                        page="versions" if alert.compare else "model")
     rows = []
     for channel in channels:
         key = idempotency_key(alert, event, marker, channel)

@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import versions
-from dashboard.controls import store_url_or_stop
+from dashboard.controls import deep_link, keep_link, store_url_or_stop
 from dashboard.formatting import blank_missing, format_time
 
 _NONE_YET = (
@@ -19,8 +19,10 @@ _NONE_YET = (
 )
 
 
-def _pick(label: str, options: list[str], key: str) -> str:
-    if st.session_state.get(key) not in options:
+def _pick(label: str, options: list[str], key: str, override: str | None = None) -> str:
+    if override in options:
+        st.session_state[key] = override
+    elif st.session_state.get(key) not in options:
         st.session_state[key] = options[0]
     return str(st.selectbox(label, options, key=key))
 
@@ -95,24 +97,31 @@ def render() -> None:
     if compared.empty:
         st.info(_NONE_YET, icon=":material/compare:")
         return
+    link = deep_link("versions")  # ?model=M&version=<challenger>&window=ISO, as alert notifications link
+    wanted_model, wanted_version = link.override
     left, middle, right = st.columns(3)
     with left:
-        model = _pick("Model", sorted(compared["model"].unique()), "versions.model")
+        model = _pick("Model", sorted(compared["model"].unique()), "versions.model", wanted_model)
     of_model = compared[compared["model"] == model]
     with middle:
-        challenger = _pick("Challenger", sorted(of_model["model_version"].unique()), "versions.challenger")
+        challenger = _pick("Challenger", sorted(of_model["model_version"].unique()), "versions.challenger",
+                           wanted_version)
     rows = of_model[of_model["model_version"] == challenger].sort_values("window_start", ascending=False)
     starts = list(rows["window_start"])
     complete = rows[~rows["is_partial"].astype(bool)]
     default = complete["window_start"].iloc[0] if len(complete) else starts[0]
+    linked = pd.to_datetime(link.window, utc=True, errors="coerce") if link.new and link.window else None
     with right:
-        if st.session_state.get("versions.window") not in starts:
+        if linked is not None and linked in starts:
+            st.session_state["versions.window"] = linked
+        elif st.session_state.get("versions.window") not in starts:
             st.session_state["versions.window"] = default
         start = st.selectbox("Window", starts, key="versions.window",
                              format_func=lambda moment: format_time(moment)
                              + (" (open)" if bool(rows.loc[rows["window_start"] == moment, "is_partial"].iloc[0])
                                 else ""))
     window = rows[rows["window_start"] == start].iloc[0]
+    keep_link("versions", model, challenger, start.strftime("%Y-%m-%dT%H:%M:%SZ"))
     champion = str(window["compare"]).removeprefix("champion=")
     points = versions.comparison_points(url, model, challenger, start.to_pydatetime())
     st.caption(f"{model}: {challenger} (challenger) against {champion} (champion) on the same traffic window, "

@@ -50,6 +50,9 @@ def test_a_worse_canary_fires_the_rule_naming_both_versions(engine):
     notification = Notification.from_dict(row.payload)
     assert notification.details["champion"] == "v1" and notification.details["p_value"] < 0.05
     assert ("Model", "fraud version v2 (challenger) vs v1 (champion)") in summary_fields(notification)
+    # Its link opens the Versions page on that challenger and window.
+    assert notification.dashboard_url.split("/")[-1] == (
+        "versions?model=fraud&version=v2&window=2026-03-02T00%3A00%3A00Z")
 
 
 def test_an_equal_canary_does_not_fire(engine):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 from sqlalchemy import Engine
@@ -73,3 +74,18 @@ def test_the_canary_inputs_drift_against_the_champion_and_the_trend_is_drawn(can
     assert "The inputs v2 received differ from v1's in **1 of 2** features" in text
     assert [s.value for s in at.subheader] == ["Serving and performance", "Drift of v2 against v1",
                                                "Differences over time"]
+
+
+def test_an_alert_link_opens_its_window_and_the_url_follows_the_pickers(engine: Engine,
+                                                                        open_app: Callable[..., AppTest]) -> None:
+    from alerts.outbox import dashboard_url
+
+    seed_canary(engine)
+    link = dashboard_url("http://dw", model="fraud", model_version="v2", window_start=DAY, page="versions")
+    query = dict(parse_qsl(urlsplit(link).query))
+    at = open_app("versions", query)
+    assert not at.exception, [e.value for e in at.exception]
+    assert "2026-03-02 00:00 UTC → 2026-03-02 01:00 UTC" in at.caption[0].value  # not the newest window
+    assert at.query_params["window"] == "2026-03-02T00:00:00Z"
+    plain = open_app("versions")
+    assert "2026-03-02 01:00 UTC → 2026-03-02 02:00 UTC" in plain.caption[0].value  # newest complete window
