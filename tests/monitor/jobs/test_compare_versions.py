@@ -168,3 +168,22 @@ def test_the_simulated_canary_is_compared_end_to_end(engine, store_url, tmp_path
     assert all(row.compare == "champion=v1" and value(row) > 0.1 and details(row)["significant"] for row in rows)
     latency = metric_rows(engine, model="fraud", model_version="v2-canary", metric="compare_latency_p50_diff_ms")
     assert all(value(row) > 0 and details(row)["p_value"] < 0.05 for row in latency)
+
+
+def test_the_versions_query_lists_the_canary_beside_its_champion(engine, canary):
+    from pathlib import Path
+
+    from sqlalchemy import text
+
+    WindowScheduler(config=config({"fraud": FRAUD_MODEL}), engine=engine, worker="w").tick(NOW)
+    query = (Path(__file__).resolve().parents[3] / "sql" / "queries" / "versions_side_by_side.sql").read_text()
+    with engine.connect() as connection:
+        (row,) = connection.execute(text(query)).mappings().all()
+    stored = _compare_rows(engine, "v2")
+    assert (row["model"], row["challenger"], row["champion"]) == ("fraud", "v2", "v1")
+    for column, metric in (("error_rate_diff", "compare_error_rate_diff"), ("accuracy_diff", "compare_accuracy_diff"),
+                           ("latency_p95_diff_ms", "compare_latency_p95_diff_ms"),
+                           ("input_drift_share", "compare_dataset_drift_share")):
+        assert row[column] == pytest.approx(value(stored[(metric, None)]))
+    assert row["error_rate_p_value"] == pytest.approx(details(stored[("compare_error_rate_diff", None)])["p_value"])
+    assert row["mae_diff"] is None  # a classifier has no MAE
