@@ -187,7 +187,7 @@ class WindowScheduler:
         try:
             self._compute_model(model, model_config, now, report)
         finally:
-            self._compare_saved(model_config, now)
+            self._compare_saved(model_config)
 
     def _compute_model(self, model: str, model_config: ModelConfig, now: datetime, report: TickReport) -> None:
         tracker = self._tracker(model, model_config)
@@ -263,7 +263,7 @@ class WindowScheduler:
         self._saved.append(job)
         return outcome
 
-    def _compare_saved(self, model_config: ModelConfig, now: datetime) -> None:
+    def _compare_saved(self, model_config: ModelConfig) -> None:
         """Compare the versions of each window saved since the last call, then notify every saved window."""
         saved, self._saved = self._saved, []
         for model, start, end in sorted({(job.key.model, job.key.start, job.key.end) for job in saved}):
@@ -338,7 +338,7 @@ class WindowScheduler:
                     if on_window is not None:
                         on_window(outcome, job.key)
             finally:
-                self._compare_saved(model_config, now)
+                self._compare_saved(model_config)
         return report
 
     # -- running -----------------------------------------------------------------------
