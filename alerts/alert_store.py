@@ -183,6 +183,7 @@ def _values(alert: Alert) -> dict[str, Any]:
         "last_window_start": alert.last_window_start,
         "last_window_end": alert.last_window_end,
         "last_notified_at": alert.last_notified_at,
+        "compare": alert.compare,
     }
 
 
@@ -217,4 +218,5 @@ def _alert(row: Row[Any]) -> Alert:
         last_window_start=row.last_window_start,
         last_window_end=row.last_window_end,
         last_notified_at=row.last_notified_at,
+        compare=row.compare or "",
     )

@@ -108,13 +108,14 @@ def idempotency_key(alert: Alert, event: str, marker: datetime, channel: str) ->
 
 
 def dashboard_url(base_url: str, *, model: str, model_version: str, window_start: datetime,
-                  segment: str | None = None) -> str:
-    """``{base_url}/model?model=M&version=V&window=<ISO window_start>`` (``&segment=S`` for a segment)."""
+                  segment: str | None = None, page: str = "model") -> str:
+    """``{base_url}/model?model=M&version=V&window=<ISO window_start>`` (``&segment=S`` for a segment;
+    ``page``: ``versions`` for an alert comparing a challenger with the champion)."""
     parameters = {"model": model, "version": model_version, "window": iso_utc(window_start)}
     if segment is not None:
         parameters["segment"] = segment
     query = urlencode(parameters)
-    return f"{base_url.rstrip('/')}/model?{query}"
+    return f"{base_url.rstrip('/')}/{page}?{query}"
 
 
 def enqueue(
@@ -138,7 +139,7 @@ def enqueue(
     version = alert.model_version or ""
     state: State = "resolved" if event == "resolved" else "firing"
     url = dashboard_url(dashboard_base_url, model=alert.model, model_version=version, window_start=window_start,
-                        segment=alert.segment)
+                        segment=alert.segment, page="versions" if alert.compare else "model")
     rows = []
     for channel in channels:
         key = idempotency_key(alert, event, marker, channel)

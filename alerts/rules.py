@@ -55,6 +55,7 @@ class Observation:
     details: Mapping[str, Any] = field(default_factory=dict)
     present: bool = True
     segment: str | None = None
+    compare: str = ""  # "champion=<version>" when the point compares model_version with the champion
 
     @property
     def series(self) -> Series:
@@ -97,8 +98,8 @@ def evaluate_rule(rule: AlertRule, points: Mapping[str, Sequence[MetricPoint]]) 
             candidates.setdefault((point.feature, point.segment), []).append((version, point))
     observations = []
     for (feature, segment), found in candidates.items():
-        judged = [(condition.holds_point(_number(point.value), point.details), version, point)
-                  for version, point in found]
+        judged = [(condition.holds_point(_number(point.value), point.details) and _significant(rule, point),
+                   version, point) for version, point in found]
         breaching = [item for item in judged if item[0]]
         if breaching:
             # The worst offender is the most useful one to show a person.
@@ -116,6 +117,7 @@ def evaluate_rule(rule: AlertRule, points: Mapping[str, Sequence[MetricPoint]]) 
                 model_version=version,
                 details=dict(point.details),
                 segment=segment,
+                compare=f"champion={point.details['champion']}" if "champion" in point.details else "",
             )
         )
     return sorted(observations, key=series_order)
@@ -141,6 +143,15 @@ def segment_selected(selector: str | None, segment: str | None) -> bool:
     if value == ANY:
         return segment.startswith(f"{column}=")
     return segment == selector
+
+
+def _significant(rule: AlertRule, point: MetricPoint) -> bool:
+    """With ``significant: true``, a breach also needs the comparison's p-value below ``alpha``
+    (a difference whose test could not run is not significant)."""
+    if not rule.significant:
+        return True
+    p_value = point.details.get("p_value")
+    return isinstance(p_value, int | float) and not math.isnan(p_value) and p_value < rule.alpha
 
 
 def _selected(rule: AlertRule, feature: str | None) -> bool:

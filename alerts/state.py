@@ -79,6 +79,7 @@ class Alert:
     last_window_end: datetime | None = None
     last_notified_at: datetime | None = None
     segment: str | None = None  # "country=DE"; None: the whole model
+    compare: str = ""  # "champion=<version>": the alert compares model_version (a challenger) with it
 
     @property
     def is_open(self) -> bool:
@@ -149,11 +150,13 @@ def advance(
             last_window_start=window_start,
             last_window_end=window_end,
             last_notified_at=now if fires else None,
+            compare=observation.compare,
         )
         return Transition(before=None, after=opened, event="firing" if fires else None)
     seen = replace(
         alert,
         model_version=observation.model_version or alert.model_version,
+        compare=observation.compare or alert.compare,
         last_value=_value(observation),
         last_window_start=window_start,
         last_window_end=window_end,

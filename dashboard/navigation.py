@@ -27,6 +27,7 @@ PAGES: dict[str, tuple[str, str, str, str]] = {
     "drift": ("drift.py", "Drift", ":material/compare_arrows:", "drift"),
     "alerts": ("alerts.py", "Alerts", ":material/notifications_active:", "alerts"),
     "data_quality": ("data_quality.py", "Data quality", ":material/rule:", "data_quality"),
+    "versions": ("versions.py", "Versions", ":material/compare:", "versions"),
 }
 
 

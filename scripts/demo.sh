@@ -129,8 +129,9 @@ echo
 echo "    dashboard:        http://127.0.0.1:$DASHBOARD_PORT"
 echo "    service log:      $DEMO_DIR/service.log"
 echo "    webhook calls:    printed below as [retrain] (drift) and [oncall] (latency, errors,"
-echo "                      missing values), and in $DEMO_DIR/webhook.jsonl"
+echo "                      missing values, the canary), and in $DEMO_DIR/webhook.jsonl"
 echo "    faults:           drift at 2m (retraining call ~2 min later), latency spike at 3m, errors at 4m, missing values at 6m, concept drift at 8m"
+echo "    canary:           fraud v2-canary takes 20% of fraud's traffic from the start, worse than v1 (Versions page)"
 echo "    Ctrl-C stops everything; \`make demo\` resumes this store, \`make demo-fresh\` starts over."
 if [[ "$SHORT" == 0 && ( -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" || "$(uname)" == Darwin ) ]]; then
   $PY -m webbrowser -t "http://127.0.0.1:$DASHBOARD_PORT" >/dev/null 2>&1 || true  # a desktop: open it

@@ -77,7 +77,7 @@ def summary_fields(notification: Notification) -> list[tuple[str, str]]:
     return [
         ("Metric", n.metric),
         ("Value", value),
-        ("Model", f"{n.model} version {n.model_version}"),
+        ("Model", _versions(n)),
         *segment,
         ("Feature", n.feature or "—"),
         ("Window", f"{format_time(n.window_start)} → {format_time(n.window_end)}"),
@@ -85,6 +85,14 @@ def summary_fields(notification: Notification) -> list[tuple[str, str]]:
         ("Rule", n.rule),
         ("Severity", n.severity),
     ]
+
+
+def _versions(n: Notification) -> str:
+    """``fraud version v1``; a comparison names both: ``fraud version v2 (challenger) vs v1 (champion)``."""
+    champion = n.details.get("champion")
+    if n.metric.startswith("compare_") and isinstance(champion, str):
+        return f"{n.model} version {n.model_version} (challenger) vs {champion} (champion)"
+    return f"{n.model} version {n.model_version}"
 
 
 def detail_lines(notification: Notification) -> list[tuple[str, str]]:

@@ -19,6 +19,9 @@ from monitor.config.problems import KeyedValueError, did_you_mean, unknown_choic
 from monitor.config.segments import SegmentsConfig, parse_segment_selector
 from monitor.metrics.names import (
     ALL_METRICS,
+    COMPARE_FEATURE_METRICS,
+    COMPARE_METRICS,
+    COMPARE_TESTED_METRICS,
     ESTIMATED_METRICS,
     FEATURE_METRICS,
     LEARNABLE_METRICS,
@@ -214,6 +217,20 @@ class ModelConfig(StrictModel):
     # Metrics whose thresholds are learned from the reference: {error_rate: {threshold: reference}}.
     metrics: dict[str, LearnedMetricConfig] = Field(default_factory=dict)
     segments: SegmentsConfig | None = None  # vitals also per value of these feature columns
+    # The version challengers are compared with when two serve in one window;
+    # None: the one whose first prediction is the earliest.
+    champion: str | None = None
+
+    @field_validator("champion", mode="before")
+    @classmethod
+    def _champion_text(cls, value: object) -> object:
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"champion must be a model_version as a quoted string, got {value!r} "
+                             f"({type(value).__name__}); write it in quotes, e.g. champion: \"{value}\"")
+        if isinstance(value, str) and not 1 <= len(value.strip()) <= 64:
+            raise ValueError("champion must name a model_version of 1 to 64 characters; "
+                             "remove the key to use the oldest version")
+        return value
 
     @field_validator("window")
     @classmethod
@@ -266,14 +283,18 @@ class AlertRule(StrictModel):
     # (accuracy, performance_drop, concept_drift, ...): labels arrive late, and the
     # window is recomputed as they do, so wait until most of them are in.
     delay: Offset = timedelta(0)
+    # Comparison metrics only: breach only when the difference is also statistically
+    # significant (its test's p-value below alpha).
+    significant: bool = False
+    alpha: Annotated[float, Field(gt=0, lt=1)] = 0.05
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     @field_validator("metric")
     @classmethod
     def _known_metric(cls, value: str) -> str:
-        if value not in ALL_METRICS:
-            raise ValueError(unknown_choice("metric", value, ALL_METRICS))
+        if value not in ALL_METRICS and value not in COMPARE_METRICS:
+            raise ValueError(unknown_choice("metric", value, ALL_METRICS | COMPARE_METRICS))
         return value
 
     @field_validator("segment")
@@ -283,6 +304,14 @@ class AlertRule(StrictModel):
             return None
         column, segment_value = parse_segment_selector(value)
         return f"{column}={segment_value}"
+
+    @model_validator(mode="after")
+    def _significance(self) -> AlertRule:
+        if self.significant and self.metric not in COMPARE_TESTED_METRICS:
+            raise KeyedValueError(("significant",), f"significant: true needs a comparison metric with a test "
+                                                    f"({', '.join(sorted(COMPARE_TESTED_METRICS))}), "
+                                                    f"not {self.metric!r}; remove significant or change the metric")
+        return self
 
     @field_validator("when")
     @classmethod
@@ -407,7 +436,7 @@ class DriftwatchConfig(StrictModel):
                 self._check_learned_rule(rule, at)
             if rule.segment is not None:
                 self._check_rule_segment(at, rule)
-            if rule.feature is not None and rule.metric not in FEATURE_METRICS:
+            if rule.feature is not None and rule.metric not in FEATURE_METRICS | COMPARE_FEATURE_METRICS:
                 raise KeyedValueError((*at, "feature"), f"alerts.rules[{rule.name}].feature: metric {rule.metric!r} "
                                       "has no features; remove feature or pick a per-feature metric")
             if rule.feature not in (None, "*") and rule.metric != "class_share":

@@ -41,6 +41,9 @@ def metric_help(metric: str) -> str:
     "driftwatch's class_share (output) of each model version's newest complete window (label class: the class)"
     """
     suffix = " (label class: the class)" if metric == "class_share" else ""
+    if metric.startswith("compare_"):
+        return (f"driftwatch's {metric}: model_version (a challenger) against the champion named in label compare, "
+                "in each model's newest complete window")
     return f"driftwatch's {metric} ({_GROUP_OF.get(metric, 'vital')}) of each model version's newest complete window" \
         + suffix
 
@@ -118,9 +121,12 @@ def _vitals(snapshot: Snapshot) -> Iterator[Metric]:
             if family is None:
                 extra = [] if vital.feature is None else ["class" if vital.metric == "class_share" else "feature"]
                 extra += ["segment"] if vital.metric in segmented else []
+                # Comparison metrics always carry compare (one champion per model: one value per challenger).
+                extra = ["compare", *extra] if vital.compare else extra
                 family = families[vital.metric] = GaugeMetricFamily(
                     f"{PREFIX}{vital.metric}", metric_help(vital.metric), labels=["model", "model_version", *extra])
-            values = [window.model, window.model_version] + ([] if vital.feature is None else [vital.feature])
+            values = [window.model, window.model_version] + ([vital.compare] if vital.compare else []) \
+                + ([] if vital.feature is None else [vital.feature])
             values += [vital.segment or ""] if vital.metric in segmented else []
             family.add_metric(values, vital.value)
     yield end

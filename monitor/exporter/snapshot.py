@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, false, func, select, text
 
-from monitor.metrics.names import ALL_METRICS
+from monitor.metrics.names import ALL_METRICS, COMPARE_METRICS
 from monitor.store.tables import alerts, dead_letters, labels, metric_values, notifications, predictions
 
 __all__ = ["Vital", "WindowVitals", "Snapshot", "IngestCounter", "read_snapshot", "cap_features"]
@@ -33,6 +33,7 @@ class Vital:
     value: float
     is_breach: bool | None = None
     segment: str | None = None  # "country=DE"; None: the whole model
+    compare: str = ""  # "champion=<version>" on a comparison of this version (a challenger) with the champion
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,16 +107,16 @@ def _window_rows(connection: Connection, model: str, start: datetime, max_featur
     c = metric_values.c
     # `metric IN (...)` lets both backends probe the (model, metric, window_start) index per metric.
     query = (
-        select(c.model_version, c.window_end, c.metric, c.feature, c.value, c.is_breach, c.segment)
+        select(c.model_version, c.window_end, c.metric, c.feature, c.value, c.is_breach, c.segment, c["compare"])
         .where(c.model == model, c.metric.in_(bindparam("metrics", expanding=True)), c.window_start == start,
                c.is_partial == false(), c.value.is_not(None))
         .order_by(c.model_version, c.metric, c.feature, c.segment)
     )
     grouped: dict[tuple[str, datetime], list[Vital]] = defaultdict(list)
-    for row in connection.execute(query, {"metrics": sorted(ALL_METRICS)}):
+    for row in connection.execute(query, {"metrics": sorted(ALL_METRICS | COMPARE_METRICS)}):
         grouped[(row.model_version, row.window_end)].append(
             Vital(row.metric, row.feature, float(row.value), None if row.is_breach is None else bool(row.is_breach),
-                  row.segment))
+                  row.segment, compare=row.compare))
     for (version, end), vitals in sorted(grouped.items()):
         kept, dropped = cap_features(vitals, max_features)
         snapshot.windows.append(WindowVitals(model, version, start, end, tuple(kept)))

@@ -19,8 +19,10 @@ or the oldest has waited an hour; then, for every configured model:
    on stop, see :mod:`monitor.jobs.lease`), check again that it is still due (the
    other scheduler may just have computed it), and run
    :func:`monitor.jobs.compute_window.compute_window`;
-4. call ``on_window_computed`` for each window saved (the service evaluates alerts
-   there).
+4. compare the versions of every window saved when two or more served in it
+   (:func:`monitor.jobs.compare_window.compare_window`: canary, shadow, A/B);
+5. call ``on_window_computed`` for each window saved (the service evaluates alerts
+   there), after the comparisons, so that rules on them see the window whole.
 
 A model whose scan or window fails is recorded in ``job_runs`` and the other models
 go on. :func:`run_schedule` runs ticks with APScheduler until a stop event is set.
@@ -43,6 +45,7 @@ from sqlalchemy import Engine
 from monitor.clock import iso_utc, utc_now
 from monitor.config.models import DriftwatchConfig, ModelConfig
 from monitor.event_time import EventTimeRange
+from monitor.jobs.compare_window import compare_window
 from monitor.jobs.compute_window import WindowJob, WindowOutcome, compute_window
 from monitor.jobs.due import ModelTracker, due_trigger
 from monitor.jobs.lease import LeaseKeeper, process_gone, this_process
@@ -128,6 +131,7 @@ class WindowScheduler:
         self.process = this_process()
         self.references = ReferenceProvider(engine)
         self._trackers: dict[str, ModelTracker] = {}
+        self._saved: list[WindowJob] = []  # windows saved whose versions are not compared yet
         self._lock = threading.Lock()
         self._stop = threading.Event()
 
@@ -177,6 +181,12 @@ class WindowScheduler:
         return tracker
 
     def _tick_model(self, model: str, model_config: ModelConfig, now: datetime, report: TickReport) -> None:
+        try:
+            self._compute_model(model, model_config, now, report)
+        finally:
+            self._compare_saved(model_config)
+
+    def _compute_model(self, model: str, model_config: ModelConfig, now: datetime, report: TickReport) -> None:
         tracker = self._tracker(model, model_config)
         since = None if tracker.scanned_until is None else tracker.scanned_until - SCAN_OVERLAP
         tracker.absorb(scan_activity(self.engine, model=model, size=model_config.window, ingested_after=since))
@@ -247,8 +257,25 @@ class WindowScheduler:
             report.outcomes.append(outcome)
             return outcome
         report.outcomes.append(outcome)
-        self._notify(job)
+        self._saved.append(job)
         return outcome
+
+    def _compare_saved(self, model_config: ModelConfig) -> None:
+        """Compare the versions of each window saved since the last call, then notify every saved window."""
+        saved, self._saved = self._saved, []
+        for model, start, end in sorted({(job.key.model, job.key.start, job.key.end) for job in saved}):
+            started = self.clock()
+            try:
+                compare_window(self.engine, model=model, model_config=model_config, start=start, end=end,
+                               now=self.clock())
+            except Exception as exc:  # the windows themselves are saved; the next change compares again
+                log.exception("comparing versions failed", extra=fields(model=model, window=start.isoformat()))
+                self._record_failure(JobRun(model=model, window_start=start, window_end=end, trigger="compare",
+                                            started_at=started, finished_at=self.clock(), status="failed",
+                                            error=f"comparing versions: {type(exc).__name__}: {exc}",
+                                            worker=self.worker))
+        for job in saved:
+            self._notify(job)
 
     def _notify(self, job: WindowJob) -> None:
         if self.on_window_computed is None:
@@ -300,12 +327,15 @@ class WindowScheduler:
         with self._lock:
             self.references.refresh()
             self._compact(now, 2**62, batch=False)  # a backfill reads everything: parse each row once
-            for job in jobs:
-                if self._stop.is_set():
-                    break
-                outcome = self._run(job, model_config, now, newest=None, report=report, force=True)
-                if on_window is not None:
-                    on_window(outcome, job.key)
+            try:
+                for job in jobs:
+                    if self._stop.is_set():
+                        break
+                    outcome = self._run(job, model_config, now, newest=None, report=report, force=True)
+                    if on_window is not None:
+                        on_window(outcome, job.key)
+            finally:
+                self._compare_saved(model_config)
         return report
 
     # -- running -----------------------------------------------------------------------

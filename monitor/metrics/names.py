@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-__all__ = ["FEATURE_METRICS", "MODEL_METRICS", "ALL_METRICS", "ESTIMATED_METRICS", "LEARNABLE_METRICS", "METRIC_GROUPS"]
+__all__ = [
+    "FEATURE_METRICS", "MODEL_METRICS", "ALL_METRICS", "ESTIMATED_METRICS", "LEARNABLE_METRICS", "METRIC_GROUPS",
+    "COMPARE_METRICS", "COMPARE_FEATURE_METRICS", "COMPARE_TESTED_METRICS",
+]
 
 # What each task's performance estimation can estimate (``estimated_<name>`` in metric_values).
 ESTIMATED_METRICS: dict[str, tuple[str, ...]] = {
@@ -80,3 +83,29 @@ LEARNABLE_METRICS: tuple[str, ...] = (
     "positive_rate", "class_share", "prediction_mean", "score_mean",
     "accuracy", "precision", "recall", "f1", "roc_auc", "mae", "rmse", "mape", "r2",
 )  # not latency or error rate: reference rows do not keep them
+
+# Comparisons of a challenger with the champion in the same window (rows with ``compare``
+# set; see monitor.jobs.compare_versions). Kept apart from ALL_METRICS: one version's
+# window never has them.
+COMPARE_TESTED_METRICS: frozenset[str] = frozenset(
+    {
+        "compare_error_rate_diff",
+        "compare_latency_p50_diff_ms",
+        "compare_latency_p95_diff_ms",
+        "compare_accuracy_diff",
+        "compare_roc_auc_diff",
+        "compare_mae_diff",
+    }
+)
+"""Differences with a significance test (``details["p_value"]``)."""
+COMPARE_FEATURE_METRICS: frozenset[str] = frozenset({"compare_feature_drift_score", "compare_feature_drift"})
+COMPARE_METRICS: frozenset[str] = frozenset(
+    {
+        *COMPARE_TESTED_METRICS,
+        *COMPARE_FEATURE_METRICS,
+        "compare_dataset_drift_share",
+        "compare_dataset_drift",
+        "compare_prediction_drift_score",
+        *(f"compare_estimated_{name}_diff" for names in ESTIMATED_METRICS.values() for name in names),
+    }
+)

@@ -37,6 +37,10 @@ DEMO_SCENARIO: dict[str, Any] = {
         {"kind": "missing_values", "model": "demand", "at": "6m", "duration": "2m", "features": ["temperature"],
          "share": 0.5},
         {"kind": "concept_drift", "model": "demand", "at": "8m"},
+        # A worse canary of fraud from the first minute on: 20% of its traffic, more errors,
+        # slower, a quarter of its answers wrong (the dashboard's Versions page shows it).
+        {"kind": "canary", "model": "fraud", "at": "0s", "version": "v2-canary", "share": 0.2, "rate": 0.08,
+         "factor": 1.8, "degrade": 0.25},
     ],
 }
 
@@ -75,6 +79,8 @@ def demo_config(*, directory: Path, bootstrap: str, webhook_port: int, secret: s
          "severity": "critical", "channels": ["oncall", *everyone]},
         {"name": "demand-concept-drift", "model": "demand", "metric": "concept_drift", "when": "== 1", "for": 2,
          "severity": "critical", "channels": ["retrain", *everyone]},
+        {"name": "canary-errors", "model": "*", "metric": "compare_error_rate_diff", "when": "> 0.02",
+         "significant": True, "for": 1, "severity": "warning", "channels": ["oncall", *everyone]},
         {"name": "missing-values", "model": "*", "metric": "missing_share", "feature": "*", "when": "> 0.2",
          "for": 1, "severity": "warning", "channels": ["oncall", *everyone]},
     ]

@@ -13,6 +13,12 @@ time from the start of the stream, so a scenario reads the same at any speed-up:
       - {kind: missing_values, model: fraud, at: 5h, duration: 1h, features: [country], share: 0.4}
       - {kind: malformed, at: 1h, duration: 10m, rate: 0.05}
       - {kind: new_version, model: fraud, at: 8h, version: v2}
+      - {kind: canary, model: fraud, at: 9h, version: v3, share: 0.1, rate: 0.1, factor: 2, degrade: 0.3}
+
+A ``canary`` sends ``share`` of the model's traffic to ``version`` (the rest keeps its
+version), worse than it: ``rate`` of its calls fail, its latency is ``factor`` times
+longer and ``degrade`` of its answers are wrong (a flipped class and score, or a
+regression value 50% off).
 """
 
 from __future__ import annotations
@@ -32,7 +38,8 @@ from monitor.errors import ConfigError
 __all__ = ["Scenario", "ScenarioEvent", "load_scenario", "DEFAULT_SCENARIO"]
 
 EventKind = Literal[
-    "covariate_drift", "concept_drift", "latency_spike", "error_burst", "missing_values", "malformed", "new_version"
+    "covariate_drift", "concept_drift", "latency_spike", "error_burst", "missing_values", "malformed", "new_version",
+    "canary",
 ]
 
 
@@ -47,6 +54,7 @@ class ScenarioEvent(StrictModel):
     rate: Annotated[float, Field(ge=0, le=1)] = 0.3  # error / malformed share
     share: Annotated[float, Field(ge=0, le=1)] = 0.4  # missing share
     version: str = "v2"
+    degrade: Annotated[float, Field(ge=0, le=1)] = 0.0  # canary: share of its answers made wrong
     # covariate drift in one segment only, e.g. "country=DE" (its rows drift, the others do not)
     segment: str | None = None
 

@@ -12,11 +12,11 @@ import json
 import math
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from monitor.simulate.models import MODELS, Effects
+from monitor.simulate.models import MODELS, Effects, Sample
 from monitor.simulate.scenario import Scenario
 
 __all__ = ["StreamSettings", "Outgoing", "generate", "reference_frame"]
@@ -75,6 +75,19 @@ def _effects(scenario: Scenario, offset: timedelta, model: str) -> Effects:
     return effects
 
 
+def _wrong(sample: Sample, rng: random.Random) -> Sample:
+    """A canary's wrong answer: another class (and the opposite score), or a value 50% off."""
+    prediction = sample.prediction
+    if sample.probabilities is not None:
+        others = [name for name in sample.probabilities if name != prediction]
+        return replace(sample, prediction=rng.choice(others) if others else prediction)
+    if sample.score is not None and isinstance(prediction, int):
+        return replace(sample, prediction=1 - prediction, score=round(1.0 - sample.score, 6))
+    if isinstance(prediction, int | float):
+        return replace(sample, prediction=round(float(prediction) * 1.5, 3))
+    return sample
+
+
 def _malformed(rng: random.Random, valid: dict[str, Any]) -> bytes:
     text = json.dumps(valid)
     kind = rng.randrange(5)
@@ -112,10 +125,19 @@ def generate(settings: StreamSettings, scenario: Scenario, *, count: int | None 
         version = settings.version
         for event in scenario.active("new_version", offset, name):
             version = event.version
+        canary = next((event for event in scenario.active("canary", offset, name) if rng.random() < event.share),
+                      None)
+        if canary is not None:
+            version = canary.version
+            if rng.random() < canary.degrade:
+                sample = _wrong(sample, rng)
         latency = rng.lognormvariate(math.log(model.latency_median_ms), 0.4)
         for event in scenario.active("latency_spike", offset, name):
             latency *= event.factor
+        if canary is not None:
+            latency *= canary.factor
         error = any(rng.random() < event.rate for event in scenario.active("error_burst", offset, name))
+        error = error or (canary is not None and rng.random() < canary.rate)
         message: dict[str, Any] = {
             "prediction_id": f"{settings.id_prefix}{name}-{index}",
             "model": name,

@@ -31,6 +31,7 @@ def test_every_page_renders_on_an_empty_store(engine: Engine, open_app: Callable
         "drift": "No computed windows",
         "alerts": "No alerts have been raised yet.",
         "data_quality": "No dead letters",
+        "versions": "No window had two versions of a model serving at once yet.",
     }[page]
     assert expected in shown
 

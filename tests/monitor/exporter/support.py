@@ -34,7 +34,7 @@ def stored_newest_complete(engine: Engine, model: str) -> Samples:
     """The samples a model's newest complete window should produce, read straight from metric_values."""
     c = metric_values.c
     with engine.connect() as connection:
-        rows = connection.execute(select(c.model_version, c.window_start, c.metric, c.feature, c.value)
+        rows = connection.execute(select(c.model_version, c.window_start, c.metric, c.feature, c.value, c["compare"])
                                   .where(c.model == model, c.is_partial.is_(False))).all()
     newest = max(row.window_start for row in rows)
     expected: Samples = {}
@@ -42,6 +42,8 @@ def stored_newest_complete(engine: Engine, model: str) -> Samples:
         if row.window_start != newest or row.value is None:
             continue
         labels = {"model": model, "model_version": row.model_version}
+        if row.compare:
+            labels["compare"] = row.compare
         if row.feature is not None:
             labels["class" if row.metric == "class_share" else "feature"] = row.feature
         expected[key(f"driftwatch_{row.metric}", **labels)] = row.value

@@ -153,3 +153,22 @@ def test_the_http_endpoint_serves_the_collector_and_lag_only_when_asked(engine: 
         served.stop()
     assert samples[key("driftwatch_prediction_count", model="fraud", model_version="v2")] == 720.0
     assert (key("driftwatch_kafka_up") in samples) is consumer_lag
+
+
+def test_a_canary_compared_with_the_champion_is_served_with_a_compare_label(engine: Engine):
+    from tests.dashboard.test_versions_page import seed_canary
+
+    seed_canary(engine)
+    samples = scrape(StoreCollector(engine))
+    assert _vitals(samples, "fraud") == stored_newest_complete(engine, "fraud")
+    labels = {"model": "fraud", "model_version": "v2", "compare": "champion=v1"}
+    with engine.connect() as connection:
+        stored = connection.execute(
+            metric_values.select().where(metric_values.c.metric == "compare_error_rate_diff",
+                                         metric_values.c.window_start == datetime(2026, 3, 2, 1, tzinfo=UTC))
+        ).one()
+    assert samples[key("driftwatch_compare_error_rate_diff", **labels)] == stored.value > 0.1
+    assert samples[key("driftwatch_compare_feature_drift_score", **labels, feature="amount")] < 0.05
+    # The champion has no comparison of its own; its vitals keep their labels.
+    assert not any(dict(k[1]).get("model_version") == "v1" and "compare" in dict(k[1]) for k in samples)
+    assert key("driftwatch_error_rate", model="fraud", model_version="v1") in samples

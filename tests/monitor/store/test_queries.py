@@ -40,7 +40,8 @@ def computed(engine: Engine, store_url: str, tmp_path: Path) -> Engine:
 def test_every_query_is_tested():
     assert {path.name for path in QUERIES.glob("*.sql")} == {
         "model_health.sql", "drifted_features.sql", "performance_over_time.sql", "open_alerts.sql",
-        "dead_letter_reasons.sql", "undelivered_notifications.sql"}
+        "dead_letter_reasons.sql", "undelivered_notifications.sql",
+        "versions_side_by_side.sql"}  # tested in tests/monitor/jobs/test_compare_versions.py
 
 
 def test_the_example_queries_agree_with_the_tables(computed: Engine):
