@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 from sqlalchemy import BigInteger, Connection, Engine, delete, func, insert, literal, select, update
 
 from monitor.store.dialect import dialect_of
-from monitor.store.row_format import StoredRows, combine, deserialise, features_table, serialise, stored_rows
+from monitor.store.row_format import FEATURE_PREFIX, StoredRows, combine, deserialise, features_table, serialise, stored_rows
 from monitor.store.tables import prediction_batches, predictions, reference_data, reference_models, reference_sets
 from monitor.store.window_reader import load_reference_table
 
@@ -189,6 +189,9 @@ def _records_table(records: Sequence[ReferenceRecord]) -> pa.Table:
     return table
 
 
+_COPIED = ("prediction_id", "prediction", "prediction_numeric", "score")
+
+
 def _save_columns(connection: Connection, set_id: int, table: pa.Table) -> None:
     connection.execute(update(reference_sets).where(reference_sets.c.id == set_id).values(columns=serialise(table)))
 
@@ -215,7 +218,9 @@ def _copied_table(connection: Connection, set_id: int, model: str, version_filte
     rows = combine(parts)
     wanted = pa.array(chosen, pa.string())
     found = pc.index_in(wanted, value_set=rows.column("prediction_id").combine_chunks())
-    return rows.take(found)
+    # What reference_data keeps of a prediction: its outputs and features, not its latency or status.
+    kept = [name for name in rows.column_names if name in _COPIED or name.startswith(FEATURE_PREFIX)]
+    return rows.select(kept).take(found)
 
 
 def save_reference_from_predictions(

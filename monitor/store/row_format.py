@@ -131,6 +131,23 @@ def _json_text(value: Any) -> str | None:
     return None if value is None else json.dumps(value, allow_nan=True)
 
 
+def _float_sized(value: Any) -> Any:
+    """A value, or None (missing) for an integer no float can hold.
+
+    Ingestion refuses such numbers; one stored before (or by hand) must not make its
+    whole window fail, so it counts as a missing value of its feature.
+
+    >>> _float_sized(12), _float_sized(10**400)
+    (12, None)
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**1023:
+        try:
+            float(value)
+        except OverflowError:
+            return None
+    return value
+
+
 def feature_column(values: Sequence[Any]) -> pa.Array:
     """One feature's raw values (None: missing) as a column: typed, or JSON texts when kinds mix.
 
@@ -142,7 +159,11 @@ def feature_column(values: Sequence[Any]) -> pa.Array:
     try:
         column = pa.array(values, from_pandas=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-        column = None
+        values = [_float_sized(value) for value in values]
+        try:
+            column = pa.array(values, from_pandas=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            column = None
     if column is not None and (column.type in _TYPED_FEATURES or column.type == pa.null()):
         return column
     return pa.array([_json_text(value) for value in values], type=pa.string())

@@ -111,12 +111,12 @@ def upgrade() -> None:
     with op.batch_alter_table('prediction_batches', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_prediction_batches_model_model_version_max_event_time'),
                               ['model', 'model_version', 'max_event_time'], unique=False)
-    with op.batch_alter_table('reference_sets', schema=None) as batch_op:
-        batch_op.alter_column('columns', existing_type=sa.LargeBinary(),
-                              comment='the rows in the stored-row format (labels of copied predictions joined at '
-                                      'read), written with the set',
-                              existing_nullable=True)
     connection = op.get_bind()
+    if connection.dialect.name == 'postgresql':
+        # (SQLite keeps no comments; its batch mode would rebuild the table, cascading to reference_data.)
+        op.alter_column('reference_sets', 'columns', existing_type=sa.LargeBinary(), existing_nullable=True,
+                        comment='the rows in the stored-row format (labels of copied predictions joined at '
+                                'read), written with the set')
     _copy_predictions(connection)
     _copy_references(connection)
     for table in ('label_segments', 'prediction_segments'):
