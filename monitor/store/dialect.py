@@ -28,9 +28,10 @@ from datetime import datetime
 from typing import Any, Final
 
 from sqlalchemy import Connection, Engine, Table
+from sqlalchemy.dialects.postgresql import Insert as PgInsert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.sql.dml import Insert
 
 from monitor.store.row_format import parse_time_text, time_text
 
@@ -53,7 +54,7 @@ class StoreDialect:
         """``{p}`` placeholders as the driver wants them."""
         return text.replace("{p}", self.placeholder)
 
-    def upsert(self, table: Table) -> Insert:
+    def upsert(self, table: Table) -> PgInsert | SqliteInsert:
         raise NotImplementedError
 
     def time_param(self, moment: datetime) -> Any:
@@ -100,7 +101,7 @@ class _SQLite(StoreDialect):
     name = "sqlite"
     placeholder = "?"
 
-    def upsert(self, table: Table) -> Insert:
+    def upsert(self, table: Table) -> PgInsert | SqliteInsert:
         return sqlite_insert(table)
 
     def time_param(self, moment: datetime) -> Any:
@@ -160,14 +161,16 @@ class _SQLite(StoreDialect):
         return int(driver.total_changes - before)
 
     def bucket_sql(self, column: str, size: str) -> str:
-        return f"CAST(strftime('%s', {column}) AS INTEGER) / {size}"
+        seconds = f"CAST(strftime('%s', {column}) AS INTEGER)"
+        # Floor division that stays right before 1970 (SQLite's / truncates toward zero).
+        return f"(({seconds}) - ((({seconds}) % {size}) + {size}) % {size}) / {size}"
 
 
 class _Postgres(StoreDialect):
     name = "postgresql"
     placeholder = "%s"
 
-    def upsert(self, table: Table) -> Insert:
+    def upsert(self, table: Table) -> PgInsert | SqliteInsert:
         return pg_insert(table)
 
     def time_param(self, moment: datetime) -> Any:

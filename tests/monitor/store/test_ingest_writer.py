@@ -28,8 +28,8 @@ from monitor.ingest.decode import MessageDecoder
 from monitor.ingest.records import LabelRecord, Origin, PredictionRecord
 from monitor.store.engine import create_store_engine
 from monitor.store.ingest_writer import IngestWriter, WriteResult
-from monitor.store.schema import upgrade_schema
 from monitor.store.row_format import deserialise
+from monitor.store.schema import upgrade_schema
 from monitor.store.tables import labels, prediction_batches, predictions
 from tests.monitor.ingest.test_decode_paths import messages
 

@@ -36,7 +36,8 @@ def copy_of(engine, set_id):
 def records(count: int, seed: int) -> list[ReferenceRecord]:
     rng = random.Random(seed)
     return [ReferenceRecord(features={"amount": None if i % 9 == 0 else round(rng.gauss(5, 2), 6),
-                                      "country": rng.choice(["DE", "FR"]), **({"extra": f"x{i}"} if i % 5 == 0 else {})},
+                                      "country": rng.choice(["DE", "FR"]),
+                                      **({"extra": f"x{i}"} if i % 5 == 0 else {})},
                             prediction=str(i % 2), prediction_numeric=float(i % 2), score=rng.random(),
                             label=None if i % 3 == 0 else str(i % 2), label_numeric=None if i % 3 == 0 else i % 2)
             for i in range(count)]

@@ -79,7 +79,8 @@ def save_reference_rows(engine) -> None:
             "INSERT INTO reference_data (reference_set_id, row_index, features, prediction, prediction_numeric, "
             "score, prediction_id) SELECT :set_id, row_number() OVER (ORDER BY event_time, id) - 1, features, "
             "prediction, prediction_numeric, score, prediction_id FROM predictions "
-            "WHERE model = 'fraud' AND model_version = 'v1' ORDER BY event_time, id LIMIT 6"), {"set_id": ids["first 6"]})
+            "WHERE model = 'fraud' AND model_version = 'v1' ORDER BY event_time, id LIMIT 6"),
+            {"set_id": ids["first 6"]})
         for index, record in enumerate(FILE):
             connection.execute(text(
                 "INSERT INTO reference_data (reference_set_id, row_index, features, prediction, prediction_numeric, "
