@@ -338,18 +338,26 @@ def stored_rows(table: pa.Table) -> StoredRows:
     n_rows = table.num_rows
     outputs = pd.DataFrame({name: _output_series(table, name) for name in OUTPUT_COLUMNS},
                            index=pd.RangeIndex(n_rows))
-    data: dict[str, Any] = {}
+    names: list[str] = []
+    typed: dict[str, pa.ChunkedArray] = {}
+    decoded: dict[str, pd.Series[Any]] = {}
     for field, column in zip(table.schema, table.columns, strict=True):
         if not field.name.startswith(FEATURE_PREFIX) or column.null_count == n_rows:
             continue  # a feature without a single value is treated as absent
         name = field.name.removeprefix(FEATURE_PREFIX)
+        names.append(name)
         if _is_json(field):
-            data[name] = _json_values(column)
-        elif column.type == pa.string():
-            data[name] = pd.Series(column.dictionary_encode().to_pandas())
+            decoded[name] = _json_values(column)
         else:
-            data[name] = column.to_pandas()
-    features = pd.DataFrame(data, index=pd.RangeIndex(n_rows)) if data else pd.DataFrame(index=pd.RangeIndex(n_rows))
+            typed[name] = column
+    # One conversion for all typed columns (threaded; no consolidated 2-D block; strings
+    # become categoricals: few distinct values, one object each).
+    features = (pa.table(typed).to_pandas(split_blocks=True, strings_to_categorical=True) if typed
+                else pd.DataFrame(index=pd.RangeIndex(n_rows)))
+    if decoded:
+        for name, values in decoded.items():
+            features[name] = values
+        features = features[names]
     return StoredRows(outputs=outputs, features=features)
 
 

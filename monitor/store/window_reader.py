@@ -23,7 +23,9 @@ same way.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import gc
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -76,13 +78,28 @@ def snapshot_connection(engine: Engine) -> Connection:
 def _labels(dialect: StoreDialect, connection: Connection, sql: str,
             params: tuple[Any, ...]) -> tuple[pa.Table, datetime | None]:
     """The labels ``sql`` selects (:data:`LABEL_TYPES`, then ingested_at) and the newest ingested_at."""
-    rows = dialect.query(connection, sql, params)
-    columns = list(zip(*rows, strict=True)) if rows else [() for _ in range(len(LABEL_TYPES) + 1)]
-    # Only the newest ingested_at counts (the watermark); SQLite's time text sorts like the time.
-    latest = dialect.parse_time(max(columns[-1])) if rows else None
-    table = pa.table({name: pa.array(values, kind) for (name, kind), values in zip(LABEL_TYPES.items(), columns,
-                                                                                   strict=False)})
+    with _collection_paused():
+        rows = dialect.query(connection, sql, params)
+        columns = list(zip(*rows, strict=True)) if rows else [() for _ in range(len(LABEL_TYPES) + 1)]
+        del rows
+        # Only the newest ingested_at counts (the watermark); SQLite's time text sorts like the time.
+        latest = dialect.parse_time(max(columns[-1])) if columns[-1] else None
+        table = pa.table({name: pa.array(values, kind)
+                          for (name, kind), values in zip(LABEL_TYPES.items(), columns, strict=False)})
     return table, latest
+
+
+@contextmanager
+def _collection_paused() -> Iterator[None]:
+    # Hundreds of thousands of short-lived row tuples would trigger the cyclic collector
+    # again and again, each time walking every live object; rows hold no cycles.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def read_window_table(connection: Connection, *, model: str, model_version: str, start: datetime,
