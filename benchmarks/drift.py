@@ -7,10 +7,10 @@ its own process (so peak RSS is its own):
 - **driftwatch**: the scheduler's window job (``compute_window``): load the window
   from the store, load the stored reference, compute every metric group (traffic,
   latency, quality, drift, output, performance, concept drift), save the rows.
-  The window's predictions were compacted into columnar segments first, as the
-  scheduler does tick by tick while they arrive (``monitor.store.segments``); that
-  compaction is timed and reported on its own (``compaction_seconds``), and the same
-  job is also timed reading every row from JSON (``json_path_seconds``).
+  The window is stored as ingestion stores it (rows and their columnar batches of
+  1,000, through the test suite's seeding helper), and the batches are merged first,
+  as the scheduler does tick by tick in the background (``monitor.store.batches``);
+  the merge is timed and reported on its own (``merge_seconds``).
 - **Evidently**: the same window and reference, loaded from the store into the same
   typed frames our drift tests use, then ``Report([DataDriftPreset()])`` with its
   default methods. Only the report run is timed (its load is reported apart), so
@@ -29,7 +29,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
@@ -46,6 +45,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
+
+from measure import cpu_seconds, peak_mb  # noqa: E402 - beside this script
 
 from monitor.config.models import ModelConfig  # noqa: E402
 from monitor.store.engine import create_store_engine  # noqa: E402
@@ -93,56 +94,36 @@ def _frame(rows: int, *, seed: int, drifted: bool) -> pd.DataFrame:
     return pd.DataFrame(data)
 
 
-def _feature_json_lines(frame: pd.DataFrame) -> list[str]:
-    text = frame[NUMERIC + CATEGORICAL].to_json(orient="records", lines=True, double_precision=15)
-    return text.splitlines()
+INGEST_BATCH = 1_000
+"""Predictions per stored batch, as the ingest consumer writes them (then merged, see ``merge``)."""
 
 
 def populate(url: str, workdir: Path, rows: int, reference_rows: int) -> Path:
-    """Store the window (predictions + labels for half of them) and write the reference file."""
+    """Store the window (predictions + labels for half of them) as ingestion does, and write the reference file."""
+    from monitor.ingest.records import PredictionRecord
+    from tests.support.seeding import SEED_ORIGIN, label_record, seed_labels, seed_predictions
+
     engine = create_store_engine(url)
     upgrade_schema(engine)
     reference_file = workdir / "reference.parquet"
     _frame(reference_rows, seed=1, drifted=False).to_parquet(reference_file)
     current = _frame(rows, seed=2, drifted=True)
-    lines = _feature_json_lines(current)
+    features = current[NUMERIC + CATEGORICAL].astype({name: str for name in CATEGORICAL}).to_dict(orient="records")
     step = WINDOW / rows
     ingested = datetime.now(UTC)
-    stamp_format = "%Y-%m-%d %H:%M:%S.%f"
-    batch = 100_000
-    with engine.begin() as connection:
-        driver = connection.connection.driver_connection
-        assert driver is not None
-        postgres = engine.dialect.name == "postgresql"
-        for first in range(0, rows, batch):
-            chunk = range(first, min(rows, first + batch))
-            predictions = []
-            labels = []
-            for i in chunk:
-                event = START + i * step
-                prediction = int(current["prediction"].iat[i])
-                when = event if postgres else event.replace(tzinfo=None).strftime(stamp_format)
-                at = ingested if postgres else ingested.replace(tzinfo=None).strftime(stamp_format)
-                predictions.append((MODEL, VERSION, f"p{i}", when, lines[i], str(prediction), float(prediction),
-                                    float(current["score"].iat[i]), float(5 + i % 50), "ok", at))
-                if i % 2 == 0:
-                    label = str(int(current["label"].iat[i]))
-                    labels.append((MODEL, f"p{i}", label, float(label), when, at))
-            p_cols = ("model, model_version, prediction_id, event_time, features, prediction, prediction_numeric, "
-                      "score, latency_ms, status, ingested_at")
-            l_cols = "model, prediction_id, label, label_numeric, event_time, ingested_at"
-            if postgres:
-                with driver.cursor() as cursor:
-                    with cursor.copy(f"COPY predictions ({p_cols}) FROM STDIN") as copy:
-                        for row in predictions:
-                            copy.write_row(row)
-                    with cursor.copy(f"COPY labels ({l_cols}) FROM STDIN") as copy:
-                        for row in labels:
-                            copy.write_row(row)
-            else:
-                cursor = driver.cursor()
-                cursor.executemany(f"INSERT INTO predictions ({p_cols}) VALUES ({', '.join('?' * 11)})", predictions)
-                cursor.executemany(f"INSERT INTO labels ({l_cols}) VALUES ({', '.join('?' * 6)})", labels)
+    predictions = [
+        PredictionRecord(model=MODEL, model_version=VERSION, prediction_id=f"p{i}", event_time=START + i * step,
+                         features=features[i], prediction=str(int(current["prediction"].iat[i])),
+                         prediction_numeric=float(current["prediction"].iat[i]),
+                         score=float(current["score"].iat[i]), probabilities=None, latency_ms=float(5 + i % 50),
+                         status="ok", error=None, extra=None, origin=SEED_ORIGIN)
+        for i in range(rows)
+    ]
+    seed_predictions(engine, predictions, ingested_at=ingested, batch_rows=INGEST_BATCH)
+    del predictions, features
+    labels = [label_record(MODEL, f"p{i}", str(int(current["label"].iat[i])), event_time=START + i * step,
+                           label_numeric=float(current["label"].iat[i])) for i in range(0, rows, 2)]
+    seed_labels(engine, labels, ingested_at=ingested)
     if engine.dialect.name == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             connection.exec_driver_sql("VACUUM ANALYZE predictions")
@@ -159,43 +140,15 @@ def populate(url: str, workdir: Path, rows: int, reference_rows: int) -> Path:
 # -- the two sides, each in its own process --------------------------------------------------
 
 
-def _cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)  # every thread of this process
-    return usage.ru_utime + usage.ru_stime
-
-
-def _peak_mb() -> float:
-    """This process's peak resident memory (VmHWM; ru_maxrss would include the parent's before exec)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def compact(url: str, reference_file: Path) -> dict[str, Any]:
-    """Compact the stored window into segments (the scheduler does this tick by tick)."""
-    from monitor.jobs.reference import feature_types_of
-    from monitor.store.label_segments import compact_labels
-    from monitor.store.schema import upgrade_schema
-    from monitor.store.segments import compact_predictions
+def merge(url: str, reference_file: Path) -> dict[str, Any]:
+    """Merge the ingested batches (the scheduler does this tick by tick in the background)."""
+    from monitor.store.batches import merge_batches
 
     engine = create_store_engine(url)
-    upgrade_schema(engine)
-    started, cpu = time.perf_counter(), _cpu_seconds()
-    report = compact_predictions(engine, feature_types={MODEL: feature_types_of(model_config(reference_file))},
-                                 max_rows=2**62)
-    labelled = compact_labels(engine, max_rows=2**62)
-    return {"seconds": time.perf_counter() - started, "cpu_seconds": _cpu_seconds() - cpu, "rows": report.rows,
-            "segments": report.segments, "label_pairs": labelled.pairs, "label_segments": labelled.segments,
-            "peak_rss_mb": _peak_mb()}
-
-
-def run_ours_json(url: str, reference_file: Path) -> dict[str, Any]:
-    """:func:`run_ours` with every row read from JSON, as if nothing were compacted."""
-    from monitor.store import window_reader
-
-    window_reader.read_segmented_window = lambda *args, **kwargs: None  # type: ignore[assignment]
-    return run_ours(url, reference_file)
+    started, cpu = time.perf_counter(), cpu_seconds()
+    report = merge_batches(engine, now=datetime.now(UTC) + timedelta(days=1))
+    return {"seconds": time.perf_counter() - started, "cpu_seconds": cpu_seconds() - cpu, "rows": report.rows,
+            "batches": report.merged, "into": report.into, "peak_rss_mb": peak_mb()}
 
 
 def run_ours(url: str, reference_file: Path) -> dict[str, Any]:
@@ -210,12 +163,12 @@ def run_ours(url: str, reference_file: Path) -> dict[str, Any]:
     config = model_config(reference_file)
     key = WindowKey(MODEL, VERSION, START, START + WINDOW)
     now = START + WINDOW + timedelta(minutes=1)
-    started, cpu = time.perf_counter(), _cpu_seconds()
+    started, cpu = time.perf_counter(), cpu_seconds()
     assert claim_window(engine, key, worker="benchmark", now=now, lease=timedelta(hours=1)) is not None
     outcome = compute_window(engine, WindowJob(key, "backfill", False), model_config=config,
                              references=ReferenceProvider(engine), worker="benchmark", now=now)
-    seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu
-    peak = _peak_mb()
+    seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
+    peak = peak_mb()
     with engine.connect() as connection:
         rows = list(connection.execute(select(metric_values).where(
             metric_values.c.model == MODEL, metric_values.c.metric == "feature_drift_score")))
@@ -282,14 +235,14 @@ def run_evidently(url: str, reference_file: Path) -> dict[str, Any]:
     del window, lookup
     load_seconds = time.perf_counter() - started
     definition = DataDefinition(numerical_columns=NUMERIC, categorical_columns=CATEGORICAL)
-    started, cpu = time.perf_counter(), _cpu_seconds()
+    started, cpu = time.perf_counter(), cpu_seconds()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         snapshot = Report([DataDriftPreset()], include_tests=True).run(
             Dataset.from_pandas(current, data_definition=definition),
             Dataset.from_pandas(reference, data_definition=definition),
         ).dict()
-    seconds, cpu = time.perf_counter() - started, _cpu_seconds() - cpu
+    seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
     scores, methods, verdicts = {}, {}, {}
     for metric in snapshot["metrics"]:
         config_ = metric["config"]
@@ -299,7 +252,7 @@ def run_evidently(url: str, reference_file: Path) -> dict[str, Any]:
     for test in snapshot["tests"]:
         if test["name"].startswith("Value Drift for column "):
             verdicts[test["name"].removeprefix("Value Drift for column ")] = test["status"] == "FAIL"
-    return {"seconds": seconds, "cpu_seconds": cpu, "load_seconds": load_seconds, "peak_rss_mb": _peak_mb(),
+    return {"seconds": seconds, "cpu_seconds": cpu, "load_seconds": load_seconds, "peak_rss_mb": peak_mb(),
             "verdicts": verdicts,
             "methods": methods, "scores": scores}
 
@@ -323,19 +276,16 @@ def benchmark(backend: str, url: str, workdir: Path, rows: int, reference_rows: 
         reference_file = populate(url, workdir, rows, reference_rows)
         ready.touch()
         print(f"[{backend}] stored {rows:,} predictions in {time.perf_counter() - started:.0f}s", flush=True)
-    compaction_file = workdir / f"{backend}.{rows}.compaction.json"
-    if not (reuse and compaction_file.exists()):
-        compaction_file.write_text(json.dumps(_child("compact", url, reference_file)))
-    compaction = json.loads(compaction_file.read_text())
-    print(f"[{backend}] compacted {compaction['rows']:,} predictions into {compaction['segments']} segments in "
-          f"{compaction['seconds']:.1f}s ({compaction['cpu_seconds']:.1f}s CPU)", flush=True)
+    merge_file = workdir / f"{backend}.{rows}.merge.json"
+    if not (reuse and merge_file.exists()):
+        merge_file.write_text(json.dumps(_child("merge", url, reference_file)))
+    merged = json.loads(merge_file.read_text())
+    print(f"[{backend}] merged {merged['batches']:,} ingested batches ({merged['rows']:,} predictions) into "
+          f"{merged['into']} in {merged['seconds']:.1f}s ({merged['cpu_seconds']:.1f}s CPU)", flush=True)
     ours = _child("ours", url, reference_file)
     phases = ", ".join(f"{name.removesuffix('_seconds')} {value:.1f}s" for name, value in ours["phases"].items())
     print(f"[{backend}] driftwatch {ours['seconds']:.2f}s ({ours['cpu_seconds']:.1f}s CPU), "
           f"peak {ours['peak_rss_mb']:.0f} MB; again step by step: {phases}", flush=True)
-    from_json = _child("ours-json", url, reference_file)
-    print(f"[{backend}] driftwatch reading every row from JSON instead: {from_json['seconds']:.2f}s "
-          f"({from_json['cpu_seconds']:.1f}s CPU), peak {from_json['peak_rss_mb']:.0f} MB", flush=True)
     theirs = _child("evidently", url, reference_file)
     print(f"[{backend}] evidently {theirs['seconds']:.2f}s ({theirs['cpu_seconds']:.1f}s CPU; "
           f"+{theirs['load_seconds']:.2f}s load), peak {theirs['peak_rss_mb']:.0f} MB", flush=True)
@@ -353,13 +303,9 @@ def benchmark(backend: str, url: str, workdir: Path, rows: int, reference_rows: 
         "evidently_load_seconds": theirs["load_seconds"],
         "speedup": theirs["seconds"] / ours["seconds"],
         "driftwatch_cpu_seconds": ours["cpu_seconds"],
-        "compaction_seconds": compaction["seconds"],
-        "compaction_cpu_seconds": compaction["cpu_seconds"],
-        "compaction_peak_rss_mb": compaction["peak_rss_mb"],
-        "json_path_seconds": from_json["seconds"],
-        "json_path_speedup": theirs["seconds"] / from_json["seconds"],
-        "json_path_peak_rss_mb": from_json["peak_rss_mb"],
-        "json_path_verdicts_identical": from_json["verdicts"] == ours["verdicts"],
+        "merge_seconds": merged["seconds"],
+        "merge_cpu_seconds": merged["cpu_seconds"],
+        "merge_peak_rss_mb": merged["peak_rss_mb"],
         "driftwatch_phases": ours["phases"],
         "statistics_only_speedup": theirs["seconds"] / ours["phases"]["compute_metrics_seconds"],
         "evidently_cpu_seconds": theirs["cpu_seconds"],
@@ -388,7 +334,7 @@ def _print_table(results: list[dict[str, Any]]) -> None:
               f"{'same' if r['verdicts_identical'] else 'DIFFER':>10}")
 
 
-SIDES = {"compact": compact, "ours": run_ours, "ours-json": run_ours_json, "evidently": run_evidently}
+SIDES = {"merge": merge, "ours": run_ours, "evidently": run_evidently}
 
 
 def main() -> int:

@@ -36,7 +36,6 @@ import json
 import math
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
@@ -45,6 +44,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from measure import cpu_seconds, peak_mb
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "estimate.json"
@@ -110,29 +111,16 @@ def write_data(workdir: Path, rows: int, reference_rows: int) -> tuple[Path, Pat
 # -- measuring, inside each side's process --------------------------------------------------------
 
 
-def _cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)  # every thread of this process
-    return usage.ru_utime + usage.ru_stime
-
-
-def _peak_mb() -> float:
-    """This process's peak resident memory (VmHWM; ru_maxrss would include the parent's before exec)."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 class _Clock:
     """Wall and CPU seconds of each phase (read, fit, estimate)."""
 
     def __init__(self) -> None:
         self.phases: dict[str, float] = {}
         self.cpu_phases: dict[str, float] = {}
-        self._last, self._last_cpu = time.perf_counter(), _cpu_seconds()
+        self._last, self._last_cpu = time.perf_counter(), cpu_seconds()
 
     def lap(self, phase: str) -> None:
-        now, cpu = time.perf_counter(), _cpu_seconds()
+        now, cpu = time.perf_counter(), cpu_seconds()
         self.phases[phase], self.cpu_phases[phase] = now - self._last, cpu - self._last_cpu
         self._last, self._last_cpu = now, cpu
 
@@ -141,7 +129,7 @@ class _Clock:
         return {"seconds": self.phases["fit"] + self.phases["estimate"],
                 "cpu_seconds": self.cpu_phases["fit"] + self.cpu_phases["estimate"],
                 "seconds_with_read": sum(self.phases.values()), "cpu_seconds_with_read": sum(self.cpu_phases.values()),
-                "phases": self.phases, "cpu_phases": self.cpu_phases, "peak_rss_mb": _peak_mb()}
+                "phases": self.phases, "cpu_phases": self.cpu_phases, "peak_rss_mb": peak_mb()}
 
 
 def _our_chunks(report: Any) -> list[dict[str, Any]]:

@@ -45,7 +45,7 @@ RESULT = ROOT / "benchmarks" / "results" / "segments.json"
 
 
 def _rows(n: int, seed: int, *, drift: bool) -> Any:
-    from monitor.store.stored_rows import StoredRows
+    from monitor.store.row_format import StoredRows
 
     rng = np.random.default_rng(seed)
     features: dict[str, Any] = {}

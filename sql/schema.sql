@@ -74,20 +74,6 @@ CREATE TABLE job_runs (
 
 CREATE INDEX ix_job_runs_model_started_at ON job_runs (model, started_at);
 
-CREATE TABLE label_segments (
-	id BIGSERIAL NOT NULL, 
-	model VARCHAR(64) NOT NULL, 
-	model_version VARCHAR(64) NOT NULL, 
-	row_count INTEGER NOT NULL, 
-	min_event_time TIMESTAMP WITH TIME ZONE NOT NULL, 
-	max_event_time TIMESTAMP WITH TIME ZONE NOT NULL, 
-	data BYTEA NOT NULL, 
-	created_at TIMESTAMP WITH TIME ZONE NOT NULL, 
-	CONSTRAINT pk_label_segments PRIMARY KEY (id)
-);
-
-CREATE INDEX ix_label_segments_model_model_version_min_event_time ON label_segments (model, model_version, min_event_time);
-
 CREATE TABLE labels (
 	id BIGSERIAL NOT NULL, 
 	model VARCHAR(64) NOT NULL, 
@@ -128,21 +114,20 @@ CREATE INDEX ix_metric_values_model_metric_window_start ON metric_values (model,
 
 CREATE UNIQUE INDEX uq_metric_values_point ON metric_values (model, model_version, window_start, window_end, metric, coalesce(feature, ''), coalesce(segment, ''), compare);
 
-CREATE TABLE prediction_segments (
+CREATE TABLE prediction_batches (
 	id BIGSERIAL NOT NULL, 
 	model VARCHAR(64) NOT NULL, 
 	model_version VARCHAR(64) NOT NULL, 
-	first_id BIGINT NOT NULL, 
-	last_id BIGINT NOT NULL, 
 	row_count INTEGER NOT NULL, 
 	min_event_time TIMESTAMP WITH TIME ZONE NOT NULL, 
 	max_event_time TIMESTAMP WITH TIME ZONE NOT NULL, 
-	data BYTEA, 
+	max_ingested_at TIMESTAMP WITH TIME ZONE NOT NULL, 
+	data BYTEA NOT NULL, 
 	created_at TIMESTAMP WITH TIME ZONE NOT NULL, 
-	CONSTRAINT pk_prediction_segments PRIMARY KEY (id)
+	CONSTRAINT pk_prediction_batches PRIMARY KEY (id)
 );
 
-CREATE INDEX ix_prediction_segments_model_model_version_min_event_time ON prediction_segments (model, model_version, min_event_time);
+CREATE INDEX ix_prediction_batches_model_model_version_max_event_time ON prediction_batches (model, model_version, max_event_time);
 
 CREATE TABLE predictions (
 	id BIGSERIAL NOT NULL, 
@@ -182,13 +167,6 @@ CREATE TABLE reference_sets (
 	columns BYTEA, 
 	CONSTRAINT pk_reference_sets PRIMARY KEY (id), 
 	CONSTRAINT uq_reference_sets_model_model_version UNIQUE (model, model_version)
-);
-
-CREATE TABLE segment_progress (
-	name VARCHAR(32) NOT NULL, 
-	last_id BIGINT NOT NULL, 
-	updated_at TIMESTAMP WITH TIME ZONE NOT NULL, 
-	CONSTRAINT pk_segment_progress PRIMARY KEY (name)
 );
 
 CREATE TABLE silences (

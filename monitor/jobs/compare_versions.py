@@ -46,7 +46,7 @@ from monitor.metrics.significance import (
     two_proportion_test,
     welch_test,
 )
-from monitor.store.stored_rows import StoredRows
+from monitor.store.row_format import StoredRows
 
 __all__ = ["ALPHA", "VersionSample", "compare_versions"]
 

@@ -40,7 +40,7 @@ from monitor.metrics.estimation.pca import FittedReconstruction, fit_reconstruct
 from monitor.metrics.estimation.thresholds import reference_thresholds
 from monitor.metrics.features import FeatureSpec, coerce_feature
 from monitor.metrics.names import ESTIMATED_METRICS
-from monitor.store.stored_rows import StoredRows
+from monitor.store.row_format import StoredRows
 from monitor.store.tables import reference_models
 
 __all__ = [

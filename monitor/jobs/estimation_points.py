@@ -31,7 +31,7 @@ from monitor.metrics.estimation.results import MetricEstimate
 from monitor.metrics.features import FeatureSpec
 from monitor.metrics.names import ESTIMATED_METRICS
 from monitor.metrics.point import MetricPoint
-from monitor.store.stored_rows import StoredRows
+from monitor.store.row_format import StoredRows
 
 __all__ = ["MIN_WINDOW_ROWS", "canonical_order", "estimation_points"]
 

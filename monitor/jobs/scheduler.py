@@ -1,9 +1,8 @@
 """The window scheduler: every ``schedule.interval``, compute every window that is due.
 
-Each :meth:`WindowScheduler.tick` first compacts the predictions and labels ingested
-since the last compaction into columnar segments (:mod:`monitor.store.segments`: each
-feature JSON is parsed once, not on every computation of its window), once 20,000 wait
-or the oldest has waited an hour; then, for every configured model:
+Each :meth:`WindowScheduler.tick` first merges the small columnar batches ingestion
+wrote into bigger ones (:func:`monitor.store.batches.merge_batches`, so a window reads
+a few large blobs); then, for every configured model:
 
 1. scan the store for data ingested since the last scan (on the first tick: all of
    it) — per model version and window, the newest ``ingested_at`` of predictions
@@ -49,13 +48,12 @@ from monitor.jobs.compare_window import compare_window
 from monitor.jobs.compute_window import WindowJob, WindowOutcome, compute_window
 from monitor.jobs.due import ModelTracker, due_trigger
 from monitor.jobs.lease import LeaseKeeper, process_gone, this_process
-from monitor.jobs.reference import ReferenceProvider, feature_types_of
+from monitor.jobs.reference import ReferenceProvider
 from monitor.jobs.windows import Window
 from monitor.logs import fields
+from monitor.store.batches import merge_batches
 from monitor.store.engine import create_store_engine
-from monitor.store.label_segments import compact_labels, label_compaction_due
 from monitor.store.metric_writer import JobRun, record_job_run
-from monitor.store.segments import DEFAULT_MAX_ROWS, compact_predictions, compaction_due
 from monitor.store.window_activity import scan_activity
 from monitor.store.window_state import (
     WindowKey,
@@ -143,7 +141,7 @@ class WindowScheduler:
         report = TickReport(now=now)
         with self._lock:
             self.references.refresh()
-            self._compact(now, DEFAULT_MAX_ROWS)
+            self._merge(now)
             for model, model_config in self.config.models.items():
                 if self._stop.is_set():
                     break
@@ -158,17 +156,12 @@ class WindowScheduler:
                                                 error=report.model_errors[model], worker=self.worker))
         return report
 
-    def _compact(self, now: datetime, max_rows: int, *, batch: bool = True) -> None:
-        """Compact new predictions and labels, in batches (:data:`~monitor.store.segments.BATCH_ROWS`)
-        unless ``batch`` is False; a failure only means windows read more from SQL until the next try."""
+    def _merge(self, now: datetime) -> None:
+        """Merge small prediction batches; a failure only means windows read more, smaller blobs."""
         try:
-            if not batch or compaction_due(self.engine, now=now):
-                compact_predictions(self.engine, max_rows=max_rows, feature_types={
-                    model: feature_types_of(model_config) for model, model_config in self.config.models.items()})
-            if not batch or label_compaction_due(self.engine, now=now):
-                compact_labels(self.engine, max_rows=max_rows)
-        except Exception:  # segments are an accelerator: windows stay correct without them
-            log.exception("compacting predictions or labels failed; windows are read from JSON until it succeeds")
+            merge_batches(self.engine, now=now)
+        except Exception:  # merging only saves reads: windows stay correct without it
+            log.exception("merging prediction batches failed; will retry next tick")
 
     def _event_range(self) -> EventTimeRange:
         return EventTimeRange(self.config.ingest.max_event_age, self.config.ingest.max_event_lead)
@@ -326,7 +319,7 @@ class WindowScheduler:
             on_plan(len(jobs))
         with self._lock:
             self.references.refresh()
-            self._compact(now, 2**62, batch=False)  # a backfill reads everything: parse each row once
+            self._merge(now)
             try:
                 for job in jobs:
                     if self._stop.is_set():

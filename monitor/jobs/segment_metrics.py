@@ -29,7 +29,7 @@ import pandas as pd
 from monitor.jobs.window_metrics import WindowInput, WindowMetrics, compute_window_metrics
 from monitor.metrics.point import MetricPoint
 from monitor.metrics.segments import SegmentSplit, split_by_segment
-from monitor.store.stored_rows import StoredRows
+from monitor.store.row_format import StoredRows
 
 __all__ = ["compute_segmented_metrics", "segment_rows"]
 

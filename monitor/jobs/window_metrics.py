@@ -48,7 +48,7 @@ from monitor.metrics.point import MetricPoint
 from monitor.metrics.quality import compute_quality
 from monitor.metrics.reference_problems import REFERENCE_PROBLEM, compute_reference_problems
 from monitor.metrics.traffic import compute_traffic
-from monitor.store.stored_rows import StoredRows
+from monitor.store.row_format import StoredRows
 
 __all__ = ["WindowInput", "WindowMetrics", "compute_window_metrics", "feature_specs"]
 

@@ -6,7 +6,10 @@ every version: a file, or a time window of stored predictions). ``source`` recor
 where it came from; a different source in the config means a new baseline.
 
 Rows copied from stored predictions keep their ``prediction_id``, so labels that
-arrive after the baseline was taken are joined when it is read.
+arrive after the baseline was taken are joined when it is read. ``reference_data``
+holds the rows for SQL users; ``reference_sets.columns`` holds the same rows in the
+stored-row format (:mod:`monitor.store.row_format`), written in the transaction that
+saves the set, and read by :func:`monitor.store.window_reader.load_reference_table`.
 """
 
 from __future__ import annotations
@@ -18,13 +21,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Connection, Engine, delete, func, insert, literal, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlalchemy import BigInteger, Connection, Engine, delete, func, insert, literal, select, update
 
-from monitor.store.reference_columns import load_reference_columns
-from monitor.store.stored_rows import StoredRows, read_stored_rows
-from monitor.store.tables import predictions, reference_data, reference_models, reference_sets
+from monitor.store.dialect import dialect_of
+from monitor.store.row_format import (
+    FEATURE_PREFIX,
+    StoredRows,
+    combine,
+    deserialise,
+    features_table,
+    serialise,
+    stored_rows,
+)
+from monitor.store.tables import prediction_batches, predictions, reference_data, reference_models, reference_sets
+from monitor.store.window_reader import load_reference_table
 
 __all__ = [
     "ALL_VERSIONS",
@@ -32,7 +44,6 @@ __all__ = [
     "ReferenceSetInfo",
     "count_version_predictions",
     "find_reference_set",
-    "load_reference_json",
     "load_reference_rows",
     "save_reference_records",
     "save_reference_from_predictions",
@@ -88,9 +99,8 @@ def _claim_set(
         connection.execute(delete(reference_data).where(reference_data.c.reference_set_id == existing.id))
         connection.execute(delete(reference_models).where(reference_models.c.reference_set_id == existing.id))
         connection.execute(delete(reference_sets).where(reference_sets.c.id == existing.id))
-    dialect_insert = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
     result = connection.execute(
-        dialect_insert(reference_sets)
+        dialect_of(connection).upsert(reference_sets)
         .values(model=model, model_version=model_version, source=source, row_count=0, created_at=created_at)
         .on_conflict_do_nothing(index_elements=["model", "model_version"])
         .returning(reference_sets.c.id)
@@ -111,6 +121,17 @@ def _json_value(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def _plain(value: Any) -> Any:
+    """A file's feature value as JSON would keep it (as ``_features_json`` writes it)."""
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        value = value.item()
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if isinstance(value, float):
+        return _json_value(value)
+    return str(value)
 
 
 def _features_json(features: Mapping[str, Any]) -> str:
@@ -144,6 +165,7 @@ def save_reference_records(
             for index, record in enumerate(records)
         ]
         _insert_rows(connection, rows)
+        _save_columns(connection, set_id, _records_table(records))
         return _finish_set(connection, set_id)
 
 
@@ -152,18 +174,61 @@ _ROW_COLUMNS = ("reference_set_id", "row_index", "features", "prediction", "pred
 
 
 def _insert_rows(connection: Connection, rows: list[tuple[Any, ...]]) -> None:
-    if not rows:
-        return
-    driver = connection.connection.driver_connection
-    assert driver is not None
-    columns = ", ".join(_ROW_COLUMNS)
-    if connection.dialect.name == "postgresql":
-        with driver.cursor().copy(f"COPY reference_data ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-    else:
-        placeholders = ", ".join("?" for _ in _ROW_COLUMNS)
-        driver.cursor().executemany(f"INSERT INTO reference_data ({columns}) VALUES ({placeholders})", rows)
+    dialect_of(connection).insert_rows(connection, "reference_data", _ROW_COLUMNS, rows)
+
+
+def _records_table(records: Sequence[ReferenceRecord]) -> pa.Table:
+    """A file's rows in the stored-row format (no prediction ids, labels from the file)."""
+    table = pa.table({
+        "prediction_id": pa.nulls(len(records), pa.string()),
+        "prediction": pa.array([record.prediction for record in records], pa.string()),
+        "prediction_numeric": pa.array([record.prediction_numeric for record in records], pa.float64()),
+        "score": pa.array([record.score for record in records], pa.float64()),
+        "label": pa.array([record.label for record in records], pa.string()),
+        "label_numeric": pa.array([record.label_numeric for record in records], pa.float64()),
+    })
+    names: dict[str, None] = {}
+    for record in records:
+        names.update(dict.fromkeys(str(name) for name in record.features))
+    features = features_table({name: [_plain(record.features.get(name)) for record in records]
+                               for name in names})
+    for field, column in zip(features.schema, features.columns, strict=True):
+        table = table.append_column(field, column)
+    return table
+
+
+_COPIED = ("prediction_id", "prediction", "prediction_numeric", "score")
+
+
+def _save_columns(connection: Connection, set_id: int, table: pa.Table) -> None:
+    connection.execute(update(reference_sets).where(reference_sets.c.id == set_id).values(columns=serialise(table)))
+
+
+def _copied_table(connection: Connection, set_id: int, model: str, version_filter: str | None) -> pa.Table:
+    """The stored-format rows of the predictions copied into set ``set_id``, in its row order."""
+    chosen = connection.execute(
+        select(reference_data.c.prediction_id).where(reference_data.c.reference_set_id == set_id)
+        .order_by(reference_data.c.row_index)
+    ).scalars().all()
+    span = connection.execute(
+        select(func.min(predictions.c.event_time), func.max(predictions.c.event_time))
+        .where(predictions.c.model == model,
+               predictions.c.prediction_id.in_(select(reference_data.c.prediction_id)
+                                               .where(reference_data.c.reference_set_id == set_id)))
+    ).one()
+    dialect = dialect_of(connection)
+    where = "model = {p} AND max_event_time >= {p} AND min_event_time <= {p}"
+    params: list[Any] = [model, dialect.time_param(span[0]), dialect.time_param(span[1])]
+    if version_filter is not None:
+        where += " AND model_version = {p}"
+        params.append(version_filter)
+    parts = [deserialise(data) for data in dialect.blobs(connection, prediction_batches.name, "data", where, params)]
+    rows = combine(parts)
+    wanted = pa.array(chosen, pa.string())
+    found = pc.index_in(wanted, value_set=rows.column("prediction_id").combine_chunks())
+    # What reference_data keeps of a prediction: its outputs and features, not its latency or status.
+    kept = [name for name in rows.column_names if name in _COPIED or name.startswith(FEATURE_PREFIX)]
+    return rows.select(kept).take(found)
 
 
 def save_reference_from_predictions(
@@ -222,6 +287,7 @@ def save_reference_from_predictions(
         if info.row_count == 0:
             transaction.rollback()
             return None
+        _save_columns(connection, set_id, _copied_table(connection, set_id, model, version_filter))
         return info
 
 
@@ -237,36 +303,11 @@ def count_version_predictions(engine: Engine, *, model: str, model_version: str,
         return int(connection.execute(select(func.count()).select_from(first)).scalar_one())
 
 
-_SQLITE_REFERENCE = """
-SELECT rd.features, rd.prediction, rd.prediction_numeric, rd.score, NULL, NULL,
-       COALESCE(rd.label, l.label), COALESCE(rd.label_numeric, l.label_numeric), NULL
-FROM reference_data rd
-LEFT JOIN labels l ON l.model = ? AND l.prediction_id = rd.prediction_id
-WHERE rd.reference_set_id = ?
-ORDER BY rd.row_index
-"""
-_PG_REFERENCE = """
-SELECT rd.features::text, rd.prediction, rd.prediction_numeric, rd.score, NULL, NULL,
-       COALESCE(rd.label, l.label), COALESCE(rd.label_numeric, l.label_numeric), NULL
-FROM reference_data rd
-LEFT JOIN labels l ON l.model = %s AND l.prediction_id = rd.prediction_id
-WHERE rd.reference_set_id = %s
-ORDER BY rd.row_index
-"""
-
-
-def load_reference_rows(engine: Engine, info: ReferenceSetInfo, feature_types: Mapping[str, str]) -> StoredRows:
+def load_reference_rows(engine: Engine, info: ReferenceSetInfo,
+                        feature_types: Mapping[str, str] | None = None) -> StoredRows:
     """The baseline's columns, with the labels stored so far for copied predictions.
 
-    From the set's columnar copy (:mod:`monitor.store.reference_columns`) when it has
-    one, else from JSON.
+    ``feature_types`` is not needed (kept for callers).
     """
-    columns = load_reference_columns(engine, model=info.model, set_id=info.id, feature_types=feature_types)
-    return columns if columns is not None else load_reference_json(engine, info, feature_types)
-
-
-def load_reference_json(engine: Engine, info: ReferenceSetInfo, feature_types: Mapping[str, str]) -> StoredRows:
-    """:func:`load_reference_rows` parsing every row's JSON (no columnar copy)."""
-    sql = _PG_REFERENCE if engine.dialect.name == "postgresql" else _SQLITE_REFERENCE
     with engine.connect() as connection, connection.begin():
-        return read_stored_rows(connection, sql, (info.model, info.id), feature_types).rows
+        return stored_rows(load_reference_table(connection, model=info.model, set_id=info.id))

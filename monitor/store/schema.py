@@ -46,14 +46,14 @@ def current_revision(engine: Engine) -> str | None:
         raise StoreUnavailableError(f"cannot reach the store {redact_url(str(engine.url))}: {reason}") from exc
 
 
-def upgrade_schema(engine: Engine) -> tuple[str | None, str]:
-    """Create or upgrade the schema to the newest revision; return (before, after)."""
+def upgrade_schema(engine: Engine, revision: str = "head") -> tuple[str | None, str]:
+    """Create or upgrade the schema to the newest revision (or ``revision``); return (before, after)."""
     before = current_revision(engine)
     config = _alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
-    return before, head_revision()
+        command.upgrade(config, revision)
+    return before, head_revision() if revision == "head" else revision
 
 
 def require_schema(engine: Engine) -> None:

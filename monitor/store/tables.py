@@ -49,9 +49,7 @@ __all__ = [
     "notifications",
     "silences",
     "job_runs",
-    "prediction_segments",
-    "segment_progress",
-    "label_segments",
+    "prediction_batches",
     "UTCDateTime",
 ]
 
@@ -166,8 +164,8 @@ reference_sets = Table(
     Column("source", Text, nullable=False, comment="file path, window or first-N description"),
     Column("row_count", Integer, nullable=False),
     Column("created_at", UTCDateTime(), nullable=False),
-    Column("columns", LargeBinary, comment="Arrow copy of the rows (labels joined at read), written on first read; "
-                                           "empty: read from JSON (mixed feature types)"),
+    Column("columns", LargeBinary, comment="the rows in the stored-row format (labels of copied predictions "
+                                           "joined at read), written with the set"),
     UniqueConstraint("model", "model_version"),
 )
 
@@ -353,46 +351,20 @@ job_runs = Table(
     Index(None, "model", "started_at"),
 )
 
-# Columnar copies of stored predictions (see monitor.store.segments): each feature JSON
-# is parsed once, when compacted, instead of on every computation of its window.
-# Derived data: `predictions` stays the source of truth, and a store without any
-# segment computes the same numbers, only slower.
-prediction_segments = Table(
-    "prediction_segments",
+# The columnar copy of every stored prediction (see monitor.store.batches): one Arrow
+# table per (model, version) of each ingested batch, written in the same transaction as
+# its rows, merged into bigger ones later. Windows and baselines are read from these.
+prediction_batches = Table(
+    "prediction_batches",
     metadata,
     _id(),
     Column("model", String(64), nullable=False),
     Column("model_version", String(64), nullable=False),
-    Column("first_id", BigInteger, nullable=False, comment="lowest predictions.id in the segment"),
-    Column("last_id", BigInteger, nullable=False, comment="highest predictions.id in the segment"),
     Column("row_count", Integer, nullable=False),
     Column("min_event_time", UTCDateTime(), nullable=False),
     Column("max_event_time", UTCDateTime(), nullable=False),
-    Column("data", LargeBinary, comment="Arrow IPC stream; NULL: the rows stay JSON-only (mixed feature types)"),
+    Column("max_ingested_at", UTCDateTime(), nullable=False),
+    Column("data", LargeBinary, nullable=False, comment="Arrow IPC stream in the stored-row format"),
     Column("created_at", UTCDateTime(), nullable=False),
-    Index(None, "model", "model_version", "min_event_time"),
-)
-
-# Columnar copies of the (prediction, label) pairs (see monitor.store.label_segments): a
-# window's labels without joining every one of its predictions to `labels`. Derived data.
-label_segments = Table(
-    "label_segments",
-    metadata,
-    _id(),
-    Column("model", String(64), nullable=False),
-    Column("model_version", String(64), nullable=False),
-    Column("row_count", Integer, nullable=False),
-    Column("min_event_time", UTCDateTime(), nullable=False, comment="earliest event time of the labelled predictions"),
-    Column("max_event_time", UTCDateTime(), nullable=False, comment="latest event time of the labelled predictions"),
-    Column("data", LargeBinary, nullable=False, comment="Arrow IPC stream of (prediction, label) pairs"),
-    Column("created_at", UTCDateTime(), nullable=False),
-    Index(None, "model", "model_version", "min_event_time"),
-)
-
-segment_progress = Table(
-    "segment_progress",
-    metadata,
-    Column("name", String(32), primary_key=True),
-    Column("last_id", BigInteger, nullable=False, comment="every prediction up to this id is in a segment"),
-    Column("updated_at", UTCDateTime(), nullable=False),
+    Index(None, "model", "model_version", "max_event_time"),
 )

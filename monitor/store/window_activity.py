@@ -19,6 +19,7 @@ from sqlalchemy import Engine, Integer, String, bindparam, text
 from sqlalchemy.sql.elements import BindParameter
 
 from monitor.errors import ConfigError
+from monitor.store.dialect import dialect_of
 from monitor.store.tables import UTCDateTime
 
 __all__ = ["WindowActivity", "scan_activity", "window_seconds"]
@@ -41,16 +42,7 @@ def window_seconds(size: timedelta) -> int:
     return int(seconds)
 
 
-def _bucket(dialect: str) -> str:
-    if dialect == "postgresql":
-        return "floor(extract(epoch from p.event_time) / :size)::bigint"
-    seconds = "CAST(strftime('%s', p.event_time) AS INTEGER)"
-    # Floor division that stays right before 1970 (SQLite's / truncates toward zero).
-    return f"(({seconds}) - ((({seconds}) % :size) + :size) % :size) / :size"
-
-
-def _query(dialect: str, *, labels: bool, since: bool, event_range: bool) -> str:
-    bucket = _bucket(dialect)
+def _query(bucket: str, *, labels: bool, since: bool, event_range: bool) -> str:
     if labels:
         sql = (f"SELECT p.model_version AS version, {bucket} AS bucket, MAX(l.ingested_at) AS newest "
                "FROM labels l JOIN predictions p ON p.model = l.model AND p.prediction_id = l.prediction_id "
@@ -82,7 +74,7 @@ def scan_activity(
     ``event_to`` (both or neither) to event times in ``[event_from, event_to)``.
     """
     seconds = window_seconds(size)
-    dialect = engine.dialect.name
+    bucket = dialect_of(engine).bucket_sql("p.event_time", ":size")
     event_range = event_from is not None and event_to is not None
     params: dict[str, Any] = {"model": model, "size": seconds}
     binds: list[BindParameter[Any]] = [bindparam("model", type_=String()), bindparam("size", type_=Integer())]
@@ -96,7 +88,7 @@ def scan_activity(
     with engine.connect() as connection:
         for labels in (False, True):
             statement = (
-                text(_query(dialect, labels=labels, since=ingested_after is not None, event_range=event_range))
+                text(_query(bucket, labels=labels, since=ingested_after is not None, event_range=event_range))
                 .bindparams(*binds)
                 .columns(version=String(), bucket=Integer(), newest=UTCDateTime())
             )

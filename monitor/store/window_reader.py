@@ -1,47 +1,64 @@
-"""Everything a window's computation reads, in one consistent snapshot.
+"""How a window's (and a baseline's) rows come out of the store: one way, whatever their age, size or types.
 
 A window is the predictions of one model version with ``start <= event_time < end``,
-each with its label when one exists (joined on model and prediction_id), plus the
-dead letters of the model received in the window. The *data watermark* is the
-newest ``ingested_at`` among those predictions and labels: when a later scan finds
-newer data for the window, the scheduler recomputes it.
+each with its label when one exists, plus the dead letters of the model received in
+the window. In one snapshot (:func:`snapshot_connection`):
+
+1. the columnar batches of the version whose event-time range overlaps the window
+   (:mod:`monitor.store.batches`: every stored prediction is in exactly one), kept
+   to the rows in the window;
+2. the window's labels, by one SQL query: ``labels`` joined to the window's
+   ``predictions`` on (model, prediction_id). It reads the labels as they are now,
+   so a label replaced by ingestion or corrected by hand (any SQL UPDATE, INSERT or
+   DELETE) is seen at the next computation, with no rule to follow; it costs one
+   index probe per prediction of the window;
+3. matched to the rows by prediction id (:func:`monitor.store.row_format.with_labels`).
+
+The *data watermark* is the newest ``ingested_at`` among the window's predictions
+and labels: when a later scan finds newer data for the window, the scheduler
+recomputes it. A baseline (:func:`load_reference_table`) is its columnar copy,
+written when it was saved, with the labels of its copied predictions joined the
+same way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import gc
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Final
 
+import pyarrow as pa
 from sqlalchemy import Connection, Engine, func, select
 
-from monitor.store.segment_reader import read_segmented_window
-from monitor.store.stored_rows import (
+from monitor.store.dialect import StoreDialect, dialect_of
+from monitor.store.row_format import (
+    LABEL_TYPES,
     StoredRows,
-    bind_time,
-    parse_stored_time,
-    read_stored_rows,
-    stored_rows_from_arrow,
+    combine,
+    deserialise,
+    in_range,
+    newest,
+    stored_rows,
+    with_labels,
 )
 from monitor.store.tables import dead_letters
 
-__all__ = ["WindowRows", "load_window", "snapshot_connection"]
+__all__ = ["WindowRows", "load_reference_table", "load_window", "read_window_table", "snapshot_connection"]
 
-_SQLITE_WINDOW = """
-SELECT p.features, p.prediction, p.prediction_numeric, p.score, p.latency_ms, p.status,
-       l.label, l.label_numeric, max(p.ingested_at, coalesce(l.ingested_at, ''))
-FROM predictions p
-LEFT JOIN labels l ON l.model = p.model AND l.prediction_id = p.prediction_id
-WHERE p.model = ? AND p.model_version = ? AND p.event_time >= ? AND p.event_time < ?
-"""
-_PG_TIME = "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
-_PG_WINDOW = f"""
-SELECT p.features::text, p.prediction, p.prediction_numeric, p.score, p.latency_ms, p.status,
-       l.label, l.label_numeric, {_PG_TIME.format("greatest(p.ingested_at, l.ingested_at)")}
-FROM predictions p
-LEFT JOIN labels l ON l.model = p.model AND l.prediction_id = p.prediction_id
-WHERE p.model = %s AND p.model_version = %s AND p.event_time >= %s AND p.event_time < %s
-"""
+_BATCHES: Final = "model = {p} AND model_version = {p} AND max_event_time >= {p} AND min_event_time < {p}"
+_WINDOW_LABELS: Final = (
+    "SELECT l.prediction_id, l.label, l.label_numeric, l.ingested_at "
+    "FROM predictions p JOIN labels l ON l.model = p.model AND l.prediction_id = p.prediction_id "
+    "WHERE p.model = {p} AND p.model_version = {p} AND p.event_time >= {p} AND p.event_time < {p}"
+)
+_REFERENCE_LABELS: Final = (
+    "SELECT l.prediction_id, l.label, l.label_numeric, l.ingested_at "
+    "FROM reference_data rd JOIN labels l ON l.model = {p} AND l.prediction_id = rd.prediction_id "
+    "WHERE rd.reference_set_id = {p}"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,15 +71,49 @@ class WindowRows:
 
 
 def snapshot_connection(engine: Engine) -> Connection:
-    """A connection whose transaction sees one snapshot on both backends.
+    """A connection whose transaction sees one snapshot on both backends."""
+    return dialect_of(engine).snapshot(engine)
 
-    SQLite's WAL readers already see one snapshot per transaction; PostgreSQL needs
-    REPEATABLE READ for that.
-    """
-    connection = engine.connect()
-    if engine.dialect.name == "postgresql":
-        connection = connection.execution_options(isolation_level="REPEATABLE READ")
-    return connection
+
+def _labels(dialect: StoreDialect, connection: Connection, sql: str,
+            params: tuple[Any, ...]) -> tuple[pa.Table, datetime | None]:
+    """The labels ``sql`` selects (:data:`LABEL_TYPES`, then ingested_at) and the newest ingested_at."""
+    with _collection_paused():
+        rows = dialect.query(connection, sql, params)
+        columns = list(zip(*rows, strict=True)) if rows else [() for _ in range(len(LABEL_TYPES) + 1)]
+        del rows
+        # Only the newest ingested_at counts (the watermark); SQLite's time text sorts like the time.
+        latest = dialect.parse_time(max(columns[-1])) if columns[-1] else None
+        table = pa.table({name: pa.array(values, kind)
+                          for (name, kind), values in zip(LABEL_TYPES.items(), columns, strict=False)})
+    return table, latest
+
+
+@contextmanager
+def _collection_paused() -> Iterator[None]:
+    # Hundreds of thousands of short-lived row tuples would trigger the cyclic collector
+    # again and again, each time walking every live object; rows hold no cycles.
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def read_window_table(connection: Connection, *, model: str, model_version: str, start: datetime,
+                      end: datetime) -> tuple[pa.Table, datetime | None]:
+    """The window's rows in the stored-row format (labels joined) and its watermark, in ``connection``'s snapshot."""
+    dialect = dialect_of(connection)
+    window = (model, model_version, dialect.time_param(start), dialect.time_param(end))
+    blobs = dialect.blobs(connection, "prediction_batches", "data", _BATCHES,
+                          (model, model_version, window[2], window[3]))
+    table = combine([in_range(deserialise(data), start, end) for data in blobs])
+    labels, labelled_at = _labels(dialect, connection, _WINDOW_LABELS, window)
+    stored_at = newest([table.column("ingested_at")])
+    watermark = max((moment for moment in (stored_at, labelled_at) if moment is not None), default=None)
+    return with_labels(table, labels), watermark
 
 
 def load_window(
@@ -72,28 +123,24 @@ def load_window(
     model_version: str,
     start: datetime,
     end: datetime,
-    feature_types: Mapping[str, str],
+    feature_types: Mapping[str, str] | None = None,
 ) -> WindowRows:
-    """Read one window (see the module docstring).
-
-    Compacted predictions come from their columnar segments, the rest from JSON
-    (:mod:`monitor.store.segment_reader`); both give the same rows.
-    ``feature_types`` (feature -> "numeric"/"categorical") only speeds up parsing.
-    """
+    """Read one window (see the module docstring). ``feature_types`` is not needed (kept for callers)."""
     with snapshot_connection(engine) as connection, connection.begin():
-        segmented = read_segmented_window(connection, model=model, model_version=model_version, start=start,
-                                          end=end, feature_types=feature_types)
-        if segmented is not None:
-            rows = stored_rows_from_arrow(segmented.outputs, segmented.features)
-            watermark = segmented.newest_ingested
-        else:
-            sql = _PG_WINDOW if engine.dialect.name == "postgresql" else _SQLITE_WINDOW
-            params = (model, model_version, bind_time(connection, start), bind_time(connection, end))
-            result = read_stored_rows(connection, sql, params, feature_types)
-            rows, watermark = result.rows, parse_stored_time(result.newest_ingested)
+        table, watermark = read_window_table(connection, model=model, model_version=model_version, start=start,
+                                             end=end)
         letters = connection.execute(
             select(func.count())
             .select_from(dead_letters)
             .where(dead_letters.c.model == model, dead_letters.c.received_at >= start, dead_letters.c.received_at < end)
         ).scalar_one()
-    return WindowRows(rows=rows, watermark=watermark, dead_letter_count=int(letters))
+    return WindowRows(rows=stored_rows(table), watermark=watermark, dead_letter_count=int(letters))
+
+
+def load_reference_table(connection: Connection, *, model: str, set_id: int) -> pa.Table:
+    """A baseline's columnar copy with the current labels of its copied predictions."""
+    dialect = dialect_of(connection)
+    blobs = dialect.blobs(connection, "reference_sets", "columns", "id = {p} AND columns IS NOT NULL", (set_id,))
+    table = deserialise(blobs[0]) if blobs else combine([])
+    labels, _ = _labels(dialect, connection, _REFERENCE_LABELS, (model, set_id))
+    return with_labels(table, labels)

@@ -22,10 +22,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, and_, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.elements import ColumnElement
 
+from monitor.store.dialect import dialect_of
 from monitor.store.tables import window_state
 
 __all__ = [
@@ -125,7 +124,7 @@ def claim_window(
     when claimed (so the caller can check the window is still due: another scheduler
     may have just computed it).
     """
-    insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+    insert = dialect_of(engine).upsert
     with engine.connect().execution_options(sqlite_immediate=True) as connection, connection.begin():
         connection.execute(
             insert(window_state)

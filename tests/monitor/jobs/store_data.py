@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, func, literal_column, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Engine, func, select
 
 from monitor.config.models import DriftwatchConfig
-from monitor.store.ingest_writer import next_label_id_sql
-from monitor.store.tables import dead_letters, job_runs, labels, metric_values, predictions, window_state
+from monitor.ingest.records import Origin, PredictionRecord
+from monitor.store.dialect import dialect_of
+from monitor.store.tables import dead_letters, job_runs, labels, metric_values, window_state
+from tests.support.seeding import seed_predictions
 
 DAY = datetime(2026, 3, 2, tzinfo=UTC)  # a Monday, 00:00 UTC
 HOUR = timedelta(hours=1)
@@ -48,24 +48,23 @@ def _text(value: Any) -> tuple[str, float | None]:
 
 
 def insert_predictions(engine: Engine, rows: Iterable[Prediction], *, ingested_at: datetime) -> int:
-    values = []
-    for row in rows:
-        text, numeric = _text(row.prediction)
-        values.append({
-            "model": row.model, "model_version": row.model_version, "prediction_id": row.prediction_id,
-            "event_time": row.event_time, "features": row.features, "prediction": text,
-            "prediction_numeric": numeric, "score": row.score, "latency_ms": row.latency_ms,
-            "status": row.status, "ingested_at": ingested_at,
-        })
-    if values:
-        with engine.begin() as connection:
-            connection.execute(predictions.insert(), values)
-    return len(values)
+    """Store ``rows`` as ingestion does (rows and their columnar batch, one transaction)."""
+    return seed_predictions(engine, [record(row) for row in rows], ingested_at=ingested_at)
+
+
+def record(row: Prediction) -> PredictionRecord:
+    text, numeric = _text(row.prediction)
+    return PredictionRecord(
+        model=row.model, model_version=row.model_version, prediction_id=row.prediction_id,
+        event_time=row.event_time, features=row.features, prediction=text, prediction_numeric=numeric,
+        score=row.score, probabilities=None, latency_ms=row.latency_ms, status=row.status, error=None,
+        extra=row.extra or None, origin=Origin("seed", 0, 0),
+    )
 
 
 def upsert_labels(engine: Engine, items: Mapping[str, Any], *, ingested_at: datetime, model: str = "fraud") -> None:
     """Store (or replace) the label of each prediction id."""
-    insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+    insert = dialect_of(engine).upsert
     for prediction_id, label in items.items():
         text, numeric = _text(label)
         statement = insert(labels).values(
@@ -74,9 +73,7 @@ def upsert_labels(engine: Engine, items: Mapping[str, Any], *, ingested_at: date
         )
         statement = statement.on_conflict_do_update(
             index_elements=["model", "prediction_id"],
-            set_={"label": text, "label_numeric": numeric, "event_time": ingested_at, "ingested_at": ingested_at,
-                  # as the ingest writer does: a replacing label takes a new id
-                  "id": literal_column(next_label_id_sql(engine.dialect.name))},
+            set_={"label": text, "label_numeric": numeric, "event_time": ingested_at, "ingested_at": ingested_at},
         )
         with engine.begin() as connection:
             connection.execute(statement)

@@ -40,7 +40,7 @@ def test_a_stored_integer_too_large_for_a_float_is_a_missing_value(engine):
         assert value(metric(engine, "missing_share", window_start=start, feature="country")) == 0
         metric(engine, "feature_drift_score", window_start=start, feature="amount")  # drift still judged
 
-    # `driftwatch compute` (compacts everything into segments first) computes them too.
+    # `driftwatch compute` computes them too.
     backfill = WindowScheduler(config=config({"fraud": UNDECLARED}), engine=engine).backfill(
         "fraud", now=DAY + 3 * HOUR)
     assert [o.status for o in backfill.outcomes] == ["succeeded"] * 2, [o.error for o in backfill.outcomes]

@@ -1,0 +1,380 @@
+"""The stored-row format: how predictions (and baselines) look as columns.
+
+Every prediction is stored twice, in the same transaction: as a row of
+``predictions`` (the source of truth, for SQL users) and in a columnar copy, an
+Arrow table of its batch (``prediction_batches``, see :mod:`monitor.store.batches`).
+Windows and baselines are read only from the columnar copies
+(:mod:`monitor.store.window_reader`), so this module is the one place that says
+what a stored row is:
+
+- :data:`OUTPUT_TYPES`: the prediction's outputs and bookkeeping, by column name;
+  ``event_time`` and ``ingested_at`` are UTC microsecond timestamps;
+  ``probabilities`` are the per-class probabilities (a map class -> float);
+- one column per feature, named :data:`FEATURE_PREFIX` + the feature's name (so a
+  feature called ``score`` never collides with an output). A feature whose values
+  are all numbers, all strings or all booleans gets a typed column; one that mixes
+  kinds (a number here, a string there: what ``type_mismatch_share`` measures) is a
+  column of per-value JSON texts, flagged :data:`JSON_VALUES` in the field's
+  metadata and decoded back to the raw Python values on read, so the metrics see
+  exactly what was sent;
+- labels are not part of a prediction's copy: they change after it was written, so
+  a read joins the current ``labels`` rows (:data:`LABEL_TYPES`) by prediction id;
+- tables are stored as Arrow IPC streams (lz4).
+
+The stored time text of SQLite (:data:`TIME_FORMAT`) is defined here too.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final, Protocol
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+__all__ = [
+    "FEATURE_PREFIX",
+    "JSON_VALUES",
+    "LABEL_TYPES",
+    "OUTPUT_COLUMNS",
+    "OUTPUT_TYPES",
+    "TIME_FORMAT",
+    "RowLike",
+    "StoredRows",
+    "combine",
+    "deserialise",
+    "feature_column",
+    "features_table",
+    "in_range",
+    "newest",
+    "parse_time_text",
+    "rows_table",
+    "serialise",
+    "stored_rows",
+    "time_text",
+    "with_labels",
+]
+
+FEATURE_PREFIX: Final = "f:"
+JSON_VALUES: Final = b"driftwatch.json_values"
+"""Field metadata key: the column holds one JSON text per value (a feature of mixed kinds)."""
+TIME_FORMAT: Final = "%Y-%m-%d %H:%M:%S.%f"
+"""Timestamps as SQLite stores them (UTC, microseconds); PostgreSQL stores timestamptz."""
+TIME_TYPE: Final = pa.timestamp("us", tz="UTC")
+OUTPUT_TYPES: Final = {
+    "prediction_id": pa.string(),
+    "event_time": TIME_TYPE,
+    "ingested_at": TIME_TYPE,
+    "prediction": pa.string(),
+    "prediction_numeric": pa.float64(),
+    "score": pa.float64(),
+    "probabilities": pa.map_(pa.string(), pa.float64()),
+    "latency_ms": pa.float64(),
+    "status": pa.string(),
+}
+LABEL_TYPES: Final = {"prediction_id": pa.string(), "label": pa.string(), "label_numeric": pa.float64()}
+"""The columns of a labels read: the prediction each label is for and the label."""
+OUTPUT_COLUMNS: Final = ("prediction", "prediction_numeric", "score", "latency_ms", "status", "label", "label_numeric")
+"""The columns of :attr:`StoredRows.outputs`."""
+_FLOAT_COLUMNS: Final = frozenset({"prediction_numeric", "score", "latency_ms", "label_numeric"})
+_TYPED_FEATURES: Final = (pa.float64(), pa.int64(), pa.string(), pa.bool_())
+_IPC: Final = pa.ipc.IpcWriteOptions(compression="lz4")
+_JSON_FIELD_METADATA: Final = {JSON_VALUES: b"1"}
+
+
+class RowLike(Protocol):
+    """A prediction to store: an ingested record, or a test's or benchmark's row."""
+
+    @property
+    def prediction_id(self) -> str: ...
+    @property
+    def event_time(self) -> datetime: ...
+    @property
+    def features(self) -> Mapping[str, Any]: ...
+    @property
+    def prediction(self) -> str: ...
+    @property
+    def prediction_numeric(self) -> float | None: ...
+    @property
+    def score(self) -> float | None: ...
+    @property
+    def probabilities(self) -> Mapping[str, float] | None: ...
+    @property
+    def latency_ms(self) -> float | None: ...
+    @property
+    def status(self) -> str: ...
+
+
+def time_text(moment: datetime) -> str:
+    """A UTC datetime as SQLite stores it.
+
+    >>> time_text(datetime(2026, 3, 2, 1, 2, 3, 4, tzinfo=UTC))
+    '2026-03-02 01:02:03.000004'
+    """
+    return moment.astimezone(UTC).strftime(TIME_FORMAT)
+
+
+def parse_time_text(text: str) -> datetime:
+    """:func:`time_text` back to an aware datetime (SQLite also stores whole seconds without a fraction)."""
+    fmt = TIME_FORMAT if "." in text else TIME_FORMAT.removesuffix(".%f")
+    return datetime.strptime(text, fmt).replace(tzinfo=UTC)
+
+
+# -- features ---------------------------------------------------------------------------------
+
+
+def _json_text(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, allow_nan=True)
+
+
+def _float_sized(value: Any) -> Any:
+    """A value, or None (missing) for an integer no float can hold.
+
+    Ingestion refuses such numbers; one stored before (or by hand) must not make its
+    whole window fail, so it counts as a missing value of its feature.
+
+    >>> _float_sized(12), _float_sized(10**400)
+    (12, None)
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**1023:
+        try:
+            float(value)
+        except OverflowError:
+            return None
+    return value
+
+
+def feature_column(values: Sequence[Any]) -> pa.Array:
+    """One feature's raw values (None: missing) as a column: typed, or JSON texts when kinds mix.
+
+    >>> feature_column([1, 2.5, None]).type, feature_column(["a", None]).type
+    (DataType(double), DataType(string))
+    >>> feature_column([1, "a"]).to_pylist()
+    ['1', '"a"']
+    """
+    try:
+        column = pa.array(values, from_pandas=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        values = [_float_sized(value) for value in values]
+        try:
+            column = pa.array(values, from_pandas=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            column = None
+    if column is not None and (column.type in _TYPED_FEATURES or column.type == pa.null()):
+        return column
+    return pa.array([_json_text(value) for value in values], type=pa.string())
+
+
+def _is_json(field: pa.Field) -> bool:
+    return bool(field.metadata) and JSON_VALUES in field.metadata
+
+
+def _feature_field(name: str, column: pa.Array | pa.ChunkedArray, *, json_values: bool) -> pa.Field:
+    return pa.field(FEATURE_PREFIX + name, column.type, metadata=_JSON_FIELD_METADATA if json_values else None)
+
+
+def features_table(columns: Mapping[str, Sequence[Any]]) -> pa.Table:
+    """Feature columns (prefixed, JSON-flagged when mixed) from each feature's raw values."""
+    fields, arrays = [], []
+    for name, values in columns.items():
+        column = feature_column(values)
+        json_values = column.type == pa.string() and not all(value is None or isinstance(value, str)
+                                                                for value in values)
+        fields.append(_feature_field(name, column, json_values=json_values))
+        arrays.append(column)
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def _feature_values(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
+    names: dict[str, None] = {}
+    for features in rows:
+        names.update(dict.fromkeys(features))
+    return {name: [features.get(name) for features in rows] for name in names}
+
+
+def rows_table(rows: Sequence[RowLike], *, ingested_at: datetime | Sequence[datetime]) -> pa.Table:
+    """The stored-format table of ``rows`` (one model version's predictions), ingested at ``ingested_at``
+    (one moment for all, or one per row)."""
+    stamps = [ingested_at] * len(rows) if isinstance(ingested_at, datetime) else list(ingested_at)
+    outputs: dict[str, pa.Array] = {
+        "prediction_id": pa.array([row.prediction_id for row in rows], pa.string()),
+        "event_time": pa.array([row.event_time for row in rows], TIME_TYPE),
+        "ingested_at": pa.array(stamps, TIME_TYPE),
+        "prediction": pa.array([row.prediction for row in rows], pa.string()),
+        "prediction_numeric": pa.array([row.prediction_numeric for row in rows], pa.float64()),
+        "score": pa.array([row.score for row in rows], pa.float64()),
+        "probabilities": pa.array([None if row.probabilities is None else list(row.probabilities.items())
+                                   for row in rows], OUTPUT_TYPES["probabilities"]),
+        "latency_ms": pa.array([row.latency_ms for row in rows], pa.float64()),
+        "status": pa.array([row.status for row in rows], pa.string()),
+    }
+    table = pa.table(outputs)
+    features = features_table(_feature_values([row.features for row in rows]))
+    for field, column in zip(features.schema, features.columns, strict=True):
+        table = table.append_column(field, column)
+    return table
+
+
+# -- tables ---------------------------------------------------------------------------------
+
+
+def serialise(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema, options=_IPC) as writer:
+        writer.write_table(table)
+    return bytes(sink.getvalue())
+
+
+def deserialise(data: bytes) -> pa.Table:
+    return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
+
+
+def _as_json(column: pa.ChunkedArray, field: pa.Field) -> pa.ChunkedArray:
+    """A feature column as JSON texts (for joining it with a column of another kind)."""
+    if _is_json(field) or column.type == pa.null():
+        return column.cast(pa.string())
+    return pa.chunked_array([pa.array([_json_text(value) for value in column.to_pylist()], pa.string())])
+
+
+def combine(tables: Sequence[pa.Table]) -> pa.Table:
+    """Stored-format tables as one: each feature keeps its type when the parts agree (numbers widen
+    to float), else becomes JSON texts; a feature missing from a part is null there."""
+    tables = [table for table in tables if table.num_rows] or list(tables[:1])
+    if not tables:
+        return pa.schema(list(OUTPUT_TYPES.items())).empty_table()
+    if len(tables) == 1:
+        return tables[0]
+    columns: dict[str, list[tuple[pa.Field, pa.ChunkedArray] | None]] = {}
+    for index, table in enumerate(tables):
+        for field, column in zip(table.schema, table.columns, strict=True):
+            columns.setdefault(field.name, [None] * len(tables))[index] = (field, column)
+    arrays, fields = [], []
+    for name, parts in columns.items():
+        present = [part for part in parts if part is not None]
+        kinds = {part[1].type for part in present} - {pa.null()}
+        json_values = any(_is_json(field) for field, _ in present)
+        if not json_values and kinds <= {pa.int64(), pa.float64()} and len(kinds) == 2:
+            kinds = {pa.float64()}
+        if len(kinds) > 1 or json_values:
+            kind, json_values = pa.string(), True
+        else:
+            kind = next(iter(kinds), pa.null())
+        chunks: list[pa.Array] = []
+        for table, part in zip(tables, parts, strict=True):
+            if part is None:
+                chunks.append(pa.nulls(table.num_rows, kind))
+                continue
+            field, column = part
+            column = _as_json(column, field) if json_values else column.cast(kind)
+            chunks.extend(column.chunks)
+        field = present[0][0]
+        fields.append(pa.field(name, kind, metadata=_JSON_FIELD_METADATA if json_values else field.metadata))
+        arrays.append(pa.chunked_array(chunks, kind))
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def with_labels(table: pa.Table, labels: pa.Table) -> pa.Table:
+    """``table`` with the ``label``/``label_numeric`` of ``labels`` (:data:`LABEL_TYPES`) matched by prediction id.
+
+    A label already in ``table`` (a baseline file's) is kept.
+    """
+    where = pc.index_in(table.column("prediction_id"), value_set=labels.column("prediction_id").combine_chunks())
+    for name in ("label", "label_numeric"):
+        joined = labels.column(name).take(where)
+        if name in table.column_names:
+            index = table.schema.get_field_index(name)
+            table = table.set_column(index, name, pc.coalesce(table.column(name), joined))
+        else:
+            table = table.append_column(pa.field(name, LABEL_TYPES[name]), joined)
+    return table
+
+
+# -- to the metrics ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRows:
+    """Row-aligned columns of stored predictions, as the metrics read them.
+
+    ``outputs`` has the columns of :data:`OUTPUT_COLUMNS`: ``prediction``,
+    ``status`` and ``label`` as categoricals (missing where absent; ``label``
+    missing for a prediction without a label), the others float64 (NaN where
+    missing). ``features`` holds each feature's raw values (numbers, strings,
+    bools, missing), one column per feature that has at least one value in the rows.
+    """
+
+    outputs: pd.DataFrame
+    features: pd.DataFrame
+
+    def __len__(self) -> int:
+        return len(self.outputs)
+
+    @classmethod
+    def empty(cls) -> StoredRows:
+        return stored_rows(combine([]))
+
+
+def _output_series(table: pa.Table, name: str) -> pd.Series[Any]:
+    if name not in table.column_names:
+        column = pa.nulls(table.num_rows, pa.float64() if name in _FLOAT_COLUMNS else pa.string())
+    else:
+        column = table.column(name)
+    if name in _FLOAT_COLUMNS:
+        return pd.Series(column.to_numpy(zero_copy_only=False), dtype="float64")
+    return pd.Series(column.dictionary_encode().to_pandas())  # a categorical: few distinct values
+
+
+def _json_values(column: pa.ChunkedArray) -> pd.Series[Any]:
+    loads = json.loads
+    return pd.Series([None if text is None else loads(text) for text in column.to_pylist()], dtype=object)
+
+
+def stored_rows(table: pa.Table) -> StoredRows:
+    """The metrics' view of a stored-format table (labels joined)."""
+    n_rows = table.num_rows
+    outputs = pd.DataFrame({name: _output_series(table, name) for name in OUTPUT_COLUMNS},
+                           index=pd.RangeIndex(n_rows))
+    names: list[str] = []
+    typed: dict[str, pa.ChunkedArray] = {}
+    decoded: dict[str, pd.Series[Any]] = {}
+    for field, column in zip(table.schema, table.columns, strict=True):
+        if not field.name.startswith(FEATURE_PREFIX) or column.null_count == n_rows:
+            continue  # a feature without a single value is treated as absent
+        name = field.name.removeprefix(FEATURE_PREFIX)
+        names.append(name)
+        if _is_json(field):
+            decoded[name] = _json_values(column)
+        else:
+            typed[name] = column
+    # One conversion for all typed columns (threaded; no consolidated 2-D block; strings
+    # become categoricals: few distinct values, one object each).
+    features = (pa.table(typed).to_pandas(split_blocks=True, strings_to_categorical=True) if typed
+                else pd.DataFrame(index=pd.RangeIndex(n_rows)))
+    if decoded:
+        for name, values in decoded.items():
+            features[name] = values
+        features = features[names]
+    return StoredRows(outputs=outputs, features=features)
+
+
+def newest(columns: Iterable[pa.ChunkedArray]) -> datetime | None:
+    """The newest timestamp among ``columns`` (None: all empty)."""
+    values = [pc.max(column).as_py() for column in columns if len(column)]
+    found = [value for value in values if value is not None]
+    return max(found) if found else None
+
+
+def in_range(table: pa.Table, start: datetime, end: datetime) -> pa.Table:
+    """The rows of ``table`` with ``start <= event_time < end``."""
+    events = table.column("event_time")
+    if not len(events):
+        return table
+    low, high = pc.min(events).as_py(), pc.max(events).as_py()
+    if low >= start and high < end:
+        return table
+    keep = pc.and_(pc.greater_equal(events, pa.scalar(start, TIME_TYPE)), pc.less(events, pa.scalar(end, TIME_TYPE)))
+    return table.filter(keep)
