@@ -128,7 +128,7 @@ def _busy_line(key: WindowKey, holder: WindowState | None) -> str:
     >>> key = WindowKey("fraud", "v1", t.replace(minute=0, second=0), t.replace(hour=13, minute=0, second=0))
     >>> state = WindowState(key, None, None, False, "box:4242:ab12", t.replace(minute=2), claimed_at=t)
     >>> _busy_line(key, state)
-    'window 2026-03-02T12:00:00+00:00 of fraud v1 is being computed by box:4242:ab12 (claimed 12:01:05, ...'
+    'window 2026-03-02T12:00:00Z of fraud v1 is being computed by box:4242:ab12 (claimed 12:01:05, ...'
     >>> _busy_line(key, state).endswith("lease until 12:02:05 UTC); retry after that or stop that process")
     True
     """

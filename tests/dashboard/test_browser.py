@@ -202,7 +202,7 @@ def test_a_deep_link_as_the_first_request_runs_the_app_with_its_navigation(
         page = open_page(browser, server.base_url + "/drift?model=churn", "Data drift")
         assert "model=churn&version=v1" in browser.current_url and "No open alerts on drift metrics" in page
         links = [link.text.splitlines()[-1] for link in css(browser, '[data-testid="stSidebarNav"] a')]
-        assert links == ["Overview", "Model", "Drift", "Alerts", "Data quality"], links
+        assert links == ["Overview", "Model", "Drift", "Alerts", "Data quality", "Versions"], links
         sidebar = browser.find_element(By.CSS_SELECTOR, '[data-testid="stSidebar"]').text
         assert "driftwatch · model monitoring" in sidebar and "Store:" in sidebar and "Refresh now" in sidebar
     finally:

@@ -83,6 +83,6 @@ def test_concept_drift_fires_on_late_labels_and_an_error_burst_fires_and_resolve
     errors = receiver.payloads("fraud-errors", "firing")
     resolved = receiver.payloads("fraud-errors", "resolved")
     assert len(errors) == 1 and len(resolved) == 1, [call.body for call in receiver.payloads("fraud-errors")]
-    assert datetime.fromisoformat(errors[0][2]["window_start"]).timestamp() == start_s + ERRORS[0]
-    assert datetime.fromisoformat(resolved[0][2]["window_start"]).timestamp() == start_s + ERRORS[1]
+    assert datetime.fromisoformat(errors[0].body["window_start"]).timestamp() == start_s + ERRORS[0]
+    assert datetime.fromisoformat(resolved[0].body["window_start"]).timestamp() == start_s + ERRORS[1]
     assert live.process.terminate(timeout=120) == 0
