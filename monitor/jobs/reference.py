@@ -2,8 +2,9 @@
 
 ``models.<name>.reference`` picks one of three sources:
 
-- ``file``: a parquet/CSV file. Columns ``prediction``, ``score`` and ``label`` are
-  the model's outputs and true outcomes (all optional); every other column is a
+- ``file``: a parquet/CSV file. Columns ``prediction``, ``score``, ``label``,
+  ``latency_ms`` and ``status`` are the model's outputs, true outcomes and serving
+  (all optional); every other column is a
   feature (only the configured ones when the model lists features), except the
   per-class probability columns ``reference.probabilities`` names (multiclass). One
   baseline serves every model version.
@@ -64,7 +65,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-OUTPUT_COLUMNS_IN_FILES = ("prediction", "score", "label")
+OUTPUT_COLUMNS_IN_FILES = ("prediction", "score", "label", "latency_ms", "status")
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +140,7 @@ def records_from_frame(frame: pd.DataFrame, model_config: ModelConfig) -> list[R
                else [None] * len(frame))
         for name in OUTPUT_COLUMNS_IN_FILES
     }
+    statuses = _statuses(frame)
     probability_values = {str(name): frame[column].to_numpy(dtype=float)
                           for name, column in probability_columns.items()}
     records = []
@@ -149,8 +151,22 @@ def records_from_frame(frame: pd.DataFrame, model_config: ModelConfig) -> list[R
             features=features, prediction=prediction, prediction_numeric=prediction_numeric,
             score=_optional_float(outputs["score"][index]), label=label, label_numeric=label_numeric,
             probabilities=_row_probabilities(probability_values, index),
+            latency_ms=_optional_float(outputs["latency_ms"][index]), status=statuses[index],
         ))
     return records
+
+
+def _statuses(frame: pd.DataFrame) -> list[str | None]:
+    """A file's ``status`` column ("ok" where empty, as ingestion); None per row without the column."""
+    if "status" not in frame.columns:
+        return [None] * len(frame)
+    values = ["ok" if value is None else str(value).strip().lower()
+              for value in frame["status"].astype(object).where(frame["status"].notna(), None)]
+    wrong = sorted(set(values) - {"ok", "error"})
+    if wrong:
+        raise ReferenceDataError(f"the reference file's status column has {', '.join(map(repr, wrong[:5]))}; "
+                                 "use ok or error (empty: ok)")
+    return list[str | None](values)
 
 
 def _probability_columns(frame: pd.DataFrame, mapping: dict[str, str]) -> dict[str, str]:
