@@ -141,6 +141,15 @@ class ReferenceConfig(StrictModel):
     # A file's per-class probability columns (multiclass estimation): {class: column}.
     probabilities: dict[str, str] | None = None
 
+    @field_validator("probabilities", mode="before")
+    @classmethod
+    def _class_names(cls, value: Any) -> Any:
+        """Classes as the store writes them: ``{0: p0}`` names class ``"0"``, ``{1.0: p1}`` class ``"1"``."""
+        if not isinstance(value, dict):
+            return value
+        return {str(int(key)) if isinstance(key, float) and key.is_integer() else str(key): column
+                for key, column in value.items()}
+
     @model_validator(mode="after")
     def _exactly_one(self) -> ReferenceConfig:
         chosen = [name for name in ("file", "window", "first") if getattr(self, name) is not None]

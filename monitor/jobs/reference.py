@@ -166,7 +166,8 @@ def _statuses(frame: pd.DataFrame) -> list[str | None]:
     if wrong:
         raise ReferenceDataError(f"the reference file's status column has {', '.join(map(repr, wrong[:5]))}; "
                                  "use ok or error (empty: ok)")
-    return list[str | None](values)
+    checked: list[str | None] = list(values)
+    return checked
 
 
 def _probability_columns(frame: pd.DataFrame, mapping: dict[str, str]) -> dict[str, str]:

@@ -229,3 +229,24 @@ def test_a_window_with_a_class_the_reference_lacks_is_not_estimated(engine, tmp_
 def test_reference_probabilities_name_a_files_columns():
     with pytest.raises(ValueError, match="leave it out"):
         _config({**MODEL, "reference": {"first": 100, "probabilities": PROBABILITY_COLUMNS}})
+
+
+def test_integer_classes_from_a_file_match_the_streams_class_names(engine, tmp_path):
+    number = {name: index for index, name in enumerate(CLASSES)}
+
+    def numbered(rows):
+        return [{**row, "prediction": number[row["prediction"]], "label": number[row["label"]],
+                 "probabilities": {str(number[name]): p for name, p in row["probabilities"].items()}}
+                for row in rows]
+
+    reference = numbered(_rows(400, seed=1))
+    frame = pd.DataFrame([{**{k: v for k, v in row.items() if k != "probabilities"},
+                           **{f"p{name}": p for name, p in row["probabilities"].items()}} for row in reference])
+    frame.to_csv(tmp_path / "reference.csv", index=False)
+    model = {**MODEL, "reference": {"file": str(tmp_path / "reference.csv"),
+                                    "probabilities": {0: "p0", 1: "p1", 2: "p2"}},
+             "estimation": {"chunk_size": 100}}
+    _window(engine, numbered(_rows(50, seed=2)), DAY, prefix="w1")
+    _tick(engine, model, DAY + HOUR + MINUTE)
+    row = metric(engine, "estimated_accuracy", window_start=DAY, model="zoo")
+    assert 0 < value(row) < 1 and details(row)["classes"] == ["0", "1", "2"]
