@@ -138,12 +138,29 @@ class ReferenceConfig(StrictModel):
     file: str | None = None
     window: ReferenceWindow | None = None
     first: Annotated[int, Field(ge=10)] | None = None
+    # A file's per-class probability columns (multiclass estimation): {class: column}.
+    probabilities: dict[str, str] | None = None
+
+    @field_validator("probabilities", mode="before")
+    @classmethod
+    def _class_names(cls, value: Any) -> Any:
+        """Classes as the store writes them: ``{0: p0}`` names class ``"0"``, ``{1.0: p1}`` class ``"1"``."""
+        if not isinstance(value, dict):
+            return value
+        return {str(int(key)) if isinstance(key, float) and key.is_integer() else str(key): column
+                for key, column in value.items()}
 
     @model_validator(mode="after")
     def _exactly_one(self) -> ReferenceConfig:
         chosen = [name for name in ("file", "window", "first") if getattr(self, name) is not None]
         if len(chosen) != 1:
             raise ValueError("set exactly one of reference.file, reference.window or reference.first")
+        if self.probabilities is not None and self.file is None:
+            raise ValueError("reference.probabilities names a file's columns; baselines taken from stored "
+                             "predictions keep each prediction's probabilities, so leave it out")
+        if self.probabilities is not None and len(self.probabilities) < 2:
+            raise ValueError("reference.probabilities maps every class to its column, e.g. "
+                             "{cat: p_cat, dog: p_dog, bird: p_bird}; name at least two classes")
         return self
 
 

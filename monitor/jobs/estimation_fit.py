@@ -1,8 +1,9 @@
 """Fitting the estimators of a reference set once, and storing them (see :mod:`monitor.jobs.estimation`).
 
 What is learned from the reference — CBPE's calibrator and sampling-error components
-(binary classification), DLE's LightGBM loss models (regression), the imputation,
-encoding, scaler and PCA of the reconstruction error (or the domain classifier), and
+(binary classification; one per class, from the per-class probabilities, for multiclass),
+DLE's LightGBM loss models (regression), the imputation, encoding, scaler and PCA of the
+reconstruction error (or the domain classifier), and
 the thresholds learned from reference chunks of ``chunk_size`` rows — is fitted the
 first time a window needs it and stored in ``reference_models`` (pickled, with the
 library versions that fitted it). Every later window loads it; a new reference, new
@@ -33,6 +34,7 @@ from monitor.errors import DriftwatchError
 from monitor.logs import fields
 from monitor.metrics.categories import category_key
 from monitor.metrics.estimation.cbpe import FittedCBPE, fit_cbpe
+from monitor.metrics.estimation.cbpe_multiclass import FittedMulticlassCBPE, fit_multiclass_cbpe
 from monitor.metrics.estimation.chunks import DEFAULT_CHUNK_COUNT, split_rows
 from monitor.metrics.estimation.classifier import FittedDomainClassifier, fit_domain_classifier
 from monitor.metrics.estimation.dle import FittedDLE, fit_dle, realized_regression
@@ -52,6 +54,7 @@ __all__ = [
     "binary_arrays",
     "fit_estimators",
     "load_or_fit",
+    "multiclass_arrays",
     "regression_frame",
     "typed_features",
 ]
@@ -87,10 +90,11 @@ class FittedEstimators:
     multivariate_reason: str | None
     multivariate: bool
     classifier: FittedDomainClassifier | None = None
+    multiclass: FittedMulticlassCBPE | None = None
 
     def thresholds(self) -> dict[str, list[float | None]]:
         learned: dict[str, list[float | None]] = {}
-        for fitted in (self.cbpe, self.dle):
+        for fitted in (self.cbpe, self.dle, self.multiclass):
             if fitted is not None:
                 learned.update({f"estimated_{name}": list(fitted.thresholds[name]) for name in fitted.metrics})
         if self.reconstruction is not None:
@@ -128,14 +132,19 @@ def config_key(config: ModelConfig, specs: dict[str, FeatureSpec]) -> str:
         "estimation": config.estimation.model_dump(mode="json"),
         "features": {name: spec.type for name, spec in sorted(specs.items())},
     }
+    if config.task == "multiclass_classification":
+        settings["fit"] = "per-class probabilities"  # fits stored before the service estimated multiclass: refit
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
 def fingerprint(rows: StoredRows, created_at: datetime) -> str:
     """The reference rows a fit used: when the set was stored, how many rows, with a label, with a score."""
     outputs = rows.outputs
-    return (f"{created_at.isoformat()};rows={len(rows)};labels={int(outputs['label'].notna().sum())};"
+    text = (f"{created_at.isoformat()};rows={len(rows)};labels={int(outputs['label'].notna().sum())};"
             f"scores={int(outputs['score'].notna().sum())}")
+    if rows.probabilities is not None and rows.probabilities.null_count < len(rows.probabilities):
+        text += f";probabilities={len(rows.probabilities) - rows.probabilities.null_count}"
+    return text
 
 
 def typed_features(raw: pd.DataFrame, specs: dict[str, FeatureSpec]) -> pd.DataFrame:
@@ -182,6 +191,67 @@ def _fit_cbpe(config: ModelConfig, reference: StoredRows, positive: str, metrics
                               f"{chunk_size}; set estimation.chunk_size lower or give a bigger reference")
     rule = partial(reference_thresholds, multiplier=config.estimation.threshold_std)
     return fit_cbpe(labels, scores, predicted, metrics=metrics, chunk_size=chunk_size, threshold_rule=rule)
+
+
+def multiclass_arrays(rows: StoredRows, classes: tuple[str, ...] | None = None
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[str, ...]]:
+    """(labels, class names or None; one probability column per class, NaN when missing; predictions, class
+    names or None; the classes: ``classes``, or the ones the rows' probabilities name, sorted)."""
+    outputs = rows.outputs
+    probabilities = rows.class_probabilities()
+    names = tuple(sorted(probabilities.columns)) if classes is None else classes
+    scores = probabilities.reindex(columns=list(names)).to_numpy(dtype=float)
+    labels = np.array([None if pd.isna(value) else str(value) for value in outputs["label"]], dtype=object)
+    predicted = np.array([None if pd.isna(value) else str(value) for value in outputs["prediction"]], dtype=object)
+    return labels, scores.reshape(len(rows), len(names)), predicted, names
+
+
+def _no_probabilities(config: ModelConfig, rows: StoredRows) -> str:
+    """Why a multiclass reference has no per-class probabilities, and what to do."""
+    reference = config.reference
+    if reference is not None and reference.file is not None:
+        return ("the reference has no per-class probabilities; map each class to its probability column of "
+                "the file with reference.probabilities, e.g. {cat: p_cat, dog: p_dog, bird: p_bird}")
+    if rows.probabilities is None:
+        return ("the baseline was stored without per-class probabilities (taken before they were kept); "
+                "take a new one (change reference.window or reference.first) from predictions that carry "
+                "probabilities")
+    return ("no prediction of the baseline carried per-class probabilities; send probabilities (class → "
+            "probability) with each prediction, then take a new baseline (change reference.window or "
+            "reference.first)")
+
+
+def _fit_multiclass(config: ModelConfig, reference: StoredRows, metrics: tuple[str, ...],
+                    chunk_size: int) -> FittedMulticlassCBPE:
+    labels, scores, predicted, classes = multiclass_arrays(reference)
+    if not classes:
+        raise DriftwatchError(_no_probabilities(config, reference))
+    if len(classes) < 2:
+        raise DriftwatchError(f"the reference's probabilities name one class only ({classes[0]!r}); send a "
+                              "probability for every class")
+    known = np.array([label is not None for label in labels], dtype=bool)
+    usable = known & np.array([value is not None for value in predicted], dtype=bool) & ~np.isnan(scores).any(axis=1)
+    if not usable.any():
+        raise DriftwatchError("the reference has no row with a label, a prediction and a probability for every "
+                              f"class ({', '.join(classes)}); labels are needed to learn from")
+    labels, scores, predicted = labels[usable], scores[usable], predicted[usable]
+    if scores.min() < 0 or scores.max() > 1:
+        raise DriftwatchError(f"reference probabilities run from {scores.min():g} to {scores.max():g}; "
+                              "estimation needs probabilities between 0 and 1")
+    unnamed = sorted({str(name) for name in (*labels, *predicted)} - set(classes))
+    if unnamed:
+        raise DriftwatchError(f"the reference has label(s) or prediction(s) {', '.join(map(repr, unnamed[:5]))} that "
+                              f"its probabilities do not name (classes: {', '.join(classes)}); send a probability "
+                              "for every class")
+    absent = [name for name in classes if name not in set(labels.tolist())]
+    if absent:
+        raise DriftwatchError(f"no labelled reference row has class(es) {', '.join(map(repr, absent))}; the "
+                              "reference needs every class to learn from")
+    if len(labels) < 2 * chunk_size:
+        raise DriftwatchError(f"the reference has {len(labels)} labelled rows with probabilities, fewer than two "
+                              f"chunks of {chunk_size}; set estimation.chunk_size lower or give a bigger reference")
+    return fit_multiclass_cbpe(labels, scores, predicted, classes, metrics=metrics, chunk_size=chunk_size,
+                               threshold_std=config.estimation.threshold_std)
 
 
 def regression_frame(rows: StoredRows, specs: dict[str, FeatureSpec], features: list[str]) -> pd.DataFrame:
@@ -255,13 +325,15 @@ def fit_estimators(config: ModelConfig, reference: StoredRows, specs: dict[str, 
     if config.task == "regression":
         has_targets = bool(outputs["label_numeric"].notna().any())
     else:
-        has_targets = (config.task == "binary_classification" and bool(outputs["label"].notna().any())
-                       and bool(outputs["score"].notna().any()))
+        scored = (bool(outputs["score"].notna().any()) if config.task == "binary_classification"
+                  else not reference.class_probabilities().empty)
+        has_targets = bool(outputs["label"].notna().any()) and scored
     wanted = settings.enabled is True or (settings.enabled is None and has_targets)
     metrics = tuple(settings.metrics or ESTIMATED_METRICS[config.task]) if wanted else ()
     positive = category_key(config.positive_label)
     cbpe: FittedCBPE | None = None
     dle: FittedDLE | None = None
+    multiclass: FittedMulticlassCBPE | None = None
     performance_reason: str | None = None
     if metrics:
         try:
@@ -271,8 +343,7 @@ def fit_estimators(config: ModelConfig, reference: StoredRows, specs: dict[str, 
             elif config.task == "regression":
                 dle = _fit_dle(config, reference, specs, metrics, chunk_size)
             else:
-                performance_reason = ("multiclass performance estimation needs per-class probabilities, which the "
-                                      "service does not keep yet; use `driftwatch estimate` offline")
+                multiclass = _fit_multiclass(config, reference, metrics, chunk_size)
         except DriftwatchError as exc:
             performance_reason = str(exc)
     multivariate = settings.multivariate != "off" and settings.enabled is not False and bool(specs)
@@ -291,6 +362,7 @@ def fit_estimators(config: ModelConfig, reference: StoredRows, specs: dict[str, 
         task=config.task, chunk_size=chunk_size, positive=positive, performance=metrics, cbpe=cbpe, dle=dle,
         performance_reason=performance_reason, reconstruction=reconstruction,
         multivariate_reason=multivariate_reason, multivariate=multivariate, classifier=classifier,
+        multiclass=multiclass,
     )
 
 

@@ -22,9 +22,11 @@ from monitor.jobs.estimation_fit import (
     PREDICTION_COLUMN,
     FittedEstimators,
     binary_arrays,
+    multiclass_arrays,
     regression_frame,
     typed_features,
 )
+from monitor.metrics.estimation.cbpe_multiclass import FittedMulticlassCBPE
 from monitor.metrics.estimation.classifier import FittedDomainClassifier
 from monitor.metrics.estimation.dle import FittedDLE
 from monitor.metrics.estimation.results import MetricEstimate
@@ -96,11 +98,52 @@ def _dle_points(fitted: FittedEstimators, dle: FittedDLE, rows: StoredRows,
               for metric in dle.metrics), *dropped]
 
 
+def _multiclass_reason(cbpe: FittedMulticlassCBPE, rows: StoredRows, scores: np.ndarray, predicted: np.ndarray,
+                       usable: np.ndarray) -> str | None:
+    """Why the window cannot be estimated against the reference's classes, or None."""
+    if len(rows) == 0:
+        return "empty window: no predictions"
+    named = rows.class_probabilities()
+    if named.empty:
+        return ("no prediction of the window has per-class probabilities; send probabilities (class → probability) "
+                "with each prediction")
+    unseen = sorted(({str(name) for name in named.columns} | {str(value) for value in predicted if value is not None})
+                    - set(cbpe.classes))
+    if unseen:
+        return (f"the window has class(es) {', '.join(map(repr, unseen[:5]))} the reference does not "
+                f"(reference classes: {', '.join(cbpe.classes)}); take a reference that has every class")
+    count = int(usable.sum())
+    if count < MIN_WINDOW_ROWS:
+        return (f"only {count} predictions in the window have a probability for every class "
+                f"({', '.join(cbpe.classes)}); at least {MIN_WINDOW_ROWS} are needed")
+    if scores[usable].min() < 0 or scores[usable].max() > 1:
+        return (f"window probabilities run from {scores[usable].min():g} to {scores[usable].max():g}; estimation "
+                "needs probabilities between 0 and 1")
+    return None
+
+
+def _multiclass_points(fitted: FittedEstimators, cbpe: FittedMulticlassCBPE, rows: StoredRows) -> list[MetricPoint]:
+    labels, scores, predicted, _ = multiclass_arrays(rows, cbpe.classes)
+    usable = np.array([value is not None for value in predicted], dtype=bool) & ~np.isnan(scores).any(axis=1)
+    reason = _multiclass_reason(cbpe, rows, scores, predicted, usable)
+    if reason is not None:
+        return [_not_estimated(f"estimated_{name}", reason, "cbpe") for name in fitted.performance]
+    report = replace(cbpe, chunk_size=None, chunks=1).estimate(scores[usable], predicted[usable], labels[usable])
+    estimates = report.chunks[0].metrics
+    calibrated = [name for name, calibrator in zip(cbpe.classes, cbpe.calibrators, strict=True)
+                  if calibrator is not None]
+    return [_point(f"estimated_{metric}", estimates[metric], "cbpe", int(usable.sum()), classes=list(cbpe.classes),
+                   calibrated=calibrated, chunk_size=fitted.chunk_size)
+            for metric in cbpe.metrics]
+
+
 def _performance_points(fitted: FittedEstimators, rows: StoredRows,
                         specs: dict[str, FeatureSpec]) -> list[MetricPoint]:
     names = [f"estimated_{name}" for name in fitted.performance]
     if fitted.dle is not None:
         return _dle_points(fitted, fitted.dle, rows, specs)
+    if fitted.multiclass is not None:
+        return _multiclass_points(fitted, fitted.multiclass, rows)
     cbpe = fitted.cbpe
     if cbpe is None:
         why = fitted.performance_reason or "performance estimation is not available"

@@ -14,8 +14,9 @@ the value is outside them.
 
 Learnable are the metrics a chunk of reference rows can give (:data:`LEARNABLE_METRICS`):
 data quality (missing and type-mismatch shares, per feature), the output (positive
-rate, class shares, prediction and score means) and performance (when the reference rows
-have labels). Latency and error rate are not: reference rows do not keep them. A
+rate, class shares, prediction and score means), performance (when the reference rows
+have labels), latency percentiles and the error rate (when they keep ``latency_ms`` /
+``status``: a baseline copied from stored predictions does, a file may). A
 metric the reference cannot give (no labels, too few rows for :data:`MIN_CHUNKS`
 chunks, every chunk undefined) keeps its value and gets ``details.threshold_not_learned``
 saying why; its rule then cannot breach on ``outside reference``.
@@ -37,11 +38,12 @@ from monitor.metrics.names import LEARNABLE_METRICS
 from monitor.metrics.point import MetricPoint
 from monitor.store.row_format import StoredRows
 
-__all__ = ["LEARNABLE_METRICS", "LearnedBounds", "apply_learned", "cached_bounds", "learn_bounds", "metric_limits"]
+__all__ = ["LEARNABLE_METRICS", "LearnedBounds", "apply_learned", "cached_bounds", "learn_bounds", "metric_limits",
+           "serving_gaps"]
 
 _SHARES = frozenset({"missing_share", "type_mismatch_share", "positive_rate", "class_share", "accuracy",
-                     "precision", "recall", "f1", "roc_auc"})
-_NON_NEGATIVE = frozenset({"mae", "rmse", "mape"})
+                     "precision", "recall", "f1", "roc_auc", "error_rate"})
+_NON_NEGATIVE = frozenset({"mae", "rmse", "mape", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms"})
 
 Key = tuple[str, str | None]  # (metric, feature or class)
 
@@ -83,6 +85,27 @@ class LearnedBounds:
 def _chunk(rows: StoredRows, start: int, size: int) -> StoredRows:
     return StoredRows(outputs=rows.outputs.iloc[start:start + size].reset_index(drop=True),
                       features=rows.features.iloc[start:start + size].reset_index(drop=True))
+
+
+def serving_gaps(reference: StoredRows, metrics: Iterable[str], *, chunk_size: int,
+                 multipliers: Mapping[str, float]) -> dict[Key, LearnedBounds]:
+    """The latency and error-rate metrics among ``metrics`` that ``reference`` cannot teach, with why.
+
+    A reference without any ``latency_ms`` (or ``status``) would otherwise learn nothing, or,
+    for the error rate, a rate of 0 from rows that never said whether they failed.
+    """
+    outputs = reference.outputs
+    gaps: dict[Key, LearnedBounds] = {}
+    for metric in metrics:
+        column = "status" if metric == "error_rate" else "latency_ms" if metric.startswith("latency_") else None
+        if column is None or bool(outputs[column].notna().any()):
+            continue
+        reason = (f"the reference has no {column}, so {metric} cannot be learned; a baseline copied from stored "
+                  f"predictions keeps it (one stored before it was kept needs a new one: change "
+                  f"reference.window or reference.first), a reference file needs a {column} column")
+        gaps[(metric, None)] = LearnedBounds(None, None, chunk_size, 0, math.nan, math.nan, multipliers[metric],
+                                             reason=reason)
+    return gaps
 
 
 def _starts(full_chunks: int) -> list[int]:

@@ -2,10 +2,12 @@
 
 ``models.<name>.reference`` picks one of three sources:
 
-- ``file``: a parquet/CSV file. Columns ``prediction``, ``score`` and ``label`` are
-  the model's outputs and true outcomes (all optional); every other column is a
-  feature (only the configured ones when the model lists features). One baseline
-  serves every model version.
+- ``file``: a parquet/CSV file. Columns ``prediction``, ``score``, ``label``,
+  ``latency_ms`` and ``status`` are the model's outputs, true outcomes and serving
+  (all optional); every other column is a
+  feature (only the configured ones when the model lists features), except the
+  per-class probability columns ``reference.probabilities`` names (multiclass). One
+  baseline serves every model version.
 - ``window: {start, end}``: the stored predictions of the model (all versions) with
   event time in the window, taken once the window has closed.
 - ``first: N``: the first N predictions (by event time) of each model version,
@@ -63,7 +65,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-OUTPUT_COLUMNS_IN_FILES = ("prediction", "score", "label")
+OUTPUT_COLUMNS_IN_FILES = ("prediction", "score", "label", "latency_ms", "status")
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +88,9 @@ class ReferenceLookup:
 def reference_source(config: ReferenceConfig) -> tuple[str, bool]:
     """The ``source`` text stored with the baseline, and whether it is per version."""
     if config.file is not None:
+        if config.probabilities is not None:  # other probability columns: another baseline
+            columns = ",".join(f"{name}={column}" for name, column in sorted(config.probabilities.items()))
+            return f"file:{config.file};probabilities={columns}", False
         return f"file:{config.file}", False
     if config.window is not None:
         # Stored with the baseline and compared on every run: keep this exact text
@@ -116,10 +121,13 @@ def _optional_float(value: Any) -> float | None:
 
 def records_from_frame(frame: pd.DataFrame, model_config: ModelConfig) -> list[ReferenceRecord]:
     """Turn a reference file's rows into stored records (see the module docstring)."""
+    mapping = model_config.reference.probabilities if model_config.reference is not None else None
+    probability_columns = _probability_columns(frame, mapping or {})
     if model_config.features:
         feature_columns = [name for name in model_config.features if name in frame.columns]
     else:
-        feature_columns = [name for name in frame.columns if name not in OUTPUT_COLUMNS_IN_FILES]
+        feature_columns = [name for name in frame.columns
+                           if name not in OUTPUT_COLUMNS_IN_FILES and name not in probability_columns.values()]
     if not feature_columns and not any(name in frame.columns for name in OUTPUT_COLUMNS_IN_FILES):
         raise ReferenceDataError(
             f"the reference file has none of the model's features {sorted(model_config.features)} "
@@ -132,6 +140,9 @@ def records_from_frame(frame: pd.DataFrame, model_config: ModelConfig) -> list[R
                else [None] * len(frame))
         for name in OUTPUT_COLUMNS_IN_FILES
     }
+    statuses = _statuses(frame)
+    probability_values = {str(name): frame[column].to_numpy(dtype=float)
+                          for name, column in probability_columns.items()}
     records = []
     for index, features in enumerate(feature_rows):
         prediction, prediction_numeric = _value_text(outputs["prediction"][index])
@@ -139,8 +150,44 @@ def records_from_frame(frame: pd.DataFrame, model_config: ModelConfig) -> list[R
         records.append(ReferenceRecord(
             features=features, prediction=prediction, prediction_numeric=prediction_numeric,
             score=_optional_float(outputs["score"][index]), label=label, label_numeric=label_numeric,
+            probabilities=_row_probabilities(probability_values, index),
+            latency_ms=_optional_float(outputs["latency_ms"][index]), status=statuses[index],
         ))
     return records
+
+
+def _statuses(frame: pd.DataFrame) -> list[str | None]:
+    """A file's ``status`` column ("ok" where empty, as ingestion); None per row without the column."""
+    if "status" not in frame.columns:
+        return [None] * len(frame)
+    values = ["ok" if value is None else str(value).strip().lower()
+              for value in frame["status"].astype(object).where(frame["status"].notna(), None)]
+    wrong = sorted(set(values) - {"ok", "error"})
+    if wrong:
+        raise ReferenceDataError(f"the reference file's status column has {', '.join(map(repr, wrong[:5]))}; "
+                                 "use ok or error (empty: ok)")
+    checked: list[str | None] = list(values)
+    return checked
+
+
+def _probability_columns(frame: pd.DataFrame, mapping: dict[str, str]) -> dict[str, str]:
+    """``reference.probabilities`` checked against the file: every column present and numeric."""
+    missing = sorted(column for column in mapping.values() if column not in frame.columns)
+    if missing:
+        raise ReferenceDataError(f"the reference file has no column(s) {', '.join(map(repr, missing))} that "
+                                 "reference.probabilities names; fix the mapping or the file")
+    for name, column in mapping.items():
+        values = frame[column]
+        if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            raise ReferenceDataError(f"reference file column {column!r} (probability of class {name!r}) holds "
+                                     f"{values.dtype} values; it needs probabilities between 0 and 1")
+    return mapping
+
+
+def _row_probabilities(values: dict[str, Any], index: int) -> dict[str, float] | None:
+    """One row's {class: probability} (a missing value left out; None when the file maps no class)."""
+    row = {name: float(column[index]) for name, column in values.items() if math.isfinite(column[index])}
+    return row or None
 
 
 def feature_types_of(model_config: ModelConfig) -> dict[str, str]:

@@ -29,7 +29,7 @@ import pandas as pd
 from monitor.config.models import ModelConfig
 from monitor.errors import MetricError
 from monitor.jobs.estimation import FittedEstimators, estimation_points
-from monitor.jobs.learned_metrics import LearnedBounds, apply_learned, cached_bounds, learn_bounds
+from monitor.jobs.learned_metrics import LearnedBounds, apply_learned, cached_bounds, learn_bounds, serving_gaps
 from monitor.logs import fields
 from monitor.metrics.categories import category_keys
 from monitor.metrics.concept import compute_concept_drift
@@ -65,6 +65,7 @@ _learned_bounds: dict[tuple[Any, ...], dict[tuple[str, str | None], LearnedBound
 _QUALITY = frozenset({"missing_share", "type_mismatch_share", "out_of_range_share", "unseen_category_share"})
 _OUTPUT = frozenset({"positive_rate", "class_share", "prediction_mean", "score_mean"})
 _PERFORMANCE = frozenset({"accuracy", "precision", "recall", "f1", "roc_auc", "mae", "rmse", "mape", "r2"})
+_LATENCY = frozenset({"latency_p50_ms", "latency_p95_ms", "latency_p99_ms"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,6 +303,10 @@ def _chunk_points(inputs: WindowInput, specs: dict[str, FeatureSpec], metrics: f
     if metrics & _PERFORMANCE:
         points += compute_performance(_predictions(config, rows), _labels(config, rows), task=config.task,
                                       positive_label=config.positive_label, scores=_scores(rows))
+    if metrics & _LATENCY:
+        points += compute_latency(rows.outputs["latency_ms"])
+    if "error_rate" in metrics:
+        points += compute_traffic(rows.outputs["status"])
     return points
 
 
@@ -325,7 +330,8 @@ def _with_learned_thresholds(inputs: WindowInput, specs: dict[str, FeatureSpec],
             reference, lambda rows: _chunk_points(inputs, specs, wanted, rows), multipliers, chunk_size=chunk_size))
     except MetricError as exc:
         return apply_learned(points, None, multipliers, reason=str(exc))
-    return apply_learned(points, learned, multipliers)
+    gaps = serving_gaps(reference, wanted, chunk_size=chunk_size, multipliers=multipliers)
+    return apply_learned(points, {**learned, **gaps}, multipliers)
 
 
 def compute_window_metrics(inputs: WindowInput) -> WindowMetrics:

@@ -82,7 +82,8 @@ LEARNABLE_METRICS: tuple[str, ...] = (
     "missing_share", "type_mismatch_share",
     "positive_rate", "class_share", "prediction_mean", "score_mean",
     "accuracy", "precision", "recall", "f1", "roc_auc", "mae", "rmse", "mape", "r2",
-)  # not latency or error rate: reference rows do not keep them
+    "latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "error_rate",
+)  # latency and error rate: from the reference's latency_ms / status (copied predictions keep them)
 
 # Comparisons of a challenger with the champion in the same window (rows with ``compare``
 # set; see monitor.jobs.compare_versions). Kept apart from ALL_METRICS: one version's

@@ -28,6 +28,7 @@ from sqlalchemy import BigInteger, Connection, Engine, delete, func, insert, lit
 from monitor.store.dialect import dialect_of
 from monitor.store.row_format import (
     FEATURE_PREFIX,
+    OUTPUT_TYPES,
     StoredRows,
     combine,
     deserialise,
@@ -72,6 +73,9 @@ class ReferenceRecord:
     score: float | None = None
     label: str | None = None
     label_numeric: float | None = None
+    probabilities: Mapping[str, float] | None = None  # per class (multiclass)
+    latency_ms: float | None = None
+    status: str | None = None  # "ok" / "error"; None: the file does not say
 
 
 def _info(row: Any) -> ReferenceSetInfo:
@@ -186,6 +190,10 @@ def _records_table(records: Sequence[ReferenceRecord]) -> pa.Table:
         "score": pa.array([record.score for record in records], pa.float64()),
         "label": pa.array([record.label for record in records], pa.string()),
         "label_numeric": pa.array([record.label_numeric for record in records], pa.float64()),
+        "probabilities": pa.array([None if record.probabilities is None else list(record.probabilities.items())
+                                   for record in records], OUTPUT_TYPES["probabilities"]),
+        "latency_ms": pa.array([record.latency_ms for record in records], pa.float64()),
+        "status": pa.array([record.status for record in records], pa.string()),
     })
     names: dict[str, None] = {}
     for record in records:
@@ -197,7 +205,7 @@ def _records_table(records: Sequence[ReferenceRecord]) -> pa.Table:
     return table
 
 
-_COPIED = ("prediction_id", "prediction", "prediction_numeric", "score")
+_COPIED = ("prediction_id", "prediction", "prediction_numeric", "score", "probabilities", "latency_ms", "status")
 
 
 def _save_columns(connection: Connection, set_id: int, table: pa.Table) -> None:
@@ -226,7 +234,8 @@ def _copied_table(connection: Connection, set_id: int, model: str, version_filte
     rows = combine(parts)
     wanted = pa.array(chosen, pa.string())
     found = pc.index_in(wanted, value_set=rows.column("prediction_id").combine_chunks())
-    # What reference_data keeps of a prediction: its outputs and features, not its latency or status.
+    # What a baseline keeps of a prediction: its outputs (per-class probabilities too), latency, status and
+    # features.
     kept = [name for name in rows.column_names if name in _COPIED or name.startswith(FEATURE_PREFIX)]
     return rows.select(kept).take(found)
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -305,10 +306,45 @@ class StoredRows:
     missing for a prediction without a label), the others float64 (NaN where
     missing). ``features`` holds each feature's raw values (numbers, strings,
     bools, missing), one column per feature that has at least one value in the rows.
+    ``probabilities`` is the per-class probabilities column as stored (a map per
+    row, null where a prediction has none; None when the rows never carried the
+    column, e.g. a baseline stored before it was kept); read it with
+    :meth:`class_probabilities`.
     """
 
     outputs: pd.DataFrame
     features: pd.DataFrame
+    probabilities: pa.ChunkedArray | None = None
+
+    def class_probabilities(self) -> pd.DataFrame:
+        """One float column per class named in the rows' probabilities (sorted), NaN where a row has none.
+
+        >>> table = pa.table({"probabilities": pa.array([[("b", 0.75), ("a", 0.25)], None],
+        ...                                             OUTPUT_TYPES["probabilities"])})
+        >>> stored_rows(table).class_probabilities().to_dict("list")
+        {'a': [0.25, nan], 'b': [0.75, nan]}
+        """
+        n_rows = len(self)
+        column = self.probabilities
+        if column is None or column.null_count == len(column):
+            return pd.DataFrame(index=pd.RangeIndex(n_rows))
+        starts, rows_of, keys_of, values_of = 0, [], [], []
+        for chunk in column.chunks:
+            offsets = chunk.offsets.to_numpy()
+            first, last = int(offsets[0]), int(offsets[-1])
+            rows = np.repeat(np.arange(starts, starts + len(chunk)), np.diff(offsets))
+            valid = np.repeat(chunk.is_valid().to_numpy(zero_copy_only=False), np.diff(offsets))
+            rows_of.append(rows[valid])
+            keys_of.append(np.asarray(chunk.keys.slice(first, last - first).to_numpy(zero_copy_only=False),
+                                      dtype=object)[valid])
+            values_of.append(chunk.items.slice(first, last - first).to_numpy(zero_copy_only=False)
+                             .astype(float)[valid])
+            starts += len(chunk)
+        keys, values = np.concatenate(keys_of), np.concatenate(values_of)
+        classes, codes = np.unique(keys, return_inverse=True)
+        matrix = np.full((n_rows, len(classes)), np.nan)
+        matrix[np.concatenate(rows_of), codes] = values
+        return pd.DataFrame(matrix, columns=[str(name) for name in classes], index=pd.RangeIndex(n_rows))
 
     def __len__(self) -> int:
         return len(self.outputs)
@@ -358,7 +394,8 @@ def stored_rows(table: pa.Table) -> StoredRows:
         for name, values in decoded.items():
             features[name] = values
         features = features[names]
-    return StoredRows(outputs=outputs, features=features)
+    probabilities = table.column("probabilities") if "probabilities" in table.column_names else None
+    return StoredRows(outputs=outputs, features=features, probabilities=probabilities)
 
 
 def newest(columns: Iterable[pa.ChunkedArray]) -> datetime | None:

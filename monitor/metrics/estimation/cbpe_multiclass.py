@@ -23,7 +23,12 @@ from monitor.metrics.estimation.calibration import fit_calibrator
 from monitor.metrics.estimation.cbpe import SCALAR_METRICS, estimated_roc_auc
 from monitor.metrics.estimation.chunks import RowChunk, split_rows
 from monitor.metrics.estimation.results import ChunkResult, EstimationReport, MetricEstimate
-from monitor.metrics.estimation.thresholds import SAMPLING_ERROR_RANGE, outside, reference_thresholds
+from monitor.metrics.estimation.thresholds import (
+    DEFAULT_STD_MULTIPLIER,
+    SAMPLING_ERROR_RANGE,
+    outside,
+    reference_thresholds,
+)
 
 __all__ = ["MULTICLASS_METRICS", "FittedMulticlassCBPE", "cell_name", "fit_multiclass_cbpe",
            "resolve_multiclass_metrics"]
@@ -232,10 +237,12 @@ def fit_multiclass_cbpe(
     metrics: Sequence[str] = MULTICLASS_METRICS,
     chunk_size: int | None = None,
     chunks: int | None = None,
+    threshold_std: float = DEFAULT_STD_MULTIPLIER,
 ) -> FittedMulticlassCBPE:
     """Learn multiclass CBPE; ``labels``/``predicted`` hold class names, ``scores`` one column per class.
 
-    ``classes`` are sorted (NannyML's order); inputs must be validated already.
+    ``classes`` are sorted (NannyML's order); inputs must be validated already. Thresholds
+    are mean ± ``threshold_std`` std of the reference chunks' realized values.
     """
     classes = tuple(sorted(classes))
     metrics = resolve_multiclass_metrics(metrics, classes)
@@ -248,14 +255,16 @@ def fit_multiclass_cbpe(
         cell = cells.get(metric)
         if cell is not None:
             realized = [_realized_cell(cell, labels[c.rows], predicted[c.rows], classes) for c in reference_chunks]
-            thresholds[metric] = reference_thresholds(realized, lower_limit=0.0, name=metric)
+            thresholds[metric] = reference_thresholds(realized, multiplier=threshold_std, lower_limit=0.0,
+                                                       name=metric)
             # NannyML: the std of a 0/1 indicator with as many ones as the reference's cell count.
             share = float(np.sum((labels == classes[cell[0]]) & (predicted == classes[cell[1]]))) / len(labels)
             components[metric] = [(float(np.sqrt(share * (1 - share))), 1.0)]
             continue
         realized = [realized_multiclass(metric, labels[c.rows], scores[c.rows], predicted[c.rows], classes)
                     for c in reference_chunks]
-        thresholds[metric] = reference_thresholds(realized, lower_limit=0.0, upper_limit=1.0, name=metric)
+        thresholds[metric] = reference_thresholds(realized, multiplier=threshold_std, lower_limit=0.0,
+                                                   upper_limit=1.0, name=metric)
         if metric == "accuracy":
             components[metric] = [(float(np.std((labels == predicted).astype(int))), 1.0)]
         else:

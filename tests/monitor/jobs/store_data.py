@@ -35,6 +35,7 @@ class Prediction:
     model: str = "fraud"
     model_version: str = "v1"
     score: float | None = None
+    probabilities: dict[str, float] | None = None
     latency_ms: float | None = 12.0
     status: str = "ok"
     extra: dict[str, Any] = field(default_factory=dict)
@@ -57,7 +58,7 @@ def record(row: Prediction) -> PredictionRecord:
     return PredictionRecord(
         model=row.model, model_version=row.model_version, prediction_id=row.prediction_id,
         event_time=row.event_time, features=row.features, prediction=text, prediction_numeric=numeric,
-        score=row.score, probabilities=None, latency_ms=row.latency_ms, status=row.status, error=None,
+        score=row.score, probabilities=row.probabilities, latency_ms=row.latency_ms, status=row.status, error=None,
         extra=row.extra or None, origin=Origin("seed", 0, 0),
     )
 

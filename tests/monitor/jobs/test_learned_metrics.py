@@ -178,8 +178,8 @@ def test_feature_drift_scores_with_learned_thresholds_fire_outside_reference(eng
     ({}, {"metric": "prediction_count", "when": "outside reference"}, "needs a metric that learns its thresholds"),
     ({"metrics": {"missing_share": {"threshold": "reference"}}}, {"metric": "missing_share", "when": "outside band"},
      "needs a metric with a sampling-error band"),
-    ({"metrics": {"latency_p95_ms": {"threshold": "reference"}}}, None,
-     "unknown metric whose threshold can be learned from the reference 'latency_p95_ms'"),
+    ({"metrics": {"latency_max_ms": {"threshold": "reference"}}}, None,
+     "unknown metric whose threshold can be learned from the reference 'latency_max_ms'"),
     ({"metrics": {"missing_share": {"threshold": 0.2}}}, None, "threshold must be 'reference'"),
 ])
 def test_bad_learned_threshold_settings_are_named(model_extra, rule, message):
