@@ -94,7 +94,7 @@ def window_at(moment: datetime, size: timedelta) -> Window:
     >>> str(window_at(datetime(2026, 3, 1, 10, 59, 59, tzinfo=UTC), timedelta(hours=1)))
     '[2026-03-01T10:00:00Z, 2026-03-01T11:00:00Z)'
     >>> str(window_at(datetime(2026, 3, 1, 10, 7, tzinfo=UTC), timedelta(minutes=15)))
-    '[2026-03-01T10:00:00+00:00, 2026-03-01T10:15:00+00:00)'
+    '[2026-03-01T10:00:00Z, 2026-03-01T10:15:00Z)'
     """
     _check_aware(moment, "time")
     return window_from_index(window_index(moment.astimezone(UTC), size), size)
