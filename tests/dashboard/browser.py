@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -71,7 +72,8 @@ def open_page(driver: WebDriver, url: str, heading: str, *, settle_s: float = 1.
     Returns the page's text. A Streamlit exception element fails an assertion.
     """
     driver.get(url)
-    wait = WebDriverWait(driver, 120, poll_frequency=0.1)
+    # Streamlit re-renders while a page loads: an element found may be replaced before it is read.
+    wait = WebDriverWait(driver, 120, poll_frequency=0.1, ignored_exceptions=(StaleElementReferenceException,))
     wait.until(lambda d: script_state(d) == "notRunning"
                and (heading in [h.text for h in d.find_elements(By.CSS_SELECTOR, "h1")]
                     or css(d, '[data-testid="stException"]')))

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
@@ -108,7 +109,7 @@ def test_every_page_in_a_real_browser(engine: Engine, store_url: str, live_store
 
         # The sidebar navigation works within one session too.
         browser.find_element(By.CSS_SELECTOR, '[data-testid="stSidebarNav"] a[href$="/model"]').click()
-        WebDriverWait(browser, 120).until(
+        WebDriverWait(browser, 120, ignored_exceptions=(StaleElementReferenceException,)).until(
             lambda d: "Model vitals" in [h.text for h in d.find_elements(By.CSS_SELECTOR, "h1")])
         assert not css(browser, '[data-testid="stException"]')
     finally:

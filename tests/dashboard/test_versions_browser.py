@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.ui import WebDriverWait
@@ -43,7 +44,8 @@ def test_the_versions_page_is_reachable_and_whole_at_common_widths(engine: Engin
             browser.set_window_size(width, 1000)
             open_page(browser, server.base_url + "/", "Model health")
             browser.find_element(By.CSS_SELECTOR, '[data-testid="stSidebarNav"] a[href$="/versions"]').click()
-            WebDriverWait(browser, 120).until(
+            # Streamlit re-renders while the page loads: a heading found may be replaced before it is read.
+            WebDriverWait(browser, 120, ignored_exceptions=(StaleElementReferenceException,)).until(
                 lambda d: "Versions side by side" in [h.text for h in d.find_elements(By.CSS_SELECTOR, "h1")])
             page = open_page(browser, server.base_url + "/versions", "Versions side by side")
             assert not css(browser, '[data-testid="stException"]')
