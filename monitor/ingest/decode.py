@@ -42,8 +42,10 @@ _EPOCH_9999_MS = 253_402_300_799_000
 # msgspec parses valid JSON into the same values as json.loads, several times faster;
 # anything it refuses goes through json.loads for a precise reason.
 _FAST_JSON = msgspec.json.Decoder()
-# A JSON integer of this many digits may be too large for a float (over ~1.8e308).
-_HUGE_DIGITS = re.compile(rb"[0-9]{300}")
+# A JSON integer of this many digits may be too large for a float (over ~1.8e308):
+# found as a run of zeros once every digit is mapped to 0 (two C passes; a regex is 3x slower).
+_DIGITS_AS_ZERO = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
+_HUGE_DIGITS = b"0" * 300
 
 
 class _Invalid(Exception):
@@ -120,9 +122,17 @@ def _string(value: object, name: str, max_len: int) -> str:
     return value
 
 
+_VALID_MODELS: set[str] = set()
+"""Model names already matched against :data:`_MODEL` (a few per deployment; bounded below)."""
+
+
 def _model(value: object) -> str:
+    if type(value) is str and value in _VALID_MODELS:
+        return value
     if not isinstance(value, str) or not _MODEL.match(value):
         _fail(f"field 'model' must match [A-Za-z0-9_.-]{{1,64}}, got {str(value)[:80]!r}")
+    if len(_VALID_MODELS) < 1000:
+        _VALID_MODELS.add(value)
     return value
 
 
@@ -276,7 +286,7 @@ def _typed_features(features: dict[str, Any]) -> dict[str, Any]:
     return features
 
 
-class _WirePrediction(msgspec.Struct, forbid_unknown_fields=True):
+class _WirePrediction(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     """A prediction message with exactly the contract's fields, each of a JSON type it allows."""
 
     prediction_id: str
@@ -305,7 +315,7 @@ def _fast_prediction(raw: bytes, origin: Origin) -> PredictionRecord | None:
     """
     if b"\\u0000" in raw:  # msgspec would keep a NUL the store cannot (lone surrogates it refuses itself)
         return None
-    if _HUGE_DIGITS.search(raw):  # msgspec keeps huge integers as ints; the full path checks them
+    if _HUGE_DIGITS in raw.translate(_DIGITS_AS_ZERO):  # msgspec keeps huge integers as ints; the full path checks
         return None
     try:
         wire = _WIRE_PREDICTION.decode(raw)

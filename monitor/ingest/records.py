@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+
+import msgspec
 
 __all__ = ["Origin", "PredictionRecord", "LabelRecord", "DeadLetterRecord", "Decoded"]
 
 
-@dataclass(frozen=True, slots=True)
-class Origin:
+class Origin(msgspec.Struct, frozen=True, gc=False):
     """Where a message came from in Kafka."""
 
     topic: str
@@ -18,8 +18,7 @@ class Origin:
     offset: int
 
 
-@dataclass(frozen=True, slots=True)
-class PredictionRecord:
+class PredictionRecord(msgspec.Struct, frozen=True, gc=False):
     model: str
     model_version: str
     prediction_id: str
@@ -36,8 +35,7 @@ class PredictionRecord:
     origin: Origin
 
 
-@dataclass(frozen=True, slots=True)
-class LabelRecord:
+class LabelRecord(msgspec.Struct, frozen=True, gc=False):
     model: str
     prediction_id: str
     label: str
@@ -46,8 +44,7 @@ class LabelRecord:
     origin: Origin
 
 
-@dataclass(frozen=True, slots=True)
-class DeadLetterRecord:
+class DeadLetterRecord(msgspec.Struct, frozen=True, gc=False):
     origin: Origin
     raw: bytes
     raw_size: int

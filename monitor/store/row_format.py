@@ -116,7 +116,9 @@ def time_text(moment: datetime) -> str:
     >>> time_text(datetime(2026, 3, 2, 1, 2, 3, 4, tzinfo=UTC))
     '2026-03-02 01:02:03.000004'
     """
-    return moment.astimezone(UTC).strftime(TIME_FORMAT)
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return moment.replace(tzinfo=None).isoformat(" ", "microseconds")  # TIME_FORMAT, twice as fast as strftime
 
 
 def parse_time_text(text: str) -> datetime:
@@ -165,9 +167,25 @@ def feature_column(values: Sequence[Any]) -> pa.Array:
             column = pa.array(values, from_pandas=False)
         except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
             column = None
-    if column is not None and (column.type in _TYPED_FEATURES or column.type == pa.null()):
+    if column is not None and (column.type in _TYPED_FEATURES or column.type == pa.null()) \
+            and not _bools_as_numbers(column, values):
         return column
     return pa.array([_json_text(value) for value in values], type=pa.string())
+
+
+_ZERO_ONE: Final = pa.array([0.0, 1.0])
+
+
+def _bools_as_numbers(column: pa.Array, values: Iterable[Any]) -> bool:
+    """Whether Arrow read booleans among numbers as 0.0/1.0 (it does when a float comes first).
+
+    >>> import pyarrow as pa
+    >>> _bools_as_numbers(pa.array([0.5, True]), [0.5, True]), _bools_as_numbers(pa.array([0.5, 1.0]), [0.5, 1.0])
+    (True, False)
+    """
+    if column.type != pa.float64() or not pc.any(pc.is_in(column, value_set=_ZERO_ONE)).as_py():
+        return False
+    return any(value is True or value is False for value in values)
 
 
 def _is_json(field: pa.Field) -> bool:
@@ -190,11 +208,45 @@ def features_table(columns: Mapping[str, Sequence[Any]]) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 
-def _feature_values(rows: Sequence[Mapping[str, Any]]) -> dict[str, list[Any]]:
-    names: dict[str, None] = {}
-    for features in rows:
-        names.update(dict.fromkeys(features))
+def _feature_values(rows: Sequence[Mapping[str, Any]], names: Iterable[str] | None = None) -> dict[str, list[Any]]:
+    if names is None:
+        seen: dict[str, None] = {}
+        for features in rows:
+            seen.update(dict.fromkeys(features))
+        names = seen
     return {name: [features.get(name) for features in rows] for name in names}
+
+
+def rows_features(rows: Sequence[Mapping[str, Any]]) -> pa.Table:
+    """The feature columns of rows' feature objects, as :func:`features_table` makes them.
+
+    The common case (every feature of one kind) is one Arrow conversion of all the
+    objects (its type inference sees every row); a feature of mixed or nested kinds
+    is built value by value.
+
+    >>> rows_features([{"a": 1, "b": "x"}, {"a": 2.5, "c": True}]).to_pydict()
+    {'f:a': [1.0, 2.5], 'f:b': ['x', None], 'f:c': [None, True]}
+    >>> rows_features([{"a": 1}, {"a": "x"}]).schema.field("f:a").metadata
+    {b'driftwatch.json_values': b'1'}
+    """
+    try:
+        objects = pa.array(rows, from_pandas=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return features_table(_feature_values(rows))  # some feature mixes kinds
+    columns = dict(zip((field.name for field in objects.type), objects.flatten(), strict=True))
+    other = [name for name, column in columns.items()
+             if not (column.type in _TYPED_FEATURES or column.type == pa.null())
+             or _bools_as_numbers(column, (features.get(name) for features in rows))]
+    if other:
+        rebuilt = features_table(_feature_values(rows, other))
+        columns.update(zip(other, rebuilt.columns, strict=True))
+        fields = {field.name.removeprefix(FEATURE_PREFIX): field for field in rebuilt.schema}
+    else:
+        fields = {}
+    return pa.Table.from_arrays(
+        list(columns.values()),
+        schema=pa.schema([fields.get(name) or _feature_field(name, column, json_values=False)
+                          for name, column in columns.items()]))
 
 
 def rows_table(rows: Sequence[RowLike], *, ingested_at: datetime | Sequence[datetime]) -> pa.Table:
@@ -214,7 +266,7 @@ def rows_table(rows: Sequence[RowLike], *, ingested_at: datetime | Sequence[date
         "status": pa.array([row.status for row in rows], pa.string()),
     }
     table = pa.table(outputs)
-    features = features_table(_feature_values([row.features for row in rows]))
+    features = rows_features([row.features for row in rows])
     for field, column in zip(features.schema, features.columns, strict=True):
         table = table.append_column(field, column)
     return table

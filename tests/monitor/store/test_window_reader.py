@@ -85,6 +85,17 @@ def test_features_keep_their_json_kinds_across_batches_typed_differently():
     assert str(fast["amount"].dtype) == "float64" and _frame_values(fast)["flag"] == [True, None, False]
 
 
+def test_a_boolean_after_a_number_is_a_kind_mismatch_not_the_number_one():
+    """Arrow reads [0.5, True] as the doubles [0.5, 1.0]; the stored copy must keep the boolean."""
+    rows = [{"amount": 0.5, "flag": 1.0}, {"amount": True, "flag": 0.0}, {"amount": 2.0}]
+    table = rows_table([record(Prediction(f"p{i}", DAY, row, prediction=1)) for i, row in enumerate(rows)],
+                       ingested_at=DAY)
+    assert table.schema.field("f:amount").metadata and table.schema.field("f:flag").type == pa.float64()
+    features = stored_rows(table).features
+    assert _frame_values(features)["amount"] == [0.5, True, 2.0]
+    assert value_kinds(features["amount"]).tolist() == [ValueKind.NUMBER, ValueKind.BOOL, ValueKind.NUMBER]
+
+
 @pytest.mark.parametrize("read", READS)
 def test_load_window_reads_columns_labels_and_watermark(engine, read):
     features = [*CLEAN, *MIXED, {"amount": 7.25, "country": "US", "extra": "x"}]
