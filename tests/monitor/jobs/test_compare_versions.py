@@ -100,7 +100,7 @@ def test_a_canary_is_compared_with_the_champion_on_the_same_window(engine, canar
     # The versions' own rows are still there, without a compare label.
     own = [row for row in metric_rows(engine, model="fraud", model_version="v2", window_start=DAY,
                                       metric="error_rate")]
-    assert [(row.compare, value(row)) for row in own] == [("", pytest.approx(errors[1] / 150))]
+    assert [(row.compare, value(row)) for row in own] == [(None, pytest.approx(errors[1] / 150))]
 
 
 def test_late_labels_recompute_the_comparison_without_duplicates(engine, canary):
