@@ -66,8 +66,9 @@ class Observation:
 
     @property
     def not_judged(self) -> bool:
-        """The window has the series' point, but with no value to judge."""
-        return self.present and math.isnan(self.value)
+        """The window has the series' point, but with no value to judge; or the series is a comparison
+        the window did not make (the challenger did not serve beside the champion): no news about it."""
+        return (self.present or self.compare is not None) and math.isnan(self.value)
 
 
 def rule_applies_to(rule: AlertRule, model: str) -> bool:
@@ -88,7 +89,11 @@ def series_of(feature: str | None, segment: str | None, compare: str | None, ver
 
 def no_data(feature: str | None, segment: str | None = None, compare: str | None = None,
             challenger: str | None = None) -> Observation:
-    """The observation of a series that has no point in the window."""
+    """The observation of a series that has no point in the window.
+
+    A comparison series (``compare`` set) without a point is not judged: a challenger that did
+    not serve in the window, or another challenger being fine, never resolves its alert.
+    """
     return Observation(feature=feature, breach=False, value=math.nan, model_version=challenger, present=False,
                        segment=segment, compare=compare)
 
