@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Row, delete, select, update
 
+from alerts.rules import Series, series_of
 from alerts.state import Alert
 from alerts.transactions import for_update, insert_ignore
 from monitor.store.tables import alert_evaluations, alerts
@@ -102,15 +103,20 @@ def advance_cursor(connection: Connection, cursor: Cursor, *, window_start: date
 
 
 def covers_window(connection: Connection, *, rule: str, model: str, feature: str | None,
-                  window_start: datetime, segment: str | None = None) -> bool:
-    """True when an alert of (rule, model, feature, segment), open or resolved, already took
-    the window into account (it started at or before it and saw it or a later one)."""
+                  window_start: datetime, segment: str | None = None, compare: str | None = None,
+                  challenger: str | None = None) -> bool:
+    """True when an alert of the series (rule, model, feature, segment; a comparison's: compare and
+    challenger too), open or resolved, already took the window into account (it started at or before
+    it and saw it or a later one)."""
     statement = select(alerts.c.id).where(
         alerts.c.rule == rule, alerts.c.model == model,
         alerts.c.feature.is_(None) if feature is None else alerts.c.feature == feature,
         alerts.c.segment.is_(None) if segment is None else alerts.c.segment == segment,
+        alerts.c["compare"].is_(None) if compare is None else alerts.c["compare"] == compare,
         alerts.c.started_at <= window_start, alerts.c.last_window_start >= window_start,
     ).limit(1)
+    if compare is not None:
+        statement = statement.where(alerts.c.model_version == challenger)
     return connection.execute(statement).first() is not None
 
 
@@ -120,18 +126,19 @@ def load_cursors(connection: Connection) -> dict[tuple[str, str], Cursor]:
     return {(row.rule, row.model): _cursor(row) for row in rows}
 
 
-def open_alerts_of(connection: Connection, *, rule: str, model: str) -> dict[tuple[str | None, str | None], Alert]:
-    """The open (pending or firing) alerts of (rule, model), by (feature, segment), locked until
+def open_alerts_of(connection: Connection, *, rule: str, model: str) -> dict[Series, Alert]:
+    """The open (pending or firing) alerts of (rule, model), by series (see :data:`alerts.rules.Series`), locked until
     commit (so a concurrent repeat cannot be overwritten with stale values)."""
     statement = (
         select(alerts)
         .where(alerts.c.rule == rule, alerts.c.model == model, alerts.c.state.in_(_OPEN))
         .order_by(alerts.c.id)
     )
-    found: dict[tuple[str | None, str | None], Alert] = {}
+    found: dict[Series, Alert] = {}
     for row in connection.execute(for_update(statement, connection)).all():
         alert = _alert(row)
-        found[(alert.feature, alert.segment)] = alert  # the newest wins should two ever exist
+        # The newest wins should two ever exist.
+        found[series_of(alert.feature, alert.segment, alert.compare, alert.model_version)] = alert
     return found
 
 
@@ -218,5 +225,5 @@ def _alert(row: Row[Any]) -> Alert:
         last_window_start=row.last_window_start,
         last_window_end=row.last_window_end,
         last_notified_at=row.last_notified_at,
-        compare=row.compare or "",
+        compare=row.compare,
     )

@@ -212,7 +212,8 @@ def _rejudge(
         if not observation.breach or observation.series in current:
             continue
         if covers_window(connection, rule=rule.name, model=model, feature=observation.feature,
-                         window_start=window_start, segment=observation.segment):
+                         window_start=window_start, segment=observation.segment, compare=observation.compare,
+                         challenger=observation.model_version):
             continue
         transition = advance(None, observation, rule=rule, model=model, window_start=window_start,
                              window_end=window_end, now=now)
@@ -262,7 +263,7 @@ def _complete_points(
         metric_values.c.model_version, metric_values.c.metric, metric_values.c.feature,
         metric_values.c.value, metric_values.c.threshold, metric_values.c.is_breach,
         metric_values.c.is_partial, metric_values.c.details, metric_values.c.computed_at,
-        metric_values.c.segment,
+        metric_values.c.segment, metric_values.c["compare"],
     ).where(
         metric_values.c.model == model,
         metric_values.c.window_start == window_start,
@@ -281,6 +282,7 @@ def _complete_points(
             is_breach=row.is_breach,
             details=row.details if isinstance(row.details, dict) else {},
             segment=row.segment,
+            compare=row.compare,
         ))
     return dict(points), max(row.computed_at for row in rows)
 

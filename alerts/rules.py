@@ -30,16 +30,19 @@ from monitor.config.conditions import Condition
 from monitor.config.models import AlertRule
 from monitor.metrics.point import MetricPoint
 
-__all__ = ["ANY", "Observation", "Series", "evaluate_rule", "no_data", "rule_applies_to"]
+__all__ = ["ANY", "Observation", "Series", "evaluate_rule", "no_data", "rule_applies_to", "series_of"]
 
 ANY = "*"
-Series = tuple[str | None, str | None]
-"""What one alert of a rule and model is about: (feature, segment)."""
+Series = tuple[str | None, str | None, str | None, str | None]
+"""What one alert of a rule and model is about: (feature, segment, compare, challenger).
+
+``compare`` and ``challenger`` are None but for a comparison point (``compare_*`` metrics):
+each challenger, against each champion, is a series of its own."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Observation:
-    """What one window says about one alert series (rule, model, feature, segment).
+    """What one window says about one alert series (rule, model, feature, segment, compare, challenger).
 
     ``value`` is NaN and ``model_version`` None when the window had no point for
     the series (``present`` False); no data never breaches. A point whose value is
@@ -55,16 +58,17 @@ class Observation:
     details: Mapping[str, Any] = field(default_factory=dict)
     present: bool = True
     segment: str | None = None
-    compare: str = ""  # "champion=<version>" when the point compares model_version with the champion
+    compare: str | None = None  # "champion=<version>" when the point compares model_version with the champion
 
     @property
     def series(self) -> Series:
-        return (self.feature, self.segment)
+        return series_of(self.feature, self.segment, self.compare, self.model_version)
 
     @property
     def not_judged(self) -> bool:
-        """The window has the series' point, but with no value to judge."""
-        return self.present and math.isnan(self.value)
+        """The window has the series' point, but with no value to judge; or the series is a comparison
+        the window did not make (the challenger did not serve beside the champion): no news about it."""
+        return (self.present or self.compare is not None) and math.isnan(self.value)
 
 
 def rule_applies_to(rule: AlertRule, model: str) -> bool:
@@ -72,10 +76,26 @@ def rule_applies_to(rule: AlertRule, model: str) -> bool:
     return rule.model in (ANY, model)
 
 
-def no_data(feature: str | None, segment: str | None = None) -> Observation:
-    """The observation of a series that has no point in the window."""
-    return Observation(feature=feature, breach=False, value=math.nan, model_version=None, present=False,
-                       segment=segment)
+def series_of(feature: str | None, segment: str | None, compare: str | None, version: str | None) -> Series:
+    """The series of a point or alert: the version counts only for a comparison (``compare`` set).
+
+    >>> series_of("amount", None, None, "v2")
+    ('amount', None, None, None)
+    >>> series_of(None, None, "champion=v1", "v2")
+    (None, None, 'champion=v1', 'v2')
+    """
+    return (feature, segment, compare, version if compare is not None else None)
+
+
+def no_data(feature: str | None, segment: str | None = None, compare: str | None = None,
+            challenger: str | None = None) -> Observation:
+    """The observation of a series that has no point in the window.
+
+    A comparison series (``compare`` set) without a point is not judged: a challenger that did
+    not serve in the window, or another challenger being fine, never resolves its alert.
+    """
+    return Observation(feature=feature, breach=False, value=math.nan, model_version=challenger, present=False,
+                       segment=segment, compare=compare)
 
 
 def evaluate_rule(rule: AlertRule, points: Mapping[str, Sequence[MetricPoint]]) -> list[Observation]:
@@ -84,7 +104,9 @@ def evaluate_rule(rule: AlertRule, points: Mapping[str, Sequence[MetricPoint]]) 
     ``points`` maps each model version to the points of one complete window.
     When several versions have a point for the same series, the series breaches
     if any of them does, and the observation reports the breaching version (the
-    one furthest past the threshold); otherwise the newest version (by name). Series
+    one furthest past the threshold); otherwise the newest version (by name). A
+    comparison point (``compare`` set) is a series of its own per challenger and
+    champion, so two challengers never share, or resolve, one alert. Series
     without any point are not returned: the caller decides what silence means
     (:func:`no_data`). Results are ordered by feature, model-level first.
     """
@@ -95,9 +117,10 @@ def evaluate_rule(rule: AlertRule, points: Mapping[str, Sequence[MetricPoint]]) 
             if (point.metric != rule.metric or not _selected(rule, point.feature)
                     or not segment_selected(rule.segment, point.segment)):
                 continue
-            candidates.setdefault((point.feature, point.segment), []).append((version, point))
+            key = series_of(point.feature, point.segment, point.compare, version)
+            candidates.setdefault(key, []).append((version, point))
     observations = []
-    for (feature, segment), found in candidates.items():
+    for (feature, segment, _, _), found in candidates.items():
         judged = [(condition.holds_point(_number(point.value), point.details) and _significant(rule, point),
                    version, point) for version, point in found]
         breaching = [item for item in judged if item[0]]
@@ -117,16 +140,17 @@ def evaluate_rule(rule: AlertRule, points: Mapping[str, Sequence[MetricPoint]]) 
                 model_version=version,
                 details=dict(point.details),
                 segment=segment,
-                compare=f"champion={point.details['champion']}" if "champion" in point.details else "",
+                compare=point.compare,
             )
         )
     return sorted(observations, key=series_order)
 
 
-def series_order(item: Observation | Series) -> tuple[bool, str, bool, str]:
-    """Model-level before features, the whole model before segments, then by name."""
-    feature, segment = item.series if isinstance(item, Observation) else item
-    return (feature is not None, feature or "", segment is not None, segment or "")
+def series_order(item: Observation | Series) -> tuple[bool, str, bool, str, str, str]:
+    """Model-level before features, the whole model before segments, then by name (comparisons: by
+    champion, then challenger)."""
+    feature, segment, compare, challenger = item.series if isinstance(item, Observation) else item
+    return (feature is not None, feature or "", segment is not None, segment or "", compare or "", challenger or "")
 
 
 def segment_selected(selector: str | None, segment: str | None) -> bool:

@@ -79,7 +79,7 @@ class Alert:
     last_window_end: datetime | None = None
     last_notified_at: datetime | None = None
     segment: str | None = None  # "country=DE"; None: the whole model
-    compare: str = ""  # "champion=<version>": the alert compares model_version (a challenger) with it
+    compare: str | None = None  # "champion=<version>": the alert compares model_version (a challenger) with it
 
     @property
     def is_open(self) -> bool:

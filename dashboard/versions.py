@@ -66,7 +66,7 @@ def comparisons(url: str) -> pd.DataFrame:
     """Every compared (model, challenger, window): its ``compare`` label and whether it is partial."""
     statement = (
         select(MV.c.model, MV.c.model_version, MV.c["compare"], MV.c.window_start, MV.c.window_end, MV.c.is_partial)
-        .where(MV.c.metric == _ANCHOR, MV.c["compare"] != "")
+        .where(MV.c.metric == _ANCHOR, MV.c["compare"].is_not(None))
         .order_by(MV.c.model, MV.c.model_version, MV.c.window_start)
     )
     return _time(read_frame(url, statement), "window_start", "window_end")
@@ -77,7 +77,7 @@ def comparison_points(url: str, model: str, version: str, window_start: datetime
     """The challenger's ``compare_*`` rows of one window, with their details."""
     statement = select(MV.c.metric, MV.c.feature, MV.c.value, MV.c.threshold, MV.c.is_breach, MV.c.details).where(
         MV.c.model == model, MV.c.metric.in_(sorted(COMPARE_METRICS)), MV.c.window_start == window_start,
-        MV.c.model_version == version, MV.c["compare"] != "")
+        MV.c.model_version == version, MV.c["compare"].is_not(None))
     return read_frame(url, statement)
 
 
@@ -86,7 +86,7 @@ def comparison_history(url: str, model: str, version: str) -> pd.DataFrame:
     """The challenger's error rate and accuracy differences in every complete compared window."""
     metrics = ["compare_error_rate_diff", "compare_accuracy_diff"]
     statement = select(MV.c.window_start, MV.c.metric, MV.c.value).where(
-        MV.c.model == model, MV.c.metric.in_(metrics), MV.c.model_version == version, MV.c["compare"] != "",
+        MV.c.model == model, MV.c.metric.in_(metrics), MV.c.model_version == version, MV.c["compare"].is_not(None),
         MV.c.is_partial.is_(False))
     return _time(read_frame(url, statement), "window_start")
 

@@ -33,7 +33,7 @@ CREATE TABLE alerts (
 	last_notified_at DATETIME, 
 	updated_at DATETIME NOT NULL, 
 	segment VARCHAR(255), 
-	compare VARCHAR(80) DEFAULT '' NOT NULL, 
+	compare VARCHAR(80), 
 	CONSTRAINT pk_alerts PRIMARY KEY (id), 
 	CONSTRAINT ck_alerts_state CHECK (state IN ('pending', 'firing', 'resolved'))
 );
@@ -106,13 +106,13 @@ CREATE TABLE metric_values (
 	details JSON, 
 	computed_at DATETIME NOT NULL, 
 	segment VARCHAR(255), 
-	compare VARCHAR(80) DEFAULT '' NOT NULL, 
+	compare VARCHAR(80), 
 	CONSTRAINT pk_metric_values PRIMARY KEY (id)
 );
 
 CREATE INDEX ix_metric_values_model_metric_window_start ON metric_values (model, metric, window_start);
 
-CREATE UNIQUE INDEX uq_metric_values_point ON metric_values (model, model_version, window_start, window_end, metric, coalesce(feature, ''), coalesce(segment, ''), compare);
+CREATE UNIQUE INDEX uq_metric_values_point ON metric_values (model, model_version, window_start, window_end, metric, coalesce(feature, ''), coalesce(segment, ''), coalesce(compare, ''));
 
 CREATE TABLE prediction_batches (
 	id INTEGER NOT NULL, 

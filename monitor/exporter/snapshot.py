@@ -33,7 +33,7 @@ class Vital:
     value: float
     is_breach: bool | None = None
     segment: str | None = None  # "country=DE"; None: the whole model
-    compare: str = ""  # "champion=<version>" on a comparison of this version (a challenger) with the champion
+    compare: str | None = None  # "champion=<version>" on a comparison of this version (a challenger) with the champion
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from monitor.config.models import ModelConfig
-from monitor.jobs.window_metrics import WindowInput, _data_drift, _prediction_drift, feature_specs
+from monitor.jobs.window_metrics import WindowInput, drift_points
 from monitor.logs import fields
 from monitor.metrics.categories import category_keys
 from monitor.metrics.column import to_float
@@ -160,10 +160,8 @@ def _estimates(champion: VersionSample, challenger: VersionSample) -> list[Metri
 def _drift(model: str, config: ModelConfig, champion: VersionSample, challenger: VersionSample) -> list[MetricPoint]:
     inputs = WindowInput(model=model, model_version=challenger.version, config=config, rows=challenger.rows,
                          dead_letter_count=0, reference=champion.rows)
-    specs, _ = feature_specs(inputs)
-    points = [*_data_drift(inputs, specs), _prediction_drift(inputs)]
     return [MetricPoint(f"compare_{point.metric}", point.value, feature=point.feature, threshold=point.threshold,
-                        is_breach=point.is_breach, details=point.details) for point in points]
+                        is_breach=point.is_breach, details=point.details) for point in drift_points(inputs)]
 
 
 def compare_versions(

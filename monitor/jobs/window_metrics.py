@@ -50,7 +50,7 @@ from monitor.metrics.reference_problems import REFERENCE_PROBLEM, compute_refere
 from monitor.metrics.traffic import compute_traffic
 from monitor.store.row_format import StoredRows
 
-__all__ = ["WindowInput", "WindowMetrics", "compute_window_metrics", "feature_specs"]
+__all__ = ["WindowInput", "WindowMetrics", "compute_window_metrics", "drift_points", "feature_specs"]
 
 log = logging.getLogger(__name__)
 
@@ -253,6 +253,18 @@ def _prediction_drift(inputs: WindowInput) -> MetricPoint:
         "prediction_drift_score", result.score, threshold=result.threshold, is_breach=result.drifted,
         details={**result.details, "feature_type": result.feature_type},
     )
+
+
+def drift_points(inputs: WindowInput) -> list[MetricPoint]:
+    """The drift points of ``inputs.rows`` against ``inputs.reference``, with the model's drift settings:
+    ``feature_drift_score`` / ``feature_drift`` per feature, ``dataset_drift_share``, ``dataset_drift`` and
+    ``prediction_drift_score``.
+
+    The window job computes them beside its other groups; a comparison of two versions calls this
+    with the champion's rows as the reference (:mod:`monitor.jobs.compare_versions`).
+    """
+    specs, _ = feature_specs(inputs)
+    return [*_data_drift(inputs, specs), _prediction_drift(inputs)]
 
 
 def _output(inputs: WindowInput) -> list[MetricPoint]:

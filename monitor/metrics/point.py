@@ -25,3 +25,4 @@ class MetricPoint:
     is_breach: bool | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
     segment: str | None = None  # "country=DE"; None: the whole model
+    compare: str | None = None  # "champion=<version>" on a comparison of this version with the champion

@@ -1,10 +1,16 @@
 """Reading and writing the comparison of two model versions in one window.
 
 A comparison row is a ``metric_values`` row of the challenger whose ``compare`` column
-names the champion (``"champion=v1"``); the rows of one version alone have an empty
-``compare``. Saving a window's comparison replaces the challenger's previous
-comparison rows of that window (whatever champion they named) in one transaction,
-so a reader never sees a mix; a version's own window computation never touches them.
+names the champion (``"champion=v1"``); the rows of one version alone have a NULL
+``compare`` (as the whole model's rows have a NULL ``segment``). Saving a window's
+comparison replaces the challenger's previous comparison rows of that window (whatever
+champion they named) in one transaction, so a reader never sees a mix; a version's own
+window computation never touches them.
+
+A comparison row's ``computed_at`` is that of the newer of its two windows (the one it
+was computed from), so a comparison is up to date exactly when that is still the newer
+window's ``computed_at`` (:func:`stored_comparisons`): a window recomputed since (late
+labels or predictions, partial to complete) makes it due again, nothing else does.
 """
 
 from __future__ import annotations
@@ -23,12 +29,14 @@ from monitor.store.tables import metric_values, predictions, window_state
 
 __all__ = [
     "ServingVersion",
+    "StoredComparison",
     "clear_comparisons",
     "compare_label",
     "first_prediction_times",
     "read_estimates",
     "save_comparison",
     "serving_versions",
+    "stored_comparisons",
 ]
 
 _ANCHOR = "prediction_count"  # written for every computed window
@@ -50,21 +58,46 @@ class ServingVersion:
     version: str
     predictions: int
     is_partial: bool
+    computed_at: datetime | None = None  # when the version's window was last computed
+
+
+@dataclass(frozen=True, slots=True)
+class StoredComparison:
+    """A challenger's stored comparison of one window: the champion it names and what it was computed from."""
+
+    compare: str
+    computed_at: datetime
 
 
 def serving_versions(engine: Engine, *, model: str, start: datetime, end: datetime) -> list[ServingVersion]:
     """The versions whose computed window has at least one prediction, by name."""
     c = metric_values.c
     query = (
-        select(c.model_version, c.value, c.is_partial)
-        .where(c.model == model, c.metric == _ANCHOR, c.window_start == start, c.window_end == end, c["compare"] == "",
-               c.segment.is_(None))
+        select(c.model_version, c.value, c.is_partial, c.computed_at)
+        .where(c.model == model, c.metric == _ANCHOR, c.window_start == start, c.window_end == end,
+               c["compare"].is_(None), c.segment.is_(None))
         .order_by(c.model_version)
     )
     with engine.connect() as connection:
         rows = connection.execute(query).all()
-    return [ServingVersion(row.model_version, int(row.value), bool(row.is_partial))
+    return [ServingVersion(row.model_version, int(row.value), bool(row.is_partial), row.computed_at)
             for row in rows if row.value is not None and row.value > 0]
+
+
+def stored_comparisons(engine: Engine, *, model: str, start: datetime, end: datetime) -> dict[str, StoredComparison]:
+    """The window's stored comparisons, by challenger (aggregates only: no row is read)."""
+    c = metric_values.c
+    query = (
+        select(c.model_version, c["compare"], func.max(c.computed_at).label("computed_at"))
+        .where(c.model == model, c.window_start == start, c.window_end == end, c["compare"].is_not(None))
+        .group_by(c.model_version, c["compare"])
+    )
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+    found: dict[str, StoredComparison] = {}
+    for row in rows:  # one champion per challenger, as save_comparison replaces them
+        found[row.model_version] = StoredComparison(row.compare, row.computed_at)
+    return found
 
 
 def first_prediction_times(engine: Engine, *, model: str, versions: Sequence[str]) -> dict[str, datetime]:
@@ -94,7 +127,7 @@ def read_estimates(engine: Engine, *, model: str, version: str, start: datetime,
     c = metric_values.c
     query = select(c.metric, c.value).where(
         c.model == model, c.model_version == version, c.window_start == start, c.window_end == end,
-        c["compare"] == "", c.segment.is_(None), c.metric.like("estimated\\_%", escape="\\"), c.feature.is_(None),
+        c["compare"].is_(None), c.segment.is_(None), c.metric.like("estimated\\_%", escape="\\"), c.feature.is_(None),
         c.value.is_not(None))
     with engine.connect() as connection:
         return {row.metric: float(row.value) for row in connection.execute(query)}
@@ -129,7 +162,7 @@ def save_comparison(
     with engine.connect().execution_options(sqlite_immediate=True) as connection, connection.begin():
         connection.execute(delete(metric_values).where(
             c.model == model, c.model_version == challenger, c.window_start == start, c.window_end == end,
-            c["compare"] != ""))
+            c["compare"].is_not(None)))
         if rows:
             connection.execute(insert(metric_values), list(rows.values()))
     return len(rows)
@@ -140,7 +173,7 @@ def clear_comparisons(engine: Engine, *, model: str, start: datetime, end: datet
     """Delete the window's comparison rows of every version not in ``keep``; return rows deleted."""
     c = metric_values.c
     statement = delete(metric_values).where(c.model == model, c.window_start == start, c.window_end == end,
-                                            c["compare"] != "")
+                                            c["compare"].is_not(None))
     if keep:
         statement = statement.where(c.model_version.not_in(list(keep)))
     with engine.connect().execution_options(sqlite_immediate=True) as connection, connection.begin():

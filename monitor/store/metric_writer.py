@@ -158,7 +158,7 @@ def save_window_result(
                 metric_values.c.model_version == key.model_version,
                 metric_values.c.window_start == key.start,
                 metric_values.c.window_end == key.end,
-                metric_values.c["compare"] == "",  # comparisons with another version are saved on their own
+                metric_values.c["compare"].is_(None),  # comparisons with another version are saved on their own
             )
         )
         if rows:

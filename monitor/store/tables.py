@@ -220,12 +220,12 @@ metric_values = Table(
     Column("details", JSONType),
     Column("computed_at", UTCDateTime(), nullable=False),
     Column("segment", String(255), comment="segment, e.g. country=DE; NULL for the whole model"),
-    Column("compare", String(80), nullable=False, server_default="",
+    Column("compare", String(80),
            comment="'champion=<version>' on a row comparing model_version (the challenger) with the champion; "
-                   "empty for a row about one version alone"),
+                   "NULL for a row about one version alone"),
     Index(None, "model", "metric", "window_start"),
 )
-# NULL features must collide too, so the unique key uses COALESCE (works on both backends).
+# NULL features (segments, comparisons) must collide too, so the unique key uses COALESCE (works on both backends).
 Index(
     "uq_metric_values_point",
     metric_values.c.model,
@@ -235,7 +235,7 @@ Index(
     metric_values.c.metric,
     func.coalesce(metric_values.c.feature, ""),
     func.coalesce(metric_values.c.segment, ""),
-    metric_values.c["compare"],
+    func.coalesce(metric_values.c["compare"], ""),
     unique=True,
 )
 
@@ -279,8 +279,8 @@ alerts = Table(
     Column("last_notified_at", UTCDateTime()),
     Column("updated_at", UTCDateTime(), nullable=False),
     Column("segment", String(255), comment="segment the alert is about, e.g. country=DE; NULL: the whole model"),
-    Column("compare", String(80), nullable=False, server_default="",
-           comment="'champion=<version>' when the alert compares model_version with the champion"),
+    Column("compare", String(80),
+           comment="'champion=<version>' when the alert compares model_version with the champion; NULL otherwise"),
     CheckConstraint("state IN ('pending', 'firing', 'resolved')", name="state"),
     Index(None, "rule", "model", "feature", "state"),
 )

@@ -16,6 +16,6 @@ SELECT m.model, m.model_version AS challenger, SUBSTR(m.compare, 10) AS champion
        MAX(CASE WHEN m.metric = 'compare_mae_diff' THEN m.value END) AS mae_diff,
        MAX(CASE WHEN m.metric = 'compare_dataset_drift_share' THEN m.value END) AS input_drift_share
 FROM metric_values m
-WHERE m.compare <> '' AND m.feature IS NULL AND NOT m.is_partial
+WHERE m.compare IS NOT NULL AND m.feature IS NULL AND NOT m.is_partial
 GROUP BY m.model, m.model_version, m.compare, m.window_start, m.window_end
 ORDER BY m.model, m.window_start DESC, m.model_version;

@@ -22,7 +22,7 @@ RULE = {"name": "canary-errors", "model": "fraud", "metric": "compare_error_rate
         "significant": True, "severity": "critical", "channels": ["oncall"]}
 
 
-def _run(engine, challenger_error_rate: float, *, rules=(RULE,), rows=None) -> None:
+def _run(engine, challenger_error_rate: float, *, rules=(RULE,), rows=None, now=NOW) -> None:
     config = config_from_mapping({
         "models": {"fraud": FRAUD_MODEL},
         "alerts": {"rules": list(rules),
@@ -31,14 +31,14 @@ def _run(engine, challenger_error_rate: float, *, rules=(RULE,), rows=None) -> N
     insert_predictions(engine, rows or (traffic("v1", 900, seed=1, error_rate=0.02, latency=10, shift=0.0)
                                         + traffic("v2", 300, seed=2, error_rate=challenger_error_rate, latency=10,
                                                   shift=0.0)),
-                       ingested_at=DAY + HOUR)
+                       ingested_at=now - timedelta(minutes=1))
 
     def evaluate(model, version, start, end, partial):
         if not partial:
             evaluate_window(engine, config, model=model, model_version=version, window_start=start,
-                            window_end=end, now=NOW)
+                            window_end=end, now=now)
 
-    WindowScheduler(config=config, engine=engine, worker="w", on_window_computed=evaluate).tick(NOW)
+    WindowScheduler(config=config, engine=engine, worker="w", on_window_computed=evaluate).tick(now)
 
 
 def test_a_worse_canary_fires_the_rule_naming_both_versions(engine):
@@ -85,3 +85,21 @@ def test_a_bad_comparison_rule_is_refused_with_the_fix(rule, fragment):
     with pytest.raises(ConfigError, match=fragment):
         config_from_mapping({"models": {"fraud": FRAUD_MODEL},
                              "alerts": {"rules": [{**RULE, "channels": [], **rule}]}}, environ={})
+
+
+def test_two_challengers_have_alerts_of_their_own(engine):
+    """v2 fails far more often than the champion, v3 as often: one alert, about v2 against v1. In the
+    next window v2 does not serve and v3 is fine again: v2's alert stays firing, as nothing judged v2."""
+    rows = (traffic("v1", 900, seed=1, error_rate=0.02, latency=10, shift=0.0)
+            + traffic("v2", 300, seed=2, error_rate=0.15, latency=10, shift=0.0)
+            + traffic("v3", 300, seed=3, error_rate=0.02, latency=10, shift=0.0))
+    _run(engine, 0.0, rows=rows)
+    (alert,) = alert_rows(engine)
+    assert (alert.state, alert.model_version, alert.compare) == ("firing", "v2", "champion=v1")
+
+    later = (traffic("v1", 900, seed=4, error_rate=0.02, latency=10, shift=0.0, start=DAY + HOUR, prefix="b")
+             + traffic("v3", 300, seed=5, error_rate=0.02, latency=10, shift=0.0, start=DAY + HOUR, prefix="b"))
+    _run(engine, 0.0, rows=later, now=NOW + HOUR)
+    (alert,) = alert_rows(engine)
+    assert (alert.state, alert.model_version, alert.compare) == ("firing", "v2", "champion=v1")
+    assert [row.event for row in notification_rows(engine)] == ["firing"]

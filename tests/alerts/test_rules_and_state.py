@@ -165,3 +165,22 @@ def test_repeat_is_due_after_the_interval_since_the_last_notification() -> None:
     assert not repeat_due(repeated, now=T0 + interval + timedelta(hours=1), repeat_interval=interval)
     pending = Alert(**{**{f: getattr(alert, f) for f in Alert.__dataclass_fields__}, "state": "pending"})
     assert not repeat_due(pending, now=T0 + 10 * interval, repeat_interval=interval)
+
+
+def test_each_challenger_against_each_champion_is_a_series_of_its_own():
+    compare = rule(metric="compare_error_rate_diff", when="> 0.02", feature=None)
+
+    def point(value: float, champion: str) -> MetricPoint:
+        return MetricPoint("compare_error_rate_diff", value, compare=f"champion={champion}",
+                           details={"champion": champion, "p_value": 0.001})
+
+    points = {"v2": [point(0.10, "v1")], "v3": [point(0.05, "v1")], "v4": [point(0.0, "v1")]}
+    found = evaluate_rule(compare, points)
+    assert [(o.model_version, o.compare, o.breach) for o in found] == [
+        ("v2", "champion=v1", True), ("v3", "champion=v1", True), ("v4", "champion=v1", False)]
+    assert len({o.series for o in found}) == 3
+    # The same challenger against another champion (after a promotion) is another series.
+    (other,) = evaluate_rule(compare, {"v2": [point(0.10, "v0")]})
+    assert other.series != found[0].series
+    # A comparison the window did not make is not judged: it never resolves the challenger's alert.
+    assert no_data(None, None, "champion=v1", "v2").not_judged

@@ -100,7 +100,7 @@ def test_a_canary_is_compared_with_the_champion_on_the_same_window(engine, canar
     # The versions' own rows are still there, without a compare label.
     own = [row for row in metric_rows(engine, model="fraud", model_version="v2", window_start=DAY,
                                       metric="error_rate")]
-    assert [(row.compare, value(row)) for row in own] == [("", pytest.approx(errors[1] / 150))]
+    assert [(row.compare, value(row)) for row in own] == [(None, pytest.approx(errors[1] / 150))]
 
 
 def test_late_labels_recompute_the_comparison_without_duplicates(engine, canary):
@@ -187,3 +187,50 @@ def test_the_versions_query_lists_the_canary_beside_its_champion(engine, canary)
         assert row[column] == pytest.approx(value(stored[(metric, None)]))
     assert row["error_rate_p_value"] == pytest.approx(details(stored[("compare_error_rate_diff", None)])["p_value"])
     assert row["mae_diff"] is None  # a classifier has no MAE
+
+
+def _stamps(engine, version: str) -> dict[tuple[str, str | None], tuple[int, object]]:
+    return {key: (row.id, row.computed_at) for key, row in _compare_rows(engine, version).items()}
+
+
+def test_a_comparison_is_recomputed_only_when_one_of_its_windows_changed(engine, monkeypatch):
+    """Two challengers: a tick without new data reads no rows for comparisons and stores nothing;
+    late labels of one challenger recompute its comparison (reading it and the champion) and leave
+    the other's untouched."""
+    import monitor.jobs.compare_window as job
+
+    champion = _traffic("v1", 600, seed=1, error_rate=0.02, latency=10, shift=0.0)
+    second = _traffic("v2", 150, seed=2, error_rate=0.02, latency=10, shift=0.0)
+    third = _traffic("v3", 150, seed=7, error_rate=0.02, latency=10, shift=0.0)
+    insert_predictions(engine, champion + second + third, ingested_at=DAY + HOUR)
+    upsert_labels(engine, _labels(champion, accuracy=0.9, seed=3) | _labels(second, accuracy=0.9, seed=4)
+                  | _labels(third, accuracy=0.6, seed=5), ingested_at=DAY + HOUR)
+    read: list[str] = []
+    load = job.load_window
+
+    def counted(engine, **where):  # the real read, counted
+        read.append(where["model_version"])
+        return load(engine, **where)
+
+    monkeypatch.setattr(job, "load_window", counted)
+    scheduler = WindowScheduler(config=config({"fraud": FRAUD_MODEL}), engine=engine, worker="w")
+    scheduler.tick(NOW)
+    assert sorted(read) == ["v1", "v2", "v3"]
+    stored = {version: _stamps(engine, version) for version in ("v2", "v3")}
+    before = value(_compare_rows(engine, "v3")[("compare_accuracy_diff", None)])
+
+    read.clear()
+    scheduler.tick(NOW + timedelta(minutes=1))
+    assert read == []
+    assert {version: _stamps(engine, version) for version in ("v2", "v3")} == stored
+
+    # The third version's labels all turn out right: only its comparison is due.
+    upsert_labels(engine, {row.prediction_id: row.prediction for row in third if row.status == "ok"},
+                  ingested_at=NOW + timedelta(minutes=1))
+    read.clear()
+    scheduler.tick(NOW + timedelta(minutes=2))
+    assert sorted(read) == ["v1", "v3"]
+    assert _stamps(engine, "v2") == stored["v2"]
+    after = _compare_rows(engine, "v3")
+    assert before < 0 < value(after[("compare_accuracy_diff", None)])
+    assert details(after[("compare_accuracy_diff", None)])["challenger_value"] == 1.0

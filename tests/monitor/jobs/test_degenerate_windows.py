@@ -230,7 +230,7 @@ def test_a_bad_reference_is_reported_loudly_per_feature(engine, tmp_path):
                     now=DAY + 4 * HOUR)
     with engine.connect() as connection:
         firing = open_alerts_of(connection, rule="reference", model="fraud")
-    states = {feature: alert.state for (feature, _segment), alert in firing.items()}
+    states = {feature: alert.state for (feature, *_), alert in firing.items()}
     assert states == {"amount": "firing", "country": "firing"}
 
 
