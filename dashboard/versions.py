@@ -22,7 +22,8 @@ from dashboard.store import read_frame
 from monitor.metrics.names import COMPARE_METRICS, ESTIMATED_METRICS
 from monitor.store.tables import metric_values
 
-__all__ = ["REALIZED_OF", "Vital", "VITALS", "comparison_history", "estimate_in_words", "comparison_points", "comparisons", "drift_rows", "in_words",
+__all__ = ["REALIZED_OF", "Vital", "VITALS", "comparison_history", "estimate_in_words", "comparison_points",
+           "comparisons", "drift_rows", "in_words",
            "side_by_side"]
 
 MV = metric_values
@@ -50,7 +51,9 @@ VITALS: dict[str, Vital] = {
     "compare_accuracy_diff": Vital("Accuracy", "share", True, realized=True),
     "compare_roc_auc_diff": Vital("ROC AUC", "number", True, realized=True),
     "compare_mae_diff": Vital("MAE", "number", False, realized=True),
-    **{f"compare_estimated_{name}_diff": Vital(f"Estimated {_NAMES.get(name, name)}", "number",
+    # Estimated accuracy reads as its realized counterpart does (a share, in pp), so the two compare at a glance.
+    **{f"compare_estimated_{name}_diff": Vital(f"Estimated {_NAMES.get(name, name)}",
+                                               "share" if name == "accuracy" else "number",
                                                name not in _LOWER_IS_BETTER)
        for name in dict.fromkeys(n for names in ESTIMATED_METRICS.values() for n in names)},
 }
@@ -173,7 +176,7 @@ unlikely to be chance.'
 
 
 def _direction(vital: Vital, difference: float, challenger: str) -> str:
-    """>>> _direction(VITALS["compare_estimated_accuracy_diff"], -0.0312, "v2")
+    """>>> _direction(VITALS["compare_estimated_f1_diff"], -0.0312, "v2")
     'v2 lower by 0.0312 (worse)'
     """
     better = (difference > 0) == vital.higher_is_better
@@ -187,20 +190,23 @@ def estimate_in_words(vital: Vital, difference: float, challenger: str, realized
     one is computed: both stated, each labelled, and which to trust when they disagree.
 
     >>> estimated, realized = VITALS["compare_estimated_accuracy_diff"], VITALS["compare_accuracy_diff"]
-    >>> estimate_in_words(estimated, -0.03, "v2")
+    >>> estimate_in_words(VITALS["compare_estimated_f1_diff"], -0.03, "v2")
     'Estimated (before labels): v2 lower by 0.03 (worse); an estimate has no significance test.'
     >>> estimate_in_words(estimated, -0.03, "v2", (realized, {"p_value": 0.2, "n_champion": 40, "n_challenger": 10},
     ...                                           0.05))  # doctest: +NORMALIZE_WHITESPACE
-    'Estimated (before labels): v2 lower by 0.03 (worse). Realized (from 50 labels): v2 higher by 5.00\xa0pp (better),
-     not significant yet (p = 0.2). They disagree: the realized value wins once enough labels have arrived
+    'Estimated (before labels): v2 lower by 3.00\xa0pp (worse).
+     Realized (from 50 labels): v2 higher by 5.00\xa0pp (better), not significant yet (p = 0.2).
+     They disagree: the realized value wins once enough labels have arrived
      (a significant realized difference); until then neither settles it.'
     >>> estimate_in_words(estimated, -0.03, "v2", (realized, {"p_value": 0.001, "n_champion": 400, "n_challenger": 100},
     ...                                           0.05))  # doctest: +NORMALIZE_WHITESPACE
-    'Estimated (before labels): v2 lower by 0.03 (worse). Realized (from 500 labels): v2 higher by 5.00\xa0pp (better),
-     significant (p = 0.001). They disagree: trust the realized value — enough labels have arrived.'
+    'Estimated (before labels): v2 lower by 3.00\xa0pp (worse).
+     Realized (from 500 labels): v2 higher by 5.00\xa0pp (better), significant (p = 0.001).
+     They disagree: trust the realized value — enough labels have arrived.'
     >>> estimate_in_words(estimated, 0.01, "v2", (realized, {"reason": "a version has no labelled predictions yet"},
-    ...                                          float("nan")))
-    'Estimated (before labels): v2 higher by 0.01 (better). Realized: not yet — a version has no labelled predictions yet.'
+    ...                                          float("nan")))  # doctest: +NORMALIZE_WHITESPACE
+    'Estimated (before labels): v2 higher by 1.00\xa0pp (better).
+     Realized: not yet — a version has no labelled predictions yet.'
     """
     if math.isnan(difference):
         estimate = "Estimated (before labels): not compared"
