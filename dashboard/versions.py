@@ -195,13 +195,13 @@ def estimate_in_words(vital: Vital, difference: float, challenger: str, realized
     >>> estimate_in_words(estimated, -0.03, "v2", (realized, {"p_value": 0.2, "n_champion": 40, "n_challenger": 10},
     ...                                           0.05))  # doctest: +NORMALIZE_WHITESPACE
     'Estimated (before labels): v2 lower by 3.00\xa0pp (worse).
-     Realized (from 50 labels): v2 higher by 5.00\xa0pp (better), not significant yet (p = 0.2).
+     Realized (from 50 labels): v2 higher by 5.00\xa0pp (better), not significant yet (p\xa0=\xa00.2).
      They disagree: the realized value wins once enough labels have arrived
      (a significant realized difference); until then neither settles it.'
     >>> estimate_in_words(estimated, -0.03, "v2", (realized, {"p_value": 0.001, "n_champion": 400, "n_challenger": 100},
     ...                                           0.05))  # doctest: +NORMALIZE_WHITESPACE
     'Estimated (before labels): v2 lower by 3.00\xa0pp (worse).
-     Realized (from 500 labels): v2 higher by 5.00\xa0pp (better), significant (p = 0.001).
+     Realized (from 500 labels): v2 higher by 5.00\xa0pp (better), significant (p\xa0=\xa00.001).
      They disagree: trust the realized value — enough labels have arrived.'
     >>> estimate_in_words(estimated, 0.01, "v2", (realized, {"reason": "a version has no labelled predictions yet"},
     ...                                          float("nan")))  # doctest: +NORMALIZE_WHITESPACE
@@ -222,7 +222,8 @@ def estimate_in_words(vital: Vital, difference: float, challenger: str, realized
         return f"{estimate}. Realized: not yet — {details.get('reason') or 'not enough labels'}."
     alpha = _number(details.get("alpha", 0.05))
     significant = p_value < alpha
-    shown = "p < 0.0001" if p_value < 0.0001 else f"p = {p_value:.2g}"
+    # No-break spaces: a narrow table cell never breaks "p < 0.0001" from its number.
+    shown = "p\u00a0<\u00a00.0001" if p_value < 0.0001 else f"p\u00a0=\u00a0{p_value:.2g}"
     real = ("equal" if real_difference == 0 else _direction(real_vital, real_difference, challenger)) + \
         (f", significant ({shown})" if significant else f", not significant yet ({shown})")
     text = f"{estimate}. {realized_prefix(details)}{real}."

@@ -59,7 +59,7 @@ def test_the_canary_and_the_champion_side_by_side_with_p_values_in_words(canary_
     estimate = table.loc["Estimated accuracy", "In words"]
     assert re.fullmatch(r"Estimated \(before labels\): v2 lower by [0-9.]+\xa0pp \(worse\)\. "
                         r"Realized \(from \d+ labels\): v2 lower by [0-9.]+\xa0pp \(worse\), "
-                        r"significant \(p < 0\.0001\)\.", estimate), estimate
+                        r"significant \(p\xa0<\xa00\.0001\)\.", estimate), estimate
     assert table.loc["Estimated F1", "In words"].endswith("; an estimate has no significance test.")
     words = table["In words"]
     assert words["Error rate"].startswith("v2 is worse: error rate higher by ")
