@@ -27,6 +27,7 @@ __all__ = [
     "alert_timeline_chart",
     "axis_format",
     "tick_step",
+    "time_axis",
     "distribution_chart",
     "drift_heatmap_chart",
     "estimate_chart",
@@ -49,9 +50,64 @@ LEGEND_WIDTH = 250
 _TIME_FORMAT = "%Y-%m-%d %H:%M"
 
 
-def _time_x(field: str = "window_start") -> Spec:
-    return {"field": field, "type": "temporal", "scale": {"type": "utc"},
-            "axis": {"format": "%b %d %H:%M", "labelAngle": 0, "title": None, "labelOverlap": True}}
+# Tick steps of a time axis, finest first: (Vega time unit, step, seconds). Vega names the
+# units "minutes" and "hours" (plural): "minute" is no unit to it and the chart stays blank.
+_TIME_STEPS: tuple[tuple[str, int, int], ...] = (
+    *(("minutes", n, 60 * n) for n in (1, 2, 5, 10, 15, 30)),
+    *(("hours", n, 3600 * n) for n in (1, 2, 3, 6, 12)),
+    *(("day", n, 86400 * n) for n in (1, 2, 7, 14)),
+    *(("month", n, 30 * 86400 * n) for n in (1, 3, 6, 12)),
+)
+TIME_TICKS = 6  # at most this many time ticks: a half-width chart on a 1000 px window reads them all
+_DAY = 86400
+
+
+def time_axis(times: Iterable[datetime | pd.Timestamp | None], ticks: int = TIME_TICKS) -> Spec:
+    """A time axis for ``times`` (UTC) with one label format and ticks a whole step apart.
+
+    The step is the finest of 1, 2, 5, 10, 15, 30 minutes, 1, 2, 3, 6, 12 hours, 1, 2, 7,
+    14 days or 1, 3, 6, 12 months that gives at most ``ticks`` ticks; never under a minute,
+    as no window is shorter (sub-minute ticks read "12:05 12:05 12:05"). The format follows
+    the span: ``%H:%M`` within one day, ``%b %d %H:%M`` across days, ``%b %d`` for day
+    steps and ``%b %Y`` for month steps — never Vega's mix of "12:05" and "01 AM".
+
+    >>> def axis(*stamps):
+    ...     found = time_axis(pd.to_datetime(list(stamps), utc=True))
+    ...     return found["format"], found["tickCount"]
+    >>> axis("2026-01-15 12:03", "2026-01-15 12:07")
+    ('%H:%M', {'interval': 'minutes', 'step': 1})
+    >>> axis("2026-01-15 12:00", "2026-01-15 13:00")
+    ('%H:%M', {'interval': 'minutes', 'step': 10})
+    >>> axis("2026-01-14 12:00", "2026-01-15 12:00")
+    ('%b %d %H:%M', {'interval': 'hours', 'step': 6})
+    >>> axis("2026-01-01", "2026-01-31"), axis("2025-01-01", "2026-01-01")
+    (('%b %d', {'interval': 'day', 'step': 7}), ('%b %Y', {'interval': 'month', 'step': 3}))
+    >>> axis()
+    ('%b %d %H:%M', {'interval': 'hours', 'step': 1})
+    """
+    stamps = [pd.Timestamp(t) for t in times if t is not None and not pd.isna(t)]
+    stamps = [t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC") for t in stamps]
+    if not stamps:
+        return {"format": "%b %d %H:%M", "tickCount": {"interval": "hours", "step": 1}}
+    low, high = min(stamps), max(stamps)
+    span = (high - low).total_seconds()
+    interval, step, seconds = next((s for s in _TIME_STEPS if span / s[2] <= ticks), _TIME_STEPS[-1])
+    if seconds >= 30 * _DAY:
+        time_format = "%b %Y"
+    elif seconds >= _DAY:
+        time_format = "%b %d"
+    elif low.date() == high.date() and span < _DAY:
+        time_format = "%H:%M"
+    else:
+        time_format = "%b %d %H:%M"
+    return {"format": time_format, "tickCount": {"interval": interval, "step": step}}
+
+
+def _time_x(field: str = "window_start", axis: Spec | None = None) -> Spec:
+    """A UTC time x encoding; ``axis`` from :func:`time_axis` (a layer without one shares its chart's axis)."""
+    return {"field": field, "type": "temporal", "scale": {"type": "utc", "nice": False},
+            "axis": {"labelAngle": 0, "title": None, "labelOverlap": True, "labelFlush": True,
+                     **(axis or time_axis([]))}}
 
 
 def _time_tip(field: str, title: str) -> Spec:
@@ -165,8 +221,12 @@ def time_series_chart(
         value_format = ",.0f" if counts else axis_format(scale_values, percent=percent, zero=from_zero)
     tip_format = value_format if counts else _finer(value_format)
     datasets = {"series": frame[["window_start", "value", "series"]]}
+    shown = [*frame["window_start"], *(highlight or ())]
+    if markers is not None and not markers.empty:
+        shown += list(markers["time"])
+    axis = time_axis(shown)
     encoding = {
-        "x": _time_x(),
+        "x": _time_x(axis=axis),
         "y": {"field": "value", "type": "quantitative", "title": y_title, "scale": {"zero": from_zero},
               "axis": {"format": value_format, "tickCount": TICKS, **({"tickMinStep": 1} if counts else {})}},
         "color": {"field": "series", "type": "nominal", "title": None,
@@ -178,7 +238,7 @@ def time_series_chart(
     if highlight is not None:
         datasets["band"] = pd.DataFrame({"start": [highlight[0]], "end": [highlight[1]]})
         layers.append({"data": {"name": "band"}, "mark": {"type": "rect", "color": "#ffd54f", "opacity": 0.35},
-                       "encoding": {"x": _time_x("start"), "x2": {"field": "end"}}})
+                       "encoding": {"x": _time_x("start", axis), "x2": {"field": "end"}}})
     layers.append({"data": {"name": "series"}, "mark": {"type": "line", "strokeWidth": 2}, "encoding": encoding})
     layers.append({"data": {"name": "series"}, "mark": {"type": "circle", "size": 14, "opacity": 0.5},
                    "encoding": encoding})
@@ -200,7 +260,7 @@ def time_series_chart(
             layers.append({
                 "data": {"name": name},
                 "mark": {"type": "rule", "color": colour, "strokeWidth": 2, "opacity": 0.8},
-                "encoding": {"x": _time_x("time"),
+                "encoding": {"x": _time_x("time", axis),
                              "tooltip": [{"field": "event", "type": "nominal"}, {"field": "rule", "type": "nominal"},
                                          {"field": "severity", "type": "nominal"}, _time_tip("time", "time (UTC)")]},
             })
@@ -240,7 +300,8 @@ def estimate_chart(frame: pd.DataFrame, *, y_title: str, lower_threshold: float 
     layers.insert(first_line, {
         "data": {"name": "estimate_band"}, "mark": {"type": "area", "color": ESTIMATE_COLOURS["estimate"],
                                                      "opacity": 0.18},
-        "encoding": {"x": _time_x(), "y": {"field": "lower_band", "type": "quantitative", "title": y_title,
+        "encoding": {"x": layers[first_line]["encoding"]["x"],
+                     "y": {"field": "lower_band", "type": "quantitative", "title": y_title,
                                            "scale": {"zero": False},
                                            "axis": {"format": value_format, "tickCount": TICKS}},
                      "y2": {"field": "upper_band"},
@@ -276,7 +337,7 @@ def drift_heatmap_chart(frame: pd.DataFrame, feature_order: list[str]) -> Spec:
         data={"name": "cells"},
         mark={"type": "rect", "stroke": "white", "strokeWidth": 0.5},
         encoding={
-            "x": _time_x(),
+            "x": _time_x(axis=time_axis([*frame["window_start"], *frame["window_end"]])),
             "x2": {"field": "window_end"},
             "y": {"field": "feature", "type": "nominal", "sort": feature_order, "title": None,
                   "axis": {"labelOverlap": False, "labelLimit": 220}},
@@ -335,7 +396,7 @@ def alert_timeline_chart(alerts: pd.DataFrame, now: datetime) -> Spec:
         {"alerts": data}, data={"name": "alerts"}, height={"step": 26},
         mark={"type": "bar", "cornerRadius": 3, "height": 14},
         encoding={
-            "x": _time_x("started_at"),
+            "x": _time_x("started_at", time_axis([*data["started_at"], *data["end"]])),
             "x2": {"field": "end"},
             "y": {"field": "label", "type": "nominal", "title": None,
                   "axis": {"labelLimit": 360, "labelOverlap": False}},

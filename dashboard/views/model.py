@@ -282,14 +282,16 @@ def render() -> None:
     linked_window = parse_window(link.window)
 
     st.title("Model vitals")
-    scope, extra = pick_scope(url, windows, models, key="model_page", extra_columns=1, override=link.override,
-                              window=lambda model: linked_window if link.model in (None, model) else None)
+    scope, _ = pick_scope(url, windows, models, key="model_page", override=link.override,
+                          window=lambda model: linked_window if link.model in (None, model) else None)
     model, version, window = scope.model, scope.version, scope.window
-    with extra[0]:
+    # A row of their own: in the scope row the toggle's label read "Auto-refr…" at 1000 px.
+    left, right, _ = st.columns([2, 2, 3], vertical_alignment="bottom")
+    with left:
+        segment = pick_segment(url, model, version, key=f"model_page.segment.{model}")
+    with right:
         auto = st.toggle("Auto-refresh", key="model_page.auto",
                          help=f"Redraw the charts every {int(AUTO_REFRESH.total_seconds())} s.")
-    with st.columns([2, 5])[0]:  # a row of its own: the scope row is full at 1000 px
-        segment = pick_segment(url, model, version, key=f"model_page.segment.{model}")
     if scope.range_label != AROUND_WINDOW:
         window = None
     # Keep the URL a shareable link to what is shown, and remember it as applied so the

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import versions
+from dashboard.charts import time_series_chart
 from dashboard.controls import deep_link, keep_link, store_url_or_stop
 from dashboard.formatting import blank_missing, format_time
 
@@ -83,9 +84,11 @@ def _history(url: str, model: str, champion: str, challenger: str) -> None:
     if history["window_start"].nunique() < 2:
         return
     st.subheader("Differences over time")
-    wide = history.pivot_table(index="window_start", columns="metric", values="value", aggfunc="first") * 100
-    wide = wide.rename(columns={metric: versions.VITALS[metric].label for metric in wide.columns})
-    st.line_chart(wide, height=220, y_label="percentage points")
+    lines = pd.DataFrame({"window_start": history["window_start"], "value": history["value"] * 100,
+                          "series": history["metric"].map(lambda metric: versions.VITALS[metric].label)})
+    # Our own time axis (one format for the span shown), not st.line_chart's "12:05" next to "01 AM".
+    st.vega_lite_chart(spec=time_series_chart(lines.dropna(subset=["value"]), y_title="challenger − champion (pp)",
+                                              zero=True), width="stretch")
     st.caption(f"Error rate and accuracy of {challenger} minus {champion}'s, per complete window, in percentage "
                "points: above 0, the challenger fails more often (error rate) or is right more often (accuracy).")
 

@@ -22,9 +22,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from monitor.exporter.lag import LagReading
 from monitor.exporter.snapshot import IngestCounter, Snapshot, read_snapshot
 from monitor.logs import fields
-from monitor.metrics.names import METRIC_GROUPS
+from monitor.metrics.names import ALL_METRICS, COMPARE_METRICS, METRIC_GROUPS
 
-__all__ = ["StoreCollector", "PREFIX", "ALERT_STATES", "ALERT_SEVERITIES", "metric_help"]
+__all__ = ["StoreCollector", "PREFIX", "ALERT_STATES", "ALERT_SEVERITIES", "metric_help", "served_names"]
 
 log = logging.getLogger("driftwatch.exporter")
 
@@ -32,6 +32,28 @@ PREFIX = "driftwatch_"
 ALERT_STATES = ("pending", "firing", "resolved")
 ALERT_SEVERITIES = ("info", "warning", "critical")
 _GROUP_OF = {metric: group.replace("_", " ") for group, names in METRIC_GROUPS.items() for metric in names}
+
+
+# The families served besides one gauge per stored metric: gauges, then counters (Prometheus
+# exposes a counter as <name>_total). tests/monitor/exporter checks a real scrape against these.
+OWN_GAUGES = ("store_up", "window_end_timestamp_seconds", "features_dropped", "alerts", "notifications",
+              "ingest_paused", "kafka_up", "kafka_consumer_lag")
+OWN_COUNTERS = ("store_outages", "predictions_stored", "labels_stored", "dead_letters", "ingest_messages",
+                "ingest_dead_letters", "ingest_store_outages")
+
+
+def served_names() -> frozenset[str]:
+    """Every metric name the exporter can serve, as PromQL sees it (what a dashboard may query).
+
+    >>> names = served_names()
+    >>> "driftwatch_error_rate" in names, "driftwatch_compare_error_rate_diff" in names
+    (True, True)
+    >>> "driftwatch_dead_letters_total" in names, "driftwatch_dead_letters" in names
+    (True, False)
+    """
+    vitals = {f"{PREFIX}{metric}" for metric in ALL_METRICS | COMPARE_METRICS}
+    return frozenset(vitals | {f"{PREFIX}{name}" for name in OWN_GAUGES}
+                     | {f"{PREFIX}{name}_total" for name in OWN_COUNTERS})
 
 
 def metric_help(metric: str) -> str:

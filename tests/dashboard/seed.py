@@ -67,6 +67,8 @@ class SeedSpec:
     reference_rows: int = 300
     dead_letters: bool = True
     alerts: bool = True
+    window: timedelta = HOUR  # the windows' size
+    window_count: int | None = None  # None: a day's worth of hours per day (days × 24)
 
 
 @dataclass(slots=True)
@@ -148,7 +150,8 @@ def _metric_rows(spec: SeedSpec, k: int, model: SeedModel, windows: Sequence[dat
         newest_complete = i == n - 2
         drifting = n - 1 - model.drift_windows <= i < n - 1 or (partial and model.drift_windows > 0)
         base = {"model": model.name, "model_version": model.versions[min(i // per_version, len(model.versions) - 1)],
-                "window_start": start, "window_end": start + HOUR, "is_partial": partial, "computed_at": computed_at}
+                "window_start": start, "window_end": start + spec.window, "is_partial": partial,
+                "computed_at": computed_at}
 
 
         def row(metric: str, value: float | None, feature: str | None = None, threshold: float | None = None,
@@ -381,8 +384,8 @@ def _sqlite_executemany(engine: Engine, table: Table, rows: Sequence[dict[str, A
 
 def seed_store(engine: Engine, spec: SeedSpec, *, seed: int = 7) -> SeedResult:
     """Write the scenario of ``spec`` into an empty store with the schema."""
-    n = spec.days * 24
-    windows = [spec.end - (n - i) * HOUR for i in range(n)]
+    n = spec.window_count or spec.days * 24
+    windows = [spec.end - (n - i) * spec.window for i in range(n)]
     names = [f"f{j:02d}" for j in range(spec.features - 1)] + ["country"]
     computed_at = spec.end
     rng = np.random.default_rng(seed)

@@ -128,6 +128,12 @@ for (const tile of document.querySelectorAll('[data-testid="stMetricValue"], [da
     }
   }
 }
+for (const label of document.querySelectorAll('[data-testid="stMain"] [data-testid="stWidgetLabel"]')) {
+  for (const node of [label, ...label.querySelectorAll('*')]) {
+    if (node.scrollWidth > node.clientWidth + 1) { cut.push(['widget label', label.innerText, node.scrollWidth,
+                                                            node.clientWidth]); break; }
+  }
+}
 for (const table of document.querySelectorAll('[data-testid="stTable"]')) {
   const box = table.getBoundingClientRect();
   for (const cell of table.querySelectorAll('th, td')) {

@@ -3,6 +3,8 @@ in two hourly windows, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from urllib.parse import parse_qsl, urlsplit
@@ -12,6 +14,7 @@ from sqlalchemy import Engine
 from streamlit.testing.v1 import AppTest
 
 from monitor.jobs.scheduler import WindowScheduler
+from tests.dashboard.conftest import charts
 from tests.monitor.jobs.canary_data import labels_of, traffic
 from tests.monitor.jobs.store_data import DAY, FRAUD_MODEL, HOUR, config, insert_predictions, upsert_labels
 
@@ -52,13 +55,17 @@ def test_the_canary_and_the_champion_side_by_side_with_p_values_in_words(canary_
     # Estimated performance of both versions (fitted on the reference): compared, but not tested.
     assert "Estimated ROC AUC" in table.index and "Estimated accuracy" in table.index
     assert table.loc["Estimated accuracy", "p-value"] == "—"
-    assert table.loc["Estimated accuracy", "In words"] == (
-        "v2's estimate is lower (worse); estimates have no significance test.")
+    # The estimate (before labels) beside the realized difference (from labels), each labelled as such.
+    estimate = table.loc["Estimated accuracy", "In words"]
+    assert re.fullmatch(r"Estimated \(before labels\): v2 lower by [0-9.]+\xa0pp \(worse\)\. "
+                        r"Realized \(from \d+ labels\): v2 lower by [0-9.]+\xa0pp \(worse\), "
+                        r"significant \(p\xa0<\xa00\.0001\)\.", estimate), estimate
+    assert table.loc["Estimated F1", "In words"].endswith("; an estimate has no significance test.")
     words = table["In words"]
     assert words["Error rate"].startswith("v2 is worse: error rate higher by ")
     assert "Significant: p < 0.0001" in words["Error rate"] and "unlikely to be chance" in words["Error rate"]
     assert words["Latency p95"].startswith("v2 is worse: latency p95 higher by ")
-    assert words["Accuracy"].startswith("v2 is worse: accuracy lower by ")
+    assert re.match(r"Realized \(from \d+ labels\): v2 is worse: accuracy lower by ", words["Accuracy"])
     assert table.loc["Error rate", "Difference"].startswith("+") and table.loc["Error rate", "Difference"].endswith(
         "\u00a0pp")
     assert table.loc["Accuracy", "Difference"].startswith("−")  # a real minus sign: never broken from its number
@@ -74,6 +81,10 @@ def test_the_canary_inputs_drift_against_the_champion_and_the_trend_is_drawn(can
     assert "The inputs v2 received differ from v1's in **1 of 2** features" in text
     assert [s.value for s in at.subheader] == ["Serving and performance", "Drift of v2 against v1",
                                                "Differences over time"]
+    # The trend's time axis has one format for its span (st.line_chart's mixed "12:05" and "01 AM").
+    trend = charts(at)[-1]
+    axes = {json.dumps(layer["encoding"]["x"]["axis"], sort_keys=True) for layer in trend.spec["layer"]}
+    assert len(axes) == 1 and json.loads(axes.pop())["format"] == "%H:%M"
 
 
 def test_an_alert_link_opens_its_window_and_the_url_follows_the_pickers(engine: Engine,

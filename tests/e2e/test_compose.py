@@ -91,16 +91,13 @@ def test_prometheus_config_and_rules_validate_and_fire():
 
 
 def test_grafana_dashboard_and_provisioning_are_consistent():
-    from monitor.metrics.names import ALL_METRICS
+    from monitor.exporter.collector import served_names
     from tests.monitor.exporter.support import dashboard_queries
 
     grafana = ROOT / "deploy" / "grafana"
     dashboard = json.loads((grafana / "driftwatch.json").read_text())
     assert dashboard["uid"] == "driftwatch" and dashboard["panels"]
-    served = {f"driftwatch_{name}" for name in ALL_METRICS} | {
-        f"driftwatch_{name}" for name in ("window_end_timestamp_seconds", "alerts", "notifications", "store_up",
-                                          "kafka_up", "kafka_consumer_lag", "predictions_stored_total",
-                                          "dead_letters_total")}
+    served = served_names()
     used = {name for expr in dashboard_queries(dashboard) for name in re.findall(r"driftwatch_[a-z0-9_]+", expr)}
     assert used and used <= served, used - served
     titles = " ".join(panel["title"].lower() for panel in dashboard["panels"])

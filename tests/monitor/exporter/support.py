@@ -56,5 +56,6 @@ def dashboard_queries(dashboard: dict[str, Any]) -> list[str]:
 
 
 def concrete(expr: str) -> str:
-    """A dashboard expression with Grafana's variables filled in (every model and version)."""
-    return expr.replace("$model", ".*").replace("$version", ".*").replace("$__rate_interval", "1m")
+    """A dashboard expression with Grafana's variables filled in (every model, version, segment, challenger)."""
+    return (expr.replace("$model", ".*").replace("$version", ".*").replace("$segment", ".+")
+            .replace("$challenger", ".*").replace("$__rate_interval", "1m"))

@@ -67,10 +67,10 @@ def test_prometheus_scrapes_the_stores_values(seeded: tuple[Engine, Path], tmp_p
         assert prometheus.query("driftwatch_kafka_up")[0]["value"][1] == "0"
         assert prometheus.query("driftwatch_kafka_consumer_lag") == []
         # Every query of the Grafana dashboard runs; those on vitals the seeded store holds return them (it has
-        # no regression labels, no roc_auc, no broker; a rate needs two scrapes).
+        # no regression labels, no roc_auc, no broker, no segments, no challenger; a rate needs two scrapes).
         dashboard = json.loads((ROOT / "deploy" / "grafana" / "driftwatch.json").read_text())
         empty = {expr for expr in dashboard_queries(dashboard) if not prometheus.query(concrete(expr))}
-        assert all(re.search(r"kafka|rate\(|roc_auc|_mae|_rmse", e)
+        assert all(re.search(r"kafka|rate\(|roc_auc|_mae|_rmse|\$segment|driftwatch_compare_", e)
                    for e in empty), empty
     finally:
         prometheus.stop()
