@@ -5,7 +5,7 @@ the way an HTTP client keeps its transports behind one boundary:
 
 - ``upsert``: SQLAlchemy's ``INSERT ... ON CONFLICT`` construct of the backend;
 - ``insert_rows``: many rows into a table on the driver's own cursor (``COPY`` on
-  PostgreSQL, one ``INSERT ... SELECT FROM json_each(?)`` on SQLite), optionally skipping rows whose key exists
+  PostgreSQL, ``executemany`` on SQLite), optionally skipping rows whose key exists
   and saying which were inserted (SQLite: by the new rowids, one writer at a time;
   PostgreSQL: ``COPY``, and on a duplicate key a staging table and
   ``INSERT ... ON CONFLICT DO NOTHING RETURNING``);
@@ -27,7 +27,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Final
 
-import msgspec
 from sqlalchemy import Connection, Engine, Table
 from sqlalchemy.dialects.postgresql import Insert as PgInsert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -137,16 +136,11 @@ class _SQLite(StoreDialect):
         driver = _driver(connection)
         cursor = driver.cursor()
         names = ", ".join(columns)
-        # One statement over one JSON array of the rows, not executemany: SQLite then
-        # runs the whole insert in C with Python's GIL released once, instead of taking
-        # it back after every row (which stalls a writer thread behind a busy decoder).
-        # JSON numbers parse to the same doubles Python sent (``_json_rows``).
-        values = ", ".join(f"value ->> {index}" for index in range(len(columns)))
+        marks = ", ".join("?" for _ in columns)
         conflict = f" ON CONFLICT ({', '.join(skip_existing)}) DO NOTHING" if skip_existing else ""
         (high,) = cursor.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()
         before = driver.total_changes
-        cursor.execute(f"INSERT INTO {table} ({names}) SELECT {values} FROM json_each(?) WHERE true{conflict}",
-                       (_json_rows(rows),))
+        cursor.executemany(f"INSERT INTO {table} ({names}) VALUES ({marks}){conflict}", rows)
         if driver.total_changes - before == len(rows):
             return list(range(len(rows)))
         # One writer at a time: the new rows are the ids above the highest before.
@@ -246,21 +240,6 @@ class _Postgres(StoreDialect):
 
     def bucket_sql(self, column: str, size: str) -> str:
         return f"floor(extract(epoch from {column}) / {size})::bigint"
-
-
-_encode_json: Final = msgspec.json.Encoder().encode
-
-
-def _json_rows(rows: Sequence[Sequence[Any]]) -> str:
-    """Rows of text, numbers and None as one JSON array of arrays, for SQLite's ``json_each``.
-
-    Floats are written shortest-round-trip, which SQLite parses back to the same
-    double; NaN becomes null, as SQLite stores a bound NaN (NULL).
-
-    >>> _json_rows([("a", 1, 0.1, None), ("b", -2, float("nan"), 1e300)])
-    '[["a",1,0.1,null],["b",-2,null,1e300]]'
-    """
-    return _encode_json(rows).decode("utf-8")
 
 
 def _staging(cursor: Any, table: str) -> str:
