@@ -51,7 +51,8 @@ VITALS: dict[str, Vital] = {
     "compare_mae_diff": Vital("MAE", "number", False),
     **{f"compare_estimated_{name}_diff": Vital(f"Estimated {_NAMES.get(name, name)}", "number",
                                                name not in _LOWER_IS_BETTER)
-       for name in dict.fromkeys(n for names in ESTIMATED_METRICS.values() for n in names)},
+       for name in dict.fromkeys(n for names in ESTIMATED_METRICS.values() for n in names)
+       if f"compare_estimated_{name}_diff" in COMPARE_METRICS},
 }
 
 
