@@ -173,7 +173,7 @@ def _multiclass_points(fitted: FittedEstimators, cbpe: FittedMulticlassCBPE, row
     calibrated = [name for name, calibrator in zip(cbpe.classes, cbpe.calibrators, strict=True)
                   if calibrator is not None]
     count = int(usable.sum())
-    common = {"classes": list(cbpe.classes), "calibrated": calibrated, "chunk_size": fitted.chunk_size}
+    common: dict[str, Any] = {"classes": list(cbpe.classes), "calibrated": calibrated, "chunk_size": fitted.chunk_size}
     cells = cbpe.cell_classes()
     points = [_point(f"estimated_{metric}", estimates[metric], "cbpe", count, **common)
               for metric in cbpe.metrics if metric not in cells]
