@@ -262,21 +262,19 @@ def confusion_section(url: str, model: str, version: str, focus: pd.Timestamp | 
                  for v, lo, hi in zip(cells["value"], cells["lower_band"], cells["upper_band"], strict=True)]
     table = confusion_matrix(cells, pd.Series(estimated))
     breach = confusion_matrix(cells, cells["is_breach"].astype(object).eq(True).map({True: "red", False: ""}))
-    left, right = st.columns(2)
-    with left:
-        st.caption("Estimated (expected count, band of ± 3 sampling errors); red: outside the thresholds learned "
-                   "on the reference")
-        st.table(table.style.apply(lambda _: breach.map(cell_style), axis=None))
-    with right:
-        realized = cells["realized"]
-        if realized.notna().all():
-            st.caption("Realized (every row of the window is labelled)")
-            st.table(confusion_matrix(cells, realized.map(lambda v: f"{v:,.0f}")))
-        else:
-            labelled, rows = cells["labelled_rows"].max(), cells["rows"].max()
-            so_far = ("no labels yet" if pd.isna(labelled) or labelled == 0
-                      else f"{labelled:,.0f} of {rows:,.0f} rows labelled so far")
-            st.caption(f"Realized: once every row of the window has its label ({so_far}).")
+    # One above the other, each the page's width: side by side, a matrix of many classes is cut at 1000 px.
+    st.caption("Estimated: the expected count (its band of ± 3 sampling errors); red: outside the thresholds "
+               "learned on the reference")
+    st.table(table.style.apply(lambda _: breach.map(cell_style), axis=None))
+    realized = cells["realized"]
+    if realized.notna().all():
+        st.caption("Realized: the count from the labels (every row of the window is labelled)")
+        st.table(confusion_matrix(cells, realized.map(lambda v: f"{v:,.0f}")))
+    else:
+        labelled, rows = cells["labelled_rows"].max(), cells["rows"].max()
+        so_far = ("no labels yet" if pd.isna(labelled) or labelled == 0
+                  else f"{labelled:,.0f} of {rows:,.0f} rows labelled so far")
+        st.caption(f"Realized: shown once every row of the window has its label ({so_far}).")
 
 
 def vitals(url: str, model: str, version: str, range_label: str, window: datetime | None,

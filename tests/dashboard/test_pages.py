@@ -422,8 +422,9 @@ def test_model_page_charts_estimated_performance_in_its_band_with_thresholds_and
 
 def _cell_row(model: str, version: str, start: datetime, metric: str, value: float, *, feature: str | None = None,
               breach: bool = False, **details: object) -> dict[str, object]:
-    return {"model": model, "model_version": version, "window_start": start, "window_end": start + pd.Timedelta(hours=1),
-            "feature": feature, "is_partial": False, "computed_at": datetime(2026, 1, 15, 12, tzinfo=UTC),
+    return {"model": model, "model_version": version, "window_start": start,
+            "window_end": start + pd.Timedelta(hours=1), "feature": feature, "is_partial": False,
+            "computed_at": datetime(2026, 1, 15, 12, tzinfo=UTC),
             "metric": metric, "value": value, "threshold": 30.0, "is_breach": breach,
             "details": {"method": "cbpe", "lower_band": value - 4, "upper_band": value + 4, "lower_threshold": 5.0,
                         "upper_threshold": 30.0, "rows": 100, **details}}
