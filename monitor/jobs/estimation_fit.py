@@ -134,13 +134,15 @@ def library_versions() -> dict[str, str]:
 
 def config_key(config: ModelConfig, specs: dict[str, FeatureSpec]) -> str:
     """A hash of every setting a fit depends on."""
-    settings = {
+    settings: dict[str, Any] = {
         "task": config.task, "positive_label": category_key(config.positive_label),
         "estimation": config.estimation.model_dump(mode="json"),
         "features": {name: spec.type for name, spec in sorted(specs.items())},
     }
     if config.task == "multiclass_classification":
         settings["fit"] = "per-class probabilities"  # fits stored before the service estimated multiclass: refit
+    # The metrics resolved: a fit stored before the default set grew (the confusion cells) is refitted.
+    settings["metrics"] = list(service_metrics(config.task, config.estimation.metrics))
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
