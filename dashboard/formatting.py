@@ -54,6 +54,11 @@ METRIC_LABELS: dict[str, str] = {
     "performance_drop": "Performance drop",
     "concept_drift": "Concept drift",
     "multivariate_drift": "Multivariate drift",
+    "true_positive": "True positives",
+    "true_negative": "True negatives",
+    "false_positive": "False positives",
+    "false_negative": "False negatives",
+    "confusion_cell": "Confusion cell",
 }
 _SHARES = {"error_rate", "missing_share", "out_of_range_share", "unseen_category_share", "type_mismatch_share",
            "dataset_drift_share", "positive_rate", "class_share", "label_coverage"}

@@ -17,6 +17,7 @@ from dashboard.health import Health
 
 __all__ = [
     "MODEL_COLUMNS",
+    "confusion_matrix",
     "active_silence",
     "alert_markers",
     "current_models",
@@ -297,3 +298,42 @@ def drift_verdict(share: float | None, setting: float | None, drifted: bool | No
         return f"{word}: {share:.0%} of the features drift"
     side = "at or over" if drifted else "under"
     return f"{word}: {share:.0%} of the features drift, {side} this model's drift_share setting of {setting:.0%}"
+
+
+# The binary cells' (true, predicted) classes; the table reads positive first, as NannyML's.
+_BINARY_CELLS = {"estimated_true_positive": ("positive", "positive"),
+                 "estimated_false_negative": ("positive", "negative"),
+                 "estimated_false_positive": ("negative", "positive"),
+                 "estimated_true_negative": ("negative", "negative")}
+
+
+def confusion_matrix(cells: pd.DataFrame, values: pd.Series) -> pd.DataFrame:
+    """``values`` (one per row of ``cells``, as :func:`dashboard.queries.confusion_cells` returns them)
+    laid out as a confusion matrix: a row per true class, a column per predicted class.
+
+    >>> cells = pd.DataFrame({"metric": ["estimated_confusion_cell"] * 4, "true_class": ["a", "a", "b", "b"],
+    ...                       "predicted_class": ["a", "b", "a", "b"]})
+    >>> confusion_matrix(cells, pd.Series([5, 1, 2, 7]))
+    predicted → predicted a predicted b
+    true ↓
+    true a                5           1
+    true b                2           7
+    >>> binary = pd.DataFrame({"metric": ["estimated_false_negative", "estimated_true_positive"],
+    ...                        "true_class": [None, None], "predicted_class": [None, None]})
+    >>> list(confusion_matrix(binary, pd.Series(["3", "9"])).loc["true positive"])
+    ['9', '3']
+    """
+    binary = cells["metric"].map(_BINARY_CELLS)
+    true = [pair[0] if isinstance(pair, tuple) else name for pair, name in zip(binary, cells["true_class"],
+                                                                              strict=True)]
+    predicted = [pair[1] if isinstance(pair, tuple) else name for pair, name in zip(binary, cells["predicted_class"],
+                                                                                   strict=True)]
+    order = (["positive", "negative"] if binary.notna().all()
+             else sorted({str(name) for name in (*true, *predicted)}))
+    long = pd.DataFrame({"true": true, "predicted": predicted, "value": list(values)})
+    table = long.pivot(index="true", columns="predicted", values="value")
+    present = [name for name in order if name in table.index or name in table.columns]
+    table = table.reindex(index=present, columns=present)
+    table.index = pd.Index([f"true {name}" for name in present], name="true ↓")
+    table.columns = pd.Index([f"predicted {name}" for name in present], name="predicted →")
+    return table

@@ -21,6 +21,8 @@ from enum import StrEnum
 
 import pandas as pd
 
+from monitor.metrics.names import CONFUSION_CELL_METRIC
+
 __all__ = [
     "HEALTH_RULE",
     "Health",
@@ -138,12 +140,18 @@ def window_vitals(points: pd.DataFrame) -> WindowVitals:
     """Read the health inputs from one model's metric rows of one window.
 
     ``points`` has the columns ``metric``, ``feature``, ``value`` and ``is_breach``;
-    ``class_share`` rows name a class, not a feature, but classes have no thresholds.
+    ``class_share`` rows name a class, not a feature, but classes have no thresholds;
+    ``estimated_confusion_cell`` rows name a cell: a breach there is the model's metric's, not a feature's.
+
+    >>> window_vitals(pd.DataFrame({"metric": ["estimated_confusion_cell"], "feature": ["true=a,pred=b"],
+    ...                             "value": [9.0], "is_breach": [True]})).breached_metrics
+    ('estimated_confusion_cell',)
     """
     if points.empty:
         return WindowVitals()
     breach = points["is_breach"].eq(True)
-    model_level = points["feature"].isna() if "feature" in points else pd.Series(True, index=points.index)
+    model_level = ((points["feature"].isna() | points["metric"].eq(CONFUSION_CELL_METRIC)) if "feature" in points
+                   else pd.Series(True, index=points.index))
     drift = points[points["metric"] == "dataset_drift"]["value"]
     error_breach = breach[points["metric"] == "error_rate"]
     return WindowVitals(

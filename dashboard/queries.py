@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, String, and_, case, false, func, or_, sele
 
 from dashboard.settings import QUERY_TTL
 from dashboard.store import read_frame
-from monitor.metrics.names import ALL_METRICS, METRIC_GROUPS
+from monitor.metrics.names import ALL_METRICS, ESTIMATED_CELL_METRICS, METRIC_GROUPS
 from monitor.store.tables import (
     alerts,
     dead_letters,
@@ -249,6 +249,28 @@ def estimation_series(url: str, model: str, version: str, start: datetime | None
         .order_by(MV.c.window_start, MV.c.metric)
     )
     return _utc(read_frame(url, statement), "window_start")
+
+
+@_cached
+def confusion_cells(url: str, model: str, version: str, window_start: datetime,
+                    segment: str | None = None) -> pd.DataFrame:
+    """The estimated confusion-matrix cells of one window (binary's four named metrics, or multiclass's
+    ``estimated_confusion_cell`` rows) with the realized counts and learned thresholds from their details."""
+    numbers = ("realized", "realized_so_far", "labelled_rows", "rows", "lower_band", "upper_band",
+               "lower_threshold", "upper_threshold")
+    texts = ("true_class", "predicted_class", "not_estimated")
+    statement = select(
+        MV.c.metric, MV.c.feature, MV.c.value, MV.c.is_breach,
+        *(MV.c.details[name].as_float().label(name) for name in numbers),
+        *(MV.c.details[name].as_string().label(name) for name in texts),
+    ).where(
+        MV.c.model == model,
+        MV.c.metric.in_(sorted(ESTIMATED_CELL_METRICS)),
+        MV.c.window_start == window_start,
+        MV.c.model_version == version,
+        _segment(segment),
+    ).order_by(MV.c.metric, MV.c.feature)
+    return read_frame(url, statement)
 
 
 @_cached

@@ -55,7 +55,8 @@ VITALS: dict[str, Vital] = {
     **{f"compare_estimated_{name}_diff": Vital(f"Estimated {_NAMES.get(name, name)}",
                                                "share" if name == "accuracy" else "number",
                                                name not in _LOWER_IS_BETTER)
-       for name in dict.fromkeys(n for names in ESTIMATED_METRICS.values() for n in names)},
+       for name in dict.fromkeys(n for names in ESTIMATED_METRICS.values() for n in names)
+       if f"compare_estimated_{name}_diff" in COMPARE_METRICS},
 }
 # The realized comparison an estimate is checked against, where one is computed.
 REALIZED_OF = {f"compare_estimated_{name}_diff": f"compare_{name}_diff" for name in ("accuracy", "roc_auc", "mae")}

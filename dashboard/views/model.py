@@ -37,13 +37,20 @@ from dashboard.formatting import (
     score_label,
     threshold_text,
 )
-from dashboard.frames import alert_markers, flagged_windows, headline_metric, latest_threshold, metric_frame
+from dashboard.frames import (
+    alert_markers,
+    confusion_matrix,
+    flagged_windows,
+    headline_metric,
+    latest_threshold,
+    metric_frame,
+)
 from dashboard.health import assess_models
 from dashboard.segments import pick_segment
 from dashboard.settings import AUTO_REFRESH
 from dashboard.time_ranges import AROUND_WINDOW, TimeRange, parse_window, resolve_range
 from monitor.errors import DriftwatchError
-from monitor.metrics.names import ESTIMATED_METRICS
+from monitor.metrics.names import ESTIMATED_CELL_METRICS, ESTIMATED_METRICS
 
 OUTPUT = ("positive_rate", "class_share", "prediction_mean", "score_mean")
 PERFORMANCE = ("accuracy", "precision", "recall", "f1", "roc_auc", "mae", "rmse", "mape", "r2")
@@ -196,8 +203,10 @@ def chart_grid(series: pd.DataFrame, markers: pd.DataFrame, highlight: tuple[dat
                   zero=True, threshold_of="performance_drop", **overlays)
 
 
-# Every estimable metric once, in the catalogue's order (roc_auc, f1, ..., mae, mse, ...).
-ESTIMATED = tuple(dict.fromkeys(f"estimated_{name}" for names in ESTIMATED_METRICS.values() for name in names))
+# Every estimable metric once, in the catalogue's order (roc_auc, f1, ..., mae, mse, ...); the confusion
+# cells are counts of one window: drawn as a matrix (confusion_section), not as lines.
+ESTIMATED = tuple(dict.fromkeys(f"estimated_{name}" for names in ESTIMATED_METRICS.values() for name in names
+                                if f"estimated_{name}" not in ESTIMATED_CELL_METRICS))
 MULTIVARIATE = "multivariate_drift"
 
 
@@ -231,6 +240,43 @@ def estimate_section(url: str, model: str, version: str, span: TimeRange, marker
             st.vega_lite_chart(spec=spec, width="stretch")
 
 
+def _count(value: float) -> str:
+    return "" if pd.isna(value) else f"{value:,.1f}"
+
+
+def confusion_section(url: str, model: str, version: str, focus: pd.Timestamp | None,
+                      segment: str | None = None) -> None:
+    """The estimated confusion matrix of the focus window (expected counts with their band), red where a
+    cell left the thresholds learned on the reference, and the realized counts once every row is labelled."""
+    if focus is None or pd.isna(focus):
+        return
+    cells = queries.confusion_cells(url, model, version, focus.to_pydatetime(), segment)
+    if cells.empty:
+        return
+    st.markdown(f"**Estimated confusion matrix, window {format_time(focus)}**")
+    if cells["value"].isna().all():
+        reasons = cells["not_estimated"].dropna()
+        st.caption(f"Not estimated: {reasons.iloc[0] if len(reasons) else 'no value'}.")
+        return
+    estimated = [f"{_count(v)} ({lo:,.0f}–{hi:,.0f})" if not (pd.isna(lo) or pd.isna(hi)) else _count(v)
+                 for v, lo, hi in zip(cells["value"], cells["lower_band"], cells["upper_band"], strict=True)]
+    table = confusion_matrix(cells, pd.Series(estimated))
+    breach = confusion_matrix(cells, cells["is_breach"].astype(object).eq(True).map({True: "red", False: ""}))
+    # One above the other, each the page's width: side by side, a matrix of many classes is cut at 1000 px.
+    st.caption("Estimated: the expected count (its band of ± 3 sampling errors); red: outside the thresholds "
+               "learned on the reference")
+    st.table(table.style.apply(lambda _: breach.map(cell_style), axis=None))
+    realized = cells["realized"]
+    if realized.notna().all():
+        st.caption("Realized: the count from the labels (every row of the window is labelled)")
+        st.table(confusion_matrix(cells, realized.map(lambda v: f"{v:,.0f}")))
+    else:
+        labelled, rows = cells["labelled_rows"].max(), cells["rows"].max()
+        so_far = ("no labels yet" if pd.isna(labelled) or labelled == 0
+                  else f"{labelled:,.0f} of {rows:,.0f} rows labelled so far")
+        st.caption(f"Realized: shown once every row of the window has its label ({so_far}).")
+
+
 def vitals(url: str, model: str, version: str, range_label: str, window: datetime | None,
            segment: str | None = None) -> None:
     windows = queries.model_windows(url)
@@ -248,6 +294,7 @@ def vitals(url: str, model: str, version: str, range_label: str, window: datetim
     highlight = (window, window + (info["last_window_end"] - info["last_window"])) if window is not None else None
     chart_grid(series, markers, highlight, span)
     estimate_section(url, model, version, span, markers, highlight, segment)
+    confusion_section(url, model, version, focus, segment)
 
     st.subheader(f"Window {format_time(focus)}")
     if focus_points.empty:

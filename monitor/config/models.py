@@ -22,6 +22,7 @@ from monitor.metrics.names import (
     COMPARE_FEATURE_METRICS,
     COMPARE_METRICS,
     COMPARE_TESTED_METRICS,
+    CONFUSION_CELL_METRIC,
     ESTIMATED_METRICS,
     FEATURE_METRICS,
     LEARNABLE_METRICS,
@@ -262,7 +263,8 @@ class ModelConfig(StrictModel):
         if self.task == "binary_classification" and self.positive_label is None:
             raise KeyedValueError(("task",), "binary_classification needs positive_label "
                                              "(the class that counts as positive); add it")
-        allowed = ESTIMATED_METRICS[self.task]
+        # confusion_matrix: every cell (binary: the four; multiclass: confusion_cell), as `driftwatch estimate`
+        allowed = (*ESTIMATED_METRICS[self.task], *(("confusion_matrix",) if self.task != "regression" else ()))
         for name in self.estimation.metrics or ():
             if name not in allowed:
                 raise KeyedValueError(("estimation", "metrics"), unknown_choice(f"{self.task} estimated metric",
@@ -456,7 +458,11 @@ class DriftwatchConfig(StrictModel):
             if rule.feature is not None and rule.metric not in FEATURE_METRICS | COMPARE_FEATURE_METRICS:
                 raise KeyedValueError((*at, "feature"), f"alerts.rules[{rule.name}].feature: metric {rule.metric!r} "
                                       "has no features; remove feature or pick a per-feature metric")
-            if rule.feature not in (None, "*") and rule.metric != "class_share":
+            if rule.metric == CONFUSION_CELL_METRIC and rule.feature is None:
+                raise KeyedValueError((*at, "feature"), f"alerts.rules[{rule.name}]: {CONFUSION_CELL_METRIC} has a "
+                                      "row per cell of a multiclass confusion matrix; set feature to '*' (every "
+                                      "cell) or one cell, e.g. 'true=cat,pred=dog'")
+            if rule.feature not in (None, "*") and rule.metric not in ("class_share", CONFUSION_CELL_METRIC):
                 try:
                     self._check_rule_feature(rule.name, rule.model, rule.feature)
                 except ValueError as exc:

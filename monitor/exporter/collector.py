@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from monitor.exporter.lag import LagReading
 from monitor.exporter.snapshot import IngestCounter, Snapshot, read_snapshot
 from monitor.logs import fields
-from monitor.metrics.names import ALL_METRICS, COMPARE_METRICS, METRIC_GROUPS
+from monitor.metrics.names import ALL_METRICS, COMPARE_METRICS, CONFUSION_CELL_METRIC, METRIC_GROUPS
 
 __all__ = ["StoreCollector", "PREFIX", "ALERT_STATES", "ALERT_SEVERITIES", "metric_help", "served_names"]
 
@@ -31,6 +31,8 @@ log = logging.getLogger("driftwatch.exporter")
 PREFIX = "driftwatch_"
 ALERT_STATES = ("pending", "firing", "resolved")
 ALERT_SEVERITIES = ("info", "warning", "critical")
+# The label naming what a per-feature metric's ``feature`` column holds.
+_FEATURE_LABEL = {"class_share": "class", CONFUSION_CELL_METRIC: "cell"}
 _GROUP_OF = {metric: group.replace("_", " ") for group, names in METRIC_GROUPS.items() for metric in names}
 
 
@@ -61,8 +63,11 @@ def metric_help(metric: str) -> str:
 
     >>> metric_help("class_share")
     "driftwatch's class_share (output) of each model version's newest complete window (label class: the class)"
+    >>> metric_help("estimated_confusion_cell").endswith("(label cell: true=<class>,pred=<class>)")
+    True
     """
-    suffix = " (label class: the class)" if metric == "class_share" else ""
+    suffix = {"class_share": " (label class: the class)",
+              CONFUSION_CELL_METRIC: " (label cell: true=<class>,pred=<class>)"}.get(metric, "")
     if metric.startswith("compare_"):
         return (f"driftwatch's {metric}: model_version (a challenger) against the champion named in label compare, "
                 "in each model's newest complete window")
@@ -141,7 +146,7 @@ def _vitals(snapshot: Snapshot) -> Iterator[Metric]:
         for vital in window.vitals:
             family = families.get(vital.metric)
             if family is None:
-                extra = [] if vital.feature is None else ["class" if vital.metric == "class_share" else "feature"]
+                extra = [] if vital.feature is None else [_FEATURE_LABEL.get(vital.metric, "feature")]
                 extra += ["segment"] if vital.metric in segmented else []
                 # Comparison metrics always carry compare (one champion per model: one value per challenger).
                 extra = ["compare", *extra] if vital.compare else extra

@@ -37,6 +37,7 @@ from monitor.jobs.window_metrics import WindowInput, drift_points
 from monitor.logs import fields
 from monitor.metrics.categories import category_keys
 from monitor.metrics.column import to_float
+from monitor.metrics.names import ESTIMATED_CELL_METRICS
 from monitor.metrics.pairs import class_pairs, value_pairs
 from monitor.metrics.point import MetricPoint
 from monitor.metrics.significance import (
@@ -149,7 +150,8 @@ def _regression(champion: StoredRows, challenger: StoredRows) -> list[MetricPoin
 
 def _estimates(champion: VersionSample, challenger: VersionSample) -> list[MetricPoint]:
     points = []
-    for name in sorted(set(champion.estimates) & set(challenger.estimates)):
+    # the confusion cells are counts: they follow each version's share of the traffic, not its quality
+    for name in sorted((set(champion.estimates) & set(challenger.estimates)) - ESTIMATED_CELL_METRICS):
         first, second = champion.estimates[name], challenger.estimates[name]
         points.append(MetricPoint(f"compare_{name}_diff", second - first, details={
             "champion_value": first, "challenger_value": second, "test": None,

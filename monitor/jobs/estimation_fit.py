@@ -33,15 +33,15 @@ from monitor.config.models import ModelConfig
 from monitor.errors import DriftwatchError
 from monitor.logs import fields
 from monitor.metrics.categories import category_key
-from monitor.metrics.estimation.cbpe import FittedCBPE, fit_cbpe
-from monitor.metrics.estimation.cbpe_multiclass import FittedMulticlassCBPE, fit_multiclass_cbpe
+from monitor.metrics.estimation.cbpe import CONFUSION_CELLS, FittedCBPE, fit_cbpe
+from monitor.metrics.estimation.cbpe_multiclass import MULTICLASS_METRICS, FittedMulticlassCBPE, fit_multiclass_cbpe
 from monitor.metrics.estimation.chunks import DEFAULT_CHUNK_COUNT, split_rows
 from monitor.metrics.estimation.classifier import FittedDomainClassifier, fit_domain_classifier
 from monitor.metrics.estimation.dle import FittedDLE, fit_dle, realized_regression
 from monitor.metrics.estimation.pca import FittedReconstruction, fit_reconstruction
 from monitor.metrics.estimation.thresholds import reference_thresholds
 from monitor.metrics.features import FeatureSpec, coerce_feature
-from monitor.metrics.names import ESTIMATED_METRICS
+from monitor.metrics.names import CONFUSION_CELL_METRIC, ESTIMATED_METRICS, confusion_cell_feature
 from monitor.store.row_format import StoredRows
 from monitor.store.tables import reference_models
 
@@ -56,6 +56,7 @@ __all__ = [
     "load_or_fit",
     "multiclass_arrays",
     "regression_frame",
+    "service_metrics",
     "typed_features",
 ]
 
@@ -94,9 +95,15 @@ class FittedEstimators:
 
     def thresholds(self) -> dict[str, list[float | None]]:
         learned: dict[str, list[float | None]] = {}
-        for fitted in (self.cbpe, self.dle, self.multiclass):
+        for fitted in (self.cbpe, self.dle):
             if fitted is not None:
                 learned.update({f"estimated_{name}": list(fitted.thresholds[name]) for name in fitted.metrics})
+        if self.multiclass is not None:
+            for name, (true_class, predicted_class) in self.multiclass.cell_classes().items():
+                key = f"{CONFUSION_CELL_METRIC}[{confusion_cell_feature(true_class, predicted_class)}]"
+                learned[key] = list(self.multiclass.thresholds[name])
+            learned.update({f"estimated_{name}": list(self.multiclass.thresholds[name])
+                            for name in self.multiclass.metrics if name in MULTICLASS_METRICS})
         if self.reconstruction is not None:
             learned[MULTIVARIATE_METRIC] = [self.reconstruction.lower_threshold, self.reconstruction.upper_threshold]
         if self.classifier is not None:
@@ -127,13 +134,15 @@ def library_versions() -> dict[str, str]:
 
 def config_key(config: ModelConfig, specs: dict[str, FeatureSpec]) -> str:
     """A hash of every setting a fit depends on."""
-    settings = {
+    settings: dict[str, Any] = {
         "task": config.task, "positive_label": category_key(config.positive_label),
         "estimation": config.estimation.model_dump(mode="json"),
         "features": {name: spec.type for name, spec in sorted(specs.items())},
     }
     if config.task == "multiclass_classification":
         settings["fit"] = "per-class probabilities"  # fits stored before the service estimated multiclass: refit
+    # The metrics resolved: a fit stored before the default set grew (the confusion cells) is refitted.
+    settings["metrics"] = list(service_metrics(config.task, config.estimation.metrics))
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
@@ -170,6 +179,21 @@ def binary_arrays(rows: StoredRows, positive: str) -> tuple[np.ndarray, np.ndarr
     predicted = np.where(prediction.isna(), np.nan, (prediction.astype(object) == positive).astype(float))
     scores = pd.to_numeric(outputs["score"], errors="coerce").to_numpy(dtype=float)
     return np.asarray(labels, dtype=float), scores, np.asarray(predicted, dtype=float)
+
+
+def service_metrics(task: str, names: list[str] | None) -> tuple[str, ...]:
+    """The ``estimated_<name>`` names a window writes for the configured ``estimation.metrics`` (None: all):
+    ``confusion_matrix`` stands for the binary cells, or multiclass's ``confusion_cell`` (one row per cell).
+
+    >>> service_metrics("binary_classification", ["f1", "confusion_matrix"])
+    ('f1', 'true_positive', 'true_negative', 'false_positive', 'false_negative')
+    >>> service_metrics("multiclass_classification", ["confusion_matrix", "accuracy"])
+    ('confusion_cell', 'accuracy')
+    """
+    cells = {"binary_classification": CONFUSION_CELLS, "multiclass_classification": ("confusion_cell",)}.get(task, ())
+    expanded = (cell for name in names or ESTIMATED_METRICS[task]
+                for cell in (cells if name == "confusion_matrix" else (name,)))
+    return tuple(dict.fromkeys(expanded))
 
 
 def _fit_cbpe(config: ModelConfig, reference: StoredRows, positive: str, metrics: tuple[str, ...],
@@ -250,6 +274,7 @@ def _fit_multiclass(config: ModelConfig, reference: StoredRows, metrics: tuple[s
     if len(labels) < 2 * chunk_size:
         raise DriftwatchError(f"the reference has {len(labels)} labelled rows with probabilities, fewer than two "
                               f"chunks of {chunk_size}; set estimation.chunk_size lower or give a bigger reference")
+    metrics = tuple("confusion_matrix" if name == "confusion_cell" else name for name in metrics)  # every cell
     return fit_multiclass_cbpe(labels, scores, predicted, classes, metrics=metrics, chunk_size=chunk_size,
                                threshold_std=config.estimation.threshold_std)
 
@@ -329,7 +354,7 @@ def fit_estimators(config: ModelConfig, reference: StoredRows, specs: dict[str, 
                   else not reference.class_probabilities().empty)
         has_targets = bool(outputs["label"].notna().any()) and scored
     wanted = settings.enabled is True or (settings.enabled is None and has_targets)
-    metrics = tuple(settings.metrics or ESTIMATED_METRICS[config.task]) if wanted else ()
+    metrics = service_metrics(config.task, settings.metrics) if wanted else ()
     positive = category_key(config.positive_label)
     cbpe: FittedCBPE | None = None
     dle: FittedDLE | None = None

@@ -24,14 +24,16 @@ from monitor.jobs.estimation_fit import (
     binary_arrays,
     multiclass_arrays,
     regression_frame,
+    service_metrics,
     typed_features,
 )
+from monitor.metrics.estimation.cbpe import CONFUSION_CELLS
 from monitor.metrics.estimation.cbpe_multiclass import FittedMulticlassCBPE
 from monitor.metrics.estimation.classifier import FittedDomainClassifier
 from monitor.metrics.estimation.dle import FittedDLE
 from monitor.metrics.estimation.results import MetricEstimate
 from monitor.metrics.features import FeatureSpec
-from monitor.metrics.names import ESTIMATED_METRICS
+from monitor.metrics.names import CONFUSION_CELL_METRIC, confusion_cell_feature
 from monitor.metrics.point import MetricPoint
 from monitor.store.row_format import StoredRows
 
@@ -45,7 +47,9 @@ def _number(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
 
-def _point(metric: str, estimate: MetricEstimate, method: str, rows: int, **extra: Any) -> MetricPoint:
+def _point(metric: str, estimate: MetricEstimate, method: str, rows: int, *, feature: str | None = None,
+           labelled: int | None = None, **extra: Any) -> MetricPoint:
+    """One estimated metric; ``labelled`` (confusion cells: counts) is how many of the ``rows`` have a label."""
     lower, upper = estimate.lower_threshold, estimate.upper_threshold
     details: dict[str, Any] = {
         "method": method, "rows": rows,
@@ -54,17 +58,53 @@ def _point(metric: str, estimate: MetricEstimate, method: str, rows: int, **extr
         "sampling_error": _number(estimate.sampling_error), **extra,
     }
     if estimate.realized is not None and math.isfinite(estimate.realized):
-        details["realized"] = float(estimate.realized)
+        details.update(_realized(float(estimate.realized), rows, labelled))
+    name = metric if feature is None else f"{metric} {feature}"
     if not math.isfinite(estimate.value):
-        reason = f"{metric} is undefined for this window's {rows} rows"
-        return MetricPoint(metric, math.nan, threshold=_number(upper if upper is not None else lower),
+        reason = f"{name} is undefined for this window's {rows} rows"
+        return MetricPoint(metric, math.nan, feature=feature, threshold=_number(upper if upper is not None else lower),
                            details={**details, "reason": reason, "not_estimated": reason})
-    return MetricPoint(metric, float(estimate.value), threshold=_number(upper if upper is not None else lower),
-                       is_breach=bool(estimate.alert), details=details)
+    return MetricPoint(metric, float(estimate.value), feature=feature,
+                       threshold=_number(upper if upper is not None else lower), is_breach=bool(estimate.alert),
+                       details=details)
 
 
-def _not_estimated(metric: str, reason: str, method: str) -> MetricPoint:
-    return MetricPoint(metric, math.nan, details={"method": method, "reason": reason, "not_estimated": reason})
+def _realized(value: float, rows: int, labelled: int | None) -> dict[str, Any]:
+    """The realized value's details. A count (``labelled`` given) is comparable with the estimate only once
+    every row has its label: before, it is kept apart (``realized_so_far``), so ``outside band`` does not
+    mistake labels still on their way for a missed estimate.
+
+    >>> _realized(0.8, 100, None)
+    {'realized': 0.8}
+    >>> _realized(31.0, 100, 60)
+    {'realized_so_far': 31.0, 'labelled_rows': 60}
+    >>> _realized(52.0, 100, 100)
+    {'realized': 52.0, 'labelled_rows': 100}
+    """
+    if labelled is None:
+        return {"realized": value}
+    if labelled < rows:
+        return {"realized_so_far": value, "labelled_rows": labelled}
+    return {"realized": value, "labelled_rows": labelled}
+
+
+def _not_estimated(metric: str, reason: str, method: str, feature: str | None = None, **extra: Any) -> MetricPoint:
+    return MetricPoint(metric, math.nan, feature=feature,
+                       details={"method": method, "reason": reason, "not_estimated": reason, **extra})
+
+
+def _not_estimated_all(names: tuple[str, ...] | list[str], reason: str, method: str,
+                       classes: tuple[str, ...] = ()) -> list[MetricPoint]:
+    """Every metric of ``names`` not estimated; ``confusion_cell`` as one row per cell of ``classes``
+    (none when the classes are not known: the other metrics say why)."""
+    points = []
+    for name in names:
+        if name != "confusion_cell":
+            points.append(_not_estimated(f"estimated_{name}", reason, method))
+            continue
+        points += [_not_estimated(CONFUSION_CELL_METRIC, reason, method, confusion_cell_feature(a, b),
+                                  true_class=a, predicted_class=b) for a in classes for b in classes]
+    return points
 
 
 def _method(task: str) -> str:
@@ -127,19 +167,24 @@ def _multiclass_points(fitted: FittedEstimators, cbpe: FittedMulticlassCBPE, row
     usable = np.array([value is not None for value in predicted], dtype=bool) & ~np.isnan(scores).any(axis=1)
     reason = _multiclass_reason(cbpe, rows, scores, predicted, usable)
     if reason is not None:
-        return [_not_estimated(f"estimated_{name}", reason, "cbpe") for name in fitted.performance]
+        return _not_estimated_all(fitted.performance, reason, "cbpe", cbpe.classes)
     report = replace(cbpe, chunk_size=None, chunks=1).estimate(scores[usable], predicted[usable], labels[usable])
     estimates = report.chunks[0].metrics
     calibrated = [name for name, calibrator in zip(cbpe.classes, cbpe.calibrators, strict=True)
                   if calibrator is not None]
-    return [_point(f"estimated_{metric}", estimates[metric], "cbpe", int(usable.sum()), classes=list(cbpe.classes),
-                   calibrated=calibrated, chunk_size=fitted.chunk_size)
-            for metric in cbpe.metrics]
+    count = int(usable.sum())
+    common: dict[str, Any] = {"classes": list(cbpe.classes), "calibrated": calibrated, "chunk_size": fitted.chunk_size}
+    cells = cbpe.cell_classes()
+    points = [_point(f"estimated_{metric}", estimates[metric], "cbpe", count, **common)
+              for metric in cbpe.metrics if metric not in cells]
+    labelled = int((usable & np.array([label is not None for label in labels], dtype=bool)).sum())
+    return points + [_point(CONFUSION_CELL_METRIC, estimates[name], "cbpe", count, feature=confusion_cell_feature(a, b),
+                            labelled=labelled, true_class=a, predicted_class=b, **common)
+                     for name, (a, b) in cells.items()]
 
 
 def _performance_points(fitted: FittedEstimators, rows: StoredRows,
                         specs: dict[str, FeatureSpec]) -> list[MetricPoint]:
-    names = [f"estimated_{name}" for name in fitted.performance]
     if fitted.dle is not None:
         return _dle_points(fitted, fitted.dle, rows, specs)
     if fitted.multiclass is not None:
@@ -147,7 +192,7 @@ def _performance_points(fitted: FittedEstimators, rows: StoredRows,
     cbpe = fitted.cbpe
     if cbpe is None:
         why = fitted.performance_reason or "performance estimation is not available"
-        return [_not_estimated(name, why, _method(fitted.task)) for name in names]
+        return _not_estimated_all(fitted.performance, why, _method(fitted.task))
     assert fitted.positive is not None
     labels, scores, predicted = binary_arrays(rows, fitted.positive)
     usable = ~(np.isnan(scores) | np.isnan(predicted))
@@ -163,11 +208,12 @@ def _performance_points(fitted: FittedEstimators, rows: StoredRows,
         reason = (f"window scores run from {scores[usable].min():g} to {scores[usable].max():g}; estimation "
                   "needs probabilities between 0 and 1")
     if reason is not None:
-        return [_not_estimated(name, reason, "cbpe") for name in names]
+        return _not_estimated_all(fitted.performance, reason, "cbpe")
     report = replace(cbpe, chunk_size=None, chunks=1).estimate(scores[usable], predicted[usable], labels[usable])
     estimates = report.chunks[0].metrics
+    labelled = int((usable & ~np.isnan(labels)).sum())
     return [_point(f"estimated_{metric}", estimates[metric], "cbpe", count, calibrated=cbpe.calibrated,
-                   chunk_size=fitted.chunk_size)
+                   chunk_size=fitted.chunk_size, labelled=labelled if metric in CONFUSION_CELLS else None)
             for metric in cbpe.metrics]
 
 
@@ -233,8 +279,7 @@ def estimation_points(fitted: FittedEstimators | None, config: ModelConfig, rows
         why = reason or "no reference"
         points = []
         if settings.enabled is True:
-            points += [_not_estimated(f"estimated_{name}", why, _method(config.task))
-                       for name in settings.metrics or ESTIMATED_METRICS[config.task]]
+            points += _not_estimated_all(service_metrics(config.task, settings.metrics), why, _method(config.task))
         if settings.multivariate != "off" and specs:
             method = "domain_classifier" if settings.multivariate == "classifier" else "pca_reconstruction"
             points.append(_not_estimated(MULTIVARIATE_METRIC, why, method))

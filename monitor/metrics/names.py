@@ -3,16 +3,37 @@
 from __future__ import annotations
 
 __all__ = [
-    "FEATURE_METRICS", "MODEL_METRICS", "ALL_METRICS", "ESTIMATED_METRICS", "LEARNABLE_METRICS", "METRIC_GROUPS",
-    "COMPARE_METRICS", "COMPARE_FEATURE_METRICS", "COMPARE_TESTED_METRICS",
+    "CONFUSION_CELL_METRIC", "ESTIMATED_CELL_METRICS", "FEATURE_METRICS", "MODEL_METRICS", "ALL_METRICS",
+    "ESTIMATED_METRICS", "LEARNABLE_METRICS", "METRIC_GROUPS", "COMPARE_METRICS", "COMPARE_FEATURE_METRICS",
+    "COMPARE_TESTED_METRICS", "confusion_cell_feature",
 ]
 
 # What each task's performance estimation can estimate (``estimated_<name>`` in metric_values).
+# The confusion-matrix cells are expected counts (not normalised, as NannyML's default): binary
+# has NannyML's four names; multiclass has one ``estimated_confusion_cell`` row per (true,
+# predicted) class pair, its ``feature`` naming the cell (see :func:`confusion_cell_feature`).
 ESTIMATED_METRICS: dict[str, tuple[str, ...]] = {
-    "binary_classification": ("roc_auc", "f1", "precision", "recall", "specificity", "accuracy"),
-    "multiclass_classification": ("roc_auc", "f1", "precision", "recall", "specificity", "accuracy"),
+    "binary_classification": ("roc_auc", "f1", "precision", "recall", "specificity", "accuracy",
+                              "true_positive", "true_negative", "false_positive", "false_negative"),
+    "multiclass_classification": ("roc_auc", "f1", "precision", "recall", "specificity", "accuracy",
+                                  "confusion_cell"),
     "regression": ("mae", "mse", "rmse", "mape"),
 }
+CONFUSION_CELL_METRIC = "estimated_confusion_cell"
+ESTIMATED_CELL_METRICS: frozenset[str] = frozenset(
+    {"estimated_true_positive", "estimated_true_negative", "estimated_false_positive", "estimated_false_negative",
+     CONFUSION_CELL_METRIC})
+"""Estimated confusion-matrix cells: counts that scale with the window's rows (not rates)."""
+
+
+def confusion_cell_feature(true_class: str, predicted_class: str) -> str:
+    """The ``feature`` of a multiclass ``estimated_confusion_cell`` row: the cell's true and predicted class.
+
+    >>> confusion_cell_feature("cat", "dog")
+    'true=cat,pred=dog'
+    """
+    return f"true={true_class},pred={predicted_class}"
+
 
 METRIC_GROUPS: dict[str, tuple[str, ...]] = {
     "traffic": ("prediction_count",),
@@ -59,7 +80,7 @@ METRIC_GROUPS: dict[str, tuple[str, ...]] = {
     ),
 }
 
-# Metrics whose rows carry a feature (or, for class_share, a class) name.
+# Metrics whose rows carry a feature (or, for class_share, a class; for estimated_confusion_cell, a cell) name.
 FEATURE_METRICS: frozenset[str] = frozenset(
     {
         "missing_share",
@@ -70,6 +91,7 @@ FEATURE_METRICS: frozenset[str] = frozenset(
         "feature_drift",
         "reference_problem",
         "class_share",
+        CONFUSION_CELL_METRIC,
     }
 )
 
@@ -107,6 +129,8 @@ COMPARE_METRICS: frozenset[str] = frozenset(
         "compare_dataset_drift_share",
         "compare_dataset_drift",
         "compare_prediction_drift_score",
-        *(f"compare_estimated_{name}_diff" for names in ESTIMATED_METRICS.values() for name in names),
+        # counts (the confusion cells) scale with each version's share of the traffic: not compared
+        *(f"compare_estimated_{name}_diff" for names in ESTIMATED_METRICS.values() for name in names
+          if f"estimated_{name}" not in ESTIMATED_CELL_METRICS),
     }
 )

@@ -420,6 +420,49 @@ def test_model_page_charts_estimated_performance_in_its_band_with_thresholds_and
     assert line["encoding"]["color"]["scale"]["domain"] == ["estimate"]
 
 
+def _cell_row(model: str, version: str, start: datetime, metric: str, value: float, *, feature: str | None = None,
+              breach: bool = False, **details: object) -> dict[str, object]:
+    return {"model": model, "model_version": version, "window_start": start,
+            "window_end": start + pd.Timedelta(hours=1), "feature": feature, "is_partial": False,
+            "computed_at": datetime(2026, 1, 15, 12, tzinfo=UTC),
+            "metric": metric, "value": value, "threshold": 30.0, "is_breach": breach,
+            "details": {"method": "cbpe", "lower_band": value - 4, "upper_band": value + 4, "lower_threshold": 5.0,
+                        "upper_threshold": 30.0, "rows": 100, **details}}
+
+
+def test_model_page_shows_the_estimated_confusion_matrix_beside_the_realized_one(
+        open_app: OpenApp, engine: Engine, seeded: SeedResult) -> None:
+    window = datetime(2026, 1, 15, 10, tzinfo=UTC)  # ALERT_LINK's window
+    binary = {"true_positive": (20.4, 19), "false_negative": (5.6, 7), "false_positive": (9.1, 8),
+              "true_negative": (64.9, 66)}
+    cells = [(f"true={a},pred={b}", a, b, 10.0 + 3 * i + j) for i, a in enumerate(("bird", "cat", "dog"))
+             for j, b in enumerate(("bird", "cat", "dog"))]
+    with engine.begin() as connection:
+        connection.execute(metric_values.insert(), [
+            _cell_row("fraud", "v2", window, f"estimated_{name}", estimate, realized=realized, labelled_rows=100)
+            for name, (estimate, realized) in binary.items()])
+        connection.execute(metric_values.insert(), [
+            _cell_row("churn", "v1", seeded.latest_complete, "estimated_confusion_cell", estimate, feature=feature,
+                      breach=estimate > 17, true_class=a, predicted_class=b, realized_so_far=3.0, labelled_rows=40)
+            for feature, a, b, estimate in cells])
+
+    at = ok(open_app("model", ALERT_LINK))
+    assert "**Estimated confusion matrix, window 2026-01-15 10:00 UTC**" in [m.value for m in at.markdown]
+    estimated, realized = (table.value for table in at.table[-3:-1])
+    assert list(estimated.index) == ["true positive", "true negative"]
+    assert list(estimated.columns) == ["predicted positive", "predicted negative"]
+    assert estimated.loc["true positive", "predicted negative"] == "5.6 (2–10)"
+    assert realized.loc["true negative", "predicted negative"] == "66"
+    # the cells are a matrix, not four more lines among the estimate charts
+    assert "**True positive (estimated)**" not in [m.value for m in at.markdown]
+
+    churn = ok(open_app("model", {"model": "churn"}))
+    [matrix] = [table.value for table in churn.table if "predicted cat" in table.value.columns]
+    assert list(matrix.index) == ["true bird", "true cat", "true dog"]
+    assert matrix.loc["true dog", "predicted dog"] == "18.0 (14–22)"
+    assert any("40 of 100 rows labelled so far" in c.value for c in churn.caption)
+
+
 def test_drift_page_shows_learned_thresholds_and_which_feature_to_look_at_first(
         open_app: OpenApp, engine: Engine, seeded: SeedResult) -> None:
     learned = {"chunk_size": 290, "chunks": 17, "mean": 0.031, "std": 0.012, "std_multiplier": 3.0,

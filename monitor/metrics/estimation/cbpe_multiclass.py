@@ -173,6 +173,11 @@ class FittedMulticlassCBPE:
     def _cell_index(self) -> dict[str, tuple[int, int]]:
         return _cells(self.classes)
 
+    def cell_classes(self) -> dict[str, tuple[str, str]]:
+        """The estimated cells (``true_<a>_pred_<b>``) → (true class, predicted class), rows by true class."""
+        return {name: (self.classes[i], self.classes[j]) for name, (i, j) in self._cell_index.items()
+                if name in self.metrics}
+
     def calibrate(self, scores: np.ndarray) -> np.ndarray:
         calibrated = np.column_stack([
             scores[:, k] if calibrator is None else calibrator.predict(scores[:, k])

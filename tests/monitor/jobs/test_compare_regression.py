@@ -31,8 +31,11 @@ def test_mae_difference_and_welch_test_on_absolute_errors():
     rng = np.random.default_rng(3)
     config = ModelConfig.model_validate({"task": "regression", "features": {"x": {"type": "numeric"}}})
     champion, challenger = _rows(rng, 500, 1.0, labelled=400), _rows(rng, 120, 3.0, labelled=100)
-    points, notes = compare_versions("demand", config, VersionSample("v1", champion, {"estimated_mae": 1.2}),
-                                     VersionSample("v2", challenger, {"estimated_mae": 2.0, "estimated_rmse": 3.0}))
+    # a confusion cell is a count: it follows each version's share of the traffic, so it is not compared
+    first = {"estimated_mae": 1.2, "estimated_true_positive": 9}
+    second = {"estimated_mae": 2.0, "estimated_rmse": 3.0, "estimated_true_positive": 3}
+    points, notes = compare_versions("demand", config, VersionSample("v1", champion, first),
+                                     VersionSample("v2", challenger, second))
     assert notes == []
     by_name = {(p.metric, p.feature): p for p in points}
     assert ("compare_accuracy_diff", None) not in by_name and ("compare_roc_auc_diff", None) not in by_name
@@ -51,6 +54,7 @@ def test_mae_difference_and_welch_test_on_absolute_errors():
     estimated = by_name[("compare_estimated_mae_diff", None)]
     assert estimated.value == pytest.approx(0.8) and estimated.details["test"] is None
     assert ("compare_estimated_rmse_diff", None) not in by_name
+    assert ("compare_estimated_true_positive_diff", None) not in by_name
     assert by_name[("compare_feature_drift_score", "x")].details["method"] == "ks"
 
 

@@ -135,7 +135,8 @@ def test_multiclass_windows_are_estimated_as_the_offline_estimate_command(engine
     with engine.connect() as connection:
         [fit] = connection.execute(select(reference_models)).all()
     assert "probabilities=2000" in fit.fingerprint
-    assert set(fit.thresholds) == {f"estimated_{name}" for name in ESTIMATED} | {"multivariate_drift"}
+    cells = {f"estimated_confusion_cell[true={a},pred={b}]" for a in CLASSES for b in CLASSES}
+    assert set(fit.thresholds) == {f"estimated_{name}" for name in ESTIMATED} | {"multivariate_drift"} | cells
 
     # The next window loads the stored fit: no refit.
     _window(engine, _rows(300, seed=3), DAY + HOUR, prefix="w2")
