@@ -91,10 +91,11 @@ class SegmentThresholds:
     chunks: int
     thresholds: dict[str, tuple[float | None, float | None]]
     reasons: dict[str, str]
+    std_multiplier: float = math.nan  # k widened for the number of chunks (monitor.jobs.estimation_segments)
 
     def details(self) -> dict[str, Any]:
         return {"scope": "segment", "chunk_size": self.chunk_size, "chunks": self.chunks,
-                "reference_rows": self.reference_rows}
+                "reference_rows": self.reference_rows, "std_multiplier": _finite(self.std_multiplier)}
 
 
 @dataclass(frozen=True)
@@ -456,6 +457,10 @@ def load_or_fit(engine: Engine, config: ModelConfig, *, reference_set_id: int, r
     log.info("estimators fitted", extra=fields(reference_set=reference_set_id, chunk_size=estimators.chunk_size,
                                                reason=estimators.performance_reason or estimators.multivariate_reason))
     return StoredFit(estimators, now, refitted=True)
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
 
 
 def _json_ready(value: Any) -> Any:

@@ -11,9 +11,13 @@ So each segment learns its own, the way the whole model does, on its rows:
   typical chunk (with the default, a tenth of the segment's reference rows);
 - the chunks are consecutive rows of the segment's reference rows: at least
   :data:`MIN_CHUNKS` full chunks of at least :data:`MIN_WINDOW_ROWS` rows;
-- the thresholds are mean ± k·std (``estimation.threshold_std``) of the realized metric
-  (the labels of the chunk) or of the reconstruction error over those chunks, with the
-  whole model's bounds.
+- the thresholds are mean ± k'·std of the realized metric (the labels of the chunk) or of
+  the reconstruction error over those chunks, with the whole model's bounds, where k' is
+  ``estimation.threshold_std`` (k) widened for the few chunks a segment has: the normal
+  prediction interval of a sample of that many values (:func:`few_chunk_multiplier`). With
+  10 chunks, mean ± 3·std would flag several times the clean windows k = 3 implies (its
+  mean and std are themselves estimates); k' = 4.5 flags them at that rate. (The whole
+  model keeps NannyML's mean ± k·std, which the offline commands match.)
 
 The fitted estimators themselves (calibrator, loss models, PCA) stay the whole model's:
 they describe the model, and a segment's rows are scored with them. Sampling-error bands
@@ -35,6 +39,7 @@ import math
 from collections.abc import Callable
 
 import numpy as np
+from scipy.stats import norm, t
 
 from monitor.config.models import ModelConfig
 from monitor.errors import MetricError
@@ -59,7 +64,7 @@ from monitor.metrics.features import FeatureSpec
 from monitor.metrics.segments import split_by_segment
 from monitor.store.row_format import StoredRows
 
-__all__ = ["CLASSIFIER_REASON", "fit_segment_thresholds", "segment_chunk_size"]
+__all__ = ["CLASSIFIER_REASON", "few_chunk_multiplier", "fit_segment_thresholds", "segment_chunk_size"]
 
 CLASSIFIER_REASON = ("the domain classifier's thresholds are fixed (0.45/0.65), not learned, so they cannot follow a "
                      "segment's size: a segment's windows are not scored by it; use estimation.multivariate: pca "
@@ -77,6 +82,19 @@ def segment_chunk_size(chunk_size: int, segment_rows: int, reference_rows: int) 
     return max(1, round(chunk_size * segment_rows / reference_rows))
 
 
+def few_chunk_multiplier(multiplier: float, chunks: int) -> float:
+    """The std multiplier (on the population std of ``chunks`` values) whose interval holds a
+    new value as often as ``multiplier`` std would if the mean and std were known exactly.
+
+    >>> round(few_chunk_multiplier(3.0, 10), 2), round(few_chunk_multiplier(3.0, 50), 2)
+    (4.53, 3.22)
+    """
+    if chunks < 2:
+        return math.inf
+    quantile = float(t.ppf(norm.cdf(multiplier), df=chunks - 1))
+    return quantile * math.sqrt(1 + 1 / chunks) * math.sqrt(chunks / (chunks - 1))
+
+
 def _starts(rows: int, size: int) -> list[int]:
     return list(range(0, rows - size + 1, size))  # full chunks only
 
@@ -89,8 +107,9 @@ def _learn(values: list[float], config: ModelConfig, metric: str, chunk_size: in
     if defined < MIN_CHUNKS:
         return (f"only {defined} of the segment's {len(values)} reference chunks of {chunk_size} rows give "
                 f"{metric} (at least {MIN_CHUNKS} are needed: labels of both classes in each)")
+    multiplier = few_chunk_multiplier(config.estimation.threshold_std, defined)
     try:
-        return reference_thresholds(values, multiplier=config.estimation.threshold_std, lower_limit=lower_limit,
+        return reference_thresholds(values, multiplier=multiplier, lower_limit=lower_limit,
                                     upper_limit=upper_limit, drop_at_limit=drop_at_limit, name=metric)
     except MetricError as exc:
         return str(exc)
@@ -185,8 +204,10 @@ def _one_segment(config: ModelConfig, fitted: FittedEstimators, rows: StoredRows
         multivariate = _multivariate(config, fitted, rows, specs, chunk_size) if fitted.multivariate else None
         if multivariate is not None:
             learned[MULTIVARIATE_METRIC] = multivariate
+    chunks = len(_starts(len(rows), chunk_size))
     return SegmentThresholds(
-        chunk_size=chunk_size, reference_rows=len(rows), chunks=len(_starts(len(rows), chunk_size)),
+        chunk_size=chunk_size, reference_rows=len(rows), chunks=chunks,
+        std_multiplier=few_chunk_multiplier(config.estimation.threshold_std, chunks),
         thresholds={name: value for name, value in learned.items() if not isinstance(value, str)},
         reasons={name: value for name, value in learned.items() if isinstance(value, str)},
     )
