@@ -157,6 +157,13 @@ def _per_feature_options(config: ModelConfig) -> dict[str, dict[str, Any]]:
     return options
 
 
+def _min_fixed_distance_values(inputs: WindowInput) -> int:
+    """A segment's window is small by construction (its share of the traffic): a fixed-threshold distance on
+    fewer than :data:`MIN_FIXED_DISTANCE_VALUES` of its values is not judged. The whole model's window size is
+    the operator's choice and keeps Evidently's verdicts."""
+    return MIN_FIXED_DISTANCE_VALUES if inputs.segment is not None else 0
+
+
 def _data_drift(inputs: WindowInput, specs: dict[str, FeatureSpec]) -> list[MetricPoint]:
     reason: str | None = None
     if not specs:
@@ -179,7 +186,7 @@ def _data_drift(inputs: WindowInput, specs: dict[str, FeatureSpec]) -> list[Metr
         per_feature=per_feature,
         drift_share=config.drift.drift_share,
         learning=_learning(inputs, per_feature),
-        min_fixed_distance_values=MIN_FIXED_DISTANCE_VALUES,
+        min_fixed_distance_values=_min_fixed_distance_values(inputs),
     )
     return to_metric_points(result)
 
@@ -251,7 +258,7 @@ def _prediction_drift(inputs: WindowInput) -> MetricPoint:
         current = category_keys(current, name="predictions")
     result = compute_feature_drift(
         reference, current, feature="prediction", feature_type="categorical" if classification else "numeric",
-        min_fixed_distance_values=MIN_FIXED_DISTANCE_VALUES,
+        min_fixed_distance_values=_min_fixed_distance_values(inputs),
     )
     return MetricPoint(
         "prediction_drift_score", result.score, threshold=result.threshold, is_breach=result.drifted,

@@ -114,3 +114,30 @@ def test_a_small_clean_segment_stays_quiet_and_its_shift_is_caught(engine, tmp_p
     # The segment's own column is constant in it: it learns a distance of 0 and scores 0, which is not drift.
     own = _point(engine, "feature_drift", window, feature="country", segment="country=C")
     assert own.value == 0.0
+
+
+def test_a_fixed_distance_on_a_tiny_segment_window_is_not_judged(engine, tmp_path):
+    rng = random.Random(8)
+    reference = tmp_path / "reference.parquet"
+    pd.DataFrame([{"amount": rng.gauss(100, 20), "country": country} for country in ("A", "C") * 1500]
+                 ).to_parquet(reference)  # 1,500 reference rows a segment: auto picks Wasserstein (fixed 0.1)
+    rows = [Prediction(f"p{index}", DAY + timedelta(seconds=index + 1),
+                       {"amount": rng.gauss(100, 20), "country": "C" if index < 30 else "A"}, 0, score=0.2)
+            for index in range(530)]
+    insert_predictions(engine, rows, ingested_at=DAY + HOUR)
+    model = {"task": "binary_classification", "positive_label": 1, "window": "1h", "segments": ["country"],
+             "features": {"amount": {"type": "numeric"}, "country": {"type": "categorical"}},
+             "reference": {"file": str(reference)}, "estimation": {"enabled": False}}
+    settings = DriftwatchConfig.model_validate({"store": str(engine.url), "models": {"fraud": model}})
+    report = WindowScheduler(config=settings, engine=engine, worker="w").tick(DAY + HOUR + timedelta(minutes=1))
+    assert not report.failed and not report.model_errors, report
+
+    # 30 clean rows: Wasserstein exceeds 0.1 by chance alone in nearly every such sample: not judged, never "no drift".
+    tiny = _point(engine, "feature_drift_score", DAY, feature="amount", segment="country=C")
+    assert tiny.value is None and tiny.is_breach is None
+    assert "only 30 values: too few for wasserstein with a fixed threshold (0.1)" in details(tiny)["not_judged"]
+    assert _point(engine, "dataset_drift_share", DAY, segment="country=C").value is None
+    # The 500-row segment and the whole model are judged as before.
+    big = _point(engine, "feature_drift_score", DAY, feature="amount", segment="country=A")
+    assert big.value is not None and details(big)["method"] == "wasserstein" and big.is_breach is False
+    assert _point(engine, "feature_drift_score", DAY, feature="amount").value is not None
