@@ -27,7 +27,7 @@ def too_few_for_fixed_distance(method: str, threshold: float, values: int) -> st
     """Why a fixed-threshold distance is not judged on ``values`` current values.
 
     >>> too_few_for_fixed_distance("wasserstein", 0.1, 30)[:60]
-    'only 30 values: too few for wasserstein with a fixed threshol'
+    'only 30 values: too few for wasserstein with a fixed thresho'
     """
     return (f"only {values} values: too few for {method} with a fixed threshold ({threshold:g}); clean samples "
             f"under {MIN_FIXED_DISTANCE_VALUES} values exceed it by sampling noise alone, so the verdict would "
