@@ -8,6 +8,10 @@ the thresholds learned from reference chunks of ``chunk_size`` rows — is fitte
 first time a window needs it and stored in ``reference_models`` (pickled, with the
 library versions that fitted it). Every later window loads it; a new reference, new
 labels joined to a copied reference, other settings or other library versions refit.
+
+A segmented model's fit also holds each segment's thresholds (:class:`SegmentThresholds`,
+learned in :mod:`monitor.jobs.estimation_segments` from the segment's own reference rows),
+so a small segment is judged against what clean windows *of that segment* look like.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ __all__ = [
     "MULTIVARIATE_METRIC",
     "PREDICTION_COLUMN",
     "FittedEstimators",
+    "SegmentThresholds",
     "StoredFit",
     "binary_arrays",
     "fit_estimators",
@@ -73,6 +78,28 @@ LABEL_COLUMN = "__driftwatch_label"
 
 
 @dataclass(frozen=True)
+class SegmentThresholds:
+    """One segment's learned thresholds of the estimated metrics and ``multivariate_drift``.
+
+    Learned from ``chunks`` chunks of ``chunk_size`` consecutive rows of the segment's
+    ``reference_rows`` reference rows (its share of the model's chunk size). ``thresholds``
+    maps a metric (``estimated_f1``, ``multivariate_drift``) to (lower, upper); ``reasons``
+    says why a metric has none (then its rule cannot breach in this segment).
+    """
+
+    chunk_size: int
+    reference_rows: int
+    chunks: int
+    thresholds: dict[str, tuple[float | None, float | None]]
+    reasons: dict[str, str]
+    std_multiplier: float = math.nan  # k widened for the number of chunks (monitor.jobs.estimation_segments)
+
+    def details(self) -> dict[str, Any]:
+        return {"scope": "segment", "chunk_size": self.chunk_size, "chunks": self.chunks,
+                "reference_rows": self.reference_rows, "std_multiplier": _finite(self.std_multiplier)}
+
+
+@dataclass(frozen=True)
 class FittedEstimators:
     """What one reference set taught, or why a part could not be learned.
 
@@ -92,9 +119,11 @@ class FittedEstimators:
     multivariate: bool
     classifier: FittedDomainClassifier | None = None
     multiclass: FittedMulticlassCBPE | None = None
+    # Per segment label (``country=DE``): its thresholds; None for a model without segments.
+    segments: dict[str, SegmentThresholds] | None = None
 
-    def thresholds(self) -> dict[str, list[float | None]]:
-        learned: dict[str, list[float | None]] = {}
+    def thresholds(self) -> dict[str, Any]:
+        learned: dict[str, Any] = {}
         for fitted in (self.cbpe, self.dle):
             if fitted is not None:
                 learned.update({f"estimated_{name}": list(fitted.thresholds[name]) for name in fitted.metrics})
@@ -108,6 +137,10 @@ class FittedEstimators:
             learned[MULTIVARIATE_METRIC] = [self.reconstruction.lower_threshold, self.reconstruction.upper_threshold]
         if self.classifier is not None:
             learned[MULTIVARIATE_METRIC] = [self.classifier.lower_threshold, self.classifier.upper_threshold]
+        if self.segments:
+            learned["segments"] = {label: {**segment.details(), "thresholds": {
+                name: list(bounds) for name, bounds in segment.thresholds.items()}, "reasons": segment.reasons}
+                for label, segment in self.segments.items()}
         return learned
 
 
@@ -143,6 +176,8 @@ def config_key(config: ModelConfig, specs: dict[str, FeatureSpec]) -> str:
         settings["fit"] = "per-class probabilities"  # fits stored before the service estimated multiclass: refit
     # The metrics resolved: a fit stored before the default set grew (the confusion cells) is refitted.
     settings["metrics"] = list(service_metrics(config.task, config.estimation.metrics))
+    if config.segments is not None:  # each segment's thresholds are part of the fit
+        settings["segments"] = config.segments.model_dump(mode="json")
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 
@@ -383,12 +418,18 @@ def fit_estimators(config: ModelConfig, reference: StoredRows, specs: dict[str, 
                 reconstruction = _fit_reconstruction(config, reference, specs, chunk_size)
         except DriftwatchError as exc:
             multivariate_reason = str(exc)
-    return FittedEstimators(
+    fitted = FittedEstimators(
         task=config.task, chunk_size=chunk_size, positive=positive, performance=metrics, cbpe=cbpe, dle=dle,
         performance_reason=performance_reason, reconstruction=reconstruction,
         multivariate_reason=multivariate_reason, multivariate=multivariate, classifier=classifier,
         multiclass=multiclass,
     )
+    if config.segments is None:
+        return fitted
+    # Imported here: it builds on this module's helpers.
+    from monitor.jobs.estimation_segments import fit_segment_thresholds
+
+    return replace(fitted, segments=fit_segment_thresholds(config, reference, specs, fitted))
 
 
 # --- stored once per reference set --------------------------------------------------------------------------------
@@ -441,6 +482,10 @@ def load_or_fit(engine: Engine, config: ModelConfig, *, reference_set_id: int, r
     log.info("estimators fitted", extra=fields(reference_set=reference_set_id, chunk_size=estimators.chunk_size,
                                                reason=estimators.performance_reason or estimators.multivariate_reason))
     return StoredFit(estimators, now, refitted=True)
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
 
 
 def _json_ready(value: Any) -> Any:

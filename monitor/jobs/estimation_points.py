@@ -4,6 +4,10 @@ Each window is one chunk: ``estimated_<metric>`` and ``multivariate_drift`` carr
 estimate as value, the learned thresholds, the sampling-error band and, once the
 window's labels are in, the realized value. A window that cannot be estimated gets
 the metric with a NULL value and ``details.not_estimated`` saying why.
+
+A segment's window is scored with the whole model's estimators but judged by the
+segment's own thresholds (:mod:`monitor.jobs.estimation_segments`); where the segment
+has none, ``details.threshold_not_learned`` says why and the point cannot breach.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from monitor.jobs.estimation_fit import (
     MULTIVARIATE_METRIC,
     PREDICTION_COLUMN,
     FittedEstimators,
+    SegmentThresholds,
     binary_arrays,
     multiclass_arrays,
     regression_frame,
@@ -265,12 +270,44 @@ def _multivariate_point(fitted: FittedEstimators, rows: StoredRows, specs: dict[
                   features=list(reconstruction.features), chunk_size=fitted.chunk_size)
 
 
+def _segment_judged(point: MetricPoint, segment: str, thresholds: SegmentThresholds | None,
+                    missing: str) -> MetricPoint:
+    """``point`` judged by the segment's thresholds instead of the whole model's (module docstring)."""
+    if not math.isfinite(point.value):
+        return point  # not estimated: nothing to judge
+    details = {**point.details, "lower_threshold": None, "upper_threshold": None}
+    bounds = None if thresholds is None else thresholds.thresholds.get(point.metric)
+    if thresholds is None or bounds is None:
+        why = missing if thresholds is None else thresholds.reasons.get(
+            point.metric, f"no threshold was learned for {point.metric} in segment {segment}")
+        return MetricPoint(point.metric, point.value, threshold=None, is_breach=None,
+                           details={**details, "threshold_not_learned": f"segment {segment}: {why}"})
+    lower, upper = bounds
+    breach = (lower is not None and point.value < lower) or (upper is not None and point.value > upper)
+    return MetricPoint(point.metric, point.value, threshold=_number(upper if upper is not None else lower),
+                       is_breach=breach, details={**details, "lower_threshold": _number(lower),
+                                                  "upper_threshold": _number(upper),
+                                                  "segment_thresholds": thresholds.details()})
+
+
+def _in_segment(fitted: FittedEstimators, points: list[MetricPoint], segment: str) -> list[MetricPoint]:
+    if fitted.segments is None:
+        missing = "the stored fit has no segment thresholds (fitted before segments were configured)"
+        thresholds = None
+    else:
+        missing = f"the reference has no rows of segment {segment}"
+        thresholds = fitted.segments.get(segment)
+    return [_segment_judged(point, segment, thresholds, missing) for point in points]
+
+
 def estimation_points(fitted: FittedEstimators | None, config: ModelConfig, rows: StoredRows,
-                      specs: dict[str, FeatureSpec], *, reason: str | None = None) -> list[MetricPoint]:
+                      specs: dict[str, FeatureSpec], *, reason: str | None = None,
+                      segment: str | None = None) -> list[MetricPoint]:
     """The window's estimated metrics and multivariate drift (pure).
 
     ``fitted`` None means no reference (``reason`` says why): the metrics asked for
-    explicitly, and multivariate drift, are written as not estimated.
+    explicitly, and multivariate drift, are written as not estimated. ``segment``
+    (``country=DE``): the rows are that segment's, judged by its own thresholds.
     """
     if fitted is None:
         settings = config.estimation
@@ -286,5 +323,11 @@ def estimation_points(fitted: FittedEstimators | None, config: ModelConfig, rows
         return points
     points = _performance_points(fitted, rows, specs) if fitted.performance else []
     if fitted.multivariate:
-        points.append(_multivariate_point(fitted, rows, specs))
-    return points
+        if segment is not None and fitted.classifier is not None:
+            from monitor.jobs.estimation_segments import CLASSIFIER_REASON  # it imports this module
+
+            points.append(_not_estimated(MULTIVARIATE_METRIC, f"segment {segment}: {CLASSIFIER_REASON}",
+                                         "domain_classifier"))
+        else:
+            points.append(_multivariate_point(fitted, rows, specs))
+    return points if segment is None else _in_segment(fitted, points, segment)

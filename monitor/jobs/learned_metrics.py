@@ -12,6 +12,14 @@ reads), ``threshold_source: "reference"`` and ``learned`` (chunk size, chunks, m
 std, k); ``threshold`` is the upper one (else the lower) and ``is_breach`` says whether
 the value is outside them.
 
+A share of rows (missing, type-mismatch, positive rate, class share, error rate) of a
+small window is a count of rare events: a segment's 30-row window has a positive rate
+of 0, 1/30 or 2/30, and mean ± k·std over a few chunks that mostly count 0 puts the
+threshold below a single event. So a share's thresholds are never tighter than the
+binomial counts of the chunk size at the mean share leave by chance beyond k std
+(``learned.binomial``: the bounds that widened them); a share never seen in the
+reference (mean 0) keeps its threshold of 0.
+
 Learnable are the metrics a chunk of reference rows can give (:data:`LEARNABLE_METRICS`):
 data quality (missing and type-mismatch shares, per feature), the output (positive
 rate, class shares, prediction and score means), performance (when the reference rows
@@ -30,6 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy.stats import binom, norm
 
 from monitor.errors import MetricError
 from monitor.metrics.drift.learned import MAX_CHUNKS, MIN_CHUNKS
@@ -44,8 +53,41 @@ __all__ = ["LEARNABLE_METRICS", "LearnedBounds", "apply_learned", "cached_bounds
 _SHARES = frozenset({"missing_share", "type_mismatch_share", "positive_rate", "class_share", "accuracy",
                      "precision", "recall", "f1", "roc_auc", "error_rate"})
 _NON_NEGATIVE = frozenset({"mae", "rmse", "mape", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms"})
+# Shares of the window's rows (a count over the rows): their chance spread is at least the binomial one.
+_ROW_SHARES = frozenset({"missing_share", "type_mismatch_share", "positive_rate", "class_share", "error_rate"})
 
 Key = tuple[str, str | None]  # (metric, feature or class)
+
+
+def binomial_bounds(share: float, rows: int, multiplier: float) -> tuple[float, float]:
+    """The shares that ``rows`` rows, each an event with probability ``share``, leave only with
+    the chance of a normal value beyond ``multiplier`` std (on either side).
+
+    >>> binomial_bounds(0.0014, 180, 3.0)  # 0.25 events expected: up to 3 of 180 rows is chance
+    (0.0, 0.016666666666666666)
+    >>> binomial_bounds(0.5, 100, 3.0)
+    (0.35, 0.65)
+    """
+    quantile = float(norm.cdf(multiplier))
+    low, high = binom.ppf([1.0 - quantile, quantile], rows, share)
+    return float(low) / rows, float(high) / rows
+
+
+def _widened(metric: str, lower: float | None, upper: float | None, mean: float, chunk_size: int,
+             multiplier: float) -> tuple[float | None, float | None, dict[str, float] | None]:
+    """A row share's thresholds, no tighter than :func:`binomial_bounds` (dropped again at the limits)."""
+    if metric not in _ROW_SHARES or not 0.0 < mean < 1.0:
+        return lower, upper, None
+    low, high = binomial_bounds(mean, chunk_size, multiplier)
+    wider_low = lower is not None and low < lower
+    wider_high = upper is not None and high > upper
+    if not (wider_low or wider_high):
+        return lower, upper, None
+    if wider_low:
+        lower = None if low <= 0.0 else low
+    if wider_high:
+        upper = None if high >= 1.0 else high
+    return lower, upper, {"lower": low, "upper": high}
 
 
 def metric_limits(metric: str) -> tuple[float | None, float | None]:
@@ -73,13 +115,17 @@ class LearnedBounds:
     std: float
     multiplier: float
     reason: str | None = None
+    binomial: dict[str, float] | None = None  # the binomial bounds that widened a share's thresholds
 
     def details(self) -> dict[str, Any]:
         if self.reason is not None:
             return {"threshold_not_learned": self.reason}
+        learned: dict[str, Any] = {"chunk_size": self.chunk_size, "chunks": self.chunks, "mean": self.mean,
+                                   "std": self.std, "std_multiplier": self.multiplier}
+        if self.binomial is not None:
+            learned["binomial"] = self.binomial
         return {"threshold_source": "reference", "lower_threshold": self.lower, "upper_threshold": self.upper,
-                "learned": {"chunk_size": self.chunk_size, "chunks": self.chunks, "mean": self.mean,
-                            "std": self.std, "std_multiplier": self.multiplier}}
+                "learned": learned}
 
 
 def _chunk(rows: StoredRows, start: int, size: int) -> StoredRows:
@@ -151,7 +197,9 @@ def learn_bounds(reference: StoredRows, compute: Callable[[StoredRows], Iterable
                                             upper_limit=high_limit, drop_at_limit=True, name=metric)
         with np.errstate(all="ignore"):
             mean, std = float(np.nanmean(data)), float(np.nanstd(data))
-        learned[(metric, feature)] = LearnedBounds(lower, upper, chunk_size, len(starts), mean, std, multiplier)
+        lower, upper, binomial = _widened(metric, lower, upper, mean, chunk_size, multiplier)
+        learned[(metric, feature)] = LearnedBounds(lower, upper, chunk_size, len(starts), mean, std, multiplier,
+                                                   binomial=binomial)
     return learned
 
 

@@ -38,9 +38,8 @@ _FAILED = " metrics failed: "
 
 
 def segment_rows(rows: StoredRows, positions: npt.NDArray[np.intp]) -> StoredRows:
-    """The rows at ``positions``, re-indexed from 0."""
-    return StoredRows(outputs=rows.outputs.iloc[positions].reset_index(drop=True),
-                      features=rows.features.iloc[positions].reset_index(drop=True))
+    """The rows at ``positions``, re-indexed from 0 (with their per-class probabilities)."""
+    return rows.take(positions)
 
 
 def _column(rows: StoredRows | None, name: str) -> pd.Series[Any] | None:
@@ -67,7 +66,7 @@ def _segment_input(inputs: WindowInput, split: SegmentSplit) -> WindowInput:
         reference=segment_reference, reference_reason=reason,
         # Thresholds learned from this segment's reference rows are cached apart from the whole model's.
         reference_key=None if key is None else (*key, "segment", split.label),
-        reference_unusable=inputs.reference_unusable and reference is None,
+        reference_unusable=inputs.reference_unusable and reference is None, segment=split.label,
     )
 
 

@@ -39,6 +39,7 @@ from monitor.metrics.drift import (
     infer_feature_type,
     to_metric_points,
 )
+from monitor.metrics.drift.feature import MIN_FIXED_DISTANCE_VALUES
 from monitor.metrics.drift.learned import REFERENCE, LearnedThreshold, ThresholdLearning
 from monitor.metrics.features import FeatureSpec, coerce_feature
 from monitor.metrics.latency import compute_latency
@@ -86,6 +87,7 @@ class WindowInput:
     from it are cached under this key. None: nothing is cached."""
     estimators: FittedEstimators | None = None  # fitted on the reference (see monitor.jobs.estimation)
     estimation_reason: str | None = None  # why there are none although there is a reference
+    segment: str | None = None  # the segment these rows are (``country=DE``); None: the whole model
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +157,13 @@ def _per_feature_options(config: ModelConfig) -> dict[str, dict[str, Any]]:
     return options
 
 
+def _min_fixed_distance_values(inputs: WindowInput) -> int:
+    """A segment's window is small by construction (its share of the traffic): a fixed-threshold distance on
+    fewer than :data:`MIN_FIXED_DISTANCE_VALUES` of its values is not judged. The whole model's window size is
+    the operator's choice and keeps Evidently's verdicts."""
+    return MIN_FIXED_DISTANCE_VALUES if inputs.segment is not None else 0
+
+
 def _data_drift(inputs: WindowInput, specs: dict[str, FeatureSpec]) -> list[MetricPoint]:
     reason: str | None = None
     if not specs:
@@ -177,6 +186,7 @@ def _data_drift(inputs: WindowInput, specs: dict[str, FeatureSpec]) -> list[Metr
         per_feature=per_feature,
         drift_share=config.drift.drift_share,
         learning=_learning(inputs, per_feature),
+        min_fixed_distance_values=_min_fixed_distance_values(inputs),
     )
     return to_metric_points(result)
 
@@ -248,6 +258,7 @@ def _prediction_drift(inputs: WindowInput) -> MetricPoint:
         current = category_keys(current, name="predictions")
     result = compute_feature_drift(
         reference, current, feature="prediction", feature_type="categorical" if classification else "numeric",
+        min_fixed_distance_values=_min_fixed_distance_values(inputs),
     )
     return MetricPoint(
         "prediction_drift_score", result.score, threshold=result.threshold, is_breach=result.drifted,
@@ -364,7 +375,7 @@ def compute_window_metrics(inputs: WindowInput) -> WindowMetrics:
         ("concept drift", lambda: _concept(inputs)),
         ("estimation", lambda: estimation_points(
             inputs.estimators, inputs.config, inputs.rows, specs,
-            reason=inputs.estimation_reason or inputs.reference_reason)),
+            reason=inputs.estimation_reason or inputs.reference_reason, segment=inputs.segment)),
     ]
     # The drift tests spend their time in numpy (sorting, histograms) with the GIL
     # released, so they run beside the other groups on a second core.

@@ -18,9 +18,12 @@ import yaml
 from monitor.simulate.models import model_configs
 from monitor.simulate.runner import write_reference_files
 
-__all__ = ["DEMO_SCENARIO", "demo_config", "main"]
+__all__ = ["DEMO_REFERENCE_ROWS", "DEMO_SCENARIO", "demo_config", "main"]
 
 DEMO_MODELS = ("fraud", "demand")
+# Ten minutes of the demo's traffic per model: enough reference for thresholds learned from
+# chunks of a one-minute window (at least 5 chunks), per segment too.
+DEMO_REFERENCE_ROWS = 60_000
 
 DEMO_SCENARIO: dict[str, Any] = {
     "seed": 11,
@@ -51,6 +54,10 @@ def demo_config(*, directory: Path, bootstrap: str, webhook_port: int, secret: s
     for model in models.values():
         model["window"] = "1m"
     models["fraud"]["segments"] = {"columns": ["country"], "max_values": 20}
+    # Learned drift thresholds: a segment's windows (a country with 5 % of the traffic: a few
+    # hundred rows a minute, a few dozen in a canary's) are judged by what clean windows of
+    # that size and segment look like, not by a fixed 0.1 that small samples exceed by chance.
+    models["fraud"]["drift"] = {"threshold": "reference"}
     # Drift goes to the retraining webhook; operational faults (latency, errors, missing
     # values) to an on-call webhook. Both are the demo's one local receiver, which prints
     # each call under its path.
@@ -105,7 +112,7 @@ def main() -> None:
     args = parser.parse_args()
     directory = args.dir.resolve()
     directory.mkdir(parents=True, exist_ok=True)
-    write_reference_files(DEMO_MODELS, directory / "reference")
+    write_reference_files(DEMO_MODELS, directory / "reference", rows=DEMO_REFERENCE_ROWS)
     config = demo_config(directory=directory, bootstrap=args.bootstrap, webhook_port=args.webhook_port,
                          secret=args.secret, dashboard_port=args.dashboard_port)
     (directory / "driftwatch.yaml").write_text(yaml.safe_dump(config, sort_keys=False))

@@ -401,6 +401,12 @@ class StoredRows:
     def __len__(self) -> int:
         return len(self.outputs)
 
+    def take(self, positions: np.ndarray) -> StoredRows:
+        """The rows at ``positions`` (a segment's, a chunk's), re-indexed from 0, probabilities included."""
+        probabilities = None if self.probabilities is None else self.probabilities.take(pa.array(positions))
+        return StoredRows(outputs=self.outputs.iloc[positions].reset_index(drop=True),
+                          features=self.features.iloc[positions].reset_index(drop=True), probabilities=probabilities)
+
     @classmethod
     def empty(cls) -> StoredRows:
         return stored_rows(combine([]))

@@ -78,13 +78,15 @@ def compute_dataset_drift(
     per_feature: Mapping[str, Mapping[str, Any]] | None = None,
     drift_share: float = DEFAULT_DRIFT_SHARE,
     learning: ThresholdLearning | None = None,
+    min_fixed_distance_values: int = 0,
 ) -> DatasetDriftResult:
     """Test every feature of ``feature_types`` (name -> "numeric"/"categorical").
 
     ``per_feature`` maps a feature to ``{"method": ..., "threshold": ...}`` (either
     key optional) as in the config's ``drift.per_feature``. A threshold
     ``"reference"`` is learned from reference chunks as ``learning`` says (see
-    :mod:`monitor.metrics.drift.learned`). Every parameter is checked before any
+    :mod:`monitor.metrics.drift.learned`); ``min_fixed_distance_values``: see
+    :func:`~monitor.metrics.drift.feature.compute_feature_drift`. Every parameter is checked before any
     statistic runs.
 
     >>> import numpy as np
@@ -112,6 +114,7 @@ def compute_dataset_drift(
             method=plan.method,
             threshold=plan.threshold,
             learning=learning,
+            min_fixed_distance_values=min_fixed_distance_values,
         )
         for plan in plans
     )

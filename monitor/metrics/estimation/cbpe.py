@@ -25,7 +25,7 @@ from monitor.metrics.estimation.chunks import RowChunk, split_rows
 from monitor.metrics.estimation.results import ChunkResult, EstimationReport, MetricEstimate
 from monitor.metrics.estimation.thresholds import SAMPLING_ERROR_RANGE, outside, reference_thresholds
 
-__all__ = ["CBPE_METRICS", "CONFUSION_CELLS", "FittedCBPE", "fit_cbpe", "resolve_cbpe_metrics"]
+__all__ = ["CBPE_METRICS", "CONFUSION_CELLS", "FittedCBPE", "fit_cbpe", "metric_bounds", "resolve_cbpe_metrics"]
 
 CONFUSION_CELLS = ("true_positive", "true_negative", "false_positive", "false_negative")
 SCALAR_METRICS = ("roc_auc", "f1", "precision", "recall", "specificity", "accuracy")
@@ -34,6 +34,15 @@ _BOUNDS: dict[str, tuple[float | None, float | None]] = {
     **{name: (0.0, 1.0) for name in SCALAR_METRICS},
     **{name: (0.0, None) for name in CONFUSION_CELLS},  # counts: no upper bound
 }
+
+
+def metric_bounds(metric: str) -> tuple[float | None, float | None]:
+    """The values ``metric`` cannot leave (None: unbounded); its learned thresholds are clipped to them.
+
+    >>> metric_bounds("f1"), metric_bounds("true_positive")
+    ((0.0, 1.0), (0.0, None))
+    """
+    return _BOUNDS[metric]
 
 
 def resolve_cbpe_metrics(names: Sequence[str]) -> tuple[str, ...]:

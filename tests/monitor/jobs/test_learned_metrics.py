@@ -9,6 +9,7 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import binom, norm
 from sqlalchemy import select
 
 from alerts.evaluation import evaluate_window
@@ -62,6 +63,13 @@ def _by_hand(series: list[float], k: float = 3.0) -> tuple[float, float]:
     return float(data.mean() - k * data.std()), float(data.mean() + k * data.std())
 
 
+def _share_by_hand(series: list[float], rows: int, k: float = 3.0) -> tuple[float, float]:
+    """A share of rows: mean ± k std, but no tighter than the binomial counts of ``rows`` rows at the mean share."""
+    lower, upper = _by_hand(series, k)
+    low, high = binom.ppf([1.0 - norm.cdf(k), norm.cdf(k)], rows, float(np.mean(series))) / rows
+    return min(lower, float(low)), max(upper, float(high))
+
+
 def test_missing_share_and_positive_rate_learn_their_thresholds_and_fire_outside_reference(engine, tmp_path):
     reference = _rows(2000, seed=1)
     path = _reference_file(tmp_path, reference)
@@ -78,7 +86,7 @@ def test_missing_share_and_positive_rate_learn_their_thresholds_and_fire_outside
     # By hand: the reference in consecutive chunks of the window's 400 rows (5 chunks), mean ± k std.
     frame = pd.DataFrame(reference)
     chunks = [frame.iloc[start:start + 400] for start in range(0, 2000, 400)]
-    lower, upper = _by_hand([float(chunk["x1"].isna().mean()) for chunk in chunks])
+    lower, upper = _share_by_hand([float(chunk["x1"].isna().mean()) for chunk in chunks], 400)
     missing = metric(engine, "missing_share", window_start=DAY, feature="x1")
     got = details(missing)
     assert got["threshold_source"] == "reference" and got["learned"]["chunk_size"] == 400
@@ -90,7 +98,7 @@ def test_missing_share_and_positive_rate_learn_their_thresholds_and_fire_outside
     country = metric(engine, "missing_share", window_start=DAY, feature="country")
     assert details(country)["upper_threshold"] == 0.0 and country.is_breach is False
 
-    rate_lower, rate_upper = _by_hand([float(chunk["prediction"].mean()) for chunk in chunks], k=2.0)
+    rate_lower, rate_upper = _share_by_hand([float(chunk["prediction"].mean()) for chunk in chunks], 400, k=2.0)
     rate = metric(engine, "positive_rate", window_start=DAY)
     assert (details(rate)["lower_threshold"], details(rate)["upper_threshold"]) == pytest.approx(
         (rate_lower, rate_upper), rel=1e-9)

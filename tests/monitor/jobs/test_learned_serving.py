@@ -8,6 +8,7 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import binom, norm
 from sqlalchemy import select, update
 
 from alerts.evaluation import evaluate_window
@@ -60,7 +61,12 @@ def _by_hand(reference: list[dict], chunk: int) -> dict[str, tuple[float, float]
         "latency_p99_ms": [float(np.percentile(c["latency_ms"], 99)) for c in chunks],
         "error_rate": [float((c["status"] == "error").mean()) for c in chunks],
     }
-    return {name: (float(np.mean(s) - 3 * np.std(s)), float(np.mean(s) + 3 * np.std(s))) for name, s in series.items()}
+    bounds = {name: (float(np.mean(s) - 3 * np.std(s)), float(np.mean(s) + 3 * np.std(s)))
+              for name, s in series.items()}
+    # The error rate is a share of rows: no tighter than the binomial counts of the chunk at its mean.
+    low, high = binom.ppf([1.0 - norm.cdf(3.0), norm.cdf(3.0)], chunk, float(np.mean(series["error_rate"]))) / chunk
+    bounds["error_rate"] = (min(bounds["error_rate"][0], float(low)), max(bounds["error_rate"][1], float(high)))
+    return bounds
 
 
 def test_latency_and_error_rate_learn_from_a_copied_baseline_and_fire_outside_reference(engine):
