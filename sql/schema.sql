@@ -252,6 +252,10 @@ CREATE TABLE reference_models (
 	CONSTRAINT fk_reference_models_reference_set_id_reference_sets FOREIGN KEY(reference_set_id) REFERENCES reference_sets (id) ON DELETE CASCADE
 );
 
+ALTER TABLE prediction_batches ALTER COLUMN data SET STORAGE EXTERNAL;
+
+ALTER TABLE reference_sets ALTER COLUMN columns SET STORAGE EXTERNAL;
+
 CREATE VIEW latest_vitals AS
 SELECT m.model, m.model_version, m.metric, m.feature, m.window_start, m.window_end,
        m.value, m.threshold, m.is_breach, m.is_partial, m.computed_at,

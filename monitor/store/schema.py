@@ -16,7 +16,7 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 
 from monitor.errors import StoreError, StoreUnavailableError
 from monitor.store.engine import redact_url
-from monitor.store.tables import metadata
+from monitor.store.tables import ARROW_BLOBS, metadata
 from monitor.store.urls import redact_text
 from monitor.store.views import VIEWS
 
@@ -80,6 +80,8 @@ def render_schema_sql(dialect_name: str = "postgresql") -> str:
         parts.append(str(CreateTable(table).compile(dialect=dialect)).strip() + ";\n")
         for index in sorted(table.indexes, key=lambda item: str(item.name)):
             parts.append(str(CreateIndex(index).compile(dialect=dialect)).strip() + ";\n")
+    if dialect_name == "postgresql":
+        parts += [f"ALTER TABLE {table} ALTER COLUMN {column} SET STORAGE EXTERNAL;\n" for table, column in ARROW_BLOBS]
     for name, body in VIEWS.items():
         parts.append(f"CREATE VIEW {name} AS{body.rstrip()};\n")
     return "\n".join(parts)

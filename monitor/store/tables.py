@@ -354,6 +354,10 @@ job_runs = Table(
 # The columnar copy of every stored prediction (see monitor.store.batches): one Arrow
 # table per (model, version) of each ingested batch, written in the same transaction as
 # its rows, merged into bigger ones later. Windows and baselines are read from these.
+ARROW_BLOBS: tuple[tuple[str, str], ...] = (("prediction_batches", "data"), ("reference_sets", "columns"))
+"""Columns holding lz4-compressed Arrow streams: PostgreSQL stores them without compressing
+them again (``STORAGE EXTERNAL``; its pglz pass costs server CPU and gains nothing)."""
+
 prediction_batches = Table(
     "prediction_batches",
     metadata,

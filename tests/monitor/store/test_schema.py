@@ -35,6 +35,19 @@ def test_migrations_create_exactly_the_declared_schema(engine):
     assert set(VIEWS) <= names
 
 
+def test_arrow_copies_are_not_compressed_twice(engine):
+    """The Arrow blobs are lz4 already: PostgreSQL must not run pglz over them (STORAGE EXTERNAL)."""
+    if engine.dialect.name != "postgresql":
+        assert "STORAGE" not in render_schema_sql("sqlite")  # SQLite has no such setting
+        return
+    with engine.connect() as connection:
+        storage = dict(connection.execute(text(
+            "SELECT c.relname || '.' || a.attname, a.attstorage FROM pg_attribute a "
+            "JOIN pg_class c ON c.oid = a.attrelid "
+            "WHERE (c.relname, a.attname) IN (('prediction_batches', 'data'), ('reference_sets', 'columns'))")).all())
+    assert storage == {"prediction_batches.data": "e", "reference_sets.columns": "e"}
+
+
 def test_init_is_idempotent_and_required(store_url):
     engine = create_store_engine(store_url)
     with pytest.raises(StoreError, match="driftwatch init"):
