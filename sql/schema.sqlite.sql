@@ -153,7 +153,7 @@ CREATE TABLE predictions (
 	CONSTRAINT ck_predictions_status CHECK (status IN ('ok', 'error'))
 );
 
-CREATE INDEX ix_predictions_model_event_time ON predictions (model, event_time);
+CREATE INDEX ix_predictions_model_event_time_model_version_prediction_id ON predictions (model, event_time, model_version, prediction_id);
 
 CREATE INDEX ix_predictions_model_ingested_at ON predictions (model, ingested_at);
 

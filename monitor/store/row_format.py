@@ -19,7 +19,10 @@ what a stored row is:
   exactly what was sent;
 - labels are not part of a prediction's copy: they change after it was written, so
   a read joins the current ``labels`` rows (:data:`LABEL_TYPES`) by prediction id;
-- tables are stored as Arrow IPC streams (lz4).
+- tables are stored as uncompressed Arrow IPC streams: read without a copy. (lz4 saved
+  about a sixth of the space on a million rows of 25 features but made writing a
+  batch 2.7x and reading a window ~0.5 s slower; streams written lz4-compressed by
+  earlier versions still read.)
 
 The stored time text of SQLite (:data:`TIME_FORMAT`) is defined here too.
 """
@@ -83,7 +86,7 @@ OUTPUT_COLUMNS: Final = ("prediction", "prediction_numeric", "score", "latency_m
 """The columns of :attr:`StoredRows.outputs`."""
 _FLOAT_COLUMNS: Final = frozenset({"prediction_numeric", "score", "latency_ms", "label_numeric"})
 _TYPED_FEATURES: Final = (pa.float64(), pa.int64(), pa.string(), pa.bool_())
-_IPC: Final = pa.ipc.IpcWriteOptions(compression="lz4")
+_IPC: Final = pa.ipc.IpcWriteOptions(compression=None)
 _JSON_FIELD_METADATA: Final = {JSON_VALUES: b"1"}
 
 
@@ -283,6 +286,17 @@ def serialise(table: pa.Table) -> bytes:
 
 
 def deserialise(data: bytes) -> pa.Table:
+    """A table from :func:`serialise`'s bytes (also from an lz4-compressed stream, as stored before).
+
+    >>> table = pa.table({"a": [1.5, None]})
+    >>> deserialise(serialise(table)).equals(table)
+    True
+    >>> sink = pa.BufferOutputStream()
+    >>> with pa.ipc.new_stream(sink, table.schema, options=pa.ipc.IpcWriteOptions(compression="lz4")) as writer:
+    ...     writer.write_table(table)
+    >>> deserialise(bytes(sink.getvalue())).equals(table)
+    True
+    """
     return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
 
 

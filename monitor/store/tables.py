@@ -118,7 +118,7 @@ predictions = Table(
     Column("ingested_at", UTCDateTime(), nullable=False),
     UniqueConstraint("model", "prediction_id"),
     CheckConstraint("status IN ('ok', 'error')", name="status"),
-    Index(None, "model", "event_time"),
+    Index(None, "model", "event_time", "model_version", "prediction_id"),  # covers a window's labels join
     Index(None, "model", "ingested_at"),
 )
 
@@ -355,8 +355,8 @@ job_runs = Table(
 # table per (model, version) of each ingested batch, written in the same transaction as
 # its rows, merged into bigger ones later. Windows and baselines are read from these.
 ARROW_BLOBS: tuple[tuple[str, str], ...] = (("prediction_batches", "data"), ("reference_sets", "columns"))
-"""Columns holding lz4-compressed Arrow streams: PostgreSQL stores them without compressing
-them again (``STORAGE EXTERNAL``; its pglz pass costs server CPU and gains nothing)."""
+"""Columns holding Arrow streams: PostgreSQL stores them without pglz (``STORAGE EXTERNAL``;
+its pass over every batch costs server CPU and gains little on numeric columns)."""
 
 prediction_batches = Table(
     "prediction_batches",

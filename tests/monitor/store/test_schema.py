@@ -36,7 +36,7 @@ def test_migrations_create_exactly_the_declared_schema(engine):
 
 
 def test_arrow_copies_are_not_compressed_twice(engine):
-    """The Arrow blobs are lz4 already: PostgreSQL must not run pglz over them (STORAGE EXTERNAL)."""
+    """PostgreSQL must not run pglz over the Arrow copies (STORAGE EXTERNAL): server CPU for little."""
     if engine.dialect.name != "postgresql":
         assert "STORAGE" not in render_schema_sql("sqlite")  # SQLite has no such setting
         return

@@ -15,9 +15,10 @@ from sqlalchemy import func, select, text
 
 from monitor.metrics.column import ValueKind, value_kinds
 from monitor.store.batches import merge_batches
+from monitor.store.dialect import dialect_of
 from monitor.store.row_format import OUTPUT_COLUMNS, combine, rows_table, stored_rows
 from monitor.store.tables import prediction_batches
-from monitor.store.window_reader import load_window
+from monitor.store.window_reader import _WINDOW_LABELS, load_window
 from tests.monitor.jobs.store_data import (
     DAY,
     HOUR,
@@ -197,3 +198,18 @@ def test_young_small_batches_wait_for_more(engine):
         insert_predictions(engine, [Prediction(f"p{i}", DAY, {"amount": i}, prediction=1)], ingested_at=DAY)
     assert merge_batches(engine, now=DAY + timedelta(minutes=1)).merged == 0
     assert merge_batches(engine, now=DAY + HOUR).merged == 3
+
+
+def test_the_labels_join_reads_the_event_time_index_only(engine):
+    """A window's labels join needs no predictions row: the event-time index covers it (SQLite says so)."""
+    dialect = dialect_of(engine)
+    window = ("fraud", "v1", dialect.time_param(DAY), dialect.time_param(DAY + HOUR))
+    with engine.connect() as connection:
+        if dialect.name != "sqlite":  # PostgreSQL's plan depends on its statistics; the index is the same
+            names = {row[0] for row in connection.execute(text(
+                "SELECT indexname FROM pg_indexes WHERE tablename = 'predictions'"))}
+            assert "ix_predictions_model_event_time_model_version_prediction_id" in names
+            return
+        plan = " ".join(str(row[-1]) for row in dialect.query(connection, "EXPLAIN QUERY PLAN " + _WINDOW_LABELS,
+                                                                 window))
+    assert "COVERING INDEX ix_predictions_model_event_time_model_version_prediction_id" in plan, plan

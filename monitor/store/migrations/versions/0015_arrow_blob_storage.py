@@ -1,9 +1,9 @@
-"""PostgreSQL stores the Arrow copies without compressing them again
+"""PostgreSQL stores the Arrow copies without pglz
 
-`prediction_batches.data` and `reference_sets.columns` hold Arrow IPC streams that are
-already lz4-compressed. PostgreSQL's default storage (EXTENDED) runs pglz over every
+`prediction_batches.data` and `reference_sets.columns` hold Arrow IPC streams of
+mostly numeric columns. PostgreSQL's default storage (EXTENDED) runs pglz over every
 value too large for a page, which spends server CPU on each ingested batch and gains
-nothing; EXTERNAL keeps them out of line, uncompressed. Values already stored stay as
+little; EXTERNAL keeps them out of line, uncompressed. Values already stored stay as
 they are (storage applies to new values). SQLite has no such setting.
 
 Revision ID: 0015
