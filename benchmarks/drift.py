@@ -10,7 +10,10 @@ its own process (so peak RSS is its own):
   The window is stored as ingestion stores it (rows and their columnar batches of
   1,000, through the test suite's seeding helper), and the batches are merged first,
   as the scheduler does tick by tick in the background (``monitor.store.batches``);
-  the merge is timed and reported on its own (``merge_seconds``).
+  the merge is timed and reported on its own (``merge_seconds``). The first window
+  also stores the reference file and fits its estimators (once per reference set);
+  the *next window* (the same one computed again in the same process) is what a
+  running service pays per window.
 - **Evidently**: the same window and reference, loaded from the store into the same
   typed frames our drift tests use, then ``Report([DataDriftPreset()])`` with its
   default methods. Only the report run is timed (its load is reported apart), so
@@ -168,12 +171,21 @@ def run_ours(url: str, reference_file: Path) -> dict[str, Any]:
     outcome = compute_window(engine, WindowJob(key, "backfill", False), model_config=config,
                              references=ReferenceProvider(engine), worker="benchmark", now=now)
     seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
-    peak = peak_mb()
+    peak = peak_mb()  # of the first window (the one that also stores the reference and fits)
+    # The next window of a running service: the reference is stored and its estimators
+    # fitted (once per reference set), the process warm. The same window again stands in
+    # for it (a recompute does all of a window's work).
+    started_again, cpu_again = time.perf_counter(), cpu_seconds()
+    assert claim_window(engine, key, worker="benchmark", now=now, lease=timedelta(hours=1)) is not None
+    compute_window(engine, WindowJob(key, "backfill", False), model_config=config,
+                   references=ReferenceProvider(engine), worker="benchmark", now=now)
+    again, cpu_again = time.perf_counter() - started_again, cpu_seconds() - cpu_again
     with engine.connect() as connection:
         rows = list(connection.execute(select(metric_values).where(
             metric_values.c.model == MODEL, metric_values.c.metric == "feature_drift_score")))
     return {
         "seconds": seconds, "cpu_seconds": cpu, "peak_rss_mb": peak, "status": outcome.status,
+        "again_seconds": again, "again_cpu_seconds": cpu_again,
         "phases": _phases(engine, config, now), "notes": list(outcome.notes),
         "metrics_written": outcome.metrics_written,
         "verdicts": {row.feature: bool(row.is_breach) for row in rows},
@@ -285,7 +297,8 @@ def benchmark(backend: str, url: str, workdir: Path, rows: int, reference_rows: 
     ours = _child("ours", url, reference_file)
     phases = ", ".join(f"{name.removesuffix('_seconds')} {value:.1f}s" for name, value in ours["phases"].items())
     print(f"[{backend}] driftwatch {ours['seconds']:.2f}s ({ours['cpu_seconds']:.1f}s CPU), "
-          f"peak {ours['peak_rss_mb']:.0f} MB; again step by step: {phases}", flush=True)
+          f"peak {ours['peak_rss_mb']:.0f} MB; next window {ours['again_seconds']:.2f}s "
+          f"({ours['again_cpu_seconds']:.1f}s CPU); again step by step: {phases}", flush=True)
     theirs = _child("evidently", url, reference_file)
     print(f"[{backend}] evidently {theirs['seconds']:.2f}s ({theirs['cpu_seconds']:.1f}s CPU; "
           f"+{theirs['load_seconds']:.2f}s load), peak {theirs['peak_rss_mb']:.0f} MB", flush=True)
@@ -303,6 +316,10 @@ def benchmark(backend: str, url: str, workdir: Path, rows: int, reference_rows: 
         "evidently_load_seconds": theirs["load_seconds"],
         "speedup": theirs["seconds"] / ours["seconds"],
         "driftwatch_cpu_seconds": ours["cpu_seconds"],
+        "driftwatch_next_window_seconds": ours["again_seconds"],
+        "driftwatch_next_window_cpu_seconds": ours["again_cpu_seconds"],
+        "next_window_speedup": theirs["seconds"] / ours["again_seconds"],
+        "next_window_cpu_speedup": theirs["cpu_seconds"] / ours["again_cpu_seconds"],
         "merge_seconds": merged["seconds"],
         "merge_cpu_seconds": merged["cpu_seconds"],
         "merge_peak_rss_mb": merged["peak_rss_mb"],
@@ -324,12 +341,13 @@ def benchmark(backend: str, url: str, workdir: Path, rows: int, reference_rows: 
 
 def _print_table(results: list[dict[str, Any]]) -> None:
     header = (f"{'backend':<11}{'driftwatch s':>13}{'evidently s':>13}{'speedup':>9}{'CPU speedup':>12}"
-              f"{'dw peak MB':>12}{'ev peak MB':>12}{'verdicts':>10}")
+              f"{'next window':>12}{'speedup':>9}{'dw peak MB':>12}{'ev peak MB':>12}{'verdicts':>10}")
     print(header)
     print("-" * len(header))
     for r in results:
         print(f"{r['backend']:<11}{r['driftwatch_seconds']:>13.2f}{r['evidently_seconds']:>13.2f}"
               f"{r['speedup']:>8.1f}x{r['cpu_speedup']:>11.1f}x"
+              f"{r['driftwatch_next_window_seconds']:>12.2f}{r['next_window_speedup']:>8.1f}x"
               f"{r['driftwatch_peak_rss_mb']:>12.0f}{r['evidently_peak_rss_mb']:>12.0f}"
               f"{'same' if r['verdicts_identical'] else 'DIFFER':>10}")
 
