@@ -93,6 +93,8 @@ class SegmentThresholds:
     thresholds: dict[str, tuple[float | None, float | None]]
     reasons: dict[str, str]
     std_multiplier: float = math.nan  # k widened for the number of chunks (monitor.jobs.estimation_segments)
+    # Each count's (mean, std) over the chunks, by the key of ``thresholds``: scaled to a window's rows.
+    counts: dict[str, tuple[float, float]] | None = None
 
     def details(self) -> dict[str, Any]:
         return {"scope": "segment", "chunk_size": self.chunk_size, "chunks": self.chunks,
@@ -178,6 +180,8 @@ def config_key(config: ModelConfig, specs: dict[str, FeatureSpec]) -> str:
     settings["metrics"] = list(service_metrics(config.task, config.estimation.metrics))
     if config.segments is not None:  # each segment's thresholds are part of the fit
         settings["segments"] = config.segments.model_dump(mode="json")
+    # Fits stored before the confusion cells' counts were kept (to scale their thresholds to a window): refit.
+    settings["counts"] = "per-window thresholds"
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 

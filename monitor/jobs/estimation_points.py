@@ -8,12 +8,19 @@ the metric with a NULL value and ``details.not_estimated`` saying why.
 A segment's window is scored with the whole model's estimators but judged by the
 segment's own thresholds (:mod:`monitor.jobs.estimation_segments`); where the segment
 has none, ``details.threshold_not_learned`` says why and the point cannot breach.
+
+The confusion-matrix cells are *counts*, which grow with a window's rows: their
+thresholds are learned as the mean and std of the count over reference chunks and
+scaled to each window's rows (:func:`monitor.metrics.estimation.thresholds.count_thresholds`;
+``details.count_thresholds`` says from what), so a window of any size is judged fairly.
+The rates (F1, accuracy, ...) keep the chunks' thresholds, which assume windows of about
+``estimation.chunk_size`` rows.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -37,12 +44,13 @@ from monitor.metrics.estimation.cbpe_multiclass import FittedMulticlassCBPE
 from monitor.metrics.estimation.classifier import FittedDomainClassifier
 from monitor.metrics.estimation.dle import FittedDLE
 from monitor.metrics.estimation.results import MetricEstimate
+from monitor.metrics.estimation.thresholds import count_thresholds, outside
 from monitor.metrics.features import FeatureSpec
 from monitor.metrics.names import CONFUSION_CELL_METRIC, confusion_cell_feature
 from monitor.metrics.point import MetricPoint
 from monitor.store.row_format import StoredRows
 
-__all__ = ["MIN_WINDOW_ROWS", "canonical_order", "estimation_points"]
+__all__ = ["MIN_WINDOW_ROWS", "CountScale", "canonical_order", "estimation_points"]
 
 MIN_WINDOW_ROWS = 10  # fewer rows give no usable estimate (nor sampling error)
 _SHUFFLE_SEED = 13
@@ -52,9 +60,42 @@ def _number(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
 
+@dataclass(frozen=True)
+class CountScale:
+    """How to judge a count (a confusion cell) in a window: its (mean, std) over reference chunks of
+    ``chunk_size`` rows, widened by ``multiplier`` (see the module docstring)."""
+
+    spread: tuple[float, float]
+    chunk_size: int
+    multiplier: float
+
+    def thresholds(self, rows: int) -> tuple[float | None, float | None]:
+        mean, std = self.spread
+        return count_thresholds(mean, std, chunk_size=self.chunk_size, rows=rows, multiplier=self.multiplier)
+
+    def details(self) -> dict[str, Any]:
+        mean, std = self.spread
+        return {"chunk_size": self.chunk_size, "chunk_mean": _number(mean), "chunk_std": _number(std),
+                "std_multiplier": _number(self.multiplier)}
+
+
+def _count_scale(counts: dict[str, tuple[float, float]] | None, name: str, chunk_size: int | None,
+                 multiplier: float) -> CountScale | None:
+    """The scale of count ``name`` from a fit's ``counts`` (None: not a count, or a fit without them)."""
+    if counts is None or name not in counts or not chunk_size:
+        return None
+    return CountScale(counts[name], chunk_size, multiplier)
+
+
 def _point(metric: str, estimate: MetricEstimate, method: str, rows: int, *, feature: str | None = None,
-           labelled: int | None = None, **extra: Any) -> MetricPoint:
-    """One estimated metric; ``labelled`` (confusion cells: counts) is how many of the ``rows`` have a label."""
+           labelled: int | None = None, scale: CountScale | None = None, **extra: Any) -> MetricPoint:
+    """One estimated metric; ``labelled`` (confusion cells: counts) is how many of the ``rows`` have a label;
+    ``scale`` (counts) gives its thresholds for a window of ``rows`` rows instead of the chunks'."""
+    if scale is not None:
+        lower, upper = scale.thresholds(rows)
+        estimate = replace(estimate, lower_threshold=lower, upper_threshold=upper,
+                           alert=outside(estimate.value, lower, upper))
+        extra = {**extra, "count_thresholds": scale.details()}
     lower, upper = estimate.lower_threshold, estimate.upper_threshold
     details: dict[str, Any] = {
         "method": method, "rows": rows,
@@ -167,7 +208,8 @@ def _multiclass_reason(cbpe: FittedMulticlassCBPE, rows: StoredRows, scores: np.
     return None
 
 
-def _multiclass_points(fitted: FittedEstimators, cbpe: FittedMulticlassCBPE, rows: StoredRows) -> list[MetricPoint]:
+def _multiclass_points(fitted: FittedEstimators, cbpe: FittedMulticlassCBPE, rows: StoredRows,
+                       multiplier: float) -> list[MetricPoint]:
     labels, scores, predicted, _ = multiclass_arrays(rows, cbpe.classes)
     usable = np.array([value is not None for value in predicted], dtype=bool) & ~np.isnan(scores).any(axis=1)
     reason = _multiclass_reason(cbpe, rows, scores, predicted, usable)
@@ -184,16 +226,17 @@ def _multiclass_points(fitted: FittedEstimators, cbpe: FittedMulticlassCBPE, row
               for metric in cbpe.metrics if metric not in cells]
     labelled = int((usable & np.array([label is not None for label in labels], dtype=bool)).sum())
     return points + [_point(CONFUSION_CELL_METRIC, estimates[name], "cbpe", count, feature=confusion_cell_feature(a, b),
-                            labelled=labelled, true_class=a, predicted_class=b, **common)
+                            labelled=labelled, true_class=a, predicted_class=b,
+                            scale=_count_scale(cbpe.counts, name, fitted.chunk_size, multiplier), **common)
                      for name, (a, b) in cells.items()]
 
 
-def _performance_points(fitted: FittedEstimators, rows: StoredRows,
-                        specs: dict[str, FeatureSpec]) -> list[MetricPoint]:
+def _performance_points(fitted: FittedEstimators, rows: StoredRows, specs: dict[str, FeatureSpec],
+                        multiplier: float) -> list[MetricPoint]:
     if fitted.dle is not None:
         return _dle_points(fitted, fitted.dle, rows, specs)
     if fitted.multiclass is not None:
-        return _multiclass_points(fitted, fitted.multiclass, rows)
+        return _multiclass_points(fitted, fitted.multiclass, rows, multiplier)
     cbpe = fitted.cbpe
     if cbpe is None:
         why = fitted.performance_reason or "performance estimation is not available"
@@ -218,7 +261,8 @@ def _performance_points(fitted: FittedEstimators, rows: StoredRows,
     estimates = report.chunks[0].metrics
     labelled = int((usable & ~np.isnan(labels)).sum())
     return [_point(f"estimated_{metric}", estimates[metric], "cbpe", count, calibrated=cbpe.calibrated,
-                   chunk_size=fitted.chunk_size, labelled=labelled if metric in CONFUSION_CELLS else None)
+                   chunk_size=fitted.chunk_size, labelled=labelled if metric in CONFUSION_CELLS else None,
+                   scale=_count_scale(cbpe.counts, metric, fitted.chunk_size, multiplier))
             for metric in cbpe.metrics]
 
 
@@ -276,18 +320,23 @@ def _segment_judged(point: MetricPoint, segment: str, thresholds: SegmentThresho
     if not math.isfinite(point.value):
         return point  # not estimated: nothing to judge
     details = {**point.details, "lower_threshold": None, "upper_threshold": None}
-    bounds = None if thresholds is None else thresholds.thresholds.get(point.metric)
+    key = point.metric if point.feature is None else f"{point.metric}[{point.feature}]"  # a multiclass cell
+    bounds = None if thresholds is None else thresholds.thresholds.get(key)
     if thresholds is None or bounds is None:
-        why = missing if thresholds is None else thresholds.reasons.get(
-            point.metric, f"no threshold was learned for {point.metric} in segment {segment}")
-        return MetricPoint(point.metric, point.value, threshold=None, is_breach=None,
+        why = missing if thresholds is None else thresholds.reasons.get(key, thresholds.reasons.get(
+            point.metric, f"no threshold was learned for {key} in segment {segment}"))
+        return MetricPoint(point.metric, point.value, feature=point.feature, threshold=None, is_breach=None,
                            details={**details, "threshold_not_learned": f"segment {segment}: {why}"})
     lower, upper = bounds
+    scale = _count_scale(thresholds.counts, key, thresholds.chunk_size, thresholds.std_multiplier)
+    if scale is not None:  # a count: the segment's thresholds for this window's rows
+        lower, upper = scale.thresholds(int(point.details["rows"]))
+        details["count_thresholds"] = scale.details()
     breach = (lower is not None and point.value < lower) or (upper is not None and point.value > upper)
-    return MetricPoint(point.metric, point.value, threshold=_number(upper if upper is not None else lower),
-                       is_breach=breach, details={**details, "lower_threshold": _number(lower),
-                                                  "upper_threshold": _number(upper),
-                                                  "segment_thresholds": thresholds.details()})
+    return MetricPoint(point.metric, point.value, feature=point.feature,
+                       threshold=_number(upper if upper is not None else lower), is_breach=breach,
+                       details={**details, "lower_threshold": _number(lower), "upper_threshold": _number(upper),
+                                "segment_thresholds": thresholds.details()})
 
 
 def _in_segment(fitted: FittedEstimators, points: list[MetricPoint], segment: str) -> list[MetricPoint]:
@@ -321,7 +370,8 @@ def estimation_points(fitted: FittedEstimators | None, config: ModelConfig, rows
             method = "domain_classifier" if settings.multivariate == "classifier" else "pca_reconstruction"
             points.append(_not_estimated(MULTIVARIATE_METRIC, why, method))
         return points
-    points = _performance_points(fitted, rows, specs) if fitted.performance else []
+    multiplier = config.estimation.threshold_std
+    points = _performance_points(fitted, rows, specs, multiplier) if fitted.performance else []
     if fitted.multivariate:
         if segment is not None and fitted.classifier is not None:
             from monitor.jobs.estimation_segments import CLASSIFIER_REASON  # it imports this module

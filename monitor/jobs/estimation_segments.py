@@ -56,11 +56,12 @@ from monitor.jobs.estimation_fit import (
 )
 from monitor.jobs.estimation_points import MIN_WINDOW_ROWS
 from monitor.metrics.drift.learned import MIN_CHUNKS
-from monitor.metrics.estimation.cbpe import metric_bounds, realized_metric
+from monitor.metrics.estimation.cbpe import CONFUSION_CELLS, metric_bounds, realized_metric
 from monitor.metrics.estimation.cbpe_multiclass import realized_multiclass
 from monitor.metrics.estimation.dle import realized_regression
-from monitor.metrics.estimation.thresholds import reference_thresholds
+from monitor.metrics.estimation.thresholds import chunk_spread, reference_thresholds
 from monitor.metrics.features import FeatureSpec
+from monitor.metrics.names import CONFUSION_CELL_METRIC, confusion_cell_feature
 from monitor.metrics.segments import split_by_segment
 from monitor.store.row_format import StoredRows
 
@@ -116,10 +117,14 @@ def _learn(values: list[float], config: ModelConfig, metric: str, chunk_size: in
 
 
 def _performance(config: ModelConfig, fitted: FittedEstimators, rows: StoredRows, specs: dict[str, FeatureSpec],
-                 chunk_size: int) -> dict[str, tuple[float | None, float | None] | str]:
-    """``estimated_<metric>`` → thresholds (or why not) from the realized metric of the segment's chunks."""
+                 chunk_size: int, counts: dict[str, tuple[float, float]]
+                 ) -> dict[str, tuple[float | None, float | None] | str]:
+    """``estimated_<metric>`` (a multiclass cell: ``estimated_confusion_cell[true=a,pred=b]``) → thresholds (or
+    why not) from the realized metric of the segment's chunks; each count's (mean, std) goes into ``counts``."""
     learned: dict[str, tuple[float | None, float | None] | str] = {}
     realized: Callable[[str, slice], float]
+    names: dict[str, str] = {}  # metric → the key its point is judged by, when not estimated_<metric>
+    count_metrics: set[str] = set(CONFUSION_CELLS)
     if fitted.cbpe is not None and fitted.positive is not None:
         labels, scores, predicted = binary_arrays(rows, fitted.positive)
         keep = ~(np.isnan(labels) | np.isnan(scores) | np.isnan(predicted))
@@ -132,19 +137,23 @@ def _performance(config: ModelConfig, fitted: FittedEstimators, rows: StoredRows
         bounds = metric_bounds
     elif fitted.multiclass is not None:
         cbpe = fitted.multiclass
-        names, matrix, chosen, _ = multiclass_arrays(rows, cbpe.classes)
-        keep = (np.array([value is not None for value in names], dtype=bool)
+        labels, matrix, chosen, _ = multiclass_arrays(rows, cbpe.classes)
+        keep = (np.array([value is not None for value in labels], dtype=bool)
                 & np.array([value is not None for value in chosen], dtype=bool) & ~np.isnan(matrix).any(axis=1))
-        names, matrix, chosen = names[keep], matrix[keep], chosen[keep]
-        metrics, usable = cbpe.metrics, len(names)
+        labels, matrix, chosen = labels[keep], matrix[keep], chosen[keep]
+        metrics, usable = cbpe.metrics, len(labels)
+        cells = cbpe.cell_classes()
+        names = {name: f"{CONFUSION_CELL_METRIC}[{confusion_cell_feature(a, b)}]" for name, (a, b) in cells.items()}
+        count_metrics = set(cells)
 
         def realized(metric: str, part: slice) -> float:
-            if metric not in ("roc_auc", "f1", "precision", "recall", "specificity", "accuracy"):
-                return math.nan  # a confusion cell: estimated offline only
-            return realized_multiclass(metric, names[part], matrix[part], chosen[part], cbpe.classes)
+            if metric in cells:
+                true_class, predicted_class = cells[metric]
+                return float(np.sum((labels[part] == true_class) & (chosen[part] == predicted_class)))
+            return realized_multiclass(metric, labels[part], matrix[part], chosen[part], cbpe.classes)
 
         def bounds(metric: str) -> tuple[float | None, float | None]:
-            return (0.0, 1.0)
+            return (0.0, None) if metric in cells else (0.0, 1.0)
     elif fitted.dle is not None:
         dle = fitted.dle
         frame = regression_frame(rows, specs, [name for name in dle.features if name in specs])
@@ -161,7 +170,7 @@ def _performance(config: ModelConfig, fitted: FittedEstimators, rows: StoredRows
         return learned
     starts = _starts(usable, chunk_size)
     for metric in metrics:
-        name = f"estimated_{metric}"
+        name = names.get(metric, f"estimated_{metric}")
         if len(starts) < MIN_CHUNKS:
             learned[name] = (f"the segment's reference has {usable} labelled rows, fewer than {MIN_CHUNKS} chunks of "
                              f"{chunk_size} (its share of estimation.chunk_size)")
@@ -169,6 +178,8 @@ def _performance(config: ModelConfig, fitted: FittedEstimators, rows: StoredRows
         values = [realized(metric, slice(start, start + chunk_size)) for start in starts]
         lower, upper = bounds(metric)
         learned[name] = _learn(values, config, name, chunk_size, lower, upper)
+        if metric in count_metrics and not isinstance(learned[name], str):
+            counts[name] = chunk_spread(values)
     return learned
 
 
@@ -191,6 +202,7 @@ def _one_segment(config: ModelConfig, fitted: FittedEstimators, rows: StoredRows
                  reference_rows: int) -> SegmentThresholds:
     chunk_size = segment_chunk_size(fitted.chunk_size, len(rows), reference_rows)
     learned: dict[str, tuple[float | None, float | None] | str] = {}
+    counts: dict[str, tuple[float, float]] = {}
     if chunk_size < MIN_WINDOW_ROWS:
         reason = (f"the segment's share of a chunk of {fitted.chunk_size} rows is {chunk_size} rows, fewer than "
                   f"{MIN_WINDOW_ROWS}: too few to learn from; set estimation.chunk_size to the whole model's "
@@ -200,7 +212,7 @@ def _one_segment(config: ModelConfig, fitted: FittedEstimators, rows: StoredRows
         if fitted.classifier is not None:
             learned[MULTIVARIATE_METRIC] = CLASSIFIER_REASON
     else:
-        learned.update(_performance(config, fitted, rows, specs, chunk_size))
+        learned.update(_performance(config, fitted, rows, specs, chunk_size, counts))
         multivariate = _multivariate(config, fitted, rows, specs, chunk_size) if fitted.multivariate else None
         if multivariate is not None:
             learned[MULTIVARIATE_METRIC] = multivariate
@@ -210,6 +222,7 @@ def _one_segment(config: ModelConfig, fitted: FittedEstimators, rows: StoredRows
         std_multiplier=few_chunk_multiplier(config.estimation.threshold_std, chunks),
         thresholds={name: value for name, value in learned.items() if not isinstance(value, str)},
         reasons={name: value for name, value in learned.items() if isinstance(value, str)},
+        counts=counts,
     )
 
 

@@ -18,7 +18,17 @@ from monitor.jobs.scheduler import WindowScheduler
 from monitor.store.tables import alerts, reference_models
 from tests.monitor.jobs import test_estimation as binary
 from tests.monitor.jobs import test_estimation_multiclass as multiclass
-from tests.monitor.jobs.store_data import DAY, HOUR, details, metric, metric_rows, upsert_labels, value
+from tests.monitor.jobs.store_data import (
+    DAY,
+    HOUR,
+    Prediction,
+    details,
+    insert_predictions,
+    metric,
+    metric_rows,
+    upsert_labels,
+    value,
+)
 
 MINUTE = timedelta(minutes=1)
 BINARY_CELLS = ("true_positive", "true_negative", "false_positive", "false_negative")
@@ -164,3 +174,91 @@ def test_a_rule_on_multiclass_cells_must_name_a_cell_or_every_cell():
     with pytest.raises(ValueError, match="true=cat,pred=dog"):
         DriftwatchConfig.model_validate({"store": "sqlite://", "models": {"zoo": multiclass.MODEL}, "alerts": {
             "rules": [{"name": "c", "metric": "estimated_confusion_cell", "when": "outside reference"}]}})
+
+
+def _chunk_counts(reference: list[dict], chunk_size: int) -> dict[str, tuple[float, float]]:
+    """Each cell's mean and (population) std count over the reference's consecutive chunks."""
+    frame = pd.DataFrame(reference)
+    label, prediction = frame["label"] == 1, frame["prediction"] == 1
+    cells = {"true_positive": label & prediction, "true_negative": ~label & ~prediction,
+             "false_positive": ~label & prediction, "false_negative": label & ~prediction}
+    chunks = len(frame) // chunk_size
+    spread = {}
+    for name, hit in cells.items():
+        counts = hit.to_numpy()[:chunks * chunk_size].reshape(chunks, chunk_size).sum(axis=1)
+        spread[name] = (float(counts.mean()), float(counts.std()))
+    return spread
+
+
+def test_cell_thresholds_follow_each_windows_rows_for_the_model_and_its_segments(engine, tmp_path):
+    """A count grows with the window: thresholds learned on 400-row chunks are scaled to each window's rows
+    (mean·r ± 3·std·√r for r = rows / 400), so clean windows of 120 and 2,400 rows do not breach, while a
+    2,400-row window of an unsure model still does."""
+    reference = binary._rows(4000, seed=1)
+    path = binary._reference_file(tmp_path, reference)
+    model = {**binary.MODEL, "reference": {"file": str(path)}, "estimation": {"chunk_size": 400},
+             "segments": ["country"]}
+    sizes = {DAY: 120, DAY + HOUR: 400, DAY + 2 * HOUR: 2400}
+    for index, (start, size) in enumerate(sizes.items()):
+        binary._window(engine, binary._rows(size, seed=10 + index), start, prefix=f"w{index}")
+    unsure = [{**row, "score": round(0.5 * row["score"], 6), "prediction": 0} for row in binary._rows(2400, seed=20)]
+    binary._window(engine, unsure, DAY + 3 * HOUR, prefix="unsure")
+    WindowScheduler(config=binary._config(model), engine=engine, worker="a").tick(DAY + 4 * HOUR + MINUTE)
+
+    spread = _chunk_counts(reference, 400)
+    for start, size in sizes.items():
+        share = size / 400
+        for name in BINARY_CELLS:
+            [row] = metric_rows(engine, model="fraud", model_version="v1", metric=f"estimated_{name}",
+                                window_start=start, segment=None)
+            mean, std = spread[name]
+            got = details(row)
+            assert got["rows"] == size
+            assert got["lower_threshold"] == pytest.approx(max(0.0, mean * share - 3 * std * share ** 0.5), rel=1e-9)
+            assert got["upper_threshold"] == pytest.approx(mean * share + 3 * std * share ** 0.5, rel=1e-9)
+            assert row.is_breach is False, (size, name, value(row), got["lower_threshold"], got["upper_threshold"])
+        # each segment's cells are judged by its own chunks' counts, scaled to its share of the window
+        segment_rows = [row for name in BINARY_CELLS
+                        for row in metric_rows(engine, model="fraud", model_version="v1",
+                                               metric=f"estimated_{name}", window_start=start)
+                        if row.segment is not None]
+        assert len(segment_rows) == 3 * len(BINARY_CELLS)
+        for row in segment_rows:
+            got = details(row)
+            assert "threshold_not_learned" not in got and got["count_thresholds"]["chunk_size"] < 400
+            assert row.is_breach is False, (size, row.segment, row.metric, value(row), got["upper_threshold"])
+    [missed] = metric_rows(engine, model="fraud", model_version="v1", metric="estimated_false_negative",
+                           window_start=DAY + 3 * HOUR, segment=None)
+    assert missed.is_breach is True and value(missed) > details(missed)["upper_threshold"]
+
+
+def test_a_multiclass_segments_cells_keep_their_cell_and_thresholds_scaled_to_the_segments_rows(engine, tmp_path):
+    def regional(rows: list[dict]) -> list[dict]:
+        return [{**row, "region": "north" if index % 3 else "south"} for index, row in enumerate(rows)]
+
+    reference, window = regional(multiclass._rows(3000, seed=1)), regional(multiclass._rows(900, seed=2))
+    path = tmp_path / "reference.csv"
+    multiclass._frame(reference).to_csv(path, index=False)
+    model = {**multiclass.MODEL, "features": {**multiclass.MODEL["features"], "region": {"type": "categorical"}},
+             "reference": {"file": str(path), "probabilities": multiclass.PROBABILITY_COLUMNS},
+             "estimation": {"chunk_size": 300}, "segments": ["region"]}
+    insert_predictions(engine, [
+        Prediction(prediction_id=f"w-{index}", event_time=DAY + timedelta(seconds=index + 1), model="zoo",
+                   features={"x1": row["x1"], "x2": row["x2"], "region": row["region"]},
+                   prediction=row["prediction"], probabilities=row["probabilities"])
+        for index, row in enumerate(window)], ingested_at=DAY + HOUR)
+    multiclass._tick(engine, model, DAY + HOUR + MINUTE)
+
+    cells = {f"true={a},pred={b}" for a in multiclass.CLASSES for b in multiclass.CLASSES}
+    rows = metric_rows(engine, model="zoo", model_version="v1", metric="estimated_confusion_cell", window_start=DAY)
+    for segment, share in (("region=north", 600), ("region=south", 300)):
+        mine = [row for row in rows if row.segment == segment]
+        assert {row.feature for row in mine} == cells  # one row per cell, each named
+        for row in mine:
+            got = details(row)
+            assert got["rows"] == share and "threshold_not_learned" not in got
+            scale = got["count_thresholds"]  # the segment's chunks are its share of 300 rows
+            assert scale["chunk_size"] == (200 if segment == "region=north" else 100)
+            assert row.is_breach is False, (segment, row.feature, value(row), got["lower_threshold"],
+                                            got["upper_threshold"])
+    assert sum(value(row) for row in rows if row.segment == "region=south") == pytest.approx(300, rel=1e-12)
