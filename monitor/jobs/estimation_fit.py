@@ -34,7 +34,7 @@ from monitor.metrics.estimation.chunks import DEFAULT_CHUNK_COUNT, split_rows
 from monitor.metrics.estimation.classifier import FittedDomainClassifier, fit_domain_classifier
 from monitor.metrics.estimation.dle import FittedDLE, fit_dle, realized_regression
 from monitor.metrics.estimation.pca import FittedReconstruction, fit_reconstruction
-from monitor.metrics.estimation.thresholds import reference_thresholds
+from monitor.metrics.estimation.thresholds import Spread, reference_thresholds
 from monitor.metrics.features import FeatureSpec, coerce_feature
 from monitor.metrics.names import CONFUSION_CELL_METRIC, ESTIMATED_METRICS, confusion_cell_feature
 from monitor.store.row_format import StoredRows
@@ -76,8 +76,8 @@ class SegmentThresholds:
     thresholds: dict[str, tuple[float | None, float | None]]
     reasons: dict[str, str]
     std_multiplier: float = math.nan  # k widened for the number of chunks (monitor.jobs.estimation_segments)
-    # Each count's (mean, std) over the chunks, by the key of ``thresholds``: scaled to a window's rows.
-    counts: dict[str, tuple[float, float]] | None = None
+    # Each metric over the chunks, by the key of ``thresholds``: its thresholds for a window's rows.
+    spreads: dict[str, Spread] | None = None
 
     def details(self) -> dict[str, Any]:
         return {"scope": "segment", "chunk_size": self.chunk_size, "chunks": self.chunks,
@@ -106,6 +106,24 @@ class FittedEstimators:
     multiclass: FittedMulticlassCBPE | None = None
     # Per segment label (``country=DE``): its thresholds; None for a model without segments.
     segments: dict[str, SegmentThresholds] | None = None
+
+    def spreads(self) -> dict[str, Spread]:
+        """Each learned metric over the reference chunks, by the key of :meth:`thresholds` (none for the
+        domain classifier, whose thresholds are fixed), or empty for a fit stored before they were kept."""
+        spreads: dict[str, Spread] = {}
+        for fitted in (self.cbpe, self.dle):
+            if fitted is not None and fitted.spreads is not None:
+                spreads.update({f"estimated_{name}": spread for name, spread in fitted.spreads.items()})
+        multiclass = self.multiclass
+        if multiclass is not None and multiclass.spreads is not None:
+            cells = multiclass.cell_classes()
+            for name, spread in multiclass.spreads.items():
+                key = (f"estimated_{name}" if name not in cells
+                       else f"{CONFUSION_CELL_METRIC}[{confusion_cell_feature(*cells[name])}]")
+                spreads[key] = spread
+        if self.reconstruction is not None and self.reconstruction.spread is not None:
+            spreads[MULTIVARIATE_METRIC] = self.reconstruction.spread
+        return spreads
 
     def thresholds(self) -> dict[str, Any]:
         learned: dict[str, Any] = {}

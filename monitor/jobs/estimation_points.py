@@ -9,18 +9,19 @@ A segment's window is scored with the whole model's estimators but judged by the
 segment's own thresholds (:mod:`monitor.jobs.estimation_segments`); where the segment
 has none, ``details.threshold_not_learned`` says why and the point cannot breach.
 
-The confusion-matrix cells are *counts*, which grow with a window's rows: their
-thresholds are learned as the mean and std of the count over reference chunks and
-scaled to each window's rows (:func:`monitor.metrics.estimation.thresholds.count_thresholds`;
-``details.count_thresholds`` says from what), so a window of any size is judged fairly.
-The rates (F1, accuracy, ...) keep the chunks' thresholds, which assume windows of about
-``estimation.chunk_size`` rows.
+Learned thresholds are drawn for each window's rows: the fit keeps each metric's mean and
+std over the reference chunks (:class:`monitor.metrics.estimation.thresholds.Spread`), and a
+window of ``r`` chunks' rows is judged against ``mean ± k·std/√r`` — or, for the confusion
+cells, which are counts, ``r·mean ± k·std·√r`` (``details.window_thresholds`` says from what).
+A window of exactly ``chunk_size`` rows gets the chunks' own thresholds, as ``driftwatch
+estimate`` prints them; a short first window, or a segment whose share of the traffic moves,
+is not flagged for being smaller or larger than a chunk.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -44,13 +45,13 @@ from monitor.metrics.estimation.cbpe_multiclass import FittedMulticlassCBPE
 from monitor.metrics.estimation.classifier import FittedDomainClassifier
 from monitor.metrics.estimation.dle import FittedDLE
 from monitor.metrics.estimation.results import MetricEstimate
-from monitor.metrics.estimation.thresholds import count_thresholds, outside
+from monitor.metrics.estimation.thresholds import Spread, few_chunk_multiplier, outside
 from monitor.metrics.features import FeatureSpec
 from monitor.metrics.names import CONFUSION_CELL_METRIC, confusion_cell_feature
 from monitor.metrics.point import MetricPoint
 from monitor.store.row_format import StoredRows
 
-__all__ = ["MIN_WINDOW_ROWS", "CountScale", "canonical_order", "estimation_points"]
+__all__ = ["MIN_WINDOW_ROWS", "canonical_order", "estimation_points"]
 
 MIN_WINDOW_ROWS = 10  # fewer rows give no usable estimate (nor sampling error)
 _SHUFFLE_SEED = 13
@@ -60,42 +61,9 @@ def _number(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
 
-@dataclass(frozen=True)
-class CountScale:
-    """How to judge a count (a confusion cell) in a window: its (mean, std) over reference chunks of
-    ``chunk_size`` rows, widened by ``multiplier`` (see the module docstring)."""
-
-    spread: tuple[float, float]
-    chunk_size: int
-    multiplier: float
-
-    def thresholds(self, rows: int) -> tuple[float | None, float | None]:
-        mean, std = self.spread
-        return count_thresholds(mean, std, chunk_size=self.chunk_size, rows=rows, multiplier=self.multiplier)
-
-    def details(self) -> dict[str, Any]:
-        mean, std = self.spread
-        return {"chunk_size": self.chunk_size, "chunk_mean": _number(mean), "chunk_std": _number(std),
-                "std_multiplier": _number(self.multiplier)}
-
-
-def _count_scale(counts: dict[str, tuple[float, float]] | None, name: str, chunk_size: int | None,
-                 multiplier: float) -> CountScale | None:
-    """The scale of count ``name`` from a fit's ``counts`` (None: not a count, or a fit without them)."""
-    if counts is None or name not in counts or not chunk_size:
-        return None
-    return CountScale(counts[name], chunk_size, multiplier)
-
-
 def _point(metric: str, estimate: MetricEstimate, method: str, rows: int, *, feature: str | None = None,
-           labelled: int | None = None, scale: CountScale | None = None, **extra: Any) -> MetricPoint:
-    """One estimated metric; ``labelled`` (confusion cells: counts) is how many of the ``rows`` have a label;
-    ``scale`` (counts) gives its thresholds for a window of ``rows`` rows instead of the chunks'."""
-    if scale is not None:
-        lower, upper = scale.thresholds(rows)
-        estimate = replace(estimate, lower_threshold=lower, upper_threshold=upper,
-                           alert=outside(estimate.value, lower, upper))
-        extra = {**extra, "count_thresholds": scale.details()}
+           labelled: int | None = None, **extra: Any) -> MetricPoint:
+    """One estimated metric; ``labelled`` (confusion cells: counts) is how many of the ``rows`` have a label."""
     lower, upper = estimate.lower_threshold, estimate.upper_threshold
     details: dict[str, Any] = {
         "method": method, "rows": rows,
@@ -208,8 +176,7 @@ def _multiclass_reason(cbpe: FittedMulticlassCBPE, rows: StoredRows, scores: np.
     return None
 
 
-def _multiclass_points(fitted: FittedEstimators, cbpe: FittedMulticlassCBPE, rows: StoredRows,
-                       multiplier: float) -> list[MetricPoint]:
+def _multiclass_points(fitted: FittedEstimators, cbpe: FittedMulticlassCBPE, rows: StoredRows) -> list[MetricPoint]:
     labels, scores, predicted, _ = multiclass_arrays(rows, cbpe.classes)
     usable = np.array([value is not None for value in predicted], dtype=bool) & ~np.isnan(scores).any(axis=1)
     reason = _multiclass_reason(cbpe, rows, scores, predicted, usable)
@@ -226,17 +193,16 @@ def _multiclass_points(fitted: FittedEstimators, cbpe: FittedMulticlassCBPE, row
               for metric in cbpe.metrics if metric not in cells]
     labelled = int((usable & np.array([label is not None for label in labels], dtype=bool)).sum())
     return points + [_point(CONFUSION_CELL_METRIC, estimates[name], "cbpe", count, feature=confusion_cell_feature(a, b),
-                            labelled=labelled, true_class=a, predicted_class=b,
-                            scale=_count_scale(cbpe.counts, name, fitted.chunk_size, multiplier), **common)
+                            labelled=labelled, true_class=a, predicted_class=b, **common)
                      for name, (a, b) in cells.items()]
 
 
-def _performance_points(fitted: FittedEstimators, rows: StoredRows, specs: dict[str, FeatureSpec],
-                        multiplier: float) -> list[MetricPoint]:
+def _performance_points(fitted: FittedEstimators, rows: StoredRows,
+                        specs: dict[str, FeatureSpec]) -> list[MetricPoint]:
     if fitted.dle is not None:
         return _dle_points(fitted, fitted.dle, rows, specs)
     if fitted.multiclass is not None:
-        return _multiclass_points(fitted, fitted.multiclass, rows, multiplier)
+        return _multiclass_points(fitted, fitted.multiclass, rows)
     cbpe = fitted.cbpe
     if cbpe is None:
         why = fitted.performance_reason or "performance estimation is not available"
@@ -261,8 +227,7 @@ def _performance_points(fitted: FittedEstimators, rows: StoredRows, specs: dict[
     estimates = report.chunks[0].metrics
     labelled = int((usable & ~np.isnan(labels)).sum())
     return [_point(f"estimated_{metric}", estimates[metric], "cbpe", count, calibrated=cbpe.calibrated,
-                   chunk_size=fitted.chunk_size, labelled=labelled if metric in CONFUSION_CELLS else None,
-                   scale=_count_scale(cbpe.counts, metric, fitted.chunk_size, multiplier))
+                   chunk_size=fitted.chunk_size, labelled=labelled if metric in CONFUSION_CELLS else None)
             for metric in cbpe.metrics]
 
 
@@ -314,39 +279,61 @@ def _multivariate_point(fitted: FittedEstimators, rows: StoredRows, specs: dict[
                   features=list(reconstruction.features), chunk_size=fitted.chunk_size)
 
 
+def _key(point: MetricPoint) -> str:
+    """The key of the point's learned thresholds: its metric, a multiclass cell's with the cell."""
+    return point.metric if point.feature is None else f"{point.metric}[{point.feature}]"
+
+
+def _for_window_rows(point: MetricPoint, spread: Spread | None, chunk_size: int, multiplier: float) -> MetricPoint:
+    """``point`` judged by thresholds drawn for its window's rows from the reference chunks' ``spread``
+    (module docstring); as it is when there is none (domain classifier, not estimated)."""
+    if spread is None or not math.isfinite(point.value) or not chunk_size:
+        return point
+    rows = int(point.details["rows"])
+    lower, upper = spread.thresholds(multiplier, share=rows / chunk_size)
+    learned = {"chunk_size": chunk_size, "chunk_mean": _number(spread.mean), "chunk_std": _number(spread.std),
+               "std_multiplier": _number(multiplier), "scales_as": "count" if spread.count else "mean"}
+    return replace(point, threshold=_number(upper if upper is not None else lower),
+                   is_breach=outside(point.value, lower, upper),
+                   details={**point.details, "lower_threshold": _number(lower), "upper_threshold": _number(upper),
+                            "window_thresholds": learned})
+
+
 def _segment_judged(point: MetricPoint, segment: str, thresholds: SegmentThresholds | None,
-                    missing: str) -> MetricPoint:
+                    missing: str, multiplier: float) -> MetricPoint:
     """``point`` judged by the segment's thresholds instead of the whole model's (module docstring)."""
     if not math.isfinite(point.value):
         return point  # not estimated: nothing to judge
     details = {**point.details, "lower_threshold": None, "upper_threshold": None}
-    key = point.metric if point.feature is None else f"{point.metric}[{point.feature}]"  # a multiclass cell
+    key = _key(point)
     bounds = None if thresholds is None else thresholds.thresholds.get(key)
     if thresholds is None or bounds is None:
         why = missing if thresholds is None else thresholds.reasons.get(key, thresholds.reasons.get(
             point.metric, f"no threshold was learned for {key} in segment {segment}"))
         return MetricPoint(point.metric, point.value, feature=point.feature, threshold=None, is_breach=None,
                            details={**details, "threshold_not_learned": f"segment {segment}: {why}"})
-    lower, upper = bounds
-    scale = _count_scale(thresholds.counts, key, thresholds.chunk_size, thresholds.std_multiplier)
-    if scale is not None:  # a count: the segment's thresholds for this window's rows
-        lower, upper = scale.thresholds(int(point.details["rows"]))
-        details["count_thresholds"] = scale.details()
-    breach = (lower is not None and point.value < lower) or (upper is not None and point.value > upper)
-    return MetricPoint(point.metric, point.value, feature=point.feature,
-                       threshold=_number(upper if upper is not None else lower), is_breach=breach,
-                       details={**details, "lower_threshold": _number(lower), "upper_threshold": _number(upper),
-                                "segment_thresholds": thresholds.details()})
+    spread = None if thresholds.spreads is None else thresholds.spreads.get(key)
+    judged = MetricPoint(point.metric, point.value, feature=point.feature,
+                         threshold=_number(bounds[1] if bounds[1] is not None else bounds[0]),
+                         is_breach=outside(point.value, *bounds),
+                         details={**details, "lower_threshold": _number(bounds[0]),
+                                  "upper_threshold": _number(bounds[1]),
+                                  "segment_thresholds": thresholds.details()})
+    if spread is None:
+        return judged
+    return _for_window_rows(judged, spread, thresholds.chunk_size,
+                            few_chunk_multiplier(multiplier, spread.chunks))
 
 
-def _in_segment(fitted: FittedEstimators, points: list[MetricPoint], segment: str) -> list[MetricPoint]:
+def _in_segment(fitted: FittedEstimators, points: list[MetricPoint], segment: str,
+                multiplier: float) -> list[MetricPoint]:
     if fitted.segments is None:
         missing = "the stored fit has no segment thresholds (fitted before segments were configured)"
         thresholds = None
     else:
         missing = f"the reference has no rows of segment {segment}"
         thresholds = fitted.segments.get(segment)
-    return [_segment_judged(point, segment, thresholds, missing) for point in points]
+    return [_segment_judged(point, segment, thresholds, missing, multiplier) for point in points]
 
 
 def estimation_points(fitted: FittedEstimators | None, config: ModelConfig, rows: StoredRows,
@@ -370,8 +357,7 @@ def estimation_points(fitted: FittedEstimators | None, config: ModelConfig, rows
             method = "domain_classifier" if settings.multivariate == "classifier" else "pca_reconstruction"
             points.append(_not_estimated(MULTIVARIATE_METRIC, why, method))
         return points
-    multiplier = config.estimation.threshold_std
-    points = _performance_points(fitted, rows, specs, multiplier) if fitted.performance else []
+    points = _performance_points(fitted, rows, specs) if fitted.performance else []
     if fitted.multivariate:
         if segment is not None and fitted.classifier is not None:
             from monitor.jobs.estimation_segments import CLASSIFIER_REASON  # it imports this module
@@ -380,4 +366,9 @@ def estimation_points(fitted: FittedEstimators | None, config: ModelConfig, rows
                                          "domain_classifier"))
         else:
             points.append(_multivariate_point(fitted, rows, specs))
-    return points if segment is None else _in_segment(fitted, points, segment)
+    multiplier = config.estimation.threshold_std
+    if segment is None:
+        spreads = fitted.spreads()
+        return [_for_window_rows(point, spreads.get(_key(point)), fitted.chunk_size, multiplier)
+                for point in points]
+    return _in_segment(fitted, points, segment, multiplier)

@@ -14,7 +14,7 @@ So each segment learns its own, the way the whole model does, on its rows:
 - the thresholds are mean ± k'·std of the realized metric (the labels of the chunk) or of
   the reconstruction error over those chunks, with the whole model's bounds, where k' is
   ``estimation.threshold_std`` (k) widened for the few chunks a segment has: the normal
-  prediction interval of a sample of that many values (:func:`few_chunk_multiplier`). With
+  prediction interval of a sample of that many values (``thresholds.few_chunk_multiplier``). With
   10 chunks, mean ± 3·std would flag several times the clean windows k = 3 implies (its
   mean and std are themselves estimates); k' = 4.5 flags them at that rate. (The whole
   model keeps NannyML's mean ± k·std, which the offline commands match.)
@@ -35,14 +35,11 @@ Learned once, when the reference set is fitted, and stored with the fit (``refer
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import numpy as np
-from scipy.stats import norm, t
 
 from monitor.config.models import ModelConfig
-from monitor.errors import MetricError
 from monitor.jobs.estimation_fit import (
     LABEL_COLUMN,
     MULTIVARIATE_METRIC,
@@ -59,13 +56,13 @@ from monitor.metrics.drift.learned import MIN_CHUNKS
 from monitor.metrics.estimation.cbpe import CONFUSION_CELLS, metric_bounds, realized_metric
 from monitor.metrics.estimation.cbpe_multiclass import realized_multiclass
 from monitor.metrics.estimation.dle import realized_regression
-from monitor.metrics.estimation.thresholds import chunk_spread, reference_thresholds
+from monitor.metrics.estimation.thresholds import Spread, chunk_spread, few_chunk_multiplier
 from monitor.metrics.features import FeatureSpec
 from monitor.metrics.names import CONFUSION_CELL_METRIC, confusion_cell_feature
 from monitor.metrics.segments import split_by_segment
 from monitor.store.row_format import StoredRows
 
-__all__ = ["CLASSIFIER_REASON", "few_chunk_multiplier", "fit_segment_thresholds", "segment_chunk_size"]
+__all__ = ["CLASSIFIER_REASON", "fit_segment_thresholds", "segment_chunk_size"]
 
 CLASSIFIER_REASON = ("the domain classifier's thresholds are fixed (0.45/0.65), not learned, so they cannot follow a "
                      "segment's size: a segment's windows are not scored by it; use estimation.multivariate: pca "
@@ -83,44 +80,28 @@ def segment_chunk_size(chunk_size: int, segment_rows: int, reference_rows: int) 
     return max(1, round(chunk_size * segment_rows / reference_rows))
 
 
-def few_chunk_multiplier(multiplier: float, chunks: int) -> float:
-    """The std multiplier (on the population std of ``chunks`` values) whose interval holds a
-    new value as often as ``multiplier`` std would if the mean and std were known exactly.
-
-    >>> round(few_chunk_multiplier(3.0, 10), 2), round(few_chunk_multiplier(3.0, 50), 2)
-    (4.53, 3.22)
-    """
-    if chunks < 2:
-        return math.inf
-    quantile = float(t.ppf(norm.cdf(multiplier), df=chunks - 1))
-    return quantile * math.sqrt(1 + 1 / chunks) * math.sqrt(chunks / (chunks - 1))
-
-
 def _starts(rows: int, size: int) -> list[int]:
     return list(range(0, rows - size + 1, size))  # full chunks only
 
 
 def _learn(values: list[float], config: ModelConfig, metric: str, chunk_size: int,
-           lower_limit: float | None, upper_limit: float | None, *, drop_at_limit: bool = False
-           ) -> tuple[float | None, float | None] | str:
-    """The thresholds from the chunks' values, or why there are none."""
-    defined = int(np.isfinite(np.asarray(values, dtype=float)).sum())
-    if defined < MIN_CHUNKS:
-        return (f"only {defined} of the segment's {len(values)} reference chunks of {chunk_size} rows give "
+           lower_limit: float | None, upper_limit: float | None, spreads: dict[str, Spread], *,
+           drop_at_limit: bool = False, count: bool = False) -> tuple[float | None, float | None] | str:
+    """The thresholds (for a window of ``chunk_size`` rows) from the chunks' values, or why there are none;
+    the chunks' :class:`Spread` goes into ``spreads`` (a window of other rows scales it)."""
+    spread = chunk_spread(values, lower_limit=lower_limit, upper_limit=upper_limit, drop_at_limit=drop_at_limit,
+                          count=count)
+    if spread.chunks < MIN_CHUNKS:
+        return (f"only {spread.chunks} of the segment's {len(values)} reference chunks of {chunk_size} rows give "
                 f"{metric} (at least {MIN_CHUNKS} are needed: labels of both classes in each)")
-    multiplier = few_chunk_multiplier(config.estimation.threshold_std, defined)
-    try:
-        return reference_thresholds(values, multiplier=multiplier, lower_limit=lower_limit,
-                                    upper_limit=upper_limit, drop_at_limit=drop_at_limit, name=metric)
-    except MetricError as exc:
-        return str(exc)
+    spreads[metric] = spread
+    return spread.thresholds(few_chunk_multiplier(config.estimation.threshold_std, spread.chunks))
 
 
 def _performance(config: ModelConfig, fitted: FittedEstimators, rows: StoredRows, specs: dict[str, FeatureSpec],
-                 chunk_size: int, counts: dict[str, tuple[float, float]]
-                 ) -> dict[str, tuple[float | None, float | None] | str]:
+                 chunk_size: int, spreads: dict[str, Spread]) -> dict[str, tuple[float | None, float | None] | str]:
     """``estimated_<metric>`` (a multiclass cell: ``estimated_confusion_cell[true=a,pred=b]``) → thresholds (or
-    why not) from the realized metric of the segment's chunks; each count's (mean, std) goes into ``counts``."""
+    why not) from the realized metric of the segment's chunks; their spreads go into ``spreads``."""
     learned: dict[str, tuple[float | None, float | None] | str] = {}
     realized: Callable[[str, slice], float]
     names: dict[str, str] = {}  # metric → the key its point is judged by, when not estimated_<metric>
@@ -177,14 +158,13 @@ def _performance(config: ModelConfig, fitted: FittedEstimators, rows: StoredRows
             continue
         values = [realized(metric, slice(start, start + chunk_size)) for start in starts]
         lower, upper = bounds(metric)
-        learned[name] = _learn(values, config, name, chunk_size, lower, upper)
-        if metric in count_metrics and not isinstance(learned[name], str):
-            counts[name] = chunk_spread(values)
+        learned[name] = _learn(values, config, name, chunk_size, lower, upper, spreads,
+                               count=metric in count_metrics)
     return learned
 
 
 def _multivariate(config: ModelConfig, fitted: FittedEstimators, rows: StoredRows, specs: dict[str, FeatureSpec],
-                  chunk_size: int) -> tuple[float | None, float | None] | str | None:
+                  chunk_size: int, spreads: dict[str, Spread]) -> tuple[float | None, float | None] | str | None:
     if fitted.classifier is not None:
         return CLASSIFIER_REASON
     reconstruction = fitted.reconstruction
@@ -195,14 +175,14 @@ def _multivariate(config: ModelConfig, fitted: FittedEstimators, rows: StoredRow
     frame = typed_features(rows.features, {name: specs[name] for name in reconstruction.features})
     errors = reconstruction.row_errors(frame)
     values = [float(np.mean(errors[start:start + chunk_size])) for start in _starts(len(rows), chunk_size)]
-    return _learn(values, config, MULTIVARIATE_METRIC, chunk_size, 0.0, None, drop_at_limit=True)
+    return _learn(values, config, MULTIVARIATE_METRIC, chunk_size, 0.0, None, spreads, drop_at_limit=True)
 
 
 def _one_segment(config: ModelConfig, fitted: FittedEstimators, rows: StoredRows, specs: dict[str, FeatureSpec],
                  reference_rows: int) -> SegmentThresholds:
     chunk_size = segment_chunk_size(fitted.chunk_size, len(rows), reference_rows)
     learned: dict[str, tuple[float | None, float | None] | str] = {}
-    counts: dict[str, tuple[float, float]] = {}
+    spreads: dict[str, Spread] = {}
     if chunk_size < MIN_WINDOW_ROWS:
         reason = (f"the segment's share of a chunk of {fitted.chunk_size} rows is {chunk_size} rows, fewer than "
                   f"{MIN_WINDOW_ROWS}: too few to learn from; set estimation.chunk_size to the whole model's "
@@ -212,8 +192,9 @@ def _one_segment(config: ModelConfig, fitted: FittedEstimators, rows: StoredRows
         if fitted.classifier is not None:
             learned[MULTIVARIATE_METRIC] = CLASSIFIER_REASON
     else:
-        learned.update(_performance(config, fitted, rows, specs, chunk_size, counts))
-        multivariate = _multivariate(config, fitted, rows, specs, chunk_size) if fitted.multivariate else None
+        learned.update(_performance(config, fitted, rows, specs, chunk_size, spreads))
+        multivariate = (_multivariate(config, fitted, rows, specs, chunk_size, spreads) if fitted.multivariate
+                        else None)
         if multivariate is not None:
             learned[MULTIVARIATE_METRIC] = multivariate
     chunks = len(_starts(len(rows), chunk_size))
@@ -222,7 +203,7 @@ def _one_segment(config: ModelConfig, fitted: FittedEstimators, rows: StoredRows
         std_multiplier=few_chunk_multiplier(config.estimation.threshold_std, chunks),
         thresholds={name: value for name, value in learned.items() if not isinstance(value, str)},
         reasons={name: value for name, value in learned.items() if isinstance(value, str)},
-        counts=counts,
+        spreads=spreads,
     )
 
 

@@ -78,8 +78,8 @@ def config_key(config: ModelConfig, specs: dict[str, FeatureSpec]) -> str:
     settings["metrics"] = list(service_metrics(config.task, config.estimation.metrics))
     if config.segments is not None:  # each segment's thresholds are part of the fit
         settings["segments"] = config.segments.model_dump(mode="json")
-    # Fits stored before the confusion cells' counts were kept (to scale their thresholds to a window): refit.
-    settings["counts"] = "per-window thresholds"
+    # Fits stored before each metric's chunk spread was kept (to scale its thresholds to a window): refit.
+    settings["thresholds"] = "scaled to the window's rows"
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
 

@@ -23,7 +23,13 @@ from monitor.errors import MetricError
 from monitor.metrics.estimation.calibration import fit_calibrator
 from monitor.metrics.estimation.chunks import RowChunk, split_rows
 from monitor.metrics.estimation.results import ChunkResult, EstimationReport, MetricEstimate
-from monitor.metrics.estimation.thresholds import SAMPLING_ERROR_RANGE, chunk_spread, outside, reference_thresholds
+from monitor.metrics.estimation.thresholds import (
+    SAMPLING_ERROR_RANGE,
+    Spread,
+    chunk_spread,
+    outside,
+    reference_thresholds,
+)
 
 __all__ = ["CBPE_METRICS", "CONFUSION_CELLS", "FittedCBPE", "fit_cbpe", "metric_bounds", "resolve_cbpe_metrics"]
 
@@ -221,9 +227,8 @@ class FittedCBPE:
     thresholds: dict[str, tuple[float | None, float | None]]
     chunk_size: int | None
     chunks: int | None
-    # Each confusion cell's (mean, std) count over the reference chunks: its thresholds for a window of
-    # another size (thresholds.count_thresholds). None in a fit pickled before it was kept.
-    counts: dict[str, tuple[float, float]] | None = None
+    # Each metric over the reference chunks: its thresholds for a window of another size (Spread.thresholds).
+    spreads: dict[str, Spread] | None = None
 
     @property
     def calibrated(self) -> bool:
@@ -288,14 +293,14 @@ def fit_cbpe(
     reference_chunks = split_rows(len(labels), chunk_size=chunk_size, chunks=chunks)
     thresholds = {}
     components = {}
-    counts = {}
+    spreads = {}
     for metric in names:
         lower_bound, upper_bound = _BOUNDS[metric]
         realized = [realized_metric(metric, labels[c.rows].astype(float), scores[c.rows], predicted[c.rows])
                     for c in reference_chunks]
         thresholds[metric] = threshold_rule(realized, lower_limit=lower_bound, upper_limit=upper_bound, name=metric)
         components[metric] = _sampling_components(metric, labels, scores, predicted)
-        if metric in CONFUSION_CELLS:
-            counts[metric] = chunk_spread(realized)
+        spreads[metric] = chunk_spread(realized, lower_limit=lower_bound, upper_limit=upper_bound,
+                                       count=metric in CONFUSION_CELLS)
     return FittedCBPE(metrics=names, calibrator=fit_calibrator(labels, scores), components=components,
-                      thresholds=thresholds, chunk_size=chunk_size, chunks=chunks, counts=counts)
+                      thresholds=thresholds, chunk_size=chunk_size, chunks=chunks, spreads=spreads)

@@ -26,6 +26,7 @@ from monitor.metrics.estimation.results import ChunkResult, EstimationReport, Me
 from monitor.metrics.estimation.thresholds import (
     DEFAULT_STD_MULTIPLIER,
     SAMPLING_ERROR_RANGE,
+    Spread,
     chunk_spread,
     outside,
     reference_thresholds,
@@ -169,8 +170,8 @@ class FittedMulticlassCBPE:
     thresholds: dict[str, tuple[float | None, float | None]]
     chunk_size: int | None
     chunks: int | None
-    # Each cell's (mean, std) count over the reference chunks (see FittedCBPE.counts).
-    counts: dict[str, tuple[float, float]] | None = None
+    # Each metric over the reference chunks (see FittedCBPE.spreads).
+    spreads: dict[str, Spread] | None = None
 
     @property
     def _cell_index(self) -> dict[str, tuple[int, int]]:
@@ -258,14 +259,14 @@ def fit_multiclass_cbpe(
     scores = np.asarray(scores, dtype=float)
     true_hot, predicted_hot = _one_hot(labels, classes), _one_hot(predicted, classes)
     reference_chunks = split_rows(len(labels), chunk_size=chunk_size, chunks=chunks)
-    thresholds, components, counts = {}, {}, {}
+    thresholds, components, spreads = {}, {}, {}
     for metric in metrics:
         cell = cells.get(metric)
         if cell is not None:
             realized = [_realized_cell(cell, labels[c.rows], predicted[c.rows], classes) for c in reference_chunks]
             thresholds[metric] = reference_thresholds(realized, multiplier=threshold_std, lower_limit=0.0,
                                                        name=metric)
-            counts[metric] = chunk_spread(realized)
+            spreads[metric] = chunk_spread(realized, lower_limit=0.0, count=True)
             # NannyML: the std of a 0/1 indicator with as many ones as the reference's cell count.
             share = float(np.sum((labels == classes[cell[0]]) & (predicted == classes[cell[1]]))) / len(labels)
             components[metric] = [(float(np.sqrt(share * (1 - share))), 1.0)]
@@ -274,6 +275,7 @@ def fit_multiclass_cbpe(
                     for c in reference_chunks]
         thresholds[metric] = reference_thresholds(realized, multiplier=threshold_std, lower_limit=0.0,
                                                    upper_limit=1.0, name=metric)
+        spreads[metric] = chunk_spread(realized, lower_limit=0.0, upper_limit=1.0)
         if metric == "accuracy":
             components[metric] = [(float(np.std((labels == predicted).astype(int))), 1.0)]
         else:
@@ -282,4 +284,4 @@ def fit_multiclass_cbpe(
     calibrators = tuple(fit_calibrator(true_hot[:, k], scores[:, k]) for k in range(len(classes)))
     return FittedMulticlassCBPE(classes=classes, metrics=metrics, calibrators=calibrators,
                                 components=components, thresholds=thresholds, chunk_size=chunk_size, chunks=chunks,
-                                counts=counts)
+                                spreads=spreads)

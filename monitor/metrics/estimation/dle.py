@@ -22,7 +22,13 @@ from monitor.errors import MetricError
 from monitor.metrics.estimation.chunks import RowChunk, split_rows
 from monitor.metrics.estimation.pca import is_categorical
 from monitor.metrics.estimation.results import ChunkResult, EstimationReport, MetricEstimate
-from monitor.metrics.estimation.thresholds import SAMPLING_ERROR_RANGE, outside, reference_thresholds
+from monitor.metrics.estimation.thresholds import (
+    SAMPLING_ERROR_RANGE,
+    Spread,
+    chunk_spread,
+    outside,
+    reference_thresholds,
+)
 
 __all__ = ["DLE_METRICS", "FittedDLE", "fit_dle"]
 
@@ -85,6 +91,8 @@ class FittedDLE:
     thresholds: dict[str, tuple[float | None, float | None]]
     chunk_size: int | None
     chunks: int | None
+    # Each metric over the reference chunks (see FittedCBPE.spreads).
+    spreads: dict[str, Spread] | None = None
 
     def design(self, frame: pd.DataFrame) -> pd.DataFrame:
         """Features plus the prediction, categories ordinal-encoded (codes from 1; unseen: 0)."""
@@ -158,9 +166,10 @@ def fit_dle(
         model.fit(design, _losses(kind, true_values, predicted), categorical_feature=categorical)
         models[kind] = model
     reference_chunks = split_rows(len(reference), chunk_size=chunk_size, chunks=chunks)
-    thresholds = {name: reference_thresholds([realized_regression(name, true_values[c.rows], predicted[c.rows])
-                                              for c in reference_chunks], lower_limit=0.0, name=name)
-                  for name in names}
+    values = {name: [realized_regression(name, true_values[c.rows], predicted[c.rows]) for c in reference_chunks]
+              for name in names}
+    thresholds = {name: reference_thresholds(values[name], lower_limit=0.0, name=name) for name in names}
     return FittedDLE(features=tuple(features), prediction=prediction, metrics=names, encoders=encoders,
                      models=models, components={name: _components(name, true_values, predicted) for name in names},
-                     thresholds=thresholds, chunk_size=chunk_size, chunks=chunks)
+                     thresholds=thresholds, chunk_size=chunk_size, chunks=chunks,
+                     spreads={name: chunk_spread(values[name], lower_limit=0.0) for name in names})

@@ -21,7 +21,7 @@ from threadpoolctl import threadpool_limits
 
 from monitor.metrics.estimation.chunks import split_rows
 from monitor.metrics.estimation.results import ChunkResult, EstimationReport, MetricEstimate
-from monitor.metrics.estimation.thresholds import SAMPLING_ERROR_RANGE, reference_thresholds
+from monitor.metrics.estimation.thresholds import SAMPLING_ERROR_RANGE, Spread, chunk_spread, reference_thresholds
 
 __all__ = ["EXPLAINED_VARIANCE", "FittedReconstruction", "fit_reconstruction", "is_categorical"]
 
@@ -57,6 +57,8 @@ class FittedReconstruction:
     upper_threshold: float | None
     chunk_size: int | None
     chunks: int | None
+    # The reconstruction error over the reference chunks (see FittedCBPE.spreads).
+    spread: Spread | None = None
 
     def encode(self, frame: pd.DataFrame) -> np.ndarray:
         """Impute, frequency-encode and standardise ``frame``'s features (a category unseen in
@@ -160,4 +162,5 @@ def fit_reconstruction(
     reference_values = [value for value, _ in fitted.chunk_values(reference)]
     lower, upper = reference_thresholds(reference_values, lower_limit=0.0, drop_at_limit=True,
                                         name="the reconstruction error")
-    return replace(fitted, lower_threshold=lower, upper_threshold=upper)
+    return replace(fitted, lower_threshold=lower, upper_threshold=upper,
+                   spread=chunk_spread(reference_values, lower_limit=0.0, drop_at_limit=True))

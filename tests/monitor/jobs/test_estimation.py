@@ -18,6 +18,7 @@ from alerts.rules import evaluate_rule
 from monitor.config.models import AlertRule, DriftwatchConfig
 from monitor.jobs.scheduler import WindowScheduler
 from monitor.metrics.estimation import fit_cbpe, fit_reconstruction, reference_thresholds
+from monitor.metrics.estimation.thresholds import outside
 from monitor.metrics.point import MetricPoint
 from monitor.store.tables import alerts, reference_models, reference_sets
 from tests.monitor.jobs.store_data import (
@@ -113,16 +114,21 @@ def test_window_estimates_equal_the_pure_modules_and_the_fit_is_stored_once(engi
         assert got["lower_band"] == pytest.approx(want.lower_band, rel=1e-9)
         assert got["upper_band"] == pytest.approx(want.upper_band, rel=1e-9)
         assert got["sampling_error"] == pytest.approx(want.sampling_error, rel=1e-9)
-        assert (got["lower_threshold"], got["upper_threshold"]) == pytest.approx(
-            (want.lower_threshold, want.upper_threshold), rel=1e-9)
-        assert row.is_breach is want.alert and got["method"] == "cbpe"
+        # learned on 250-row chunks, drawn for the window's 400 rows: mean ± 3·std·√(250/400)
+        lower, upper = fitted.spreads[name].thresholds(3.0, share=400 / 250)
+        assert upper - lower < want.upper_threshold - want.lower_threshold or upper == 1.0, name
+        assert (got["lower_threshold"], got["upper_threshold"]) == pytest.approx((lower, upper), rel=1e-9)
+        assert row.is_breach is outside(value(row), lower, upper) and got["method"] == "cbpe"
+        assert got["window_thresholds"]["chunk_size"] == 250 and got["window_thresholds"]["scales_as"] == "mean"
 
     pca = fit_reconstruction(ref, ["x1", "x2", "country"], chunk_size=250)
     pca_expected = replace(pca, chunk_size=400).estimate(frame[["x1", "x2", "country"]]).chunks[0].metrics
     multivariate = metric(engine, "multivariate_drift", window_start=DAY)
     assert value(multivariate) == pytest.approx(pca_expected["reconstruction_error"].value, rel=1e-9)
-    assert multivariate.threshold == pytest.approx(pca.upper_threshold, rel=1e-9)
-    assert details(multivariate)["upper_threshold"] == pytest.approx(pca.upper_threshold, rel=1e-9)
+    assert pca.spread is not None
+    _, pca_upper = pca.spread.thresholds(3.0, share=400 / 250)
+    assert multivariate.threshold == pytest.approx(pca_upper, rel=1e-9)
+    assert details(multivariate)["upper_threshold"] == pytest.approx(pca_upper, rel=1e-9)
     assert multivariate.is_breach is False  # drawn like the reference
 
     # One fit, stored; the next window loads it (same row, same fit time), never refits.
@@ -255,7 +261,9 @@ def test_regression_windows_carry_dle_estimates_equal_to_the_pure_module(engine,
     for name in ("mae", "rmse"):
         row = metric(engine, f"estimated_{name}", window_start=DAY)
         assert value(row) == pytest.approx(expected[name].value, rel=1e-6), name
-        assert details(row)["upper_threshold"] == pytest.approx(expected[name].upper_threshold, rel=1e-9)
+        _, upper = fitted.spreads[name].thresholds(3.0, share=200 / 100)  # two chunks' rows: std / √2
+        assert upper < expected[name].upper_threshold
+        assert details(row)["upper_threshold"] == pytest.approx(upper, rel=1e-9)
         assert details(row)["method"] == "dle" and "realized" not in details(row)  # no labels yet
     assert "lightgbm" in _fits(engine)[0].library_versions
 

@@ -192,8 +192,8 @@ def _chunk_counts(reference: list[dict], chunk_size: int) -> dict[str, tuple[flo
 
 def test_cell_thresholds_follow_each_windows_rows_for_the_model_and_its_segments(engine, tmp_path):
     """A count grows with the window: thresholds learned on 400-row chunks are scaled to each window's rows
-    (mean·r ± 3·std·√r for r = rows / 400), so clean windows of 120 and 2,400 rows do not breach, while a
-    2,400-row window of an unsure model still does."""
+    (mean·r ± 3·std·√r for r = rows / 400; rates mean ± 3·std/√r), so clean windows of 120 and 2,400 rows
+    do not breach, while a 2,400-row window of an unsure model still does."""
     reference = binary._rows(4000, seed=1)
     path = binary._reference_file(tmp_path, reference)
     model = {**binary.MODEL, "reference": {"file": str(path)}, "estimation": {"chunk_size": 400},
@@ -217,6 +217,12 @@ def test_cell_thresholds_follow_each_windows_rows_for_the_model_and_its_segments
             assert got["lower_threshold"] == pytest.approx(max(0.0, mean * share - 3 * std * share ** 0.5), rel=1e-9)
             assert got["upper_threshold"] == pytest.approx(mean * share + 3 * std * share ** 0.5, rel=1e-9)
             assert row.is_breach is False, (size, name, value(row), got["lower_threshold"], got["upper_threshold"])
+        # the rates too: their thresholds are drawn for the window's rows (mean ± 3·std/√r)
+        rates = [row for name in ("roc_auc", "f1", "precision", "recall", "specificity", "accuracy")
+                 for row in metric_rows(engine, model="fraud", model_version="v1", metric=f"estimated_{name}",
+                                        window_start=start, segment=None)]
+        assert len(rates) == 6 and not any(row.is_breach for row in rates), [
+            (row.metric, value(row), details(row)["lower_threshold"]) for row in rates if row.is_breach]
         # each segment's cells are judged by its own chunks' counts, scaled to its share of the window
         segment_rows = [row for name in BINARY_CELLS
                         for row in metric_rows(engine, model="fraud", model_version="v1",
@@ -225,7 +231,7 @@ def test_cell_thresholds_follow_each_windows_rows_for_the_model_and_its_segments
         assert len(segment_rows) == 3 * len(BINARY_CELLS)
         for row in segment_rows:
             got = details(row)
-            assert "threshold_not_learned" not in got and got["count_thresholds"]["chunk_size"] < 400
+            assert "threshold_not_learned" not in got and got["window_thresholds"]["chunk_size"] < 400
             assert row.is_breach is False, (size, row.segment, row.metric, value(row), got["upper_threshold"])
     [missed] = metric_rows(engine, model="fraud", model_version="v1", metric="estimated_false_negative",
                            window_start=DAY + 3 * HOUR, segment=None)
@@ -257,7 +263,7 @@ def test_a_multiclass_segments_cells_keep_their_cell_and_thresholds_scaled_to_th
         for row in mine:
             got = details(row)
             assert got["rows"] == share and "threshold_not_learned" not in got
-            scale = got["count_thresholds"]  # the segment's chunks are its share of 300 rows
+            scale = got["window_thresholds"]  # the segment's chunks are its share of 300 rows
             assert scale["chunk_size"] == (200 if segment == "region=north" else 100)
             assert row.is_breach is False, (segment, row.feature, value(row), got["lower_threshold"],
                                             got["upper_threshold"])
