@@ -270,13 +270,28 @@ def time_series_chart(
 ESTIMATE_COLOURS = {"estimate": "#1e88e5", "realized": "#2e7d32"}
 
 
-def estimate_chart(frame: pd.DataFrame, *, y_title: str, lower_threshold: float | None = None,
-                   upper_threshold: float | None = None, markers: pd.DataFrame | None = None,
+def _window_thresholds(frame: pd.DataFrame) -> pd.DataFrame:
+    """Each window's learned thresholds (``lower_threshold`` / ``upper_threshold`` columns) as rows
+    of (window_start, bound, threshold); a bound no window has is left out."""
+    parts = [pd.DataFrame({"window_start": frame["window_start"], "bound": bound, "threshold": frame[column]})
+             for column, bound in (("lower_threshold", "lower threshold"), ("upper_threshold", "upper threshold"))
+             if column in frame]
+    if not parts:
+        return pd.DataFrame(columns=["window_start", "bound", "threshold"])
+    rows = pd.concat(parts, ignore_index=True)
+    rows["threshold"] = pd.to_numeric(rows["threshold"], errors="coerce")
+    finite = rows["threshold"].map(lambda value: pd.notna(value) and math.isfinite(value))
+    return rows[finite].reset_index(drop=True)
+
+
+def estimate_chart(frame: pd.DataFrame, *, y_title: str, markers: pd.DataFrame | None = None,
                    highlight: tuple[datetime, datetime] | None = None, height: int = 220) -> Spec:
     """An estimate over ``window_start`` inside its shaded band (``lower_band`` ..
     ``upper_band``), the realized value as a second line where ``realized`` is known,
-    and the learned thresholds as dashed red rules; with the usual overlays."""
-    thresholds = [t for t in (lower_threshold, upper_threshold) if t is not None and math.isfinite(t)]
+    and each window's learned thresholds (they follow its rows) as dashed red steps; with
+    the usual overlays."""
+    threshold_rows = _window_thresholds(frame)
+    thresholds = list(threshold_rows["threshold"])
     lines = pd.concat([
         pd.DataFrame({"window_start": frame["window_start"], "value": frame["value"], "series": "estimate"}),
         pd.DataFrame({"window_start": frame["window_start"], "value": frame["realized"], "series": "realized"}),
@@ -312,14 +327,16 @@ def estimate_chart(frame: pd.DataFrame, *, y_title: str, lower_threshold: float 
                                   "title": "band to"}]},
     })
     if thresholds:
-        spec["datasets"]["threshold"] = pd.DataFrame({
-            "threshold": thresholds,
-            "bound": [name for name, t in (("lower threshold", lower_threshold), ("upper threshold", upper_threshold))
-                      if t is not None and math.isfinite(t)]})
-        layers.append({"data": {"name": "threshold"}, "mark": {"type": "rule", "color": "#c62828",
-                                                               "strokeDash": [6, 4]},
-                       "encoding": {"y": {"field": "threshold", "type": "quantitative"},
-                                    "tooltip": [{"field": "bound", "type": "nominal"},
+        spec["datasets"]["threshold"] = threshold_rows
+        # Each window's value holds until the next window starts (the window it judges).
+        layers.append({"data": {"name": "threshold"},
+                       "mark": {"type": "line", "color": "#c62828", "strokeDash": [6, 4], "interpolate": "step-after",
+                                "point": {"size": 12, "color": "#c62828"}},
+                       "encoding": {"x": layers[first_line]["encoding"]["x"],
+                                    "y": {"field": "threshold", "type": "quantitative"},
+                                    "detail": {"field": "bound", "type": "nominal"},
+                                    "tooltip": [_time_tip("window_start", "window (UTC)"),
+                                                {"field": "bound", "type": "nominal"},
                                                 {"field": "threshold", "type": "quantitative",
                                                  "format": tip_format}]}})
     return spec

@@ -222,20 +222,16 @@ def estimate_section(url: str, model: str, version: str, span: TimeRange, marker
                    f"with labels and scores: configure it under `models.{model}.estimation`.")
         return
     st.caption("Shaded: the estimate's band of sampling error; dashed red: the lower and upper thresholds learned "
-               "on the reference; green: the realized value once labels arrived.")
+               "on the reference, drawn for each window's row count; green: the realized value once labels arrived.")
     shown = [m for m in (*ESTIMATED, MULTIVARIATE) if m in set(rows["metric"])]
     columns = st.columns(2)
     for index, metric in enumerate(shown):
         frame = rows[rows["metric"] == metric].sort_values("window_start")
-        lower = frame["lower_threshold"].dropna()
-        upper = frame["upper_threshold"].dropna()
         title = ("Multivariate drift (PCA reconstruction error)" if metric == MULTIVARIATE
                  else metric_label(metric))
         with columns[index % 2]:
             st.markdown(f"**{title}**")
             spec = estimate_chart(frame, y_title="reconstruction error" if metric == MULTIVARIATE else "estimate",
-                                  lower_threshold=float(lower.iloc[-1]) if len(lower) else None,
-                                  upper_threshold=float(upper.iloc[-1]) if len(upper) else None,
                                   markers=markers, highlight=highlight)
             st.vega_lite_chart(spec=spec, width="stretch")
 

@@ -386,7 +386,8 @@ def test_model_page_charts_estimated_performance_in_its_band_with_thresholds_and
                 **common, metric="multivariate_drift", value=1.0 + index / 10, threshold=1.25,
                 is_breach=False, details={"method": "pca", "lower_band": 0.9 + index / 10,
                                           "upper_band": 1.1 + index / 10, "lower_threshold": 0.75,
-                                          "upper_threshold": 1.25, "sampling_error": 0.03}))
+                                          "upper_threshold": 1.25 + (0.2 if index == 2 else 0.0),
+                                          "sampling_error": 0.03}))
     at = ok(open_app("model", ALERT_LINK))
     assert "Estimated performance (before labels)" in [s.value for s in at.subheader]
     titles = [m.value for m in at.markdown]
@@ -402,10 +403,15 @@ def test_model_page_charts_estimated_performance_in_its_band_with_thresholds_and
     band = accuracy.frame_with("lower_band").set_index("window_start")
     assert list(band.loc[newest, "lower_band"]) == pytest.approx([0.88, 0.85, 0.77])
     assert list(band.loc[newest, "upper_band"]) == pytest.approx([0.94, 0.91, 0.83])
-    assert list(accuracy.frame_with("bound")["threshold"]) == [0.84]  # no upper threshold learned
+    steps = accuracy.frame_with("bound")  # each window's thresholds; no upper threshold learned
+    assert set(steps["bound"]) == {"lower threshold"} and set(steps["threshold"]) == {0.84}
     drift = next(chart for chart in charts(at) if any("bound" in frame.columns for frame in chart.data)
                  and set(chart.frame_with("series")["series"]) == {"estimate"})
-    assert list(drift.frame_with("bound")["threshold"]) == [0.75, 1.25]
+    drift_steps = drift.frame_with("bound").set_index(["window_start", "bound"])["threshold"]
+    assert drift_steps[(newest[0], "lower threshold")] == 0.75
+    assert drift_steps[(newest[0], "upper threshold")] == 1.25
+    # thresholds drawn for a window's rows differ window to window: each window shows its own
+    assert drift_steps[(newest[2], "upper threshold")] == pytest.approx(1.45)
     assert list(drift.frame_with("series")["value"]) == pytest.approx([1.0, 1.1, 1.2])
     assert not any("Estimation needs a reference" in c.value for c in at.caption)
 
