@@ -1,7 +1,7 @@
 """Time axes as drawn in a real browser (``driftwatch dashboard`` + headless Chromium): the
 tick labels Vega actually shows are distinct and share one format, for 1-minute windows
-(sub-minute ticks once read "12:05 12:05 12:05") and on the Versions page's history
-(whose default axis mixed "12:05" with "01 AM")."""
+(sub-minute ticks once read "12:05 12:05 12:05"). The Versions page's history axis is
+checked in test_versions_browser.py."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from tests.dashboard.browser import headless_chromium, open_page
 from tests.dashboard.seed import known_spec, seed_store
 from tests.dashboard.server import DashboardProcess
 from tests.dashboard.test_browser import legends_cut
-from tests.dashboard.test_versions_page import seed_canary
 
 pytestmark = pytest.mark.browser
 
@@ -62,24 +61,6 @@ def test_heatmap_ticks_of_one_minute_windows_are_distinct_at_common_widths(engin
                 heatmap = x_labels(browser)[0]
                 assert_readable(heatmap)
                 assert all(re.fullmatch(FORMATS["time"], label) for label in heatmap), heatmap
-                assert legends_cut(browser) == []
-    finally:
-        assert server.stop() == 0, server.output()
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
-def test_the_versions_history_has_one_time_format(engine: Engine, store_url: str, tmp_path: Path) -> None:
-    seed_canary(engine, hours=4)
-    server = DashboardProcess(store_url, tmp_path).start()
-    try:
-        with headless_chromium() as browser:
-            for width in (1000, 1400):
-                browser.set_window_size(width, 1000)
-                page = open_page(browser, server.base_url + "/versions", "Versions side by side")
-                assert "Differences over time" in page
-                history = x_labels(browser)[-1]
-                assert_readable(history)
                 assert legends_cut(browser) == []
     finally:
         assert server.stop() == 0, server.output()
