@@ -161,13 +161,24 @@ def _chunk_size(config: ModelConfig, reference_rows: int) -> int:
     return config.estimation.chunk_size or max(reference_rows // DEFAULT_CHUNK_COUNT, 1)
 
 
+def _equals(column: pd.Series[Any], value: str) -> np.ndarray:
+    """Which values of ``column`` equal ``value`` (a categorical compares its codes, not a million objects).
+
+    >>> _equals(pd.Series(["1", None, "0"], dtype="category"), "1").tolist(), _equals(pd.Series([1, "1"]), "1").tolist()
+    ([True, False, False], [False, True])
+    """
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return np.asarray(column == value, dtype=bool)
+    return np.asarray(column.astype(object) == value, dtype=bool)
+
+
 def binary_arrays(rows: StoredRows, positive: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(labels 1/0, NaN when missing; scores, NaN when missing; predictions 1/0, NaN when missing)."""
     outputs = rows.outputs
     label = outputs["label"]
     prediction = outputs["prediction"]
-    labels = np.where(label.isna(), np.nan, (label.astype(object) == positive).astype(float))
-    predicted = np.where(prediction.isna(), np.nan, (prediction.astype(object) == positive).astype(float))
+    labels = np.where(label.isna(), np.nan, _equals(label, positive).astype(float))
+    predicted = np.where(prediction.isna(), np.nan, _equals(prediction, positive).astype(float))
     scores = pd.to_numeric(outputs["score"], errors="coerce").to_numpy(dtype=float)
     return np.asarray(labels, dtype=float), scores, np.asarray(predicted, dtype=float)
 

@@ -148,25 +148,40 @@ def realized_metric(metric: str, labels: np.ndarray, scores: np.ndarray, predict
     >>> realized_metric("precision", np.array([1, 0, 1]), np.array([0.9, 0.6, 0.2]), np.array([1, 1, 0]))
     0.5
     """
+    return realized_metrics((metric,), labels, scores, predicted)[metric]
+
+
+def realized_metrics(metrics: Sequence[str], labels: np.ndarray, scores: np.ndarray,
+                     predicted: np.ndarray) -> dict[str, float]:
+    """:func:`realized_metric` of each of ``metrics``, the labelled rows picked and counted once for all.
+
+    >>> realized_metrics(["accuracy", "true_positive"], np.array([1, 0, np.nan]), np.array([0.9, 0.6, 0.2]),
+    ...                  np.array([1, 1, 0]))
+    {'accuracy': 0.5, 'true_positive': 1.0}
+    """
     known = ~np.isnan(labels)
     labels, scores, predicted = labels[known], scores[known], predicted[known]
     if len(labels) == 0:
-        return float("nan")
+        return dict.fromkeys(metrics, float("nan"))
     tp, fp, fn, tn = _counts(labels, predicted)
     two_label_classes = bool(labels.min() != labels.max())
     two_predicted_classes = bool(predicted.min() != predicted.max())
-    if metric == "roc_auc":
-        return float(roc_auc_score(labels, scores)) if two_label_classes else float("nan")
-    if metric in ("f1", "precision", "recall"):
-        if not (two_label_classes and two_predicted_classes):
-            return float("nan")
-        return {"f1": _ratio(2 * tp, 2 * tp + fp + fn), "precision": _ratio(tp, tp + fp),
+    found = {}
+    for metric in metrics:
+        if metric == "roc_auc":
+            found[metric] = float(roc_auc_score(labels, scores)) if two_label_classes else float("nan")
+        elif metric in ("f1", "precision", "recall"):
+            found[metric] = float("nan") if not (two_label_classes and two_predicted_classes) else {
+                "f1": _ratio(2 * tp, 2 * tp + fp + fn), "precision": _ratio(tp, tp + fp),
                 "recall": _ratio(tp, tp + fn)}[metric]
-    if metric == "specificity":
-        return tn / (tn + fp) if tn + fp else float("nan")
-    if metric == "accuracy":
-        return (tp + tn) / len(labels)
-    return float({"true_positive": tp, "true_negative": tn, "false_positive": fp, "false_negative": fn}[metric])
+        elif metric == "specificity":
+            found[metric] = tn / (tn + fp) if tn + fp else float("nan")
+        elif metric == "accuracy":
+            found[metric] = (tp + tn) / len(labels)
+        else:
+            found[metric] = float({"true_positive": tp, "true_negative": tn, "false_positive": fp,
+                                   "false_negative": fn}[metric])
+    return found
 
 
 # --- sampling errors (NannyML's formulas) -----------------------------------------------------------------------------
@@ -254,14 +269,15 @@ class FittedCBPE:
         rows = chunk.rows
         estimates = {}
         cells = _expected_cells(proba[rows], predicted[rows])  # shared by every metric but ROC AUC
+        realized_values = (None if labels is None else
+                           realized_metrics(self.metrics, np.asarray(labels[rows], dtype=float), scores[rows],
+                                            predicted[rows]))
         for metric in self.metrics:
             value = _estimate(metric, proba[rows], scores[rows], predicted[rows], cells)
             error = _sampling_error(metric, self.components[metric], chunk.size)
             lower_bound, upper_bound = _BOUNDS[metric]
             lower, upper = self.thresholds[metric]
-            realized = (None if labels is None
-                        else realized_metric(metric, np.asarray(labels[rows], dtype=float), scores[rows],
-                                             predicted[rows]))
+            realized = None if realized_values is None else realized_values[metric]
             estimates[metric] = MetricEstimate(
                 value=value, realized=realized, sampling_error=error,
                 lower_band=max(-np.inf if lower_bound is None else lower_bound, value - SAMPLING_ERROR_RANGE * error),
