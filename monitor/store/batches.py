@@ -66,11 +66,12 @@ def store_predictions(connection: Connection, rows: Sequence[PredictionRecord], 
     dialect = dialect_of(connection)
     unique = list({(row.model, row.prediction_id): row for row in reversed(rows)}.values())[::-1]
     at = dialect.time_param(ingested_at)
+    events = dialect.time_params([row.event_time for row in unique])
     values = [
-        (row.model, row.model_version, row.prediction_id, dialect.time_param(row.event_time), _json(row.features),
+        (row.model, row.model_version, row.prediction_id, event, _json(row.features),
          row.prediction, row.prediction_numeric, row.score, _json(row.probabilities), row.latency_ms, row.status,
          row.error, _json(row.extra), row.origin.topic, row.origin.partition, row.origin.offset, at)
-        for row in unique
+        for row, event in zip(unique, events, strict=True)
     ]
     inserted = dialect.insert_rows(connection, "predictions", _COLUMNS, values,
                                    skip_existing=("model", "prediction_id"))

@@ -10,7 +10,7 @@ the way an HTTP client keeps its transports behind one boundary:
   PostgreSQL: ``COPY``, and on a duplicate key a staging table and
   ``INSERT ... ON CONFLICT DO NOTHING RETURNING``);
 - ``time_param``: a timestamp as the driver binds it for hand-written SQL (SQLite
-  stores text, :data:`monitor.store.row_format.TIME_FORMAT`);
+  stores text, :data:`monitor.store.row_format.TIME_FORMAT`), ``time_params`` many at once;
 - ``query``: hand-written SQL (``{p}`` placeholders) straight on the driver's cursor
   (no SQLAlchemy row per result row), and ``blobs``: large binary columns (SQLite
   reads each as an incremental blob, about ten times faster than ``SELECT`` for a
@@ -33,7 +33,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from monitor.store.row_format import parse_time_text, time_text
+from monitor.store.row_format import parse_time_text, time_text, time_texts
 
 __all__ = ["StoreDialect", "dialect_of"]
 
@@ -58,6 +58,10 @@ class StoreDialect:
         raise NotImplementedError
 
     def time_param(self, moment: datetime) -> Any:
+        raise NotImplementedError
+
+    def time_params(self, moments: Sequence[datetime]) -> Sequence[Any]:
+        """:meth:`time_param` of each of ``moments`` (aware datetimes)."""
         raise NotImplementedError
 
     def parse_time(self, value: Any) -> datetime | None:
@@ -106,6 +110,9 @@ class _SQLite(StoreDialect):
 
     def time_param(self, moment: datetime) -> Any:
         return time_text(moment)
+
+    def time_params(self, moments: Sequence[datetime]) -> Sequence[Any]:
+        return time_texts(moments)
 
     def parse_time(self, value: Any) -> datetime | None:
         return None if value is None else parse_time_text(value)
@@ -175,6 +182,9 @@ class _Postgres(StoreDialect):
 
     def time_param(self, moment: datetime) -> Any:
         return moment
+
+    def time_params(self, moments: Sequence[datetime]) -> Sequence[Any]:
+        return moments
 
     def parse_time(self, value: Any) -> datetime | None:
         return value if value is None or isinstance(value, datetime) else datetime.fromisoformat(value)

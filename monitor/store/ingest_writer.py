@@ -142,7 +142,7 @@ class IngestWriter:
             with self._dialect.immediate(self.engine) as connection, connection.begin():
                 stored = store_predictions(connection, predictions, ingested_at=at)
                 labelled = self._dialect.upsert_rows(
-                    connection, "labels", _LABEL_COLUMNS, [_label_values(row, at, self._dialect) for row in labels],
+                    connection, "labels", _LABEL_COLUMNS, _label_values(labels, at, self._dialect),
                     key=("model", "prediction_id"), update=_LABEL_UPDATE)
                 dead = self._dead_letters(connection, letters, at)
         except (DBAPIError, DisconnectionError, psycopg.Error, sqlite3.Error) as exc:
@@ -187,8 +187,13 @@ def _letter_key(row: DeadLetterRecord) -> tuple[str, int, int]:
     return row.origin.topic, row.origin.partition, row.origin.offset
 
 
-def _label_values(row: LabelRecord, at: datetime, dialect: StoreDialect) -> tuple[Any, ...]:
-    return (
-        row.model, row.prediction_id, row.label, row.label_numeric, dialect.time_param(row.event_time),
-        row.origin.topic, row.origin.partition, row.origin.offset, dialect.time_param(at),
-    )
+def _label_values(rows: Sequence[LabelRecord], at: datetime, dialect: StoreDialect) -> list[tuple[Any, ...]]:
+    if not rows:
+        return []
+    stamp = dialect.time_param(at)
+    events = dialect.time_params([row.event_time for row in rows])
+    return [
+        (row.model, row.prediction_id, row.label, row.label_numeric, event,
+         row.origin.topic, row.origin.partition, row.origin.offset, stamp)
+        for row, event in zip(rows, events, strict=True)
+    ]
