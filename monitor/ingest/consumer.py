@@ -257,9 +257,10 @@ class IngestService:
         labels: list[LabelRecord] = []
         letters: list[DeadLetterRecord] = []
         decode = self.decoder.decode
+        now = self.clock()  # one reading for the batch (fetched together; the range is minutes to days wide)
         for record in records:
             item: Decoded = decode(record.value, Origin(record.topic, record.partition, record.offset),
-                                   record.timestamp)
+                                   record.timestamp, now=now)
             if type(item) is PredictionRecord:
                 predictions.append(item)
             elif type(item) is LabelRecord:

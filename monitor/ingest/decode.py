@@ -380,7 +380,11 @@ class MessageDecoder:
         self.event_range = event_range
         self.clock = clock
 
-    def decode(self, raw: bytes | None, origin: Origin, kafka_timestamp_ms: int | None = None) -> Decoded:
+    def decode(self, raw: bytes | None, origin: Origin, kafka_timestamp_ms: int | None = None, *,
+               now: datetime | None = None) -> Decoded:
+        """One message as a record; ``now``: the clock's time for the event-time range (default: ask the
+        clock). A batch's decoding passes one ``now`` for all its messages: reading the clock per
+        message cost ingestion about 1% of its time."""
         if raw is None:
             return _dead(b"", origin, "empty message (null value, a tombstone?); send one JSON object per message",
                          self.max_bytes)
@@ -409,7 +413,7 @@ class MessageDecoder:
                        f"(known: {', '.join(sorted(self.known_models))})",
             )
         if self.event_range is not None and not isinstance(record, DeadLetterRecord):
-            problem = self.event_range.problem(record.event_time, self.clock())
+            problem = self.event_range.problem(record.event_time, self.clock() if now is None else now)
             if problem is not None:
                 return DeadLetterRecord(origin=origin, raw=raw[:self.max_bytes], raw_size=len(raw),
                                         model=record.model, reason=f"field 'timestamp' "

@@ -65,6 +65,17 @@ def test_the_range_is_configurable() -> None:
     assert isinstance(_decode({**VALID, "timestamp": "2027-06-01T00:00:00Z"}, wide), PredictionRecord)
 
 
+def test_a_batch_can_pass_its_clock_reading_once() -> None:
+    """The consumer reads the clock once per batch and passes it; the decoder then never asks its clock."""
+    def no_clock() -> datetime:
+        raise AssertionError("the decoder read its clock although it was given now")
+
+    decoder = MessageDecoder(event_range=EventTimeRange(timedelta(days=365), timedelta(days=1)), clock=no_clock)
+    raw = json.dumps({**VALID, "timestamp": (NOW - timedelta(days=2)).isoformat()}).encode()
+    assert isinstance(decoder.decode(raw, ORIGIN, now=NOW), PredictionRecord)
+    assert isinstance(decoder.decode(raw, ORIGIN, now=NOW - timedelta(days=400)), DeadLetterRecord)
+
+
 def test_label_times_are_checked_too() -> None:
     label = {"prediction_id": "p1", "model": "fraud", "label": 1}
     decoder = MessageDecoder(labels_topic="labels", event_range=EventTimeRange(), clock=lambda: NOW)
