@@ -54,7 +54,7 @@ from monitor.jobs.estimation_fit import (
 from monitor.jobs.estimation_points import MIN_WINDOW_ROWS
 from monitor.metrics.drift.learned import MIN_CHUNKS
 from monitor.metrics.estimation.cbpe import CONFUSION_CELLS, metric_bounds, realized_metric
-from monitor.metrics.estimation.cbpe_multiclass import realized_multiclass
+from monitor.metrics.estimation.cbpe_multiclass import realized_cell, realized_multiclass
 from monitor.metrics.estimation.dle import realized_regression
 from monitor.metrics.estimation.thresholds import Spread, chunk_spread, few_chunk_multiplier
 from monitor.metrics.features import FeatureSpec
@@ -127,10 +127,11 @@ def _performance(config: ModelConfig, fitted: FittedEstimators, rows: StoredRows
         names = {name: f"{CONFUSION_CELL_METRIC}[{confusion_cell_feature(a, b)}]" for name, (a, b) in cells.items()}
         count_metrics = set(cells)
 
+        positions = {name: (cbpe.classes.index(a), cbpe.classes.index(b)) for name, (a, b) in cells.items()}
+
         def realized(metric: str, part: slice) -> float:
-            if metric in cells:
-                true_class, predicted_class = cells[metric]
-                return float(np.sum((labels[part] == true_class) & (chosen[part] == predicted_class)))
+            if metric in cells:  # as the whole model learns it (NaN for a chunk of a single class)
+                return realized_cell(positions[metric], labels[part], chosen[part], cbpe.classes)
             return realized_multiclass(metric, labels[part], matrix[part], chosen[part], cbpe.classes)
 
         def bounds(metric: str) -> tuple[float | None, float | None]:

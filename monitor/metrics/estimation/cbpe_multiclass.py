@@ -32,7 +32,7 @@ from monitor.metrics.estimation.thresholds import (
     reference_thresholds,
 )
 
-__all__ = ["MULTICLASS_METRICS", "FittedMulticlassCBPE", "cell_name", "fit_multiclass_cbpe",
+__all__ = ["MULTICLASS_METRICS", "FittedMulticlassCBPE", "cell_name", "fit_multiclass_cbpe", "realized_cell",
            "resolve_multiclass_metrics"]
 
 MULTICLASS_METRICS = SCALAR_METRICS
@@ -128,7 +128,7 @@ def realized_multiclass(metric: str, labels: np.ndarray, scores: np.ndarray, pre
     return float(np.mean(per_class))
 
 
-def _realized_cell(cell: tuple[int, int], labels: np.ndarray, predicted: np.ndarray,
+def realized_cell(cell: tuple[int, int], labels: np.ndarray, predicted: np.ndarray,
                    classes: Sequence[str]) -> float:
     """The count in one cell from labels (NaN when the labels or predictions hold a single class, as NannyML)."""
     known = np.asarray(pd.notna(labels), dtype=bool)
@@ -225,7 +225,7 @@ class FittedMulticlassCBPE:
             else:
                 value = float(np.sum(np.where(one_hot[rows][:, cell[1]] == 1, proba[rows][:, cell[0]], 0.0)))
                 realized = (None if labels is None
-                            else _realized_cell(cell, labels[rows], predicted[rows], self.classes))
+                            else realized_cell(cell, labels[rows], predicted[rows], self.classes))
             error = self._sampling_error(metric, chunk.size)
             lower, upper = self.thresholds[metric]
             estimates[metric] = MetricEstimate(
@@ -263,7 +263,7 @@ def fit_multiclass_cbpe(
     for metric in metrics:
         cell = cells.get(metric)
         if cell is not None:
-            realized = [_realized_cell(cell, labels[c.rows], predicted[c.rows], classes) for c in reference_chunks]
+            realized = [realized_cell(cell, labels[c.rows], predicted[c.rows], classes) for c in reference_chunks]
             thresholds[metric] = reference_thresholds(realized, multiplier=threshold_std, lower_limit=0.0,
                                                        name=metric)
             spreads[metric] = chunk_spread(realized, lower_limit=0.0, count=True)
