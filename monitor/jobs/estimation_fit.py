@@ -35,7 +35,7 @@ from monitor.metrics.estimation.classifier import FittedDomainClassifier, fit_do
 from monitor.metrics.estimation.dle import FittedDLE, fit_dle, realized_regression
 from monitor.metrics.estimation.pca import FittedReconstruction, fit_reconstruction
 from monitor.metrics.estimation.thresholds import Spread, reference_thresholds
-from monitor.metrics.features import FeatureSpec, coerce_feature
+from monitor.metrics.features import FeatureSpec, coerce_features
 from monitor.metrics.names import CONFUSION_CELL_METRIC, ESTIMATED_METRICS, confusion_cell_feature
 from monitor.store.row_format import StoredRows
 
@@ -50,7 +50,6 @@ __all__ = [
     "multiclass_arrays",
     "regression_frame",
     "service_metrics",
-    "typed_features",
 ]
 
 log = logging.getLogger(__name__)
@@ -145,14 +144,6 @@ class FittedEstimators:
                 name: list(bounds) for name, bounds in segment.thresholds.items()}, "reasons": segment.reasons}
                 for label, segment in self.segments.items()}
         return learned
-
-
-def typed_features(raw: pd.DataFrame, specs: dict[str, FeatureSpec]) -> pd.DataFrame:
-    columns = {}
-    for name, spec in specs.items():
-        column = raw[name] if name in raw.columns else pd.Series([None] * len(raw), dtype=object)
-        columns[name] = coerce_feature(column, spec, name=name).reset_index(drop=True)
-    return pd.DataFrame(columns, index=pd.RangeIndex(len(raw)))
 
 
 # --- fitting ------------------------------------------------------------------------------------------------------
@@ -282,7 +273,7 @@ def _fit_multiclass(config: ModelConfig, reference: StoredRows, metrics: tuple[s
 
 
 def regression_frame(rows: StoredRows, specs: dict[str, FeatureSpec], features: list[str]) -> pd.DataFrame:
-    frame = typed_features(rows.features, {name: specs[name] for name in features})
+    frame = coerce_features(rows.features, {name: specs[name] for name in features})
     frame[PREDICTION_COLUMN] = pd.to_numeric(rows.outputs["prediction_numeric"], errors="coerce").to_numpy(dtype=float)
     frame[LABEL_COLUMN] = pd.to_numeric(rows.outputs["label_numeric"], errors="coerce").to_numpy(dtype=float)
     return frame
@@ -290,7 +281,7 @@ def regression_frame(rows: StoredRows, specs: dict[str, FeatureSpec], features: 
 
 def _fit_dle(config: ModelConfig, reference: StoredRows, specs: dict[str, FeatureSpec], metrics: tuple[str, ...],
              chunk_size: int) -> FittedDLE:
-    typed = typed_features(reference.features, specs)
+    typed = coerce_features(reference.features, specs)
     features = [name for name in specs if bool(typed[name].notna().any())]
     frame = regression_frame(reference, specs, features)
     frame = frame[frame[PREDICTION_COLUMN].notna() & frame[LABEL_COLUMN].notna()].reset_index(drop=True)
@@ -317,7 +308,7 @@ def _fit_dle(config: ModelConfig, reference: StoredRows, specs: dict[str, Featur
 
 def _fit_reconstruction(config: ModelConfig, reference: StoredRows, specs: dict[str, FeatureSpec],
                         chunk_size: int) -> FittedReconstruction:
-    frame = typed_features(reference.features, specs)
+    frame = coerce_features(reference.features, specs)
     # A feature without values, or with one value only, carries no relation to learn.
     features = [name for name in specs if frame[name].nunique(dropna=True) > 1]
     if not features:
@@ -334,7 +325,7 @@ def _fit_reconstruction(config: ModelConfig, reference: StoredRows, specs: dict[
 
 
 def _fit_classifier(reference: StoredRows, specs: dict[str, FeatureSpec]) -> FittedDomainClassifier:
-    frame = typed_features(reference.features, specs)
+    frame = coerce_features(reference.features, specs)
     features = [name for name in specs if frame[name].nunique(dropna=True) > 1]
     if not features:
         raise DriftwatchError("no feature takes two different values in the reference; multivariate drift needs "

@@ -38,7 +38,6 @@ from monitor.jobs.estimation_fit import (
     multiclass_arrays,
     regression_frame,
     service_metrics,
-    typed_features,
 )
 from monitor.metrics.estimation.cbpe import CONFUSION_CELLS
 from monitor.metrics.estimation.cbpe_multiclass import FittedMulticlassCBPE
@@ -46,7 +45,7 @@ from monitor.metrics.estimation.classifier import FittedDomainClassifier
 from monitor.metrics.estimation.dle import FittedDLE
 from monitor.metrics.estimation.results import MetricEstimate
 from monitor.metrics.estimation.thresholds import Spread, few_chunk_multiplier, outside
-from monitor.metrics.features import FeatureSpec
+from monitor.metrics.features import FeatureSpec, coerce_features
 from monitor.metrics.names import CONFUSION_CELL_METRIC, confusion_cell_feature
 from monitor.metrics.point import MetricPoint
 from monitor.store.row_format import StoredRows
@@ -250,7 +249,7 @@ def _classifier_point(classifier: FittedDomainClassifier, rows: StoredRows,
     if missing:
         reason = f"the reference was fitted on feature(s) {', '.join(missing)} that the model no longer has"
         return _not_estimated(MULTIVARIATE_METRIC, reason, method)
-    frame = typed_features(rows.features, {name: specs[name] for name in features})
+    frame = coerce_features(rows.features, {name: specs[name] for name in features})
     frame[list(classifier.categorical)] = frame[list(classifier.categorical)].astype(object)
     frame = canonical_order(frame, features)
     report = replace(classifier, chunk_size=None, chunks=1).estimate(frame)
@@ -269,7 +268,7 @@ def _multivariate_point(fitted: FittedEstimators, rows: StoredRows, specs: dict[
     if fitted.classifier is not None:
         return _classifier_point(fitted.classifier, rows, specs)
     assert reconstruction is not None
-    frame = typed_features(rows.features, {name: specs[name] for name in reconstruction.features if name in specs})
+    frame = coerce_features(rows.features, {name: specs[name] for name in reconstruction.features if name in specs})
     missing = [name for name in reconstruction.features if name not in frame.columns]
     if missing:
         reason = f"the reference was fitted on feature(s) {', '.join(missing)} that the model no longer has"

@@ -49,7 +49,6 @@ from monitor.jobs.estimation_fit import (
     binary_arrays,
     multiclass_arrays,
     regression_frame,
-    typed_features,
 )
 from monitor.jobs.estimation_points import MIN_WINDOW_ROWS
 from monitor.metrics.drift.learned import MIN_CHUNKS
@@ -57,7 +56,7 @@ from monitor.metrics.estimation.cbpe import CONFUSION_CELLS, metric_bounds, real
 from monitor.metrics.estimation.cbpe_multiclass import realized_cell, realized_multiclass
 from monitor.metrics.estimation.dle import realized_regression
 from monitor.metrics.estimation.thresholds import Spread, chunk_spread, few_chunk_multiplier
-from monitor.metrics.features import FeatureSpec
+from monitor.metrics.features import FeatureSpec, coerce_features
 from monitor.metrics.names import CONFUSION_CELL_METRIC, confusion_cell_feature
 from monitor.metrics.segments import split_by_segment
 from monitor.store.row_format import StoredRows
@@ -173,7 +172,7 @@ def _multivariate(config: ModelConfig, fitted: FittedEstimators, rows: StoredRow
         return None  # not fitted: the window says why already
     if len(_starts(len(rows), chunk_size)) < MIN_CHUNKS:
         return f"the segment's reference has {len(rows)} rows, fewer than {MIN_CHUNKS} chunks of {chunk_size}"
-    frame = typed_features(rows.features, {name: specs[name] for name in reconstruction.features})
+    frame = coerce_features(rows.features, {name: specs[name] for name in reconstruction.features})
     errors = reconstruction.row_errors(frame)
     values = [float(np.mean(errors[start:start + chunk_size])) for start in _starts(len(rows), chunk_size)]
     return _learn(values, config, MULTIVARIATE_METRIC, chunk_size, 0.0, None, spreads, drop_at_limit=True)

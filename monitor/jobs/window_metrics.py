@@ -41,7 +41,7 @@ from monitor.metrics.drift import (
 )
 from monitor.metrics.drift.feature import MIN_FIXED_DISTANCE_VALUES
 from monitor.metrics.drift.learned import REFERENCE, LearnedThreshold, ThresholdLearning
-from monitor.metrics.features import FeatureSpec, coerce_feature
+from monitor.metrics.features import FeatureSpec, coerce_features
 from monitor.metrics.latency import compute_latency
 from monitor.metrics.output import compute_output
 from monitor.metrics.performance import compute_performance
@@ -178,8 +178,8 @@ def _data_drift(inputs: WindowInput, specs: dict[str, FeatureSpec]) -> list[Metr
     config = inputs.config
     per_feature = {name: options for name, options in _per_feature_options(config).items() if name in specs}
     result = compute_dataset_drift(
-        _typed_features(inputs.reference.features, specs),
-        _typed_features(inputs.rows.features, specs),
+        coerce_features(inputs.reference.features, specs),
+        coerce_features(inputs.rows.features, specs),
         feature_types={name: spec.type for name, spec in specs.items()},
         method=config.drift.method,
         threshold=config.drift.threshold,
@@ -209,15 +209,6 @@ def _learning(inputs: WindowInput, per_feature: dict[str, dict[str, Any]]) -> Th
         _learned.clear()
     return ThresholdLearning(chunk_size=learned_chunk_size(len(inputs.rows)), multiplier=drift.threshold_std,
                              cache=_learned, cache_key=inputs.reference_key)
-
-
-def _typed_features(raw: pd.DataFrame, specs: dict[str, FeatureSpec]) -> pd.DataFrame:
-    """:func:`~monitor.metrics.features.coerce_features`, without copying a million-row frame into one block."""
-    columns: dict[str, pd.Series[Any]] = {}
-    for name, spec in specs.items():
-        column = raw[name] if name in raw.columns else pd.Series([None] * len(raw), dtype=object)
-        columns[name] = coerce_feature(column, spec, name=name).reset_index(drop=True)
-    return pd.DataFrame(columns, index=pd.RangeIndex(len(raw)), copy=False)
 
 
 def _is_classification(config: ModelConfig) -> bool:

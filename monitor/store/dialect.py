@@ -12,7 +12,10 @@ the way an HTTP client keeps its transports behind one boundary:
 - ``time_param``: a timestamp as the driver binds it for hand-written SQL (SQLite
   stores text, :data:`monitor.store.row_format.TIME_FORMAT`), ``time_params`` many at once;
 - ``query``: hand-written SQL (``{p}`` placeholders) straight on the driver's cursor
-  (no SQLAlchemy row per result row), and ``blobs``: large binary columns (SQLite
+  (no SQLAlchemy row per result row); ``table``: the same into Arrow columns (PostgreSQL
+  sends the rows as CSV through ``COPY ... TO STDOUT``, parsed by Arrow's reader: no
+  Python object per value; SQLite converts a block of rows at a time, so only one
+  block's row tuples are alive at once); and ``blobs``: large binary columns (SQLite
   reads each as an incremental blob, about ten times faster than ``SELECT`` for a
   blob spanning thousands of overflow pages; PostgreSQL sends bytea in binary);
 - ``snapshot``/``immediate``: a read that sees one snapshot (REPEATABLE READ on
@@ -23,19 +26,23 @@ the way an HTTP client keeps its transports behind one boundary:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
 
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 from sqlalchemy import Connection, Engine, Table
 from sqlalchemy.dialects.postgresql import Insert as PgInsert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from monitor.store.row_format import parse_time_text, time_text, time_texts
+from monitor.store.row_format import TIME_TYPE, parse_time_text, time_text, time_texts
 
 __all__ = ["StoreDialect", "dialect_of"]
+
+_BLOCK_ROWS: Final = 65_536  # rows converted to Arrow at a time (SQLite)
 
 
 def _driver(connection: Connection) -> Any:
@@ -74,6 +81,15 @@ class StoreDialect:
         return engine.connect()
 
     def query(self, connection: Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    def table(self, connection: Connection, sql: str, params: Sequence[Any],
+              types: Mapping[str, pa.DataType]) -> pa.Table:
+        """The rows of ``sql`` as an Arrow table with the columns (in order) and types of ``types``.
+
+        A time column is read as :data:`~monitor.store.row_format.TIME_TYPE` on PostgreSQL and
+        as the stored text on SQLite (:meth:`parse_time` reads it).
+        """
         raise NotImplementedError
 
     def blobs(self, connection: Connection, table: str, column: str, where: str,
@@ -126,6 +142,23 @@ class _SQLite(StoreDialect):
             return list(cursor.execute(self.sql(sql), tuple(params)).fetchall())
         finally:
             cursor.close()
+
+    def table(self, connection: Connection, sql: str, params: Sequence[Any],
+              types: Mapping[str, pa.DataType]) -> pa.Table:
+        kinds = [pa.string() if kind == TIME_TYPE else kind for kind in types.values()]
+        cursor = _driver(connection).cursor()
+        blocks = []
+        try:
+            cursor.execute(self.sql(sql), tuple(params))
+            while rows := cursor.fetchmany(_BLOCK_ROWS):
+                columns = list(zip(*rows, strict=True))
+                del rows
+                blocks.append(pa.record_batch([pa.array(values, kind) for values, kind in zip(columns, kinds,
+                                                                                              strict=True)],
+                                              names=list(types)))
+        finally:
+            cursor.close()
+        return pa.Table.from_batches(blocks, schema=pa.schema(zip(types, kinds, strict=True)))
 
     def blobs(self, connection: Connection, table: str, column: str, where: str,
               params: Sequence[Any] = ()) -> list[bytes]:
@@ -195,6 +228,23 @@ class _Postgres(StoreDialect):
     def query(self, connection: Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with _driver(connection).cursor() as cursor:
             return list(cursor.execute(self.sql(sql), tuple(params)).fetchall())
+
+    def table(self, connection: Connection, sql: str, params: Sequence[Any],
+              types: Mapping[str, pa.DataType]) -> pa.Table:
+        # CSV as PostgreSQL writes it: NULL is an unquoted empty field, an empty text a quoted one;
+        # floats print their shortest exact form (read back to the same double), times their offset.
+        copy_sql = f"COPY ({self.sql(sql)}) TO STDOUT WITH (FORMAT csv)"
+        with _driver(connection).cursor() as cursor, cursor.copy(copy_sql, tuple(params)) as copy:
+            data = b"".join(bytes(block) for block in copy)
+        if not data:  # Arrow's reader refuses an empty file
+            return pa.schema(list(types.items())).empty_table()
+        return pa_csv.read_csv(
+            pa.py_buffer(data),
+            read_options=pa_csv.ReadOptions(column_names=list(types)),
+            parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+            convert_options=pa_csv.ConvertOptions(column_types=dict(types), null_values=[""], strings_can_be_null=True,
+                                                  quoted_strings_can_be_null=False),
+        )
 
     def blobs(self, connection: Connection, table: str, column: str, where: str,
               params: Sequence[Any] = ()) -> list[bytes]:

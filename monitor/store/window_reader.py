@@ -31,11 +31,13 @@ from datetime import datetime
 from typing import Any, Final
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import Connection, Engine, func, select
 
 from monitor.store.dialect import StoreDialect, dialect_of
 from monitor.store.row_format import (
     LABEL_TYPES,
+    TIME_TYPE,
     StoredRows,
     combine,
     deserialise,
@@ -79,14 +81,10 @@ def _labels(dialect: StoreDialect, connection: Connection, sql: str,
             params: tuple[Any, ...]) -> tuple[pa.Table, datetime | None]:
     """The labels ``sql`` selects (:data:`LABEL_TYPES`, then ingested_at) and the newest ingested_at."""
     with _collection_paused():
-        rows = dialect.query(connection, sql, params)
-        columns = list(zip(*rows, strict=True)) if rows else [() for _ in range(len(LABEL_TYPES) + 1)]
-        del rows
-        # Only the newest ingested_at counts (the watermark); SQLite's time text sorts like the time.
-        latest = dialect.parse_time(max(columns[-1])) if columns[-1] else None
-        table = pa.table({name: pa.array(values, kind)
-                          for (name, kind), values in zip(LABEL_TYPES.items(), columns, strict=False)})
-    return table, latest
+        table = dialect.table(connection, sql, params, {**LABEL_TYPES, "ingested_at": TIME_TYPE})
+    # Only the newest ingested_at counts (the watermark); SQLite's time text sorts like the time.
+    latest = dialect.parse_time(pc.max(table.column("ingested_at")).as_py())
+    return table.drop_columns(["ingested_at"]), latest
 
 
 @contextmanager

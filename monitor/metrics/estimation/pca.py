@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import cache
 
 import numpy as np
 import pandas as pd
 from sklearn.decomposition import PCA
 from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from monitor.metrics.estimation.chunks import split_rows
 from monitor.metrics.estimation.results import ChunkResult, EstimationReport, MetricEstimate
@@ -43,6 +44,13 @@ def _most_frequent(column: pd.Series) -> object:
     top = counts[counts == counts.max()].index
     return sorted(top)[0]
 
+
+
+@cache
+def _blas() -> ThreadpoolController:
+    """The process's thread pools, found once: finding them walks every loaded library
+    (about a tenth of a second each time, as ``threadpool_limits`` does per call)."""
+    return ThreadpoolController()
 
 @dataclass(frozen=True)
 class FittedReconstruction:
@@ -91,7 +99,7 @@ class FittedReconstruction:
         """
         components, mean = self.pca.components_, self.pca.mean_
         errors = np.empty(len(frame))
-        with threadpool_limits(limits=1, user_api="blas"):
+        with _blas().limit(limits=1, user_api="blas"):
             for start in range(0, len(frame), BLOCK_ROWS):
                 data = self.encode(frame.iloc[start:start + BLOCK_ROWS])
                 data -= mean

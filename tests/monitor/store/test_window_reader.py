@@ -161,6 +161,23 @@ def test_floats_survive_the_round_trip_exactly(engine, read, value):
     assert window.rows.outputs["score"].iloc[0] == value / 1e18
 
 
+def test_label_texts_and_numbers_survive_exactly(engine):
+    """Labels come back as stored: an empty text is not missing, "NA" or "null" is text, numbers are exact."""
+    texts = ["", "NA", "null", "NaN", ' "quoted", and\nsplit ', "ünïcode"]
+    numbers = [0.1 + 0.2, 1e-300, -2.5e17, 123456789.123456789, 5e-324]
+    ids = [f"t{i}" for i in range(len(texts))] + [f"n{i}" for i in range(len(numbers))] + ["none"]
+    rows = [Prediction(name, DAY + timedelta(minutes=i), {"amount": i}, prediction=1) for i, name in enumerate(ids)]
+    insert_predictions(engine, rows, ingested_at=DAY)
+    upsert_labels(engine, {**dict(zip(ids, texts, strict=False)),
+                           **{f"n{i}": number for i, number in enumerate(numbers)}}, ingested_at=DAY + HOUR)
+    window = load(engine, start=DAY, end=DAY + HOUR)
+    outputs = window.rows.outputs
+    as_text = [str(int(n)) if n.is_integer() else repr(n) for n in numbers]
+    assert [_normal(value) for value in outputs["label"]] == [*texts, *as_text, None]
+    assert [_normal(value) for value in outputs["label_numeric"]] == [None] * len(texts) + numbers + [None]
+    assert window.watermark == DAY + HOUR
+
+
 def test_labels_corrected_by_hand_in_sql_are_read(engine):
     """No rule to follow: UPDATE, INSERT and DELETE on labels are seen by the next read."""
     rows = [Prediction(f"p{i}", DAY + timedelta(minutes=i), {"amount": i}, prediction=1) for i in range(4)]
