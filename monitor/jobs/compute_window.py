@@ -13,21 +13,25 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import Engine
 
+from monitor.blas import one_blas_thread
 from monitor.clock import iso_utc, utc_now
 from monitor.config.models import ModelConfig
 from monitor.jobs.estimation import load_or_fit
 from monitor.jobs.feature_ranking import with_ranking
-from monitor.jobs.reference import ReferenceProvider, feature_types_of
+from monitor.jobs.reference import ReferenceProvider
 from monitor.jobs.segment_metrics import compute_segmented_metrics
-from monitor.jobs.window_metrics import WindowInput, feature_specs
+from monitor.jobs.window_metrics import WindowInput, feature_specs, start_data_drift
 from monitor.logs import fields
+from monitor.metrics.point import MetricPoint
 from monitor.store.metric_writer import JobRun, save_window_result
 from monitor.store.reference_store import ReferenceSetInfo
+from monitor.store.row_format import StoredRows
 from monitor.store.window_reader import load_window
 from monitor.store.window_state import WindowKey
 
@@ -81,30 +85,36 @@ def compute_window(
     started_at, started = clock(), time.perf_counter()
     key = job.key
 
-    data = load_window(engine, model=key.model, model_version=key.model_version, start=key.start, end=key.end,
-                       feature_types=feature_types_of(model_config))
     lookup = references.get(key.model, model_config, key.model_version, now=now)
-
     inputs = WindowInput(
-        model=key.model, model_version=key.model_version, config=model_config, rows=data.rows,
-        dead_letter_count=data.dead_letter_count,
-        reference=lookup.reference.rows if lookup.reference is not None else None,
+        model=key.model, model_version=key.model_version, config=model_config, rows=StoredRows.empty(),
+        dead_letter_count=0, reference=lookup.reference.rows if lookup.reference is not None else None,
         reference_reason=lookup.reason, reference_unusable=lookup.problem,
         reference_key=_reference_key(engine, lookup.reference.info) if lookup.reference is not None else None,
     )
     estimation_note: str | None = None
-    if lookup.reference is not None and model_config.estimation.enabled is not False:
-        try:
-            specs, _ = feature_specs(inputs)
-            info = lookup.reference.info
-            fit = load_or_fit(engine, model_config, reference_set_id=info.id, reference_created_at=info.created_at,
-                              reference=lookup.reference.rows, specs=specs, now=clock())
-            inputs = replace(inputs, estimators=fit.estimators)
-        except Exception as exc:  # the window is still computed; its estimated metrics say why they are missing
-            log.exception("estimation fit failed", extra=fields(model=key.model, version=key.model_version))
-            estimation_note = f"estimation fit failed: {type(exc).__name__}: {exc}"
-            inputs = replace(inputs, estimation_reason=estimation_note)
-    metrics = compute_segmented_metrics(inputs)  # the whole model, then each segment (if configured)
+    # The drift tests need the features only: they start on a second core as soon as the
+    # features are read, while the labels query runs and the other groups are computed.
+    # One BLAS thread: its idle worker would spin on the core the drift tests use (monitor.blas).
+    with one_blas_thread(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="driftwatch-drift") as pool:
+        drift: list[Future[tuple[list[MetricPoint], str | None]]] = []
+        data = load_window(engine, model=key.model, model_version=key.model_version, start=key.start, end=key.end,
+                           features_read=lambda rows: drift.append(start_data_drift(replace(inputs, rows=rows), pool)))
+        inputs = replace(inputs, rows=data.rows, dead_letter_count=data.dead_letter_count,
+                         drift=next(iter(drift), None))
+        if lookup.reference is not None and model_config.estimation.enabled is not False:
+            try:
+                specs, _ = feature_specs(inputs)
+                info = lookup.reference.info
+                fit = load_or_fit(engine, model_config, reference_set_id=info.id,
+                                  reference_created_at=info.created_at, reference=lookup.reference.rows, specs=specs,
+                                  now=clock())
+                inputs = replace(inputs, estimators=fit.estimators)
+            except Exception as exc:  # the window is still computed; its estimated metrics say why they are missing
+                log.exception("estimation fit failed", extra=fields(model=key.model, version=key.model_version))
+                estimation_note = f"estimation fit failed: {type(exc).__name__}: {exc}"
+                inputs = replace(inputs, estimation_reason=estimation_note)
+        metrics = compute_segmented_metrics(inputs, second_core=pool)  # the whole model, then each segment
     notes = list(metrics.notes)
     points = list(metrics.points)
     try:

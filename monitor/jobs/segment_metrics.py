@@ -19,6 +19,7 @@ In a segment's points:
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from dataclasses import replace
 from typing import Any
 
@@ -66,7 +67,7 @@ def _segment_input(inputs: WindowInput, split: SegmentSplit) -> WindowInput:
         reference=segment_reference, reference_reason=reason,
         # Thresholds learned from this segment's reference rows are cached apart from the whole model's.
         reference_key=None if key is None else (*key, "segment", split.label),
-        reference_unusable=inputs.reference_unusable and reference is None, segment=split.label,
+        reference_unusable=inputs.reference_unusable and reference is None, segment=split.label, drift=None,
     )
 
 
@@ -74,9 +75,10 @@ def _segment_points(metrics: WindowMetrics, split: SegmentSplit) -> list[MetricP
     return [replace(point, segment=split.label) for point in metrics.points if point.metric not in _SEGMENT_FREE]
 
 
-def compute_segmented_metrics(inputs: WindowInput) -> WindowMetrics:
-    """The whole model's points and notes, then each segment's points (module docstring)."""
-    whole = compute_window_metrics(inputs)
+def compute_segmented_metrics(inputs: WindowInput, *, second_core: Executor | None = None) -> WindowMetrics:
+    """The whole model's points and notes, then each segment's points (module docstring); ``second_core``:
+    see :func:`~monitor.jobs.window_metrics.compute_window_metrics`."""
+    whole = compute_window_metrics(inputs, second_core=second_core)
     segments = inputs.config.segments
     if segments is None:
         return whole
@@ -87,7 +89,7 @@ def compute_segmented_metrics(inputs: WindowInput) -> WindowMetrics:
         reference_rows = len(inputs.reference) if inputs.reference is not None else 0
         for split in split_by_segment(column, window_values, len(inputs.rows), reference_values, reference_rows,
                                       max_values=segments.max_values):
-            metrics = compute_window_metrics(_segment_input(inputs, split))
+            metrics = compute_window_metrics(_segment_input(inputs, split), second_core=second_core)
             points.extend(_segment_points(metrics, split))
             # Per-segment notes repeat the whole model's (undeclared features, ...); a failed group is new.
             notes.extend(f"segment {split.label}: {note}" for note in metrics.notes if _FAILED in note)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,7 +51,9 @@ from monitor.metrics.reference_problems import REFERENCE_PROBLEM, compute_refere
 from monitor.metrics.traffic import compute_traffic
 from monitor.store.row_format import StoredRows
 
-__all__ = ["WindowInput", "WindowMetrics", "compute_window_metrics", "drift_points", "feature_specs"]
+__all__ = [
+    "WindowInput", "WindowMetrics", "compute_window_metrics", "drift_points", "feature_specs", "start_data_drift",
+]
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +90,8 @@ class WindowInput:
     estimators: FittedEstimators | None = None  # fitted on the reference (see monitor.jobs.estimation)
     estimation_reason: str | None = None  # why there are none although there is a reference
     segment: str | None = None  # the segment these rows are (``country=DE``); None: the whole model
+    drift: Future[tuple[list[MetricPoint], str | None]] | None = None
+    """The data-drift group already started on these rows (:func:`start_data_drift`); None: start it here."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,8 +352,16 @@ def _with_learned_thresholds(inputs: WindowInput, specs: dict[str, FeatureSpec],
     return apply_learned(points, {**learned, **gaps}, multipliers)
 
 
-def compute_window_metrics(inputs: WindowInput) -> WindowMetrics:
-    """All metric points of one window (see the module docstring)."""
+def compute_window_metrics(inputs: WindowInput, *, second_core: Executor | None = None) -> WindowMetrics:
+    """All metric points of one window (see the module docstring).
+
+    The drift tests and then the estimates run on ``second_core`` (a one-thread executor; the
+    caller's, where it may have started the drift tests already, :attr:`WindowInput.drift`), the
+    other groups on this thread: they spend their time in numpy with the GIL released.
+    """
+    if second_core is None:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="driftwatch-drift") as pool:
+            return compute_window_metrics(inputs, second_core=pool)
     specs, notes = feature_specs(inputs)
     outputs = inputs.rows.outputs
     reference_features = inputs.reference.features if inputs.reference is not None else None
@@ -364,16 +376,14 @@ def compute_window_metrics(inputs: WindowInput) -> WindowMetrics:
         ("output", lambda: _output(inputs)),
         ("performance", lambda: _performance(inputs)),
         ("concept drift", lambda: _concept(inputs)),
-        ("estimation", lambda: estimation_points(
-            inputs.estimators, inputs.config, inputs.rows, specs,
-            reason=inputs.estimation_reason or inputs.reference_reason, segment=inputs.segment)),
     ]
-    # The drift tests spend their time in numpy (sorting, histograms) with the GIL
-    # released, so they run beside the other groups on a second core.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="driftwatch-drift") as pool:
-        drift = pool.submit(_guarded, inputs, "data drift", lambda: _data_drift(inputs, specs))
-        outcomes = [_guarded(inputs, group, compute) for group, compute in groups]
-        drift_points, drift_note = drift.result()
+    drift = inputs.drift if inputs.drift is not None else start_data_drift(inputs, second_core)
+    estimation = second_core.submit(_guarded, inputs, "estimation", lambda: estimation_points(
+        inputs.estimators, inputs.config, inputs.rows, specs,
+        reason=inputs.estimation_reason or inputs.reference_reason, segment=inputs.segment))
+    outcomes = [_guarded(inputs, group, compute) for group, compute in groups]
+    outcomes.append(estimation.result())
+    drift_points, drift_note = drift.result()
     if drift_note is not None:
         # A failed drift group leaves every drift metric not judged, so that no alert reads "no drift".
         drift_points = _unjudged_drift(specs, drift_note)
@@ -400,6 +410,16 @@ def compute_window_metrics(inputs: WindowInput) -> WindowMetrics:
         notes.extend(f"reference problem: {point.details['reason']}" for point in points
                      if point.metric == REFERENCE_PROBLEM)
     return WindowMetrics(points=tuple(points), notes=tuple(notes))
+
+
+def start_data_drift(inputs: WindowInput, pool: Executor) -> Future[tuple[list[MetricPoint], str | None]]:
+    """The data-drift group of ``inputs`` started in ``pool``: its points, or none and a note if it failed.
+
+    It reads only the features (no label), so the window job starts it as soon as they are read
+    and passes it on in :attr:`WindowInput.drift`.
+    """
+    specs, _ = feature_specs(inputs)
+    return pool.submit(_guarded, inputs, "data drift", lambda: _data_drift(inputs, specs))
 
 
 def _guarded(

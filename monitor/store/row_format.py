@@ -372,6 +372,18 @@ def with_labels(table: pa.Table, labels: pa.Table) -> pa.Table:
     return table
 
 
+def labelled(rows: StoredRows, table: pa.Table, labels: pa.Table) -> StoredRows:
+    """``rows`` (:func:`stored_rows` of ``table``, read without labels) with the labels of ``labels``
+    matched by prediction id: the same as ``stored_rows(with_labels(table, labels))``, without
+    converting the other columns again.
+    """
+    names = ["prediction_id", *(name for name in ("label", "label_numeric") if name in table.column_names)]
+    joined = with_labels(table.select(names), labels)
+    outputs = rows.outputs.assign(label=_output_series(joined, "label"),
+                                  label_numeric=_output_series(joined, "label_numeric"))
+    return StoredRows(outputs=outputs, features=rows.features, probabilities=rows.probabilities)
+
+
 # -- to the metrics ---------------------------------------------------------------------------
 
 

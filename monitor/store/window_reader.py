@@ -12,7 +12,11 @@ the window. In one snapshot (:func:`snapshot_connection`):
    so a label replaced by ingestion or corrected by hand (any SQL UPDATE, INSERT or
    DELETE) is seen at the next computation, with no rule to follow; it costs one
    index probe per prediction of the window;
-3. matched to the rows by prediction id (:func:`monitor.store.row_format.with_labels`).
+3. matched to the rows by prediction id (:func:`monitor.store.row_format.labelled`).
+
+Between 1 and 2, ``load_window`` hands the rows read so far (labels missing) to the
+caller's ``features_read``: the window job starts the drift tests on them, which need
+no label, while the labels query runs.
 
 The *data watermark* is the newest ``ingested_at`` among the window's predictions
 and labels: when a later scan finds newer data for the window, the scheduler
@@ -24,10 +28,10 @@ same way.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import pyarrow as pa
@@ -42,22 +46,26 @@ from monitor.store.row_format import (
     combine,
     deserialise,
     in_range,
+    labelled,
     newest,
     stored_rows,
     with_labels,
 )
 from monitor.store.tables import dead_letters
 
-__all__ = ["WindowRows", "load_reference_table", "load_window", "read_window_table", "snapshot_connection"]
+__all__ = ["WindowRows", "load_reference_table", "load_window", "read_window_rows", "snapshot_connection"]
 
+_LONG_AGO: Final = datetime(1, 1, 1, tzinfo=UTC)
 _BATCHES: Final = "model = {p} AND model_version = {p} AND max_event_time >= {p} AND min_event_time < {p}"
+# A label's ingested_at only where it is newer than the window's predictions (the parameter):
+# only the newest counts (the watermark), and a NULL costs the driver no object.
 _WINDOW_LABELS: Final = (
-    "SELECT l.prediction_id, l.label, l.label_numeric, l.ingested_at "
+    "SELECT l.prediction_id, l.label, l.label_numeric, CASE WHEN l.ingested_at > {p} THEN l.ingested_at END "
     "FROM predictions p JOIN labels l ON l.model = p.model AND l.prediction_id = p.prediction_id "
     "WHERE p.model = {p} AND p.model_version = {p} AND p.event_time >= {p} AND p.event_time < {p}"
 )
 _REFERENCE_LABELS: Final = (
-    "SELECT l.prediction_id, l.label, l.label_numeric, l.ingested_at "
+    "SELECT l.prediction_id, l.label, l.label_numeric, NULL "
     "FROM reference_data rd JOIN labels l ON l.model = {p} AND l.prediction_id = rd.prediction_id "
     "WHERE rd.reference_set_id = {p}"
 )
@@ -79,7 +87,7 @@ def snapshot_connection(engine: Engine) -> Connection:
 
 def _labels(dialect: StoreDialect, connection: Connection, sql: str,
             params: tuple[Any, ...]) -> tuple[pa.Table, datetime | None]:
-    """The labels ``sql`` selects (:data:`LABEL_TYPES`, then ingested_at) and the newest ingested_at."""
+    """The labels ``sql`` selects (:data:`LABEL_TYPES`, then an ingested_at or NULL) and the newest ingested_at."""
     with _collection_paused():
         table = dialect.table(connection, sql, params, {**LABEL_TYPES, "ingested_at": TIME_TYPE})
     # Only the newest ingested_at counts (the watermark); SQLite's time text sorts like the time.
@@ -100,18 +108,22 @@ def _collection_paused() -> Iterator[None]:
             gc.enable()
 
 
-def read_window_table(connection: Connection, *, model: str, model_version: str, start: datetime,
-                      end: datetime) -> tuple[pa.Table, datetime | None]:
-    """The window's rows in the stored-row format (labels joined) and its watermark, in ``connection``'s snapshot."""
+def read_window_rows(connection: Connection, *, model: str, model_version: str, start: datetime, end: datetime,
+                     features_read: Callable[[StoredRows], None] | None = None) -> tuple[StoredRows, datetime | None]:
+    """The window's rows (labels joined) and its watermark, in ``connection``'s snapshot (module docstring)."""
     dialect = dialect_of(connection)
     window = (model, model_version, dialect.time_param(start), dialect.time_param(end))
-    blobs = dialect.blobs(connection, "prediction_batches", "data", _BATCHES,
-                          (model, model_version, window[2], window[3]))
+    blobs = dialect.blobs(connection, "prediction_batches", "data", _BATCHES, window)
     table = combine([in_range(deserialise(data), start, end) for data in blobs])
-    labels, labelled_at = _labels(dialect, connection, _WINDOW_LABELS, window)
+    del blobs
+    rows = stored_rows(table)
+    if features_read is not None:
+        features_read(rows)
     stored_at = newest([table.column("ingested_at")])
+    labels, labelled_at = _labels(dialect, connection, _WINDOW_LABELS,
+                                  (dialect.time_param(stored_at or _LONG_AGO), *window))
     watermark = max((moment for moment in (stored_at, labelled_at) if moment is not None), default=None)
-    return with_labels(table, labels), watermark
+    return labelled(rows, table, labels), watermark
 
 
 def load_window(
@@ -122,17 +134,19 @@ def load_window(
     start: datetime,
     end: datetime,
     feature_types: Mapping[str, str] | None = None,
+    features_read: Callable[[StoredRows], None] | None = None,
 ) -> WindowRows:
-    """Read one window (see the module docstring). ``feature_types`` is not needed (kept for callers)."""
+    """Read one window (see the module docstring). ``feature_types`` is not needed (kept for callers);
+    ``features_read`` gets the rows before their labels are read (labels missing)."""
     with snapshot_connection(engine) as connection, connection.begin():
-        table, watermark = read_window_table(connection, model=model, model_version=model_version, start=start,
-                                             end=end)
+        rows, watermark = read_window_rows(connection, model=model, model_version=model_version, start=start,
+                                           end=end, features_read=features_read)
         letters = connection.execute(
             select(func.count())
             .select_from(dead_letters)
             .where(dead_letters.c.model == model, dead_letters.c.received_at >= start, dead_letters.c.received_at < end)
         ).scalar_one()
-    return WindowRows(rows=stored_rows(table), watermark=watermark, dead_letter_count=int(letters))
+    return WindowRows(rows=rows, watermark=watermark, dead_letter_count=int(letters))
 
 
 def load_reference_table(connection: Connection, *, model: str, set_id: int) -> pa.Table:

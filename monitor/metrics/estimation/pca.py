@@ -12,14 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from functools import cache
 
 import numpy as np
 import pandas as pd
 from sklearn.decomposition import PCA
 from sklearn.preprocessing import StandardScaler
-from threadpoolctl import ThreadpoolController
 
+from monitor.blas import one_blas_thread
 from monitor.metrics.estimation.chunks import split_rows
 from monitor.metrics.estimation.results import ChunkResult, EstimationReport, MetricEstimate
 from monitor.metrics.estimation.thresholds import SAMPLING_ERROR_RANGE, Spread, chunk_spread, reference_thresholds
@@ -45,12 +44,6 @@ def _most_frequent(column: pd.Series) -> object:
     return sorted(top)[0]
 
 
-
-@cache
-def _blas() -> ThreadpoolController:
-    """The process's thread pools, found once: finding them walks every loaded library
-    (about a tenth of a second each time, as ``threadpool_limits`` does per call)."""
-    return ThreadpoolController()
 
 @dataclass(frozen=True)
 class FittedReconstruction:
@@ -99,7 +92,7 @@ class FittedReconstruction:
         """
         components, mean = self.pca.components_, self.pca.mean_
         errors = np.empty(len(frame))
-        with _blas().limit(limits=1, user_api="blas"):
+        with one_blas_thread():
             for start in range(0, len(frame), BLOCK_ROWS):
                 data = self.encode(frame.iloc[start:start + BLOCK_ROWS])
                 data -= mean

@@ -178,6 +178,21 @@ def test_label_texts_and_numbers_survive_exactly(engine):
     assert window.watermark == DAY + HOUR
 
 
+def test_features_read_gets_the_rows_before_their_labels(engine):
+    """The window job starts the drift tests on these rows while the labels query runs."""
+    rows = [Prediction(f"p{i}", DAY + timedelta(minutes=i), {"amount": i}, prediction=1) for i in range(4)]
+    insert_predictions(engine, rows, ingested_at=DAY)
+    upsert_labels(engine, {"p1": 0, "p2": 1}, ingested_at=DAY)
+    early = []
+    window = load_window(engine, model="fraud", model_version="v1", start=DAY, end=DAY + HOUR,
+                         features_read=early.append)
+    [before] = early
+    assert before.features["amount"].tolist() == window.rows.features["amount"].tolist() == [0, 1, 2, 3]
+    assert before.outputs["label"].isna().all()
+    assert [_normal(value) for value in window.rows.outputs["label"]] == [None, "0", "1", None]
+    assert [_normal(value) for value in window.rows.outputs["label_numeric"]] == [None, 0.0, 1.0, None]
+
+
 def test_labels_corrected_by_hand_in_sql_are_read(engine):
     """No rule to follow: UPDATE, INSERT and DELETE on labels are seen by the next read."""
     rows = [Prediction(f"p{i}", DAY + timedelta(minutes=i), {"amount": i}, prediction=1) for i in range(4)]
@@ -220,7 +235,7 @@ def test_young_small_batches_wait_for_more(engine):
 def test_the_labels_join_reads_the_event_time_index_only(engine):
     """A window's labels join needs no predictions row: the event-time index covers it (SQLite says so)."""
     dialect = dialect_of(engine)
-    window = ("fraud", "v1", dialect.time_param(DAY), dialect.time_param(DAY + HOUR))
+    window = (dialect.time_param(DAY), "fraud", "v1", dialect.time_param(DAY), dialect.time_param(DAY + HOUR))
     with engine.connect() as connection:
         if dialect.name != "sqlite":  # PostgreSQL's plan depends on its statistics; the index is the same
             names = {row[0] for row in connection.execute(text(
