@@ -72,14 +72,29 @@ def class_pairs(predictions: Column, labels: Column) -> ClassPairs:
     (['1', '1', '1'], ['1', '1', '0'], 3)
     """
     predicted_series, actual_series = aligned(predictions, labels, names=("predictions", "labels"))
-    predicted = category_keys(predicted_series, name="predictions").to_numpy(dtype=object)
-    actual = category_keys(actual_series, name="labels").to_numpy(dtype=object)
-    has_label = pd.notna(actual)
-    scored = has_label & pd.notna(predicted)
+    predicted = category_keys(predicted_series, name="predictions", keep_categorical=True)
+    actual = category_keys(actual_series, name="labels", keep_categorical=True)
+    has_label = _present(actual)
+    scored = has_label & _present(predicted)
     return ClassPairs(
-        predicted=predicted[scored], actual=actual[scored], scored=scored,
+        predicted=_keys_at(predicted, scored), actual=_keys_at(actual, scored), scored=scored,
         n_rows=len(predicted), n_labels=int(has_label.sum()),
     )
+
+
+def _present(keys: pd.Series[Any]) -> npt.NDArray[np.bool_]:
+    """Which keys are not missing (a categorical reads its codes, not a million objects)."""
+    if isinstance(keys.dtype, pd.CategoricalDtype):
+        return np.asarray(keys.cat.codes.to_numpy() >= 0)
+    return np.asarray(pd.notna(keys.to_numpy(dtype=object)))
+
+
+def _keys_at(keys: pd.Series[Any], where: npt.NDArray[np.bool_]) -> npt.NDArray[Any]:
+    """The keys (strings, object dtype) where ``where`` is true."""
+    if isinstance(keys.dtype, pd.CategoricalDtype):
+        categories = np.asarray(keys.cat.categories.to_numpy(dtype=object), dtype=object)
+        return np.asarray(categories[keys.cat.codes.to_numpy()[where]], dtype=object)
+    return np.asarray(keys.to_numpy(dtype=object)[where], dtype=object)
 
 
 def value_pairs(predictions: Column, labels: Column) -> ValuePairs:

@@ -23,7 +23,7 @@ def compute_traffic(status: Column) -> list[MetricPoint]:
     >>> [(p.metric, p.value) for p in compute_traffic(["ok", "error", None, "ok"])]
     [('prediction_count', 4.0), ('error_rate', 0.25)]
     """
-    keys = category_keys(status, name="status")
+    keys = category_keys(status, name="status", keep_categorical=True)  # a categorical compares its codes
     n_predictions = len(keys)
     n_errors = int((keys == "error").sum())
     count = MetricPoint("prediction_count", float(n_predictions))
