@@ -19,7 +19,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -78,6 +78,11 @@ class ReferenceRecord:
     status: str | None = None  # "ok" / "error"; None: the file does not say
 
 
+# The set's description without its columnar copy (tens of MB, read only by load_reference_table).
+_INFO_COLUMNS: Final = (reference_sets.c.id, reference_sets.c.model, reference_sets.c.model_version,
+                        reference_sets.c.source, reference_sets.c.row_count, reference_sets.c.created_at)
+
+
 def _info(row: Any) -> ReferenceSetInfo:
     return ReferenceSetInfo(
         id=int(row.id), model=row.model, model_version=row.model_version, source=row.source,
@@ -87,7 +92,7 @@ def _info(row: Any) -> ReferenceSetInfo:
 
 def find_reference_set(connection: Connection, *, model: str, model_version: str) -> ReferenceSetInfo | None:
     row = connection.execute(
-        select(reference_sets).where(reference_sets.c.model == model, reference_sets.c.model_version == model_version)
+        select(*_INFO_COLUMNS).where(reference_sets.c.model == model, reference_sets.c.model_version == model_version)
     ).first()
     return None if row is None else _info(row)
 
@@ -117,7 +122,7 @@ def _finish_set(connection: Connection, set_id: int) -> ReferenceSetInfo:
         select(func.count()).select_from(reference_data).where(reference_data.c.reference_set_id == set_id)
     ).scalar_one()
     connection.execute(reference_sets.update().where(reference_sets.c.id == set_id).values(row_count=int(count)))
-    row = connection.execute(select(reference_sets).where(reference_sets.c.id == set_id)).one()
+    row = connection.execute(select(*_INFO_COLUMNS).where(reference_sets.c.id == set_id)).one()
     return _info(row)
 
 
