@@ -93,15 +93,10 @@ def compute_window(
         reference_key=_reference_key(engine, lookup.reference.info) if lookup.reference is not None else None,
     )
     estimation_note: str | None = None
-    # The drift tests need the features only: they start on a second core as soon as the
-    # features are read, while the labels query runs and the other groups are computed.
     # One BLAS thread: its idle worker would spin on the core the drift tests use (monitor.blas).
     with one_blas_thread(), ThreadPoolExecutor(max_workers=1, thread_name_prefix="driftwatch-drift") as pool:
-        drift: list[Future[tuple[list[MetricPoint], str | None]]] = []
-        data = load_window(engine, model=key.model, model_version=key.model_version, start=key.start, end=key.end,
-                           features_read=lambda rows: drift.append(start_data_drift(replace(inputs, rows=rows), pool)))
-        inputs = replace(inputs, rows=data.rows, dead_letter_count=data.dead_letter_count,
-                         drift=next(iter(drift), None))
+        # The fit needs the baseline only: before the window is read, so that the two never
+        # take memory at the same time (the first window of a baseline fits, the others load).
         if lookup.reference is not None and model_config.estimation.enabled is not False:
             try:
                 specs, _ = feature_specs(inputs)
@@ -114,6 +109,13 @@ def compute_window(
                 log.exception("estimation fit failed", extra=fields(model=key.model, version=key.model_version))
                 estimation_note = f"estimation fit failed: {type(exc).__name__}: {exc}"
                 inputs = replace(inputs, estimation_reason=estimation_note)
+        # The drift tests need the features only: they start on the second core as soon as the
+        # features are read, while the labels query runs and the other groups are computed.
+        drift: list[Future[tuple[list[MetricPoint], str | None]]] = []
+        data = load_window(engine, model=key.model, model_version=key.model_version, start=key.start, end=key.end,
+                           features_read=lambda rows: drift.append(start_data_drift(replace(inputs, rows=rows), pool)))
+        inputs = replace(inputs, rows=data.rows, dead_letter_count=data.dead_letter_count,
+                         drift=next(iter(drift), None))
         metrics = compute_segmented_metrics(inputs, second_core=pool)  # the whole model, then each segment
     notes = list(metrics.notes)
     points = list(metrics.points)
