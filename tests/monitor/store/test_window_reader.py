@@ -191,6 +191,7 @@ def test_features_read_gets_the_rows_before_their_labels(engine):
     assert before.outputs["label"].isna().all()
     assert [_normal(value) for value in window.rows.outputs["label"]] == [None, "0", "1", None]
     assert [_normal(value) for value in window.rows.outputs["label_numeric"]] == [None, 0.0, 1.0, None]
+    assert window.watermark == DAY  # labels no newer than the predictions leave it at theirs
 
 
 def test_labels_corrected_by_hand_in_sql_are_read(engine):
