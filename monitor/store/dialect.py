@@ -13,9 +13,12 @@ the way an HTTP client keeps its transports behind one boundary:
   stores text, :data:`monitor.store.row_format.TIME_FORMAT`), ``time_params`` many at once;
 - ``query``: hand-written SQL (``{p}`` placeholders) straight on the driver's cursor
   (no SQLAlchemy row per result row); ``table``: the same into Arrow columns (PostgreSQL
-  sends the rows as CSV through ``COPY ... TO STDOUT``, parsed by Arrow's reader: no
-  Python object per value; SQLite converts a block of rows at a time, so only one
-  block's row tuples are alive at once); and ``blobs``: large binary columns (SQLite
+  writes the rows as CSV text, thousands of rows per result value, parsed by Arrow's
+  reader: no Python object per row or value; SQLite converts a block of rows at a time,
+  so only one block's row tuples are alive at once); ``alongside``: a read started in the
+  same snapshot while the caller goes on (PostgreSQL: a second session importing the
+  exported snapshot, in another thread; SQLite: on the same connection, when its result
+  is asked for); and ``blobs``: large binary columns (SQLite
   reads each as an incremental blob, about ten times faster than ``SELECT`` for a
   blob spanning thousands of overflow pages; PostgreSQL sends bytea in binary);
 - ``snapshot``/``immediate``: a read that sees one snapshot (REPEATABLE READ on
@@ -26,9 +29,12 @@ the way an HTTP client keeps its transports behind one boundary:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import pyarrow as pa
 import pyarrow.csv as pa_csv
@@ -42,7 +48,21 @@ from monitor.store.row_format import TIME_TYPE, parse_time_text, time_text, time
 
 __all__ = ["StoreDialect", "dialect_of"]
 
+T = TypeVar("T")
+
 _BLOCK_ROWS: Final = 65_536  # rows converted to Arrow at a time (SQLite)
+_SNAPSHOT_ID: Final = re.compile(r"[0-9A-F]+(-[0-9A-F]+)+")
+# Rows per CSV chunk (PostgreSQL's table): a value is at most 1 GB, so rows may average 64 KB.
+_CHUNK_ROWS: Final = 16_384
+
+
+def _csv_field(column: str, kind: pa.DataType) -> str:
+    """PostgreSQL SQL writing ``column`` as one CSV field that Arrow's reader reads as ``kind``."""
+    if kind == pa.string():
+        return f"""coalesce('"' || replace({column}, '"', '""') || '"', '')"""
+    if kind in (pa.float64(), pa.int64(), TIME_TYPE):
+        return f"coalesce({column}::text, '')"
+    raise ValueError(f"no CSV field for Arrow type {kind}")
 
 
 def _driver(connection: Connection) -> Any:
@@ -79,6 +99,19 @@ class StoreDialect:
 
     def immediate(self, engine: Engine) -> Connection:
         return engine.connect()
+
+    @contextmanager
+    def alongside(self, connection: Connection, read: Callable[[Connection], T]) -> Iterator[Callable[[], T]]:
+        """Start ``read`` in ``connection``'s snapshot; the context gives a function returning its result.
+
+        PostgreSQL runs ``read`` at once in another thread, on a second session that imports the
+        transaction's exported snapshot, so its server work runs in another backend process, on
+        another core, while the caller goes on. SQLite runs it on ``connection`` when its result
+        is asked for (one file's snapshot cannot be shared by two connections, and a second thread's
+        statements on the same connection would hold up each other's row steps).
+        ``read`` gets a connection fit for :meth:`query`, :meth:`table` and :meth:`blobs` only.
+        """
+        yield lambda: read(connection)
 
     def query(self, connection: Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         raise NotImplementedError
@@ -225,19 +258,38 @@ class _Postgres(StoreDialect):
     def snapshot(self, engine: Engine) -> Connection:
         return engine.connect().execution_options(isolation_level="REPEATABLE READ")
 
+    @contextmanager
+    def alongside(self, connection: Connection, read: Callable[[Connection], T]) -> Iterator[Callable[[], T]]:
+        (snapshot,) = self.query(connection, "SELECT pg_export_snapshot()")[0]
+        if not _SNAPSHOT_ID.fullmatch(snapshot):
+            raise ValueError(f"unexpected snapshot id {snapshot!r} from pg_export_snapshot()")
+        with (self.snapshot(connection.engine) as other, other.begin(),
+              ThreadPoolExecutor(1, thread_name_prefix="driftwatch-alongside") as thread):
+            other.exec_driver_sql(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+            yield thread.submit(read, other).result
+
     def query(self, connection: Connection, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with _driver(connection).cursor() as cursor:
             return list(cursor.execute(self.sql(sql), tuple(params)).fetchall())
 
     def table(self, connection: Connection, sql: str, params: Sequence[Any],
               types: Mapping[str, pa.DataType]) -> pa.Table:
-        # CSV as PostgreSQL writes it: NULL is an unquoted empty field, an empty text a quoted one;
-        # floats print their shortest exact form (read back to the same double), times their offset.
-        copy_sql = f"COPY ({self.sql(sql)}) TO STDOUT WITH (FORMAT csv)"
-        with _driver(connection).cursor() as cursor, cursor.copy(copy_sql, tuple(params)) as copy:
-            data = b"".join(bytes(block) for block in copy)
-        if not data:  # Arrow's reader refuses an empty file
+        # The server writes the rows as CSV text, a few thousand rows per result value
+        # (string_agg), sent as bytes: the driver makes one object per chunk, not one per
+        # row (COPY's rows cost ~1 us of Python each, GIL held). NULL is an unquoted empty
+        # field, a text a quoted one; floats print their shortest exact form (read back to
+        # the same double), times their offset.
+        fields = " || ',' || ".join(_csv_field(f"c{index}", kind) for index, kind in enumerate(types.values()))
+        names = ", ".join(f"c{index}" for index in range(len(types)))
+        chunks = (f"SELECT convert_to(string_agg(line, E'\\n'), 'UTF8') FROM (SELECT {fields} AS line, "
+                  f"(row_number() OVER ()) / {_CHUNK_ROWS} AS chunk FROM ({self.sql(sql)}) AS q({names})) AS r "
+                  "GROUP BY chunk")
+        with _driver(connection).cursor() as cursor:
+            found = [chunk for (chunk,) in cursor.execute(chunks, tuple(params), binary=True).fetchall()]
+        if not found:  # Arrow's reader refuses an empty file
             return pa.schema(list(types.items())).empty_table()
+        # Every line ends with a newline: Arrow's reader rejects an empty last field at the very end.
+        data = b"\n".join([*found, b""])
         return pa_csv.read_csv(
             pa.py_buffer(data),
             read_options=pa_csv.ReadOptions(column_names=list(types)),

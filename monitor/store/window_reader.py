@@ -31,7 +31,8 @@ import gc
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
+from functools import partial
 from typing import Any, Final
 
 import pyarrow as pa
@@ -55,13 +56,18 @@ from monitor.store.tables import dead_letters
 
 __all__ = ["WindowRows", "load_reference_table", "load_window", "read_window_rows", "snapshot_connection"]
 
-_LONG_AGO: Final = datetime(1, 1, 1, tzinfo=UTC)
+
 _BATCHES: Final = "model = {p} AND model_version = {p} AND max_event_time >= {p} AND min_event_time < {p}"
-# A label's ingested_at only where it is newer than the window's predictions (the parameter):
-# only the newest counts (the watermark), and a NULL costs the driver no object.
+# A label's ingested_at only where it may be newer than the window's predictions: only the
+# newest counts (the watermark), and a NULL costs no formatting or object. The cut is a lower
+# bound of the predictions' newest ingested_at, known before they are read: the newest of the
+# batches lying wholly inside the window (each of their rows is in the window).
 _WINDOW_LABELS: Final = (
-    "SELECT l.prediction_id, l.label, l.label_numeric, CASE WHEN l.ingested_at > {p} THEN l.ingested_at END "
+    "SELECT l.prediction_id, l.label, l.label_numeric, "
+    "CASE WHEN b.cut IS NULL OR l.ingested_at > b.cut THEN l.ingested_at END "
     "FROM predictions p JOIN labels l ON l.model = p.model AND l.prediction_id = p.prediction_id "
+    "CROSS JOIN (SELECT max(max_ingested_at) AS cut FROM prediction_batches "
+    "WHERE model = {p} AND model_version = {p} AND min_event_time >= {p} AND max_event_time < {p}) AS b "
     "WHERE p.model = {p} AND p.model_version = {p} AND p.event_time >= {p} AND p.event_time < {p}"
 )
 _REFERENCE_LABELS: Final = (
@@ -85,7 +91,7 @@ def snapshot_connection(engine: Engine) -> Connection:
     return dialect_of(engine).snapshot(engine)
 
 
-def _labels(dialect: StoreDialect, connection: Connection, sql: str,
+def _labels(dialect: StoreDialect, connection: Connection, *, sql: str,
             params: tuple[Any, ...]) -> tuple[pa.Table, datetime | None]:
     """The labels ``sql`` selects (:data:`LABEL_TYPES`, then an ingested_at or NULL) and the newest ingested_at."""
     with _collection_paused():
@@ -113,15 +119,16 @@ def read_window_rows(connection: Connection, *, model: str, model_version: str, 
     """The window's rows (labels joined) and its watermark, in ``connection``'s snapshot (module docstring)."""
     dialect = dialect_of(connection)
     window = (model, model_version, dialect.time_param(start), dialect.time_param(end))
-    blobs = dialect.blobs(connection, "prediction_batches", "data", _BATCHES, window)
-    table = combine([in_range(deserialise(data), start, end) for data in blobs])
-    del blobs
-    rows = stored_rows(table)
-    if features_read is not None:
-        features_read(rows)
-    stored_at = newest([table.column("ingested_at")])
-    labels, labelled_at = _labels(dialect, connection, _WINDOW_LABELS,
-                                  (dialect.time_param(stored_at or _LONG_AGO), *window))
+    read_labels = partial(_labels, dialect, sql=_WINDOW_LABELS, params=window * 2)
+    with dialect.alongside(connection, read_labels) as labels_read:
+        blobs = dialect.blobs(connection, "prediction_batches", "data", _BATCHES, window)
+        table = combine([in_range(deserialise(data), start, end) for data in blobs])
+        del blobs
+        rows = stored_rows(table)
+        if features_read is not None:
+            features_read(rows)
+        stored_at = newest([table.column("ingested_at")])
+        labels, labelled_at = labels_read()
     watermark = max((moment for moment in (stored_at, labelled_at) if moment is not None), default=None)
     return labelled(rows, table, labels), watermark
 
@@ -154,5 +161,5 @@ def load_reference_table(connection: Connection, *, model: str, set_id: int) -> 
     dialect = dialect_of(connection)
     blobs = dialect.blobs(connection, "reference_sets", "columns", "id = {p} AND columns IS NOT NULL", (set_id,))
     table = deserialise(blobs[0]) if blobs else combine([])
-    labels, _ = _labels(dialect, connection, _REFERENCE_LABELS, (model, set_id))
+    labels, _ = _labels(dialect, connection, sql=_REFERENCE_LABELS, params=(model, set_id))
     return with_labels(table, labels)

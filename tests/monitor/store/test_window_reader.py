@@ -18,7 +18,7 @@ from monitor.store.batches import merge_batches
 from monitor.store.dialect import dialect_of
 from monitor.store.row_format import OUTPUT_COLUMNS, combine, rows_table, stored_rows
 from monitor.store.tables import prediction_batches
-from monitor.store.window_reader import _WINDOW_LABELS, load_window
+from monitor.store.window_reader import _WINDOW_LABELS, load_window, read_window_rows, snapshot_connection
 from tests.monitor.jobs.store_data import (
     DAY,
     HOUR,
@@ -236,7 +236,7 @@ def test_young_small_batches_wait_for_more(engine):
 def test_the_labels_join_reads_the_event_time_index_only(engine):
     """A window's labels join needs no predictions row: the event-time index covers it (SQLite says so)."""
     dialect = dialect_of(engine)
-    window = (dialect.time_param(DAY), "fraud", "v1", dialect.time_param(DAY), dialect.time_param(DAY + HOUR))
+    window = ("fraud", "v1", dialect.time_param(DAY), dialect.time_param(DAY + HOUR)) * 2
     with engine.connect() as connection:
         if dialect.name != "sqlite":  # PostgreSQL's plan depends on its statistics; the index is the same
             names = {row[0] for row in connection.execute(text(
@@ -246,3 +246,36 @@ def test_the_labels_join_reads_the_event_time_index_only(engine):
         plan = " ".join(str(row[-1]) for row in dialect.query(connection, "EXPLAIN QUERY PLAN " + _WINDOW_LABELS,
                                                                  window))
     assert "COVERING INDEX ix_predictions_model_event_time_model_version_prediction_id" in plan, plan
+
+
+def test_a_label_newer_than_the_windows_predictions_counts_even_beside_newer_rows_outside(engine):
+    """The watermark is exact when a batch holds the window's rows and newer rows outside it."""
+    insert_predictions(engine, [Prediction("inside", DAY, {"amount": 1}, prediction=1)], ingested_at=DAY + HOUR)
+    insert_predictions(engine, [Prediction("after", DAY + 2 * HOUR, {"amount": 2}, prediction=1)],
+                       ingested_at=DAY + 4 * HOUR)
+    merge_batches(engine, now=DAY + 10 * HOUR, target_rows=3)
+    with engine.connect() as connection:
+        assert connection.execute(select(func.count()).select_from(prediction_batches)).scalar_one() == 1
+    upsert_labels(engine, {"inside": 1}, ingested_at=DAY + 2 * HOUR)
+    assert load(engine, start=DAY, end=DAY + HOUR).watermark == DAY + 2 * HOUR
+    # A batch wholly inside the window bounds the predictions' newest from below: labels older are not needed.
+    insert_predictions(engine, [Prediction("inside-later", DAY, {"amount": 3}, prediction=1)],
+                       ingested_at=DAY + 3 * HOUR)
+    window = load(engine, start=DAY, end=DAY + HOUR)
+    assert window.watermark == DAY + 3 * HOUR
+    assert [_normal(value) for value in window.rows.outputs["label"]] == ["1", None]
+
+
+def test_the_labels_are_read_in_the_windows_snapshot(engine):
+    """On PostgreSQL the labels are read by a second session: it must see the first one's snapshot."""
+    insert_predictions(engine, [Prediction(f"p{i}", DAY, {"amount": i}, prediction=1) for i in range(3)],
+                       ingested_at=DAY)
+    upsert_labels(engine, {"p0": 1}, ingested_at=DAY)
+    with snapshot_connection(engine) as connection, connection.begin():
+        connection.execute(select(func.count()).select_from(prediction_batches)).scalar_one()  # the snapshot
+        upsert_labels(engine, {"p1": 0, "p0": 0}, ingested_at=DAY + HOUR)  # committed after it
+        rows, watermark = read_window_rows(connection, model="fraud", model_version="v1", start=DAY,
+                                           end=DAY + HOUR)
+    assert [_normal(value) for value in rows.outputs["label"]] == ["1", None, None]
+    assert watermark == DAY
+    assert load(engine, start=DAY, end=DAY + HOUR).watermark == DAY + HOUR

@@ -1,0 +1,65 @@
+"""The dialect boundary's bulk reads, on both stores: every row once, values exact, one snapshot."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+from sqlalchemy import text
+
+from monitor.store.dialect import dialect_of
+from monitor.store.window_reader import snapshot_connection
+
+TYPES = {"id": pa.string(), "label": pa.string(), "value": pa.float64()}
+# More rows than one of PostgreSQL's CSV chunks (16,384), so several chunks are joined.
+ROWS = 40_000
+NUMBERS = (
+    "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < {rows}) "
+    "SELECT 'p' || x, CASE WHEN x - x / 3 * 3 = 0 THEN NULL WHEN x - x / 3 * 3 = 1 THEN '' ELSE 'l,\"' || x END, "
+    "CASE WHEN x - x / 5 * 5 = 0 THEN NULL ELSE x / 8.0 END FROM n"
+)
+
+
+def test_table_reads_every_row_once_with_exact_values(engine):
+    dialect = dialect_of(engine)
+    with engine.connect() as connection:
+        table = dialect.table(connection, NUMBERS.format(rows=ROWS), (), TYPES)
+    assert table.schema == pa.schema(list(TYPES.items()))
+    rows = sorted(zip(*(table.column(name).to_pylist() for name in TYPES), strict=True),
+                  key=lambda row: int(row[0][1:]))
+    assert [row[0] for row in rows] == [f"p{x}" for x in range(1, ROWS + 1)]
+    assert [row[1] for row in rows] == [None if x % 3 == 0 else "" if x % 3 == 1 else f'l,"{x}'
+                                        for x in range(1, ROWS + 1)]
+    assert [row[2] for row in rows] == [None if x % 5 == 0 else x / 8 for x in range(1, ROWS + 1)]
+
+
+def test_table_of_no_rows_has_the_columns(engine):
+    with engine.connect() as connection:
+        table = dialect_of(engine).table(connection, NUMBERS.format(rows=1) + " WHERE x > 1", (), TYPES)
+    assert table.num_rows == 0 and table.schema == pa.schema(list(TYPES.items()))
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_alongside_reads_the_snapshot_of_the_transaction(engine, fail):
+    """PostgreSQL reads alongside on a second session that imports the snapshot; SQLite on the same one."""
+    dialect = dialect_of(engine)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE notes (x INTEGER)"))
+        connection.execute(text("INSERT INTO notes VALUES (1)"))
+
+    def read(other):
+        if fail:
+            raise LookupError("the read failed")
+        return dialect.query(other, "SELECT count(*) FROM notes")[0][0]
+
+    with snapshot_connection(engine) as connection, connection.begin():
+        assert dialect.query(connection, "SELECT count(*) FROM notes")[0][0] == 1  # the snapshot is taken
+        with engine.begin() as writer:
+            writer.execute(text("INSERT INTO notes VALUES (2)"))
+        with dialect.alongside(connection, read) as result:
+            if fail:
+                with pytest.raises(LookupError, match="the read failed"):
+                    result()
+            else:
+                assert result() == 1
+    with engine.connect() as connection:
+        assert dialect.query(connection, "SELECT count(*) FROM notes")[0][0] == 2
