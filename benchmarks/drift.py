@@ -204,7 +204,8 @@ def run_ours(url: str, reference_file: Path) -> dict[str, Any]:
 def _phases(engine: Any, config: ModelConfig, now: datetime) -> dict[str, float]:
     """The same work again, step by step (after the timed run, so not part of its numbers)."""
     from monitor.jobs.reference import ReferenceProvider, feature_types_of
-    from monitor.jobs.window_metrics import WindowInput, compute_window_metrics
+    from monitor.jobs.window_input import WindowInput
+    from monitor.jobs.window_metrics import compute_window_metrics
     from monitor.store.window_reader import load_window
 
     phases: dict[str, float] = {}
@@ -234,7 +235,8 @@ def run_evidently(url: str, reference_file: Path) -> dict[str, Any]:
     from evidently.presets import DataDriftPreset
 
     from monitor.jobs.reference import ReferenceProvider, feature_types_of
-    from monitor.jobs.window_metrics import WindowInput, feature_specs
+    from monitor.jobs.window_drift import feature_specs
+    from monitor.jobs.window_input import WindowInput
     from monitor.metrics.features import coerce_features
     from monitor.store.window_reader import load_window
 

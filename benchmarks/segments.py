@@ -45,7 +45,7 @@ RESULT = ROOT / "benchmarks" / "results" / "segments.json"
 
 
 def _rows(n: int, seed: int, *, drift: bool) -> Any:
-    from monitor.store.row_format import StoredRows
+    from monitor.store.stored_rows import StoredRows
 
     rng = np.random.default_rng(seed)
     features: dict[str, Any] = {}
@@ -89,7 +89,7 @@ def _config(segmented: bool) -> Any:
 
 def run_side(side: str, rows: int) -> dict[str, Any]:
     from monitor.jobs.segment_metrics import compute_segmented_metrics
-    from monitor.jobs.window_metrics import WindowInput
+    from monitor.jobs.window_input import WindowInput
 
     window, reference = _rows(rows, 1, drift=True), _rows(max(rows // 10, 1000), 2, drift=False)
     inputs = WindowInput(model="bench", model_version="v1", config=_config(side == "segmented"), rows=window,

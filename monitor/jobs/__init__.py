@@ -3,7 +3,8 @@
 - :mod:`~monitor.jobs.windows` — tumbling UTC-aligned windows (pure);
 - :mod:`~monitor.jobs.due` — which windows are due, and what a scheduler remembers (pure);
 - :mod:`~monitor.jobs.reference` — the stored baseline of each model version;
-- :mod:`~monitor.jobs.window_metrics` — every metric of a window (pure assembly);
+- :mod:`~monitor.jobs.window_metrics` — every metric of a window (pure assembly), its drift
+  groups in :mod:`~monitor.jobs.window_drift`, what they read in :mod:`~monitor.jobs.window_input`;
 - :mod:`~monitor.jobs.compute_window` — the job: load → compute → save;
 - :mod:`~monitor.jobs.scheduler` — :class:`~monitor.jobs.scheduler.WindowScheduler`
   and :func:`~monitor.jobs.scheduler.run_schedule` (``driftwatch schedule``);

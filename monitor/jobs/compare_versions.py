@@ -33,7 +33,8 @@ import numpy as np
 import pandas as pd
 
 from monitor.config.models import ModelConfig
-from monitor.jobs.window_metrics import WindowInput, drift_points
+from monitor.jobs.window_drift import drift_points
+from monitor.jobs.window_input import WindowInput
 from monitor.logs import fields
 from monitor.metrics.categories import category_keys
 from monitor.metrics.column import to_float
@@ -47,7 +48,7 @@ from monitor.metrics.significance import (
     two_proportion_test,
     welch_test,
 )
-from monitor.store.row_format import StoredRows
+from monitor.store.stored_rows import StoredRows
 
 __all__ = ["ALPHA", "VersionSample", "compare_versions"]
 

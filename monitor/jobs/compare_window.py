@@ -26,7 +26,6 @@ from sqlalchemy import Engine
 
 from monitor.config.models import ModelConfig
 from monitor.jobs.compare_versions import VersionSample, compare_versions
-from monitor.jobs.reference import feature_types_of
 from monitor.logs import fields
 from monitor.metrics.names import COMPARE_FEATURE_METRICS, COMPARE_METRICS
 from monitor.metrics.point import MetricPoint
@@ -115,10 +114,9 @@ def compare_window(
                                  notes=(f"champion {champion!r} served nothing in the window",), unchanged=unchanged)
     written, notes = 0, []
     if due:
-        types = feature_types_of(model_config)
-        reference = _sample(engine, model, serving[champion], start, end, types)
+        reference = _sample(engine, model, serving[champion], start, end)
         for challenger in due:
-            sample = _sample(engine, model, serving[challenger], start, end, types)
+            sample = _sample(engine, model, serving[challenger], start, end)
             points, group_notes = compare_versions(model, model_config, reference, sample)
             notes.extend(group_notes)
             written += save_comparison(engine, model=model, challenger=challenger, champion=champion, start=start,
@@ -152,8 +150,7 @@ def _up_to_date(stored: StoredComparison | None, label: str, inputs_computed_at:
     return stored is not None and stored.compare == label and stored.computed_at == inputs_computed_at
 
 
-def _sample(engine: Engine, model: str, serving: ServingVersion, start: datetime, end: datetime,
-            types: dict[str, str]) -> VersionSample:
-    data = load_window(engine, model=model, model_version=serving.version, start=start, end=end, feature_types=types)
+def _sample(engine: Engine, model: str, serving: ServingVersion, start: datetime, end: datetime) -> VersionSample:
+    data = load_window(engine, model=model, model_version=serving.version, start=start, end=end)
     estimates = read_estimates(engine, model=model, version=serving.version, start=start, end=end)
     return VersionSample(version=serving.version, rows=data.rows, estimates=estimates)

@@ -26,12 +26,13 @@ from monitor.jobs.estimation import load_or_fit
 from monitor.jobs.feature_ranking import with_ranking
 from monitor.jobs.reference import ReferenceProvider
 from monitor.jobs.segment_metrics import compute_segmented_metrics
-from monitor.jobs.window_metrics import WindowInput, feature_specs, start_data_drift
+from monitor.jobs.window_drift import feature_specs, start_data_drift
+from monitor.jobs.window_input import WindowInput
 from monitor.logs import fields
 from monitor.metrics.point import MetricPoint
 from monitor.store.metric_writer import JobRun, save_window_result
 from monitor.store.reference_store import ReferenceSetInfo
-from monitor.store.row_format import StoredRows
+from monitor.store.stored_rows import StoredRows
 from monitor.store.window_reader import load_window
 from monitor.store.window_state import WindowKey
 
@@ -114,9 +115,9 @@ def compute_window(
         drift: list[Future[tuple[list[MetricPoint], str | None]]] = []
         data = load_window(engine, model=key.model, model_version=key.model_version, start=key.start, end=key.end,
                            features_read=lambda rows: drift.append(start_data_drift(replace(inputs, rows=rows), pool)))
-        inputs = replace(inputs, rows=data.rows, dead_letter_count=data.dead_letter_count,
-                         drift=next(iter(drift), None))
-        metrics = compute_segmented_metrics(inputs, second_core=pool)  # the whole model, then each segment
+        inputs = replace(inputs, rows=data.rows, dead_letter_count=data.dead_letter_count)
+        # The whole model, then each segment.
+        metrics = compute_segmented_metrics(inputs, second_core=pool, drift=next(iter(drift), None))
     notes = list(metrics.notes)
     points = list(metrics.points)
     try:

@@ -37,7 +37,7 @@ from monitor.metrics.estimation.pca import FittedReconstruction, fit_reconstruct
 from monitor.metrics.estimation.thresholds import Spread, reference_thresholds
 from monitor.metrics.features import FeatureSpec, coerce_features
 from monitor.metrics.names import CONFUSION_CELL_METRIC, ESTIMATED_METRICS, confusion_cell_feature
-from monitor.store.row_format import StoredRows
+from monitor.store.stored_rows import StoredRows
 
 __all__ = [
     "LABEL_COLUMN",

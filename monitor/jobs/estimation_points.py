@@ -48,7 +48,7 @@ from monitor.metrics.estimation.thresholds import Spread, few_chunk_multiplier, 
 from monitor.metrics.features import FeatureSpec, coerce_features
 from monitor.metrics.names import CONFUSION_CELL_METRIC, confusion_cell_feature
 from monitor.metrics.point import MetricPoint
-from monitor.store.row_format import StoredRows
+from monitor.store.stored_rows import StoredRows
 
 __all__ = ["MIN_WINDOW_ROWS", "canonical_order", "estimation_points"]
 

@@ -59,7 +59,7 @@ from monitor.metrics.estimation.thresholds import Spread, chunk_spread, few_chun
 from monitor.metrics.features import FeatureSpec, coerce_features
 from monitor.metrics.names import CONFUSION_CELL_METRIC, confusion_cell_feature
 from monitor.metrics.segments import split_by_segment
-from monitor.store.row_format import StoredRows
+from monitor.store.stored_rows import StoredRows
 
 __all__ = ["CLASSIFIER_REASON", "fit_segment_thresholds", "segment_chunk_size"]
 

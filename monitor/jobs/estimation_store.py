@@ -30,7 +30,7 @@ from monitor.jobs.estimation_fit import FittedEstimators, fit_estimators, servic
 from monitor.logs import fields
 from monitor.metrics.categories import category_key
 from monitor.metrics.features import FeatureSpec
-from monitor.store.row_format import StoredRows
+from monitor.store.stored_rows import StoredRows
 from monitor.store.tables import reference_models
 
 __all__ = ["StoredFit", "config_key", "fingerprint", "library_versions", "load_or_fit"]

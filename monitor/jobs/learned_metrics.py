@@ -45,7 +45,7 @@ from monitor.metrics.drift.learned import MAX_CHUNKS, MIN_CHUNKS
 from monitor.metrics.estimation.thresholds import reference_thresholds
 from monitor.metrics.names import LEARNABLE_METRICS
 from monitor.metrics.point import MetricPoint
-from monitor.store.row_format import StoredRows
+from monitor.store.stored_rows import StoredRows
 
 __all__ = ["LEARNABLE_METRICS", "LearnedBounds", "apply_learned", "cached_bounds", "learn_bounds", "metric_limits",
            "serving_gaps"]

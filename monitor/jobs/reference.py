@@ -51,7 +51,7 @@ from monitor.store.reference_store import (
     save_reference_from_predictions,
     save_reference_records,
 )
-from monitor.store.row_format import StoredRows
+from monitor.store.stored_rows import StoredRows
 
 __all__ = [
     "OUTPUT_COLUMNS_IN_FILES",

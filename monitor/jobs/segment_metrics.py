@@ -19,7 +19,7 @@ In a segment's points:
 
 from __future__ import annotations
 
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 from dataclasses import replace
 from typing import Any
 
@@ -27,10 +27,11 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from monitor.jobs.window_metrics import WindowInput, WindowMetrics, compute_window_metrics
+from monitor.jobs.window_input import WindowInput, WindowMetrics
+from monitor.jobs.window_metrics import compute_window_metrics
 from monitor.metrics.point import MetricPoint
 from monitor.metrics.segments import SegmentSplit, split_by_segment
-from monitor.store.row_format import StoredRows
+from monitor.store.stored_rows import StoredRows
 
 __all__ = ["compute_segmented_metrics", "segment_rows"]
 
@@ -67,7 +68,7 @@ def _segment_input(inputs: WindowInput, split: SegmentSplit) -> WindowInput:
         reference=segment_reference, reference_reason=reason,
         # Thresholds learned from this segment's reference rows are cached apart from the whole model's.
         reference_key=None if key is None else (*key, "segment", split.label),
-        reference_unusable=inputs.reference_unusable and reference is None, segment=split.label, drift=None,
+        reference_unusable=inputs.reference_unusable and reference is None, segment=split.label,
     )
 
 
@@ -75,10 +76,11 @@ def _segment_points(metrics: WindowMetrics, split: SegmentSplit) -> list[MetricP
     return [replace(point, segment=split.label) for point in metrics.points if point.metric not in _SEGMENT_FREE]
 
 
-def compute_segmented_metrics(inputs: WindowInput, *, second_core: Executor | None = None) -> WindowMetrics:
-    """The whole model's points and notes, then each segment's points (module docstring); ``second_core``:
-    see :func:`~monitor.jobs.window_metrics.compute_window_metrics`."""
-    whole = compute_window_metrics(inputs, second_core=second_core)
+def compute_segmented_metrics(inputs: WindowInput, *, second_core: Executor | None = None,
+                              drift: Future[tuple[list[MetricPoint], str | None]] | None = None) -> WindowMetrics:
+    """The whole model's points and notes, then each segment's points (module docstring); ``second_core``
+    and ``drift`` (the whole model's): see :func:`~monitor.jobs.window_metrics.compute_window_metrics`."""
+    whole = compute_window_metrics(inputs, second_core=second_core, drift=drift)
     segments = inputs.config.segments
     if segments is None:
         return whole

@@ -26,16 +26,8 @@ import pyarrow.compute as pc
 from sqlalchemy import BigInteger, Connection, Engine, delete, func, insert, literal, select, update
 
 from monitor.store.dialect import dialect_of
-from monitor.store.row_format import (
-    FEATURE_PREFIX,
-    OUTPUT_TYPES,
-    StoredRows,
-    combine,
-    deserialise,
-    features_table,
-    serialise,
-    stored_rows,
-)
+from monitor.store.row_format import FEATURE_PREFIX, OUTPUT_TYPES, combine, deserialise, features_table, serialise
+from monitor.store.stored_rows import StoredRows, stored_rows
 from monitor.store.tables import prediction_batches, predictions, reference_data, reference_models, reference_sets
 from monitor.store.window_reader import load_reference_table
 

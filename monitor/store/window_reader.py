@@ -12,7 +12,7 @@ the window. In one snapshot (:func:`snapshot_connection`):
    so a label replaced by ingestion or corrected by hand (any SQL UPDATE, INSERT or
    DELETE) is seen at the next computation, with no rule to follow; it costs one
    index probe per prediction of the window;
-3. matched to the rows by prediction id (:func:`monitor.store.row_format.labelled`).
+3. matched to the rows by prediction id (:func:`monitor.store.stored_rows.labelled`).
 
 Between 1 and 2, ``load_window`` hands the rows read so far (labels missing) to the
 caller's ``features_read``: the window job starts the drift tests on them, which need
@@ -28,7 +28,7 @@ same way.
 from __future__ import annotations
 
 import gc
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,18 +40,8 @@ import pyarrow.compute as pc
 from sqlalchemy import Connection, Engine, func, select
 
 from monitor.store.dialect import StoreDialect, dialect_of
-from monitor.store.row_format import (
-    LABEL_TYPES,
-    TIME_TYPE,
-    StoredRows,
-    combine,
-    deserialise,
-    in_range,
-    labelled,
-    newest,
-    stored_rows,
-    with_labels,
-)
+from monitor.store.row_format import LABEL_TYPES, TIME_TYPE, combine, deserialise, in_range, newest
+from monitor.store.stored_rows import StoredRows, labelled, stored_rows, with_labels
 from monitor.store.tables import dead_letters
 
 __all__ = ["WindowRows", "load_reference_table", "load_window", "read_window_rows", "snapshot_connection"]
@@ -140,11 +130,10 @@ def load_window(
     model_version: str,
     start: datetime,
     end: datetime,
-    feature_types: Mapping[str, str] | None = None,
     features_read: Callable[[StoredRows], None] | None = None,
 ) -> WindowRows:
-    """Read one window (see the module docstring). ``feature_types`` is not needed (kept for callers);
-    ``features_read`` gets the rows before their labels are read (labels missing)."""
+    """Read one window (see the module docstring); ``features_read`` gets the rows before their labels
+    are read (labels missing)."""
     with snapshot_connection(engine) as connection, connection.begin():
         rows, watermark = read_window_rows(connection, model=model, model_version=model_version, start=start,
                                            end=end, features_read=features_read)

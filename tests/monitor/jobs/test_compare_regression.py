@@ -10,7 +10,7 @@ from scipy import stats
 
 from monitor.config.models import ModelConfig
 from monitor.jobs.compare_versions import VersionSample, compare_versions
-from monitor.store.row_format import StoredRows
+from monitor.store.stored_rows import StoredRows
 
 
 def _rows(rng: np.random.Generator, n: int, noise: float, *, labelled: int) -> StoredRows:

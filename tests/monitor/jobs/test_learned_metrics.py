@@ -18,7 +18,7 @@ from monitor.errors import ConfigError
 from monitor.jobs.learned_metrics import apply_learned, learn_bounds
 from monitor.jobs.scheduler import WindowScheduler
 from monitor.metrics.point import MetricPoint
-from monitor.store.row_format import StoredRows
+from monitor.store.stored_rows import StoredRows
 from monitor.store.tables import alerts
 from tests.monitor.jobs.store_data import DAY, HOUR, Prediction, details, insert_predictions, metric, value
 

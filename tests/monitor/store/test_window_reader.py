@@ -16,7 +16,8 @@ from sqlalchemy import func, select, text
 from monitor.metrics.column import ValueKind, value_kinds
 from monitor.store.batches import merge_batches
 from monitor.store.dialect import dialect_of
-from monitor.store.row_format import OUTPUT_COLUMNS, combine, rows_table, stored_rows
+from monitor.store.row_format import OUTPUT_COLUMNS, combine, rows_table
+from monitor.store.stored_rows import stored_rows
 from monitor.store.tables import prediction_batches
 from monitor.store.window_reader import _WINDOW_LABELS, load_window, read_window_rows, snapshot_connection
 from tests.monitor.jobs.store_data import (
