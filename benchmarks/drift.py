@@ -203,15 +203,14 @@ def run_ours(url: str, reference_file: Path) -> dict[str, Any]:
 
 def _phases(engine: Any, config: ModelConfig, now: datetime) -> dict[str, float]:
     """The same work again, step by step (after the timed run, so not part of its numbers)."""
-    from monitor.jobs.reference import ReferenceProvider, feature_types_of
+    from monitor.jobs.reference import ReferenceProvider
     from monitor.jobs.window_input import WindowInput
     from monitor.jobs.window_metrics import compute_window_metrics
     from monitor.store.window_reader import load_window
 
     phases: dict[str, float] = {}
     started = time.perf_counter()
-    window = load_window(engine, model=MODEL, model_version=VERSION, start=START, end=START + WINDOW,
-                         feature_types=feature_types_of(config))
+    window = load_window(engine, model=MODEL, model_version=VERSION, start=START, end=START + WINDOW)
     phases["load_window_seconds"] = time.perf_counter() - started
     started = time.perf_counter()
     lookup = ReferenceProvider(engine).get(MODEL, config, VERSION, now=now)
@@ -234,7 +233,7 @@ def run_evidently(url: str, reference_file: Path) -> dict[str, Any]:
     from evidently import DataDefinition, Dataset, Report
     from evidently.presets import DataDriftPreset
 
-    from monitor.jobs.reference import ReferenceProvider, feature_types_of
+    from monitor.jobs.reference import ReferenceProvider
     from monitor.jobs.window_drift import feature_specs
     from monitor.jobs.window_input import WindowInput
     from monitor.metrics.features import coerce_features
@@ -243,8 +242,7 @@ def run_evidently(url: str, reference_file: Path) -> dict[str, Any]:
     engine = create_store_engine(url)
     config = model_config(reference_file)
     started = time.perf_counter()
-    window = load_window(engine, model=MODEL, model_version=VERSION, start=START, end=START + WINDOW,
-                         feature_types=feature_types_of(config))
+    window = load_window(engine, model=MODEL, model_version=VERSION, start=START, end=START + WINDOW)
     lookup = ReferenceProvider(engine).get(MODEL, config, VERSION, now=START + WINDOW)
     assert lookup.reference is not None
     specs, _ = feature_specs(WindowInput(MODEL, VERSION, config, window.rows, 0, lookup.reference.rows))

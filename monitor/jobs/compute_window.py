@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -26,10 +26,10 @@ from monitor.jobs.estimation import load_or_fit
 from monitor.jobs.feature_ranking import with_ranking
 from monitor.jobs.reference import ReferenceProvider
 from monitor.jobs.segment_metrics import compute_segmented_metrics
-from monitor.jobs.window_drift import feature_specs, start_data_drift
+from monitor.jobs.window_drift import feature_specs
 from monitor.jobs.window_input import WindowInput
+from monitor.jobs.window_metrics import StartedDrift, start_data_drift
 from monitor.logs import fields
-from monitor.metrics.point import MetricPoint
 from monitor.store.metric_writer import JobRun, save_window_result
 from monitor.store.reference_store import ReferenceSetInfo
 from monitor.store.stored_rows import StoredRows
@@ -110,9 +110,9 @@ def compute_window(
                 log.exception("estimation fit failed", extra=fields(model=key.model, version=key.model_version))
                 estimation_note = f"estimation fit failed: {type(exc).__name__}: {exc}"
                 inputs = replace(inputs, estimation_reason=estimation_note)
-        # The drift tests need the features only: they start on the second core as soon as the
-        # features are read, while the labels query runs and the other groups are computed.
-        drift: list[Future[tuple[list[MetricPoint], str | None]]] = []
+        # The drift tests need the features only: they are queued on the second core as soon as
+        # the features are read, while the labels are read and matched in.
+        drift: list[StartedDrift] = []
         data = load_window(engine, model=key.model, model_version=key.model_version, start=key.start, end=key.end,
                            features_read=lambda rows: drift.append(start_data_drift(replace(inputs, rows=rows), pool)))
         inputs = replace(inputs, rows=data.rows, dead_letter_count=data.dead_letter_count)

@@ -15,10 +15,11 @@ This module names what the window job uses of them.
 from __future__ import annotations
 
 from monitor.jobs.estimation_fit import MULTIVARIATE_METRIC, FittedEstimators, fit_estimators
-from monitor.jobs.estimation_points import MIN_WINDOW_ROWS, canonical_order, estimation_points
+from monitor.jobs.estimation_points import ESTIMATION_PARTS, MIN_WINDOW_ROWS, canonical_order, estimation_points
 from monitor.jobs.estimation_store import StoredFit, load_or_fit
 
 __all__ = [
+    "ESTIMATION_PARTS",
     "MIN_WINDOW_ROWS",
     "MULTIVARIATE_METRIC",
     "FittedEstimators",

@@ -50,9 +50,10 @@ from monitor.metrics.names import CONFUSION_CELL_METRIC, confusion_cell_feature
 from monitor.metrics.point import MetricPoint
 from monitor.store.stored_rows import StoredRows
 
-__all__ = ["MIN_WINDOW_ROWS", "canonical_order", "estimation_points"]
+__all__ = ["ESTIMATION_PARTS", "MIN_WINDOW_ROWS", "canonical_order", "estimation_points"]
 
 MIN_WINDOW_ROWS = 10  # fewer rows give no usable estimate (nor sampling error)
+ESTIMATION_PARTS = frozenset({"performance", "multivariate"})
 _SHUFFLE_SEED = 13
 
 
@@ -337,27 +338,30 @@ def _in_segment(fitted: FittedEstimators, points: list[MetricPoint], segment: st
 
 def estimation_points(fitted: FittedEstimators | None, config: ModelConfig, rows: StoredRows,
                       specs: dict[str, FeatureSpec], *, reason: str | None = None,
-                      segment: str | None = None) -> list[MetricPoint]:
+                      segment: str | None = None, parts: frozenset[str] = ESTIMATION_PARTS) -> list[MetricPoint]:
     """The window's estimated metrics and multivariate drift (pure).
 
     ``fitted`` None means no reference (``reason`` says why): the metrics asked for
     explicitly, and multivariate drift, are written as not estimated. ``segment``
     (``country=DE``): the rows are that segment's, judged by its own thresholds.
+    ``parts``: ``performance`` (the estimates, beside the realized values where labels
+    are in), ``multivariate`` (multivariate drift, which reads no label), or both.
     """
+    performance, multivariate = "performance" in parts, "multivariate" in parts
     if fitted is None:
         settings = config.estimation
         if settings.enabled is False:
             return []
         why = reason or "no reference"
         points = []
-        if settings.enabled is True:
+        if settings.enabled is True and performance:
             points += _not_estimated_all(service_metrics(config.task, settings.metrics), why, _method(config.task))
-        if settings.multivariate != "off" and specs:
+        if settings.multivariate != "off" and specs and multivariate:
             method = "domain_classifier" if settings.multivariate == "classifier" else "pca_reconstruction"
             points.append(_not_estimated(MULTIVARIATE_METRIC, why, method))
         return points
-    points = _performance_points(fitted, rows, specs) if fitted.performance else []
-    if fitted.multivariate:
+    points = _performance_points(fitted, rows, specs) if fitted.performance and performance else []
+    if fitted.multivariate and multivariate:
         if segment is not None and fitted.classifier is not None:
             from monitor.jobs.estimation_segments import CLASSIFIER_REASON  # it imports this module
 

@@ -19,7 +19,7 @@ In a segment's points:
 
 from __future__ import annotations
 
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor
 from dataclasses import replace
 from typing import Any
 
@@ -28,7 +28,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from monitor.jobs.window_input import WindowInput, WindowMetrics
-from monitor.jobs.window_metrics import compute_window_metrics
+from monitor.jobs.window_metrics import StartedDrift, compute_window_metrics
 from monitor.metrics.point import MetricPoint
 from monitor.metrics.segments import SegmentSplit, split_by_segment
 from monitor.store.stored_rows import StoredRows
@@ -77,7 +77,7 @@ def _segment_points(metrics: WindowMetrics, split: SegmentSplit) -> list[MetricP
 
 
 def compute_segmented_metrics(inputs: WindowInput, *, second_core: Executor | None = None,
-                              drift: Future[tuple[list[MetricPoint], str | None]] | None = None) -> WindowMetrics:
+                              drift: StartedDrift | None = None) -> WindowMetrics:
     """The whole model's points and notes, then each segment's points (module docstring); ``second_core``
     and ``drift`` (the whole model's): see :func:`~monitor.jobs.window_metrics.compute_window_metrics`."""
     whole = compute_window_metrics(inputs, second_core=second_core, drift=drift)

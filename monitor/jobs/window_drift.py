@@ -2,21 +2,21 @@
 
 A feature that cannot be judged (no rows, no baseline, no values) is NULL with
 ``details["not_judged"]``, never "no drift". The data-drift tests read the features
-only, so the window job starts them (:func:`start_data_drift`) on its second core as
-soon as the features are read, before the labels; a comparison of two versions calls
-:func:`drift_points` with the champion's rows as the baseline.
+only, so the window job starts them on its second core as soon as the features are
+read, before the labels (:func:`monitor.jobs.window_metrics.start_data_drift`); a
+comparison of two versions calls :func:`drift_points` with the champion's rows as the
+baseline.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import Executor, Future
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from monitor.config.models import ModelConfig
 from monitor.jobs.window_input import (
     EMPTY_WINDOW,
     WindowInput,
-    guarded,
     is_classification,
     nan_point,
     predictions_of,
@@ -28,14 +28,13 @@ from monitor.metrics.drift import (
     infer_feature_type,
     to_metric_points,
 )
-from monitor.metrics.drift.feature import MIN_FIXED_DISTANCE_VALUES
+from monitor.metrics.drift.feature import MIN_FIXED_DISTANCE_VALUES, FeatureDriftResult
 from monitor.metrics.drift.learned import REFERENCE, LearnedThreshold, ThresholdLearning
 from monitor.metrics.features import FeatureSpec, coerce_features
 from monitor.metrics.point import MetricPoint
 
 __all__ = [
-    "data_drift", "drift_points", "feature_specs", "learned_chunk_size", "prediction_drift", "start_data_drift",
-    "unjudged_drift",
+    "data_drift", "drift_points", "feature_specs", "learned_chunk_size", "prediction_drift", "unjudged_drift",
 ]
 
 _MAX_LEARNED = 4096
@@ -106,7 +105,10 @@ def min_fixed_distance_values(inputs: WindowInput) -> int:
     return MIN_FIXED_DISTANCE_VALUES if inputs.segment is not None else 0
 
 
-def data_drift(inputs: WindowInput, specs: dict[str, FeatureSpec]) -> list[MetricPoint]:
+def data_drift(inputs: WindowInput, specs: dict[str, FeatureSpec], *,
+               run: Callable[[Sequence[Callable[[], FeatureDriftResult]]], Sequence[FeatureDriftResult]] | None = None,
+               ) -> list[MetricPoint]:
+    """The data-drift points (``run``: see :func:`~monitor.metrics.drift.compute_dataset_drift`)."""
     reason: str | None = None
     if not specs:
         reason = f"model {inputs.model!r} has no features to compare; list them under models.{inputs.model}.features"
@@ -129,6 +131,7 @@ def data_drift(inputs: WindowInput, specs: dict[str, FeatureSpec]) -> list[Metri
         drift_share=config.drift.drift_share,
         learning=_learning(inputs, per_feature),
         min_fixed_distance_values=min_fixed_distance_values(inputs),
+        run=run,
     )
     return to_metric_points(result)
 
@@ -185,13 +188,3 @@ def drift_points(inputs: WindowInput) -> list[MetricPoint]:
     """
     specs, _ = feature_specs(inputs)
     return [*data_drift(inputs, specs), prediction_drift(inputs)]
-
-
-def start_data_drift(inputs: WindowInput, pool: Executor) -> Future[tuple[list[MetricPoint], str | None]]:
-    """The data-drift group of ``inputs`` started in ``pool``: its points, or none and a note if it failed.
-
-    It reads only the features (no label), so the window job starts it as soon as they are read
-    and hands it to :func:`~monitor.jobs.window_metrics.compute_window_metrics` (``drift``).
-    """
-    specs, _ = feature_specs(inputs)
-    return pool.submit(guarded, inputs, "data drift", lambda: data_drift(inputs, specs))

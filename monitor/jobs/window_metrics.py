@@ -19,16 +19,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 from monitor.errors import MetricError
 from monitor.jobs.estimation import estimation_points
 from monitor.jobs.learned_metrics import LearnedBounds, apply_learned, cached_bounds, learn_bounds, serving_gaps
+from monitor.jobs.shared_tasks import SharedTasks
 from monitor.jobs.window_drift import (
+    data_drift,
     feature_specs,
     learned_chunk_size,
     prediction_drift,
-    start_data_drift,
     unjudged_drift,
 )
 from monitor.jobs.window_input import (
@@ -44,6 +46,7 @@ from monitor.jobs.window_input import (
 )
 from monitor.metrics.categories import category_keys
 from monitor.metrics.concept import compute_concept_drift
+from monitor.metrics.drift.feature import FeatureDriftResult
 from monitor.metrics.features import FeatureSpec
 from monitor.metrics.latency import compute_latency
 from monitor.metrics.output import compute_output
@@ -54,7 +57,7 @@ from monitor.metrics.reference_problems import REFERENCE_PROBLEM, compute_refere
 from monitor.metrics.traffic import compute_traffic
 from monitor.store.stored_rows import StoredRows
 
-__all__ = ["compute_window_metrics"]
+__all__ = ["StartedDrift", "compute_window_metrics", "start_data_drift"]
 
 _MAX_REFERENCE_CLASSES = 100
 # Thresholds of other metrics (models.<name>.metrics), per (reference, chunk size, settings).
@@ -63,6 +66,12 @@ _QUALITY = frozenset({"missing_share", "type_mismatch_share", "out_of_range_shar
 _OUTPUT = frozenset({"positive_rate", "class_share", "prediction_mean", "score_mean"})
 _PERFORMANCE = frozenset({"accuracy", "precision", "recall", "f1", "roc_auc", "mae", "rmse", "mape", "r2"})
 _LATENCY = frozenset({"latency_p50_ms", "latency_p95_ms", "latency_p99_ms"})
+_DRIFT = "data drift"
+_MULTIVARIATE = frozenset({"multivariate"})
+_PERFORMANCE_ESTIMATES = frozenset({"performance"})
+# The groups' points in this order, whichever thread computed them.
+_ORDER = ("traffic", "latency", "data quality", "dead letters", "output", "performance", "concept drift",
+          "estimation", "multivariate drift")
 
 
 def _reference_classes(inputs: WindowInput) -> list[str]:
@@ -151,46 +160,103 @@ def _with_learned_thresholds(inputs: WindowInput, specs: dict[str, FeatureSpec],
     return apply_learned(points, {**learned, **gaps}, multipliers)
 
 
+Outcome = tuple[list[MetricPoint], str | None]
+"""A group's points, or none and a note saying why it failed (:func:`~monitor.jobs.window_input.guarded`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StartedDrift:
+    """The data-drift group queued on the second core (:func:`start_data_drift`)."""
+
+    compute: Callable[[], list[MetricPoint]]
+    pending: Future[Outcome]
+    tests: SharedTasks[FeatureDriftResult]
+    """Its tests, one per feature: another thread can help with them."""
+
+
+Group = tuple[str, Callable[[], list[MetricPoint]]]
+"""A metric group: its name (in notes) and its computation."""
+
+
+def start_data_drift(inputs: WindowInput, pool: Executor) -> StartedDrift:
+    """The data-drift group of ``inputs`` queued in ``pool`` (the second core).
+
+    It reads the features only, so the window job queues it as soon as they are read, while
+    the labels are read (a thread reading them on SQLite takes the GIL row by row, so the other
+    groups that read no label are queued only after that: :func:`compute_window_metrics`).
+    """
+    specs, _ = feature_specs(inputs)
+    tests: SharedTasks[FeatureDriftResult] = SharedTasks()
+
+    def drift() -> list[MetricPoint]:
+        try:
+            return data_drift(inputs, specs, run=tests.run)
+        finally:
+            tests.close()  # a helper waiting for the tests stops waiting if there were none
+
+    return StartedDrift(compute=drift, pending=pool.submit(guarded, inputs, _DRIFT, drift), tests=tests)
+
+
+def _label_free(inputs: WindowInput, specs: dict[str, FeatureSpec]) -> list[Group]:
+    """The groups besides the drift tests that read no label, in queue order."""
+    outputs = inputs.rows.outputs
+    reference_features = inputs.reference.features if inputs.reference is not None else None
+    return [
+        ("data quality", lambda: compute_quality(inputs.rows.features, specs, reference=reference_features)),
+        ("output", lambda: _output(inputs)),
+        ("multivariate drift", lambda: estimation_points(
+            inputs.estimators, inputs.config, inputs.rows, specs, segment=inputs.segment, parts=_MULTIVARIATE,
+            reason=inputs.estimation_reason or inputs.reference_reason)),
+        ("traffic", lambda: compute_traffic(outputs["status"])),
+        ("latency", lambda: compute_latency(outputs["latency_ms"])),
+    ]
+
+
 def compute_window_metrics(inputs: WindowInput, *, second_core: Executor | None = None,
-                           drift: Future[tuple[list[MetricPoint], str | None]] | None = None) -> WindowMetrics:
+                           drift: StartedDrift | None = None) -> WindowMetrics:
     """All metric points of one window (see the module docstring).
 
-    The drift tests run on ``second_core`` (a one-thread executor), the other groups on this
-    thread: they spend their time in numpy with the GIL released. ``drift``: the data-drift
-    group already started on these rows (:func:`~monitor.jobs.window_drift.start_data_drift`
-    in ``second_core``); None: it is started here.
+    The groups that read no label are queued on ``second_core`` (a one-thread executor): the
+    drift tests first (``drift``: already queued by :func:`start_data_drift` on these rows'
+    features; None: queued here), then data quality, output, multivariate drift, traffic and
+    latency. This thread computes the groups that read labels, then whichever queued group the
+    second core has not begun (from the end of the queue), and helps with the drift tests of
+    the features not begun yet (one task per feature,
+    :class:`~monitor.jobs.shared_tasks.SharedTasks`), so both cores finish together whatever
+    the store and the window (most groups spend their time in numpy with the GIL released).
+    The points are the same, in the same order, whichever thread computed them.
     """
     if second_core is None:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="driftwatch-drift") as pool:
             return compute_window_metrics(inputs, second_core=pool, drift=drift)
+    if drift is None:
+        drift = start_data_drift(inputs, second_core)
     specs, notes = feature_specs(inputs)
-    outputs = inputs.rows.outputs
-    reference_features = inputs.reference.features if inputs.reference is not None else None
-    groups: list[tuple[str, Callable[[], list[MetricPoint]]]] = [
-        ("traffic", lambda: compute_traffic(outputs["status"])),
-        ("latency", lambda: compute_latency(outputs["latency_ms"])),
-        ("data quality", lambda: compute_quality(inputs.rows.features, specs, reference=reference_features)),
+    queued = [(group, compute, second_core.submit(guarded, inputs, group, compute))
+              for group, compute in _label_free(inputs, specs)]
+    labelled: list[Group] = [
         ("dead letters", lambda: [MetricPoint(
             "dead_letter_count", float(inputs.dead_letter_count),
             details={"scope": "model", "note": "dead letters carry no model version; counted by received_at"},
         )]),
-        ("output", lambda: _output(inputs)),
         ("performance", lambda: _performance(inputs)),
         ("concept drift", lambda: _concept(inputs)),
         ("estimation", lambda: estimation_points(
-            inputs.estimators, inputs.config, inputs.rows, specs,
-            reason=inputs.estimation_reason or inputs.reference_reason, segment=inputs.segment)),
+            inputs.estimators, inputs.config, inputs.rows, specs, segment=inputs.segment, parts=_PERFORMANCE_ESTIMATES,
+            reason=inputs.estimation_reason or inputs.reference_reason)),
     ]
-    # On this thread, not queued behind the drift tests: started early (``drift``), they end
-    # about when these groups do (medians of 3 next 1M windows in alternating runs: 3.6-4.1 s
-    # here, 4.2-5.0 s behind them).
-    if drift is None:
-        drift = start_data_drift(inputs, second_core)
-    outcomes = [guarded(inputs, group, compute) for group, compute in groups]
-    drift_points, drift_note = drift.result()
+    done = {group: guarded(inputs, group, compute) for group, compute in labelled}
+    for group, compute, pending in reversed(queued):
+        done[group] = guarded(inputs, group, compute) if pending.cancel() else pending.result()
+    if drift.pending.cancel():
+        drift_points, drift_note = guarded(inputs, _DRIFT, drift.compute)
+    else:
+        drift.tests.help()  # the features the second core has not begun
+        drift_points, drift_note = drift.pending.result()
     if drift_note is not None:
         # A failed drift group leaves every drift metric not judged, so that no alert reads "no drift".
         drift_points = unjudged_drift(specs, drift_note)
+    outcomes = [done[group] for group in _ORDER]
     outcomes.append((drift_points, drift_note))
     if inputs.reference is not None:
         reference = inputs.reference

@@ -11,12 +11,14 @@ the window. In one snapshot (:func:`snapshot_connection`):
    ``predictions`` on (model, prediction_id). It reads the labels as they are now,
    so a label replaced by ingestion or corrected by hand (any SQL UPDATE, INSERT or
    DELETE) is seen at the next computation, with no rule to follow; it costs one
-   index probe per prediction of the window;
+   index probe per prediction of the window. PostgreSQL starts it before step 1, in
+   the same snapshot on a second session, so the server joins while the batches are
+   sent (:meth:`~monitor.store.dialect.StoreDialect.alongside`); SQLite runs it after;
 3. matched to the rows by prediction id (:func:`monitor.store.stored_rows.labelled`).
 
-Between 1 and 2, ``load_window`` hands the rows read so far (labels missing) to the
-caller's ``features_read``: the window job starts the drift tests on them, which need
-no label, while the labels query runs.
+Between 1 and 3, ``load_window`` hands the rows read so far (labels missing) to the
+caller's ``features_read``: the window job queues the metric groups that read no label
+on its second core (the drift tests first) while the labels are read.
 
 The *data watermark* is the newest ``ingested_at`` among the window's predictions
 and labels: when a later scan finds newer data for the window, the scheduler

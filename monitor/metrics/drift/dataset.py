@@ -15,8 +15,9 @@ unjudged feature had drifted, and ``None`` (not judged) otherwise.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Final
 
 import pandas as pd
@@ -79,6 +80,7 @@ def compute_dataset_drift(
     drift_share: float = DEFAULT_DRIFT_SHARE,
     learning: ThresholdLearning | None = None,
     min_fixed_distance_values: int = 0,
+    run: Callable[[Sequence[Callable[[], FeatureDriftResult]]], Sequence[FeatureDriftResult]] | None = None,
 ) -> DatasetDriftResult:
     """Test every feature of ``feature_types`` (name -> "numeric"/"categorical").
 
@@ -87,7 +89,8 @@ def compute_dataset_drift(
     ``"reference"`` is learned from reference chunks as ``learning`` says (see
     :mod:`monitor.metrics.drift.learned`); ``min_fixed_distance_values``: see
     :func:`~monitor.metrics.drift.feature.compute_feature_drift`. Every parameter is checked before any
-    statistic runs.
+    statistic runs. ``run`` runs the per-feature tests (one task each) and returns their results in
+    order; by default one after the other (the window job shares them between two threads).
 
     >>> import numpy as np
     >>> rng = np.random.default_rng(1)
@@ -105,8 +108,9 @@ def compute_dataset_drift(
     if learning is None and any(plan.threshold == REFERENCE for plan in plans):
         raise MetricError("threshold 'reference' needs the chunk size to learn it from (learning=...)")
     _check_drift_share(drift_share)
-    features = tuple(
-        compute_feature_drift(
+    tasks = [
+        partial(
+            compute_feature_drift,
             reference[plan.feature],
             current[plan.feature],
             feature=plan.feature,
@@ -117,7 +121,8 @@ def compute_dataset_drift(
             min_fixed_distance_values=min_fixed_distance_values,
         )
         for plan in plans
-    )
+    ]
+    features = tuple(run(tasks) if run is not None else [task() for task in tasks])
     number_of_drifted = sum(1 for feature in features if feature.drifted)
     verdict = dataset_verdict(
         number_of_drifted, sum(1 for feature in features if not feature.judged), len(features), drift_share
