@@ -81,6 +81,7 @@ class StoredRows:
     def class_probabilities(self) -> pd.DataFrame:
         """One float column per class named in the rows' probabilities (sorted), NaN where a row has none.
 
+        >>> from monitor.store.row_format import OUTPUT_TYPES
         >>> table = pa.table({"probabilities": pa.array([[("b", 0.75), ("a", 0.25)], None],
         ...                                             OUTPUT_TYPES["probabilities"])})
         >>> stored_rows(table).class_probabilities().to_dict("list")
