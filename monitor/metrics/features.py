@@ -110,6 +110,12 @@ def coerce_feature(values: Column, spec: FeatureSpec, *, name: str = "feature") 
     >>> coerce_feature([1, "x", True, None], FeatureSpec(type="categorical")).tolist()
     ['1', 'x', 'true', None]
     """
+    if spec.type == "numeric" and isinstance(values, pd.Series) and values.dtype == np.float64:
+        # Already what it would become (NaN where missing): shared, not copied (a window's
+        # numeric features are 8 MB per million rows each, and every metric group coerces them).
+        shared = values.copy(deep=False)
+        shared.index = pd.RangeIndex(len(shared))
+        return shared
     column = to_series(values, name=name)
     if spec.type == "numeric":
         return pd.Series(to_float(column), dtype=np.float64, name=column.name)

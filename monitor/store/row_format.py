@@ -48,6 +48,7 @@ __all__ = [
     "RowLike",
     "combine",
     "deserialise",
+    "detached",
     "feature_column",
     "features_table",
     "in_range",
@@ -307,6 +308,22 @@ def deserialise(data: bytes) -> pa.Table:
     True
     """
     return pa.ipc.open_stream(pa.py_buffer(data)).read_all()
+
+
+def detached(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """``column`` in memory of its own.
+
+    A table read by :func:`deserialise` shares the stored bytes' buffer: keeping any one of
+    its columns keeps the whole stored batch (every column) alive. Copy what must outlive
+    the read.
+
+    >>> stored = deserialise(serialise(pa.table({"a": ["x", None]}))).column("a")
+    >>> own = detached(stored)
+    >>> own.equals(stored), own.chunk(0).buffers()[2].address != stored.chunk(0).buffers()[2].address
+    (True, True)
+    """
+    memory = pa.default_cpu_memory_manager()
+    return pa.chunked_array([chunk.copy_to(memory) for chunk in column.chunks], column.type)
 
 
 def _as_json(column: pa.ChunkedArray, field: pa.Field) -> pa.ChunkedArray:

@@ -25,6 +25,7 @@ from monitor.store.row_format import (
     LABEL_TYPES,
     OUTPUT_COLUMNS,
     combine,
+    detached,
     is_json_field,
 )
 
@@ -48,14 +49,16 @@ def with_labels(table: pa.Table, labels: pa.Table) -> pa.Table:
 
 
 def labelled(rows: StoredRows, table: pa.Table, labels: pa.Table) -> StoredRows:
-    """``rows`` (:func:`stored_rows` of ``table``, read without labels) with the labels of ``labels``
+    """``rows`` (:func:`stored_rows` of a table read without labels) with the labels of ``labels``
     matched by prediction id: the same as ``stored_rows(with_labels(table, labels))``, without
-    converting the other columns again.
+    converting the other columns again. ``table`` needs only that table's ``prediction_id`` (and
+    its labels, if it carries any).
     """
     names = ["prediction_id", *(name for name in ("label", "label_numeric") if name in table.column_names)]
     joined = with_labels(table.select(names), labels)
-    outputs = rows.outputs.assign(label=_output_series(joined, "label"),
-                                  label_numeric=_output_series(joined, "label_numeric"))
+    outputs = rows.outputs.copy(deep=False)  # the other columns shared, not copied (the unlabelled rows live on)
+    outputs["label"] = _output_series(joined, "label")
+    outputs["label_numeric"] = _output_series(joined, "label_numeric")
     return StoredRows(outputs=outputs, features=rows.features, probabilities=rows.probabilities)
 
 
@@ -163,5 +166,6 @@ def stored_rows(table: pa.Table) -> StoredRows:
         for name, values in decoded.items():
             features[name] = values
         features = features[names]
-    probabilities = table.column("probabilities") if "probabilities" in table.column_names else None
+    # Its own copy: the table's buffers are the stored bytes, freed once the read is done.
+    probabilities = detached(table.column("probabilities")) if "probabilities" in table.column_names else None
     return StoredRows(outputs=outputs, features=features, probabilities=probabilities)

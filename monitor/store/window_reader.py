@@ -42,7 +42,7 @@ import pyarrow.compute as pc
 from sqlalchemy import Connection, Engine, func, select
 
 from monitor.store.dialect import StoreDialect, dialect_of
-from monitor.store.row_format import LABEL_TYPES, TIME_TYPE, combine, deserialise, in_range, newest
+from monitor.store.row_format import LABEL_TYPES, TIME_TYPE, combine, deserialise, detached, in_range, newest
 from monitor.store.stored_rows import StoredRows, labelled, stored_rows, with_labels
 from monitor.store.tables import dead_letters
 
@@ -117,12 +117,15 @@ def read_window_rows(connection: Connection, *, model: str, model_version: str, 
         table = combine([in_range(deserialise(data), start, end) for data in blobs])
         del blobs
         rows = stored_rows(table)
+        stored_at = newest([table.column("ingested_at")])
+        # The stored bytes go now: the rows are converted, and matching the labels needs the ids only.
+        ids = pa.table({"prediction_id": detached(table.column("prediction_id"))})
+        del table
         if features_read is not None:
             features_read(rows)
-        stored_at = newest([table.column("ingested_at")])
         labels, labelled_at = labels_read()
     watermark = max((moment for moment in (stored_at, labelled_at) if moment is not None), default=None)
-    return labelled(rows, table, labels), watermark
+    return labelled(rows, ids, labels), watermark
 
 
 def load_window(
