@@ -162,10 +162,12 @@ def run_ours(url: str, reference_file: Path) -> dict[str, Any]:
 
     from monitor.jobs.compute_window import WindowJob, compute_window
     from monitor.jobs.reference import ReferenceProvider
-    from monitor.store.tables import metric_values
+    from monitor.store.tables import metric_values, reference_models
     from monitor.store.window_state import WindowKey, claim_window
 
     engine = create_store_engine(url)
+    with engine.begin() as connection:  # the first window fits, also on a store kept from an earlier run
+        connection.execute(reference_models.delete())
     config = model_config(reference_file)
     key = WindowKey(MODEL, VERSION, START, START + WINDOW)
     now = START + WINDOW + timedelta(minutes=1)
