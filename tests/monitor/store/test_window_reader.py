@@ -6,7 +6,9 @@ transaction), all in one batch, and the small batches merged as the scheduler do
 
 from __future__ import annotations
 
+import gc
 import math
+import weakref
 from datetime import timedelta
 
 import pyarrow as pa
@@ -280,3 +282,38 @@ def test_the_labels_are_read_in_the_windows_snapshot(engine):
     assert [_normal(value) for value in rows.outputs["label"]] == ["1", None, None]
     assert watermark == DAY
     assert load(engine, start=DAY, end=DAY + HOUR).watermark == DAY + HOUR
+
+
+class _StoredBytes(bytearray):
+    """A batch's bytes as read from the store, that a test can watch being freed (bytes cannot be)."""
+
+
+def test_the_stored_bytes_are_freed_once_the_rows_are_converted(engine, monkeypatch):
+    """A window's Arrow columns are views of the stored batches' bytes, and one live column keeps a
+    whole batch: the read keeps none of them once the features are converted (a million rows: ~270 MB),
+    so they are gone before the drift tests start (``features_read``) and after the read."""
+    store(engine, "batch per row", [Prediction(f"p{i}", DAY + timedelta(minutes=i), {"amount": i / 3, "country": "DE"},
+                                               prediction=1, score=0.25) for i in range(6)], ingested_at=DAY)
+    upsert_labels(engine, {"p1": 0}, ingested_at=DAY)
+    dialect = type(dialect_of(engine))
+    read = dialect.blobs
+    watched = []
+
+    def blobs(self, *args, **kwargs):
+        found = [_StoredBytes(data) for data in read(self, *args, **kwargs)]
+        watched.extend(weakref.ref(data) for data in found)
+        return found
+
+    monkeypatch.setattr(dialect, "blobs", blobs)
+    alive_at_features_read = []
+
+    def features_read(rows):
+        gc.collect()
+        alive_at_features_read.append(sum(ref() is not None for ref in watched))
+
+    window = load(engine, start=DAY, end=DAY + HOUR, features_read=features_read)
+    gc.collect()
+    assert len(watched) == 6 and alive_at_features_read == [0]
+    assert not any(ref() is not None for ref in watched)
+    assert window.rows.features["amount"].tolist() == pytest.approx([i / 3 for i in range(6)])
+    assert [_normal(value) for value in window.rows.outputs["label"]] == [None, "0", None, None, None, None]
