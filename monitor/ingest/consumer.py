@@ -43,7 +43,7 @@ from monitor.ingest.counters import INGEST_COUNTERS
 from monitor.ingest.decode import MessageDecoder
 from monitor.ingest.records import DeadLetterRecord, Decoded, LabelRecord, Origin, PredictionRecord
 from monitor.logs import fields
-from monitor.store.ingest_writer import IngestWriter, WriteResult
+from monitor.store.ingest_writer import IngestWriter, PreparedBatch, WriteResult
 
 __all__ = ["IngestService", "IngestStats", "build_consumer", "topic_pattern"]
 
@@ -208,10 +208,11 @@ class IngestService:
             topics=f"{self.config.kafka.predictions_topic},{self.config.kafka.labels_topic}",
             batch_size=self.config.ingest.batch_size))
         idle_since = time.monotonic()
-        # One batch is written (on the writer thread) while the next is fetched and
-        # decoded: the store's time overlaps Kafka's and the decoder's. A batch's offsets
-        # are still committed only after its own transaction, and batches are written
-        # one at a time, in order.
+        # One batch is written (on the writer thread) while the next is fetched, decoded
+        # and prepared (its rows and columnar copies built) on this one: the store's time
+        # overlaps Kafka's and ours. The writer thread runs little Python, so the two
+        # threads seldom wait for each other's GIL. A batch's offsets are still committed
+        # only after its own transaction, and batches are written one at a time, in order.
         in_flight: _Batch | None = None
         try:
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="driftwatch-writer") as writer:
@@ -220,6 +221,7 @@ class IngestService:
                     if records:
                         idle_since = time.monotonic()
                         decoded = self._decode(records)
+                        prepared = self._prepare(decoded)
                     if in_flight is not None:
                         if not self._store(consumer, in_flight, stop):
                             in_flight = None
@@ -227,7 +229,7 @@ class IngestService:
                         self._commit(consumer, in_flight.records, stop)
                         in_flight = None
                     if records:
-                        in_flight = _Batch(records, decoded, writer.submit(self._write, *decoded))
+                        in_flight = _Batch(records, decoded, writer.submit(self._write, prepared, decoded))
                     elif until_idle is not None and time.monotonic() - idle_since >= until_idle:
                         break
                 if in_flight is not None and self._store(consumer, in_flight, stop):
@@ -293,7 +295,7 @@ class IngestService:
                 # Polling a paused consumer returns nothing but keeps the group membership alive.
                 consumer.poll(timeout_ms=int(delay * 1000))
                 delay = min(delay * 2, 5.0)
-                write = partial(self._write, *batch.decoded)
+                write = partial(self._write, self._prepare(batch.decoded), batch.decoded)  # stamped anew
         if outage_started is not None:
             self.stats.paused = 0
             consumer.resume(*consumer.paused())
@@ -302,18 +304,19 @@ class IngestService:
         self._account(len(batch.records), result)
         return True
 
-    def _write(self, predictions: list[PredictionRecord], labels: list[LabelRecord],
-               letters: list[DeadLetterRecord]) -> WriteResult:
-        at = self.clock()
+    def _prepare(self, decoded: _Decoded) -> PreparedBatch:
+        return self.writer.prepare(*decoded, ingested_at=self.clock())
+
+    def _write(self, batch: PreparedBatch, decoded: _Decoded) -> WriteResult:
         try:
-            return self.writer.write(predictions, labels, letters, ingested_at=at)
+            return self.writer.write_prepared(batch)
         except StoreUnavailableError:
             raise
         except StoreError as exc:
             # A row the store refuses must not block the stream: write one by one and
             # dead-letter exactly the rows that fail, with the store's reason.
             log.error("store rejected a batch; retrying row by row", extra=fields(error=str(exc)))
-            return self._write_row_by_row(predictions, labels, letters, at)
+            return self._write_row_by_row(*decoded, batch.ingested_at)
 
     def _write_row_by_row(self, predictions: list[PredictionRecord], labels: list[LabelRecord],
                           letters: list[DeadLetterRecord], at: datetime) -> WriteResult:

@@ -2,8 +2,9 @@
 
 Why this design: a window of a million predictions holds a million feature JSON
 objects, and parsing them is most of the cost of computing it. So every batch of
-predictions the store accepts (:func:`store_predictions`, called by the ingest
-writer) is written twice *in one transaction*: its rows into ``predictions`` (the
+predictions the store accepts (:func:`store_predictions`; the ingest writer builds
+both forms first, :func:`prepare_predictions`, then writes them, :func:`store_prepared`)
+is written twice *in one transaction*: its rows into ``predictions`` (the
 source of truth, for SQL users) and, per (model, version) in the batch, an Arrow
 table of exactly the rows inserted (a replayed prediction id inserts nothing) into
 ``prediction_batches`` (:mod:`monitor.store.row_format`), with its event-time range
@@ -33,11 +34,12 @@ from sqlalchemy import Connection, Engine, delete, insert, select
 
 from monitor.ingest.records import PredictionRecord
 from monitor.logs import fields
-from monitor.store.dialect import dialect_of
+from monitor.store.dialect import StoreDialect, dialect_of
 from monitor.store.row_format import combine, deserialise, newest, rows_table, serialise
 from monitor.store.tables import prediction_batches
 
-__all__ = ["MERGE_ROWS", "MERGE_WAIT", "MergeReport", "merge_batches", "store_predictions", "write_batches"]
+__all__ = ["MERGE_ROWS", "MERGE_WAIT", "MergeReport", "PreparedPredictions", "merge_batches", "prepare_predictions",
+           "store_predictions", "store_prepared"]
 
 log = logging.getLogger("driftwatch.batches")
 
@@ -58,12 +60,26 @@ def _json(value: Any) -> str | None:
     return None if value is None else _encode_json(value).decode("utf-8")
 
 
-def store_predictions(connection: Connection, rows: Sequence[PredictionRecord], *, ingested_at: datetime) -> int:
-    """Insert ``rows`` (a prediction id already stored is skipped; the first of a repeated one wins)
-    and the columnar copy of the ones inserted, in the caller's transaction. Returns how many were."""
-    if not rows:
-        return 0
-    dialect = dialect_of(connection)
+@dataclass(frozen=True, slots=True)
+class PreparedPredictions:
+    """A batch of predictions made ready to store: every row and columnar copy built, no store touched.
+
+    Made apart from the write (:func:`prepare_predictions`) so that ingestion builds the
+    next batch while the store writes this one (:mod:`monitor.ingest.consumer`).
+    """
+
+    rows: list[PredictionRecord]
+    """Unique by (model, prediction_id); the first of a repeated one wins."""
+    values: list[tuple[Any, ...]]
+    """The ``predictions`` table's rows, in ``rows``' order."""
+    copies: list[dict[str, Any]]
+    """``prediction_batches`` rows: the columnar copy of all ``rows``, one per (model, version)."""
+    ingested_at: datetime
+
+
+def prepare_predictions(rows: Sequence[PredictionRecord], *, ingested_at: datetime,
+                        dialect: StoreDialect) -> PreparedPredictions:
+    """``rows`` as :func:`store_prepared` writes them into a store of ``dialect``."""
     unique = list({(row.model, row.prediction_id): row for row in reversed(rows)}.values())[::-1]
     at = dialect.time_param(ingested_at)
     events = dialect.time_params([row.event_time for row in unique])
@@ -73,25 +89,47 @@ def store_predictions(connection: Connection, rows: Sequence[PredictionRecord], 
          row.error, _json(row.extra), row.origin.topic, row.origin.partition, row.origin.offset, at)
         for row, event in zip(unique, events, strict=True)
     ]
-    inserted = dialect.insert_rows(connection, "predictions", _COLUMNS, values,
-                                   skip_existing=("model", "prediction_id"))
-    write_batches(connection, [unique[index] for index in inserted], ingested_at=ingested_at)
+    return PreparedPredictions(unique, values, _copies(unique, ingested_at), ingested_at)
+
+
+def store_prepared(connection: Connection, prepared: PreparedPredictions) -> int:
+    """Insert the prepared rows (a prediction id already stored is skipped) and the columnar copy of
+    the ones inserted, in the caller's transaction. Returns how many were inserted."""
+    if not prepared.rows:
+        return 0
+    inserted = dialect_of(connection).insert_rows(connection, "predictions", _COLUMNS, prepared.values,
+                                                  skip_existing=("model", "prediction_id"))
+    copies = prepared.copies
+    if len(inserted) < len(prepared.rows):  # a replay: copy only what is new
+        copies = _copies([prepared.rows[index] for index in inserted], prepared.ingested_at)
+    for copy in copies:
+        connection.execute(insert(prediction_batches).values(**copy))
     return len(inserted)
 
 
-def write_batches(connection: Connection, rows: Sequence[PredictionRecord], *, ingested_at: datetime) -> int:
-    """The columnar copies of stored ``rows``, one per (model, version); returns how many."""
+def store_predictions(connection: Connection, rows: Sequence[PredictionRecord], *, ingested_at: datetime) -> int:
+    """Insert ``rows`` (a prediction id already stored is skipped; the first of a repeated one wins)
+    and the columnar copy of the ones inserted, in the caller's transaction. Returns how many were."""
+    if not rows:
+        return 0
+    return store_prepared(connection, prepare_predictions(rows, ingested_at=ingested_at,
+                                                          dialect=dialect_of(connection)))
+
+
+def _copies(rows: Sequence[PredictionRecord], ingested_at: datetime) -> list[dict[str, Any]]:
+    """The ``prediction_batches`` rows holding the columnar copies of ``rows``, one per (model, version)."""
     groups: dict[tuple[str, str], list[PredictionRecord]] = {}
     for row in rows:
         groups.setdefault((row.model, row.model_version), []).append(row)
+    copies = []
     for (model, version), group in groups.items():
         events = [row.event_time for row in group]
-        connection.execute(insert(prediction_batches).values(
-            model=model, model_version=version, row_count=len(group), min_event_time=min(events),
-            max_event_time=max(events), max_ingested_at=ingested_at,
-            data=serialise(rows_table(group, ingested_at=ingested_at)), created_at=ingested_at,
-        ))
-    return len(groups)
+        copies.append({
+            "model": model, "model_version": version, "row_count": len(group), "min_event_time": min(events),
+            "max_event_time": max(events), "max_ingested_at": ingested_at,
+            "data": serialise(rows_table(group, ingested_at=ingested_at)), "created_at": ingested_at,
+        })
+    return copies
 
 
 @dataclass(frozen=True, slots=True)

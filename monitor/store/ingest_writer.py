@@ -1,17 +1,20 @@
 """Durable, idempotent batch writes of decoded messages.
 
 One batch (predictions, labels, dead letters) is written in ONE transaction, so
-the consumer can commit its Kafka offsets once :meth:`IngestWriter.write` returns:
+the consumer can commit its Kafka offsets once :meth:`IngestWriter.write` returns.
+``write`` is :meth:`IngestWriter.prepare` (rows and columnar copies built in Python,
+no store touched) then :meth:`IngestWriter.write_prepared` (the transaction): the
+consumer prepares the next batch while the last one is written.
 
 - predictions: insert, ignore (model, prediction_id) already stored — a replayed
   message is a no-op;
   the columnar copy of the predictions inserted is written in the same transaction
-  (:func:`monitor.store.batches.store_predictions`);
+  (:mod:`monitor.store.batches`);
 - labels: upsert on (model, prediction_id); the newest event time wins, an equal
   time with a different label replaces it, a replay changes nothing;
 - dead letters: insert, ignore (topic, partition, offset) already stored.
 
-How rows reach each backend (COPY, executemany, staging tables) is
+How rows reach each backend (COPY, staging tables, a JSON array) is
 :mod:`monitor.store.dialect`'s business.
 """
 
@@ -33,12 +36,12 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, Opera
 from monitor.errors import StoreError, StoreUnavailableError
 from monitor.ingest.records import DeadLetterRecord, LabelRecord, PredictionRecord
 from monitor.logs import fields
-from monitor.store.batches import store_predictions
+from monitor.store.batches import PreparedPredictions, prepare_predictions, store_prepared
 from monitor.store.dialect import StoreDialect, dialect_of
 from monitor.store.engine import redact_url
 from monitor.store.tables import dead_letters
 
-__all__ = ["IngestWriter", "WriteResult", "translate_db_error"]
+__all__ = ["IngestWriter", "PreparedBatch", "WriteResult", "translate_db_error"]
 
 log = logging.getLogger("driftwatch.ingest")
 
@@ -90,6 +93,18 @@ def _latest_labels(labels: Sequence[LabelRecord]) -> list[LabelRecord]:
     return list(latest.values())
 
 
+@dataclass(frozen=True, slots=True)
+class PreparedBatch:
+    """One batch built by :meth:`IngestWriter.prepare`, ready for :meth:`IngestWriter.write_prepared`."""
+
+    predictions: PreparedPredictions
+    predictions_received: int
+    """Predictions in the batch, a repeated id counted each time (the rest are reported as duplicates)."""
+    labels: list[tuple[Any, ...]]
+    letters: list[DeadLetterRecord]
+    ingested_at: datetime
+
+
 class _Conflict(Exception):
     """PostgreSQL rolled the batch back for a concurrent writer; its cause says why."""
 
@@ -109,7 +124,27 @@ class IngestWriter:
         *,
         ingested_at: datetime,
     ) -> WriteResult:
-        """Write everything in one transaction or nothing; raise StoreError subclasses.
+        """Write everything in one transaction or nothing; raise StoreError subclasses."""
+        return self.write_prepared(self.prepare(predictions, labels, letters, ingested_at=ingested_at))
+
+    def prepare(
+        self,
+        predictions: Sequence[PredictionRecord],
+        labels: Sequence[LabelRecord],
+        letters: Sequence[DeadLetterRecord],
+        *,
+        ingested_at: datetime,
+    ) -> PreparedBatch:
+        """The batch's rows and columnar copies, built without touching the store (see :meth:`write_prepared`)."""
+        unique_labels = _latest_labels(labels)
+        unique_labels.sort(key=_row_key)
+        return PreparedBatch(
+            prepare_predictions(sorted(predictions, key=_row_key), ingested_at=ingested_at, dialect=self._dialect),
+            len(predictions), _label_values(unique_labels, ingested_at, self._dialect),
+            sorted(letters, key=_letter_key), ingested_at)
+
+    def write_prepared(self, batch: PreparedBatch) -> WriteResult:
+        """Write a prepared batch in one transaction or nothing; raise StoreError subclasses.
 
         On PostgreSQL, rows are written in key order, so two writers whose batches
         overlap (replays, duplicates on two partitions, a rebalance) wait for each
@@ -117,13 +152,9 @@ class IngestWriter:
         back anyway (deadlock, serialization failure) is retried here; only if that
         keeps happening is it reported as 'unavailable' for the consumer to pause on.
         """
-        unique_labels = _latest_labels(labels)
-        predictions = sorted(predictions, key=_row_key)
-        unique_labels.sort(key=_row_key)
-        letters = sorted(letters, key=_letter_key)
         for attempt in range(1, _CONFLICT_ATTEMPTS + 1):
             try:
-                return self._write_once(predictions, unique_labels, letters, ingested_at)
+                return self._write_once(batch)
             except _Conflict as conflict:
                 exc = conflict.__cause__
                 if attempt == _CONFLICT_ATTEMPTS:
@@ -136,23 +167,21 @@ class IngestWriter:
                 time.sleep(random.uniform(0.05, 0.2) * attempt)
         raise AssertionError("unreachable")
 
-    def _write_once(self, predictions: Sequence[PredictionRecord], labels: Sequence[LabelRecord],
-                    letters: Sequence[DeadLetterRecord], at: datetime) -> WriteResult:
+    def _write_once(self, batch: PreparedBatch) -> WriteResult:
         try:
             with self._dialect.immediate(self.engine) as connection, connection.begin():
-                stored = store_predictions(connection, predictions, ingested_at=at)
-                labelled = self._dialect.upsert_rows(
-                    connection, "labels", _LABEL_COLUMNS, _label_values(labels, at, self._dialect),
-                    key=("model", "prediction_id"), update=_LABEL_UPDATE)
-                dead = self._dead_letters(connection, letters, at)
+                stored = store_prepared(connection, batch.predictions)
+                labelled = self._dialect.upsert_rows(connection, "labels", _LABEL_COLUMNS, batch.labels,
+                                                     key=("model", "prediction_id"), update=_LABEL_UPDATE)
+                dead = self._dead_letters(connection, batch.letters, batch.ingested_at)
         except (DBAPIError, DisconnectionError, psycopg.Error, sqlite3.Error) as exc:
-            # COPY and executemany run on the driver's own cursor, so their errors
+            # COPY and SQLite's bulk inserts run on the driver's own cursor, so their errors
             # arrive unwrapped by SQLAlchemy; both kinds are judged the same way.
             cause = getattr(exc, "orig", None) or exc
             if isinstance(cause, _TRANSIENT_CONFLICTS):
                 raise _Conflict from cause
             raise translate_db_error(exc, self.engine) from exc
-        return WriteResult(stored, len(predictions) - stored, labelled, dead)
+        return WriteResult(stored, batch.predictions_received - stored, labelled, dead)
 
     def _dead_letters(self, connection: Connection, rows: Sequence[DeadLetterRecord], at: datetime) -> int:
         if not rows:

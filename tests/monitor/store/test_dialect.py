@@ -63,3 +63,29 @@ def test_alongside_reads_the_snapshot_of_the_transaction(engine, fail):
                 assert result() == 1
     with engine.connect() as connection:
         assert dialect.query(connection, "SELECT count(*) FROM notes")[0][0] == 2
+
+
+def test_sqlite_inserts_a_batch_in_one_statement(engine):
+    """SQLite's bulk writes run one statement per batch, not one per row: the sqlite3 module
+    releases the GIL around each statement, and ingestion's writer thread would wait for it
+    again after every row while the consumer thread runs Python. (PostgreSQL's are one COPY.)"""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL writes a batch with COPY")
+    dialect = dialect_of(engine)
+    columns = ("k", "x", "t")
+    rows = [(f"k{i}", i / 7 if i % 3 else None, "a\"\n\u00e9\t" * (i % 2)) for i in range(500)]
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE bulk (id INTEGER PRIMARY KEY, k TEXT UNIQUE, x REAL, t TEXT)"))
+        statements: list[str] = []
+        connection.connection.driver_connection.set_trace_callback(statements.append)
+        inserted = dialect.insert_rows(connection, "bulk", columns, rows, skip_existing=("k",))
+        replayed = dialect.insert_rows(connection, "bulk", columns, [("new", 1.5, "z"), rows[3]], skip_existing=("k",))
+        updated = dialect.upsert_rows(connection, "bulk", columns, [("k1", 0.1, "u"), ("k2", None, "v")], key=("k",),
+                                      update="x = excluded.x")
+        connection.connection.driver_connection.set_trace_callback(None)
+        back = connection.execute(text("SELECT k, x, t FROM bulk ORDER BY id")).all()
+    assert inserted == list(range(500)) and replayed == [0] and updated == 2
+    assert sum(statement.startswith("INSERT") for statement in statements) == 3
+    expected = {row[0]: row for row in [*rows, ("new", 1.5, "z")]}
+    expected["k1"], expected["k2"] = ("k1", 0.1, rows[1][2]), ("k2", None, rows[2][2])
+    assert [tuple(row) for row in back] == list(expected.values())

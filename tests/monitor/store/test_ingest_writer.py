@@ -131,6 +131,25 @@ def test_the_columnar_copy_holds_exactly_the_rows_inserted_in_the_same_transacti
         assert sorted(batched_ids(engine)) == sorted(stored(engine))
 
 
+def test_a_batch_prepared_before_a_replay_copies_only_the_rows_it_inserts(engine):
+    """Ingestion prepares a batch (rows and columnar copy) before its write: when some of its
+    ids are stored in between (a replay, another worker), the write skips them and the copy
+    it stores holds only the new rows."""
+    writer = IngestWriter(engine)
+    prepared = writer.prepare([record("a", 1), record("b", 2), record("c", 3)], [label("a", "1", 4)], [],
+                              ingested_at=AT)
+    assert stored(engine) == {} and batched_ids(engine) == []  # preparing touches no store
+    writer.write([record("b", 9)], [], [], ingested_at=AT)
+    result = writer.write_prepared(prepared)
+    assert result == WriteResult(predictions_stored=2, predictions_duplicate=1, labels_stored=1,
+                                 dead_letters_stored=0)
+    assert batched_ids(engine) == ["b", "a", "c"]
+    with engine.connect() as connection:
+        latest = deserialise(connection.execute(select(prediction_batches.c.data).order_by(
+            prediction_batches.c.id.desc())).scalars().first())
+    assert latest.column("f:amount").to_pylist() == [1.0, 3.0]
+
+
 def test_two_writers_with_overlapping_batches_in_opposite_orders(engine):
     """The shape of the failure seen with two workers: the same ids, at once, in
     opposite orders. Every id ends up stored once and every write returns."""
@@ -162,7 +181,7 @@ def numbers_as_floats(value: Any) -> Any:
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(raw=st.lists(messages(), min_size=1, max_size=6))
 def test_whatever_the_decoder_accepts_is_stored_exactly(engine, raw):
-    """COPY's text format (PostgreSQL) and executemany (SQLite) keep every accepted
+    """COPY's text format (PostgreSQL) and a JSON array read by SQLite keep every accepted
     value as it was decoded: hostile text (backslashes, tabs, newlines), extreme
     numbers, nested JSON, any time zone."""
     decoder = MessageDecoder()
