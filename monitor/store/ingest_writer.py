@@ -14,7 +14,7 @@ consumer prepares the next batch while the last one is written.
   time with a different label replaces it, a replay changes nothing;
 - dead letters: insert, ignore (topic, partition, offset) already stored.
 
-How rows reach each backend (COPY, staging tables, a JSON array) is
+How rows reach each backend (one JSON array per batch, read by the database) is
 :mod:`monitor.store.dialect`'s business.
 """
 
@@ -175,7 +175,7 @@ class IngestWriter:
                                                      key=("model", "prediction_id"), update=_LABEL_UPDATE)
                 dead = self._dead_letters(connection, batch.letters, batch.ingested_at)
         except (DBAPIError, DisconnectionError, psycopg.Error, sqlite3.Error) as exc:
-            # COPY and SQLite's bulk inserts run on the driver's own cursor, so their errors
+            # The bulk inserts run on the driver's own cursor, so their errors
             # arrive unwrapped by SQLAlchemy; both kinds are judged the same way.
             cause = getattr(exc, "orig", None) or exc
             if isinstance(cause, _TRANSIENT_CONFLICTS):

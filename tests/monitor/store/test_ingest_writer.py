@@ -181,9 +181,9 @@ def numbers_as_floats(value: Any) -> Any:
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(raw=st.lists(messages(), min_size=1, max_size=6))
 def test_whatever_the_decoder_accepts_is_stored_exactly(engine, raw):
-    """COPY's text format (PostgreSQL) and a JSON array read by SQLite keep every accepted
-    value as it was decoded: hostile text (backslashes, tabs, newlines), extreme
-    numbers, nested JSON, any time zone."""
+    """A batch sent as one JSON array (read by SQLite's json_extract, PostgreSQL's jsonb and each
+    column's input function) keeps every accepted value as it was decoded: hostile text
+    (backslashes, tabs, newlines), extreme numbers, nested JSON, any time zone."""
     decoder = MessageDecoder()
     accepted = {}
     for offset, message in enumerate(raw):
