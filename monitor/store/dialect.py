@@ -321,18 +321,19 @@ class _Postgres(StoreDialect):
         # The keys of the rows inserted come back only when some row was skipped.
         sql = (f"WITH new AS ({_jsonb_insert(table, tuple(columns))}{conflict} RETURNING {keys}) "
                f"SELECT count(*), CASE WHEN count(*) < %s THEN jsonb_agg(jsonb_build_array({keys})) END FROM new")
-        inserted: set[tuple[Any, ...]] = set()
-        count = 0
+        where = [columns.index(name) for name in skip_existing]
+        inserted: list[int] = []
         with _driver(connection).cursor() as cursor:
             for start in range(0, len(rows), _JSON_ROWS):
                 part = rows[start:start + _JSON_ROWS]
                 found, new_keys = cursor.execute(sql, (_json_text(part), len(part))).fetchone()
-                count += found
-                inserted.update(tuple(key) for key in new_keys or ())
-        if count == len(rows):
-            return list(range(len(rows)))
-        where = [columns.index(name) for name in skip_existing]
-        return [index for index, row in enumerate(rows) if tuple(row[key] for key in where) in inserted]
+                if found == len(part):
+                    inserted.extend(range(start, start + len(part)))
+                    continue
+                new = {tuple(key) for key in new_keys or ()}
+                inserted.extend(start + index for index, row in enumerate(part)
+                                if tuple(row[key] for key in where) in new)
+        return inserted
 
     def upsert_rows(self, connection: Connection, table: str, columns: Sequence[str],
                     rows: Sequence[Sequence[Any]], *, key: Sequence[str], update: str) -> int:

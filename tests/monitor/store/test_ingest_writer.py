@@ -26,6 +26,7 @@ from sqlalchemy import Engine, func, select, text
 from monitor.errors import StoreUnavailableError
 from monitor.ingest.decode import MessageDecoder
 from monitor.ingest.records import LabelRecord, Origin, PredictionRecord
+from monitor.store import dialect
 from monitor.store.engine import create_store_engine
 from monitor.store.ingest_writer import IngestWriter, WriteResult
 from monitor.store.row_format import deserialise
@@ -148,6 +149,17 @@ def test_a_batch_prepared_before_a_replay_copies_only_the_rows_it_inserts(engine
         latest = deserialise(connection.execute(select(prediction_batches.c.data).order_by(
             prediction_batches.c.id.desc())).scalars().first())
     assert latest.column("f:amount").to_pylist() == [1.0, 3.0]
+
+
+def test_a_batch_written_in_several_statements_copies_every_row_it_inserts(engine, monkeypatch):
+    """A batch larger than one bulk statement (20,000 rows; 2 here) with a replayed id in a later
+    statement: every new row is stored and in the columnar copy, the replayed one in neither twice."""
+    monkeypatch.setattr(dialect, "_JSON_ROWS", 2)
+    writer = IngestWriter(engine)
+    writer.write([record("d", 1)], [], [], ingested_at=AT)
+    result = writer.write([record(name, offset) for offset, name in enumerate("abcdef")], [], [], ingested_at=AT)
+    assert (result.predictions_stored, result.predictions_duplicate) == (5, 1)
+    assert sorted(batched_ids(engine)) == ["a", "b", "c", "d", "e", "f"] and sorted(stored(engine)) == list("abcdef")
 
 
 def test_two_writers_with_overlapping_batches_in_opposite_orders(engine):
