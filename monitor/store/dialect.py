@@ -57,8 +57,10 @@ T = TypeVar("T")
 
 _BLOCK_ROWS: Final = 65_536  # rows converted to Arrow at a time (SQLite)
 _SNAPSHOT_ID: Final = re.compile(r"[0-9A-F]+(-[0-9A-F]+)+")
-# Rows per bulk-insert statement: a batch of ingestion is one; a large reference set several.
+# Rows and bytes per bulk-insert statement: a batch of ingestion is one; a large reference set
+# or very wide rows several (PostgreSQL's jsonb holds at most 256 MB, SQLite a 1 GB text).
 _JSON_ROWS: Final = 20_000
+_JSON_BYTES: Final = 64 * 1024 * 1024
 # Rows per CSV chunk (PostgreSQL's table): a value is at most 1 GB, so rows may average 64 KB.
 _CHUNK_ROWS: Final = 16_384
 
@@ -141,7 +143,9 @@ class StoreDialect:
         """Insert ``rows``; with ``skip_existing`` (a unique key), rows whose key exists are skipped.
 
         Returns the indexes (into ``rows``) of the rows inserted. ``rows`` must not
-        repeat a key; on SQLite, call it in an :meth:`immediate` transaction.
+        repeat a key; on SQLite, call it in an :meth:`immediate` transaction. Values are
+        text, numbers, booleans or None (rows travel as JSON: bytes would arrive as base64);
+        a time is :meth:`time_param`'s.
         """
         raise NotImplementedError
 
@@ -219,8 +223,8 @@ class _SQLite(StoreDialect):
         (high,) = cursor.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()
         before = driver.total_changes
         sql = _json_insert(table, tuple(columns)) + conflict
-        for start in range(0, len(rows), _JSON_ROWS):
-            cursor.execute(sql, (_json_rows(rows[start:start + _JSON_ROWS]),))
+        for _, _, payload in _json_parts(rows):
+            cursor.execute(sql, (payload,))
         if driver.total_changes - before == len(rows):
             return list(range(len(rows)))
         # One writer at a time: the new rows are the ids above the highest before.
@@ -237,8 +241,8 @@ class _SQLite(StoreDialect):
         before = driver.total_changes
         sql = _json_insert(table, tuple(columns)) + f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET {update}"
         cursor = driver.cursor()
-        for start in range(0, len(rows), _JSON_ROWS):
-            cursor.execute(sql, (_json_rows(rows[start:start + _JSON_ROWS]),))
+        for _, _, payload in _json_parts(rows):
+            cursor.execute(sql, (payload,))
         return int(driver.total_changes - before)
 
     def bucket_sql(self, column: str, size: str) -> str:
@@ -324,9 +328,8 @@ class _Postgres(StoreDialect):
         where = [columns.index(name) for name in skip_existing]
         inserted: list[int] = []
         with _driver(connection).cursor() as cursor:
-            for start in range(0, len(rows), _JSON_ROWS):
-                part = rows[start:start + _JSON_ROWS]
-                found, new_keys = cursor.execute(sql, (_json_text(part), len(part))).fetchone()
+            for start, part, payload in _json_parts(rows):
+                found, new_keys = cursor.execute(sql, (payload.decode("utf-8"), len(part))).fetchone()
                 if found == len(part):
                     inserted.extend(range(start, start + len(part)))
                     continue
@@ -342,8 +345,8 @@ class _Postgres(StoreDialect):
         sql = _jsonb_insert(table, tuple(columns)) + f" ON CONFLICT ({', '.join(key)}) DO UPDATE SET {update}"
         changed = 0
         with _driver(connection).cursor() as cursor:
-            for start in range(0, len(rows), _JSON_ROWS):
-                cursor.execute(sql, (_json_text(rows[start:start + _JSON_ROWS]),))
+            for _, _, payload in _json_parts(rows):
+                cursor.execute(sql, (payload.decode("utf-8"),))  # text: psycopg would send bytes as bytea
                 changed += cursor.rowcount
         return changed
 
@@ -403,8 +406,22 @@ def _pg_cast(table: str, column: str) -> str:
     return "::" + kind.compile(dialect=_POSTGRESQL)
 
 
-def _json_text(rows: Sequence[Sequence[Any]]) -> str:
-    return _json_rows(rows).decode("utf-8")  # text: psycopg would send bytes as bytea
+def _json_parts(rows: Sequence[Sequence[Any]]) -> Iterator[tuple[int, Sequence[Sequence[Any]], bytes]]:
+    """``rows`` as JSON arrays of at most :data:`_JSON_ROWS` rows and :data:`_JSON_BYTES` bytes (a
+    single larger row goes alone), one statement each: ``(first row's index, rows, array)``.
+
+    >>> [(start, len(part), payload) for start, part, payload in _json_parts([("a", 1.5), ("b", None)])]
+    [(0, 2, b'[["a",1.5],["b",null]]')]
+    """
+    pending = [(start, rows[start:start + _JSON_ROWS]) for start in range(0, len(rows), _JSON_ROWS)]
+    while pending:
+        start, part = pending.pop(0)
+        payload = _json_rows(part)
+        if len(payload) > _JSON_BYTES and len(part) > 1:
+            half = len(part) // 2
+            pending[:0] = [(start, part[:half]), (start + half, part[half:])]
+            continue
+        yield start, part, payload
 
 
 _DIALECTS: Final = {"sqlite": _SQLite(), "postgresql": _Postgres()}

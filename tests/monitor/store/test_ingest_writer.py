@@ -151,10 +151,12 @@ def test_a_batch_prepared_before_a_replay_copies_only_the_rows_it_inserts(engine
     assert latest.column("f:amount").to_pylist() == [1.0, 3.0]
 
 
-def test_a_batch_written_in_several_statements_copies_every_row_it_inserts(engine, monkeypatch):
-    """A batch larger than one bulk statement (20,000 rows; 2 here) with a replayed id in a later
-    statement: every new row is stored and in the columnar copy, the replayed one in neither twice."""
-    monkeypatch.setattr(dialect, "_JSON_ROWS", 2)
+@pytest.mark.parametrize("limit", [("_JSON_ROWS", 2), ("_JSON_BYTES", 700)], ids=["rows", "bytes"])
+def test_a_batch_written_in_several_statements_copies_every_row_it_inserts(engine, monkeypatch, limit):
+    """A batch larger than one bulk statement (20,000 rows or 64 MB of JSON; 2 rows or 700 bytes
+    here) with a replayed id in a later statement: every new row is stored and in the columnar
+    copy, the replayed one in neither twice."""
+    monkeypatch.setattr(dialect, *limit)
     writer = IngestWriter(engine)
     writer.write([record("d", 1)], [], [], ingested_at=AT)
     result = writer.write([record(name, offset) for offset, name in enumerate("abcdef")], [], [], ingested_at=AT)
