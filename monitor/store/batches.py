@@ -110,8 +110,6 @@ def store_prepared(connection: Connection, prepared: PreparedPredictions) -> int
 def store_predictions(connection: Connection, rows: Sequence[PredictionRecord], *, ingested_at: datetime) -> int:
     """Insert ``rows`` (a prediction id already stored is skipped; the first of a repeated one wins)
     and the columnar copy of the ones inserted, in the caller's transaction. Returns how many were."""
-    if not rows:
-        return 0
     return store_prepared(connection, prepare_predictions(rows, ingested_at=ingested_at,
                                                           dialect=dialect_of(connection)))
 

@@ -102,7 +102,10 @@ class PreparedBatch:
     """Predictions in the batch, a repeated id counted each time (the rest are reported as duplicates)."""
     labels: list[tuple[Any, ...]]
     letters: list[DeadLetterRecord]
-    ingested_at: datetime
+
+    @property
+    def ingested_at(self) -> datetime:
+        return self.predictions.ingested_at
 
 
 class _Conflict(Exception):
@@ -141,7 +144,7 @@ class IngestWriter:
         return PreparedBatch(
             prepare_predictions(sorted(predictions, key=_row_key), ingested_at=ingested_at, dialect=self._dialect),
             len(predictions), _label_values(unique_labels, ingested_at, self._dialect),
-            sorted(letters, key=_letter_key), ingested_at)
+            sorted(letters, key=_letter_key))
 
     def write_prepared(self, batch: PreparedBatch) -> WriteResult:
         """Write a prepared batch in one transaction or nothing; raise StoreError subclasses.
