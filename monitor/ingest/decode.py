@@ -21,7 +21,7 @@ import math
 import re
 from collections.abc import Callable, Collection
 from datetime import UTC, datetime
-from typing import Any, NoReturn
+from typing import Annotated, Any, Literal, NoReturn
 
 import msgspec
 
@@ -42,10 +42,6 @@ _EPOCH_9999_MS = 253_402_300_799_000
 # msgspec parses valid JSON into the same values as json.loads, several times faster;
 # anything it refuses goes through json.loads for a precise reason.
 _FAST_JSON = msgspec.json.Decoder()
-# A JSON integer of this many digits may be too large for a float (over ~1.8e308):
-# found as a run of zeros once every digit is mapped to 0 (two C passes; a regex is 3x slower).
-_DIGITS_AS_ZERO = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
-_HUGE_DIGITS = b"0" * 300
 
 
 class _Invalid(Exception):
@@ -131,9 +127,13 @@ def _model(value: object) -> str:
         return value
     if not isinstance(value, str) or not _MODEL.match(value):
         _fail(f"field 'model' must match [A-Za-z0-9_.-]{{1,64}}, got {str(value)[:80]!r}")
+    _remember_model(value)
+    return value
+
+
+def _remember_model(value: str) -> None:
     if len(_VALID_MODELS) < 1000:
         _VALID_MODELS.add(value)
-    return value
 
 
 def _number(value: object, name: str) -> float:
@@ -177,8 +177,14 @@ def _value_text(value: object, name: str) -> tuple[str, float | None]:
     if isinstance(value, bool) or not isinstance(value, int | float):
         _fail(f"field {name!r} must be a number or a string, got {_json_type(value)}")
     number = _number(value, name)
-    text = str(int(number)) if number.is_integer() and abs(number) < 2**53 else repr(number)
-    return text, number
+    return _number_text(number), number
+
+
+def _number_text(number: float) -> str:
+    """>>> _number_text(1.0), _number_text(0.25), _number_text(1e20)
+    ('1', '0.25', '1e+20')
+    """
+    return str(int(number)) if number.is_integer() and abs(number) < 2**53 else repr(number)
 
 
 def _features(value: object) -> dict[str, Any]:
@@ -231,23 +237,8 @@ def _require(data: dict[str, Any], fields: tuple[str, ...], kind: str) -> None:
 
 def _parse_prediction(data: dict[str, Any], origin: Origin) -> PredictionRecord:
     _require(data, _PREDICTION_FIELDS, "prediction")
-    extra = {key: value for key, value in data.items() if key not in _KNOWN_PREDICTION} or None
-    return _prediction(data["model"], data["model_version"], data["prediction_id"], data["timestamp"],
-                       data["features"], data["prediction"], data.get("score"), data.get("probabilities"),
-                       data.get("latency_ms"), data.get("status"), data.get("error"), extra, origin)
-
-
-def _prediction(model: object, model_version: object, prediction_id: object, timestamp: object,
-                features: object, prediction: object, score: object, probabilities: object,
-                latency: object, status: object, error: object, extra: dict[str, Any] | None,
-                origin: Origin, *, features_typed: bool = False) -> PredictionRecord:
-    """Check the values of a prediction's fields (both paths) and build its record.
-
-    ``features_typed``: msgspec already checked the features' types (and its floats
-    are always finite), so the per-feature loop is skipped.
-    """
-    checked_model = _model(model)
-    prediction_text, prediction_numeric = _value_text(prediction, "prediction")
+    prediction_text, prediction_numeric = _value_text(data["prediction"], "prediction")
+    score, latency, status, error = (data.get(name) for name in ("score", "latency_ms", "status", "error"))
     if score is not None:
         score = _number(score, "score")
         if not 0.0 <= score <= 1.0:
@@ -262,12 +253,13 @@ def _prediction(model: object, model_version: object, prediction_id: object, tim
         _fail(f"field 'status' must be \"ok\" or \"error\", got {str(status)[:40]!r}")
     if error is not None and not isinstance(error, str):
         _fail(f"field 'error' must be a string, got {_json_type(error)}")
+    probabilities = data.get("probabilities")
     return PredictionRecord(
-        model=checked_model,
-        model_version=_string(model_version, "model_version", 64),
-        prediction_id=_string(prediction_id, "prediction_id", 128),
-        event_time=_timestamp(timestamp),
-        features=_typed_features(features) if features_typed else _features(features),  # type: ignore[arg-type]
+        model=_model(data["model"]),
+        model_version=_string(data["model_version"], "model_version", 64),
+        prediction_id=_string(data["prediction_id"], "prediction_id", 128),
+        event_time=_timestamp(data["timestamp"]),
+        features=_features(data["features"]),
         prediction=prediction_text,
         prediction_numeric=prediction_numeric,
         score=score,
@@ -275,55 +267,81 @@ def _prediction(model: object, model_version: object, prediction_id: object, tim
         latency_ms=latency,
         status=status,
         error=error[:4000] if error else None,
-        extra=extra,
+        extra={key: value for key, value in data.items() if key not in _KNOWN_PREDICTION} or None,
         origin=origin,
     )
 
 
-def _typed_features(features: dict[str, Any]) -> dict[str, Any]:
-    if "" in features:
-        _fail("a feature has an empty name (\"\"); give every feature a non-empty name")
-    return features
+_Int64 = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+"""At most 64 bits: a larger integer (kept exact, perhaps too large for a float) takes the full path."""
+_EpochMs = msgspec.Meta(ge=_EPOCH_2000_MS, le=_EPOCH_9999_MS)
+_Probability = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
 
 
 class _WirePrediction(msgspec.Struct, forbid_unknown_fields=True, gc=False):
-    """A prediction message with exactly the contract's fields, each of a JSON type it allows."""
+    """A prediction message with exactly the contract's fields, each of a JSON type and in a range it allows.
 
-    prediction_id: str
+    msgspec checks all of it in C (its floats are always finite, its lengths count characters
+    as ``len`` does); what it cannot express, :func:`_fast_prediction` checks.
+    """
+
+    prediction_id: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
     model: str
-    model_version: str
-    timestamp: int | float | str
-    features: dict[str, int | float | str | bool | None]
-    prediction: int | float | str
-    score: float | None = None
-    probabilities: dict[str, float] | None = None
-    latency_ms: float | None = None
-    status: str | None = None
+    model_version: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+    timestamp: Annotated[int, _EpochMs] | Annotated[float, _EpochMs] | str
+    features: dict[str, _Int64 | float | str | bool | None]
+    prediction: _Int64 | float | Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
+    score: _Probability | None = None
+    probabilities: dict[str, _Probability] | None = None
+    latency_ms: Annotated[float, msgspec.Meta(ge=0.0)] | None = None
+    status: Literal["ok", "error"] | None = None
     error: str | None = None
 
 
 _WIRE_PREDICTION = msgspec.json.Decoder(_WirePrediction)
+_UTC = UTC
 
 
 def _fast_prediction(raw: bytes, origin: Origin) -> PredictionRecord | None:
-    """The usual message in one typed parse (types checked in C), or None.
+    """The usual message in one typed parse (types and ranges checked in C), or None.
 
     None for anything unusual — unknown fields, a wrong type, a bad value, escapes, a
     number out of range — which then takes the full path and gets its precise reason.
-    Both paths run the same value checks on the same values, so they accept the same
-    messages and build equal records (a property test holds them to it).
+    Both paths accept the same messages and build equal records (a property test holds
+    them to it).
     """
     if b"\\u0000" in raw:  # msgspec would keep a NUL the store cannot (lone surrogates it refuses itself)
         return None
-    if _HUGE_DIGITS in raw.translate(_DIGITS_AS_ZERO):  # msgspec keeps huge integers as ints; the full path checks
-        return None
     try:
         wire = _WIRE_PREDICTION.decode(raw)
-        return _prediction(wire.model, wire.model_version, wire.prediction_id, wire.timestamp, wire.features,
-                           wire.prediction, wire.score, wire.probabilities, wire.latency_ms, wire.status,
-                           wire.error, None, origin, features_typed=True)
-    except (msgspec.MsgspecError, UnicodeDecodeError, RecursionError, _Invalid, OverflowError, ValueError):
+    except (msgspec.MsgspecError, UnicodeDecodeError, RecursionError):
         return None
+    model = wire.model
+    if model not in _VALID_MODELS:
+        if not _MODEL.match(model):
+            return None
+        _remember_model(model)
+    prediction = wire.prediction
+    if type(prediction) is str:
+        prediction_text, prediction_numeric = prediction, None
+    else:
+        prediction_numeric = float(prediction)
+        prediction_text = _number_text(prediction_numeric)
+    timestamp = wire.timestamp
+    if isinstance(timestamp, str):
+        try:
+            event_time = _timestamp(timestamp)
+        except _Invalid:
+            return None
+    else:  # epoch milliseconds, in range already: as _timestamp converts them, without its checks
+        event_time = datetime.fromtimestamp(timestamp / 1000, tz=_UTC)
+    features = wire.features
+    if "" in features:
+        return None
+    error = wire.error
+    return PredictionRecord(model, wire.model_version, wire.prediction_id, event_time, features, prediction_text,
+                            prediction_numeric, wire.score, wire.probabilities, wire.latency_ms,
+                            wire.status or "ok", error[:4000] if error else None, None, origin)
 
 
 def _parse_label(data: dict[str, Any], origin: Origin, fallback_time: datetime | None) -> LabelRecord:
