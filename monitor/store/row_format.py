@@ -282,11 +282,12 @@ def rows_features(rows: Sequence[Mapping[str, Any]]) -> pa.Table:
 def rows_table(rows: Sequence[RowLike], *, ingested_at: datetime | Sequence[datetime]) -> pa.Table:
     """The stored-format table of ``rows`` (one model version's predictions), ingested at ``ingested_at``
     (one moment for all, or one per row)."""
-    stamps = [ingested_at] * len(rows) if isinstance(ingested_at, datetime) else list(ingested_at)
     # One list per attribute, transposed in C (a list comprehension per column took twice as long).
     *values, features = list(zip(*map(_ROW_VALUES, rows), strict=True)) or [()] * (len(_ROW_OUTPUTS) + 1)
-    outputs = dict(zip(_ROW_OUTPUTS, values, strict=True), ingested_at=stamps)
-    table = pa.table({name: pa.array(outputs[name], kind) for name, kind in OUTPUT_TYPES.items()})
+    outputs = {name: pa.array(column, OUTPUT_TYPES[name]) for name, column in zip(_ROW_OUTPUTS, values, strict=True)}
+    outputs["ingested_at"] = (pa.repeat(pa.scalar(ingested_at, TIME_TYPE), len(rows))
+                              if isinstance(ingested_at, datetime) else pa.array(ingested_at, TIME_TYPE))
+    table = pa.table({name: outputs[name] for name in OUTPUT_TYPES})
     features = rows_features(features)
     for field, column in zip(features.schema, features.columns, strict=True):
         table = table.append_column(field, column)
