@@ -28,6 +28,12 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _interruptible() -> None:
+    """Ctrl-C as in a terminal: a shell started with SIGINT ignored (a test run launched in the
+    background, ``cmd &``, passes that on) cannot trap it, and the demo would not stop."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _environment(demo_dir: Path, **extra: str) -> dict[str, str]:
     return {**os.environ, "DASHBOARD_PORT": str(_free_port()), "WEBHOOK_PORT": str(_free_port()), "RATE": "150",
             "DEMO_DIR": str(demo_dir), **extra}
@@ -73,7 +79,8 @@ def test_demo_starts_fresh_then_resumes_and_ctrl_c_stops_it_with_exit_0(tmp_path
 
     # `make demo` again: it resumes that store (and says so) until Ctrl-C, i.e. SIGINT to its process group.
     demo = subprocess.Popen(["bash", "scripts/demo.sh"], cwd=ROOT, env=_environment(demo_dir),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                            preexec_fn=_interruptible)
     lines: list[str] = []
     ready = threading.Event()
 
